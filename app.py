@@ -1,0 +1,125 @@
+"""The application factory: configuration, extensions, blueprints, error handlers, CLI."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, render_template
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+# Every setting can come from the environment (see README, "Configuration").
+DEFAULTS = {
+    "DATABASE_URL": None,  # default: sqlite file in the instance folder
+    "SECRET_KEY": None,  # default: generated once, kept in instance/secret_key
+    "REDIS_URL": None,
+    "PROXY_FIX": "",  # e.g. "x_for=1,x_proto=1,x_host=1" behind one reverse proxy
+    "SESSION_IDLE_MINUTES": 120,
+    "SESSION_MAX_HOURS": 12,
+    "LOGIN_IP_FAILURES": "30/minute;300/hour",
+    "LOGIN_ACCOUNT_FAILURES": "100/hour",
+    "LOGIN_DEVICE_FAILURES": "10/hour",
+    "PASSWORD_RESET_HOURS": 1,
+    "SMTP_HOST": None,
+    "SMTP_PORT": 25,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_SECURITY": "none",
+    "MAIL_FROM": "Příkladnet zákaznická zóna <zona@priklad.net>",
+    "MAIL_OUTBOX_DIR": None,  # default: instance/outbox when SMTP_HOST is unset
+    "OPERATOR_EMAIL": "podpora@priklad.net",
+    "PUBLIC_URL": None,  # e.g. https://zona.priklad.net, for links in CLI-sent e-mails
+}
+INT_SETTINGS = {"SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "PASSWORD_RESET_HOURS", "SMTP_PORT"}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    _configure(app, test_config or {})
+
+    from web import database, formatting, i18n, sessions
+    from web.extensions import babel, csrf, limiter, login_manager
+
+    database.init_app(app)
+    i18n.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, default_timezone="Europe/Prague")
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    app.session_interface = sessions.HttpsAwareSessionInterface()
+    formatting.init_app(app)
+
+    if app.config["PROXY_FIX"]:
+        opts = dict(part.split("=") for part in app.config["PROXY_FIX"].split(","))
+        app.wsgi_app = ProxyFix(app.wsgi_app, **{k.strip(): int(v) for k, v in opts.items()})
+
+    import zone
+
+    app.register_blueprint(zone.bp)
+
+    from web import cli
+
+    cli.init_app(app)
+    _error_handlers(app)
+    return app
+
+
+def _configure(app: Flask, test_config: dict) -> None:
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(DEFAULTS)
+    for key in DEFAULTS:
+        if key in os.environ:
+            value = os.environ[key]
+            app.config[key] = int(value) if key in INT_SETTINGS else value
+    for key, value in os.environ.items():  # supplier details for documents
+        if key.startswith("SUPPLIER_"):
+            app.config[key] = value
+    app.config.update(test_config)
+
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'ispzone.sqlite3'}"
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
+    if not app.config["SMTP_HOST"] and not app.config["MAIL_OUTBOX_DIR"]:
+        app.config["MAIL_OUTBOX_DIR"] = str(Path(app.instance_path) / "outbox")
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://"
+    )
+    app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_NAME"] = "ispzone_session"
+    app.config["REMEMBER_COOKIE_DURATION"] = 0
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # bound to the session instead
+
+
+def _instance_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    secret = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
+    return secret
+
+
+def _error_handlers(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(404)
+    def not_found(_e):
+        return render_template("errors/404.html"), 404
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e):
+        return render_template("errors/400.html", reason=e.description), 400
+
+    @app.errorhandler(429)
+    def too_many(_e):
+        return render_template("errors/429.html"), 429
+
+    @app.errorhandler(500)
+    def server_error(_e):
+        return render_template("errors/500.html"), 500

@@ -1,0 +1,1 @@
+"""The domain core: customers, invoices, ledger, payments. No Flask imports."""

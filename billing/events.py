@@ -1,0 +1,32 @@
+"""In-process domain events, delivered synchronously inside the caller's transaction.
+
+``billing`` emits, other packages subscribe (enforcement listens for
+``OVERDUE_DEBT_CHANGED`` to reconnect a customer in the same transaction that paired
+the payment). Handlers receive the SQLAlchemy session and keyword payload.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+OVERDUE_DEBT_CHANGED = "overdue_debt_changed"  # payload: customer_id
+
+_handlers: dict[str, list[Callable[..., None]]] = defaultdict(list)
+
+
+def subscribe(name: str, handler: Callable[..., None]) -> None:
+    if handler not in _handlers[name]:
+        _handlers[name].append(handler)
+
+
+def unsubscribe(name: str, handler: Callable[..., None]) -> None:
+    if handler in _handlers[name]:
+        _handlers[name].remove(handler)
+
+
+def emit(session: Session, name: str, **payload) -> None:
+    for handler in list(_handlers[name]):
+        handler(session, **payload)

@@ -1,0 +1,42 @@
+"""All tables of the domain core. Import from here: ``from billing.models import Invoice``."""
+
+from billing.db import Base
+from billing.models.audit import AuditEvent, PasswordResetToken, UserSession
+from billing.models.customers import (
+    SERVICE_KINDS,
+    Contract,
+    Customer,
+    Service,
+    ServiceAddress,
+    TrafficDay,
+)
+from billing.models.invoices import (
+    INVOICE_KINDS,
+    DocumentSeries,
+    Invoice,
+    InvoiceLine,
+    InvoiceVatRecap,
+)
+from billing.models.payments import Allocation, BankTransaction, LedgerEntry, StatementImport
+
+__all__ = [
+    "INVOICE_KINDS",
+    "SERVICE_KINDS",
+    "Allocation",
+    "AuditEvent",
+    "BankTransaction",
+    "Base",
+    "Contract",
+    "Customer",
+    "DocumentSeries",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceVatRecap",
+    "LedgerEntry",
+    "PasswordResetToken",
+    "Service",
+    "ServiceAddress",
+    "StatementImport",
+    "TrafficDay",
+    "UserSession",
+]

@@ -1,0 +1,136 @@
+"""Customers, contracts, services and what hangs off a service (IP addresses, traffic)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from billing.clock import now
+from billing.db import Base
+
+SERVICE_KINDS = ("internet", "voip", "insurance", "other")
+
+
+class Customer(Base):
+    __tablename__ = "customer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The login and the default variable symbol: digits only, no leading zero.
+    customer_number: Mapped[str] = mapped_column(String(10), unique=True)
+    is_company: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(String(200))
+    contact_person: Mapped[str | None] = mapped_column(String(200))
+    street: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    postal_code: Mapped[str] = mapped_column(String(10), default="")
+    country: Mapped[str] = mapped_column(String(2), default="CZ")
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    ico: Mapped[str | None] = mapped_column(String(8))
+    dic: Mapped[str | None] = mapped_column(String(14))
+    language: Mapped[str] = mapped_column(String(2), default="cs")
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    # Enforcement exemption: never disconnect (exempt=True) or not before a date.
+    enforcement_exempt: Mapped[bool] = mapped_column(Boolean, default=False)
+    enforcement_exempt_until: Mapped[date | None] = mapped_column(Date)
+
+    contracts: Mapped[list[Contract]] = relationship(back_populates="customer", order_by="Contract.id")
+    services: Mapped[list[Service]] = relationship(back_populates="customer", order_by="Service.id")
+
+    @property
+    def address_lines(self) -> list[str]:
+        second = " ".join(p for p in (self.postal_code, self.city) if p)
+        return [line for line in (self.street, second) if line]
+
+    @property
+    def address(self) -> str:
+        return ", ".join(self.address_lines)
+
+
+class Contract(Base):
+    __tablename__ = "contract"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    # The variable symbol of every payment under this contract: digits, no leading zero.
+    number: Mapped[str] = mapped_column(String(10), unique=True)
+    signed_on: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+
+    customer: Mapped[Customer] = relationship(back_populates="contracts")
+    services: Mapped[list[Service]] = relationship(back_populates="contract", order_by="Service.id")
+
+
+class Service(Base):
+    __tablename__ = "service"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))  # the tariff / product name
+    description: Mapped[str | None] = mapped_column(String(500))
+    # Price per billing period, VAT included; rate in percent.
+    price: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("21"))
+    period: Mapped[str] = mapped_column(String(8), default="month")  # month | year | once
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    paid_until: Mapped[date | None] = mapped_column(Date)  # insurance: covered until
+    location: Mapped[str | None] = mapped_column(String(300))  # where it is installed
+    # internet
+    download_kbps: Mapped[int | None] = mapped_column(Integer)
+    upload_kbps: Mapped[int | None] = mapped_column(Integer)
+    pppoe_username: Mapped[str | None] = mapped_column(String(64), unique=True)
+    router_name: Mapped[str | None] = mapped_column(String(64))
+    # voip
+    phone_number: Mapped[str | None] = mapped_column(String(16), unique=True)
+    voip_password_hash: Mapped[str | None] = mapped_column(String(200))
+    topup_cap: Mapped[Decimal | None] = mapped_column()
+
+    customer: Mapped[Customer] = relationship(back_populates="services")
+    contract: Mapped[Contract] = relationship(back_populates="services")
+    addresses: Mapped[list[ServiceAddress]] = relationship(
+        back_populates="service", order_by="ServiceAddress.id", cascade="all, delete-orphan"
+    )
+
+    def is_active(self, on: date) -> bool:
+        return self.valid_from <= on and (self.valid_to is None or self.valid_to >= on)
+
+
+class ServiceAddress(Base):
+    """An IP address (or prefix) assigned to an internet service."""
+
+    __tablename__ = "service_address"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"), index=True)
+    address: Mapped[str] = mapped_column(String(43), unique=True)
+
+    service: Mapped[Service] = relationship(back_populates="addresses")
+
+
+class TrafficDay(Base):
+    """Bytes transferred by one service on one Prague calendar day (fed by RADIUS accounting)."""
+
+    __tablename__ = "traffic_day"
+    __table_args__ = (UniqueConstraint("service_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    day: Mapped[date] = mapped_column(Date)
+    bytes_down: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_up: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,0 +1,113 @@
+"""Invoices as issued documents. An issued invoice is never changed; a credit note corrects it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from billing.clock import now
+from billing.db import Base
+
+INVOICE_KINDS = ("regular", "goods", "voip_topup", "advance", "credit_note")
+
+
+class Invoice(Base):
+    __tablename__ = "invoice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contract.id"))
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="regular")
+    issue_date: Mapped[date] = mapped_column(Date)
+    taxable_date: Mapped[date | None] = mapped_column(Date)  # DUZP; None for advance invoices
+    due_date: Mapped[date] = mapped_column(Date)
+    variable_symbol: Mapped[str] = mapped_column(String(10), index=True)
+    specific_symbol: Mapped[str] = mapped_column(String(10), unique=True)
+    currency: Mapped[str] = mapped_column(String(3), default="CZK")
+    total_net: Mapped[Decimal] = mapped_column()
+    total_vat: Mapped[Decimal] = mapped_column()
+    total: Mapped[Decimal] = mapped_column()
+    corrects_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    period_key: Mapped[str | None] = mapped_column(String(7))  # YYYY-MM of recurring runs
+    note: Mapped[str | None] = mapped_column(Text)
+    # What was printed: snapshots of both parties (§ 29).
+    supplier_name: Mapped[str] = mapped_column(String(200))
+    supplier_address: Mapped[str] = mapped_column(String(300))
+    supplier_ico: Mapped[str | None] = mapped_column(String(8))
+    supplier_dic: Mapped[str | None] = mapped_column(String(14))
+    supplier_account: Mapped[str | None] = mapped_column(String(40))
+    supplier_iban: Mapped[str | None] = mapped_column(String(34))
+    customer_name: Mapped[str] = mapped_column(String(200))
+    customer_address: Mapped[str] = mapped_column(String(300))
+    customer_ico: Mapped[str | None] = mapped_column(String(8))
+    customer_dic: Mapped[str | None] = mapped_column(String(14))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
+    )
+    vat_recap: Mapped[list[InvoiceVatRecap]] = relationship(
+        order_by="InvoiceVatRecap.rate", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("customer_id", "period_key", "kind", name="uq_invoice_period"),
+    )
+
+    @property
+    def is_tax_document(self) -> bool:
+        return self.kind != "advance"
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 3))
+    unit: Mapped[str] = mapped_column(String(10), default="ks")
+    unit_price: Mapped[Decimal] = mapped_column()  # as entered
+    prices_include_vat: Mapped[bool] = mapped_column(Boolean, default=True)
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    net: Mapped[Decimal] = mapped_column()
+    vat: Mapped[Decimal] = mapped_column()
+    gross: Mapped[Decimal] = mapped_column()
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("service.id"))
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+    @property
+    def unit_price_net(self) -> Decimal:
+        """Unit price without VAT, as § 29 wants it printed."""
+        from billing.vat import net_unit_price
+
+        return net_unit_price(self.unit_price, self.vat_rate, self.prices_include_vat)
+
+
+class InvoiceVatRecap(Base):
+    """The per-rate recap as printed: base, VAT and total for one rate."""
+
+    __tablename__ = "invoice_vat_recap"
+    __table_args__ = (UniqueConstraint("invoice_id", "rate"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"))
+    rate: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    base: Mapped[Decimal] = mapped_column()
+    vat: Mapped[Decimal] = mapped_column()
+    total: Mapped[Decimal] = mapped_column()
+
+
+class DocumentSeries(Base):
+    """The last number used in a number series (e.g. invoices of 2026)."""
+
+    __tablename__ = "document_series"
+
+    key: Mapped[str] = mapped_column(String(20), primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)

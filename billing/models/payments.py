@@ -1,0 +1,102 @@
+"""Bank movements, their allocation to invoices, and the append-only ledger."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from billing.clock import now
+from billing.db import Base
+
+
+class StatementImport(Base):
+    """One imported bank-statement file."""
+
+    __tablename__ = "statement_import"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    file_format: Mapped[str] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str | None] = mapped_column(String(40))
+    imported_at: Mapped[datetime] = mapped_column(default=now)
+    new_transactions: Mapped[int] = mapped_column(default=0)
+    duplicate_transactions: Mapped[int] = mapped_column(default=0)
+
+
+class BankTransaction(Base):
+    """One movement on one of our bank accounts, stored once per (account, bank id)."""
+
+    __tablename__ = "bank_transaction"
+    __table_args__ = (UniqueConstraint("source_account", "bank_tx_id", name="uq_bank_tx"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_account: Mapped[str] = mapped_column(String(40))
+    bank_tx_id: Mapped[str] = mapped_column(String(64))
+    booked_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column()  # signed: + incoming, - outgoing
+    currency: Mapped[str] = mapped_column(String(3), default="CZK")
+    variable_symbol: Mapped[str | None] = mapped_column(String(10), index=True)
+    specific_symbol: Mapped[str | None] = mapped_column(String(10))
+    constant_symbol: Mapped[str | None] = mapped_column(String(10))
+    counter_account: Mapped[str | None] = mapped_column(String(60))
+    counter_name: Mapped[str | None] = mapped_column(String(140))
+    message: Mapped[str | None] = mapped_column(Text)
+    # matched: paired to customer_id; unmatched: waiting for an operator; outgoing: not paired
+    status: Mapped[str] = mapped_column(String(10), default="unmatched")
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    statement_import_id: Mapped[int | None] = mapped_column(ForeignKey("statement_import.id"))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    allocations: Mapped[list[Allocation]] = relationship(
+        back_populates="bank_transaction", foreign_keys="Allocation.bank_transaction_id"
+    )
+
+
+class Allocation(Base):
+    """Part of a payment (or of a credit note) applied to an invoice."""
+
+    __tablename__ = "allocation"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="positive"),
+        CheckConstraint(
+            "(bank_transaction_id IS NULL) <> (credit_note_id IS NULL)", name="one_source"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    bank_transaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bank_transaction.id"), index=True
+    )
+    credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    bank_transaction: Mapped[BankTransaction | None] = relationship(
+        back_populates="allocations", foreign_keys=[bank_transaction_id]
+    )
+
+
+class LedgerEntry(Base):
+    """Append-only. Balance of a customer = sum(amount); negative means debt.
+
+    Invoices enter negative, payments and credit notes positive. The database refuses
+    UPDATE and DELETE (triggers in the migration); a correction is a new reversing entry.
+    """
+
+    __tablename__ = "ledger_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    booked_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))  # invoice | payment | credit_note | reversal
+    amount: Mapped[Decimal] = mapped_column()
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"), index=True)
+    bank_transaction_id: Mapped[int | None] = mapped_column(ForeignKey("bank_transaction.id"))
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=now)

@@ -1,0 +1,205 @@
+"""Shared fixtures: a migrated database per test (SQLite by default, PostgreSQL when
+TEST_DATABASE_URL is set), the app, a client, and factories for customers."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from billing import schema
+from billing.db import Base, make_engine, make_session_factory
+from billing.models import Contract, Customer, Service, ServiceAddress
+from billing.passwords import hash_password
+from billing.supplier import Supplier
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+REQUIRE_INTEGRATION = os.environ.get("ISPZONE_REQUIRE_INTEGRATION") == "1"
+_HASHES: dict[str, str] = {}
+
+
+def password_hash(password: str) -> str:
+    """argon2id is deliberately slow; hash each test password once per run."""
+    if password not in _HASHES:
+        _HASHES[password] = hash_password(password)
+    return _HASHES[password]
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip on a developer laptop when an external component is missing; fail in CI."""
+    if condition:
+        return
+    if REQUIRE_INTEGRATION:
+        pytest.fail(f"ISPZONE_REQUIRE_INTEGRATION=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def _template_db(tmp_path_factory):
+    if PG_URL:
+        engine = make_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        schema.upgrade(engine)
+        engine.dispose()
+        yield PG_URL
+    else:
+        path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+        engine = make_engine(f"sqlite:///{path}")
+        schema.upgrade(engine)
+        engine.dispose()
+        yield path
+
+
+@pytest.fixture
+def database_url(_template_db, tmp_path):
+    if PG_URL:
+        engine = make_engine(PG_URL)
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return PG_URL
+    target = tmp_path / "test.sqlite3"
+    shutil.copy(_template_db, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    s = make_session_factory(engine)()
+    yield s
+    s.rollback()
+    s.close()
+
+
+@pytest.fixture
+def supplier():
+    return Supplier()
+
+
+@pytest.fixture
+def app_config(database_url, tmp_path):
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": False,
+        "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    from app import create_app
+
+    app = create_app(app_config)
+    yield app
+    app.extensions["ispzone.engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def outbox(app_config):
+    """The e-mails the app has sent (read back from the outbox folder)."""
+    from email import policy
+    from email.parser import BytesParser
+
+    class Outbox:
+        folder = Path(app_config["MAIL_OUTBOX_DIR"])
+
+        def messages(self):
+            if not self.folder.exists():
+                return []
+            files = sorted(self.folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+            return [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in files]
+
+    return Outbox()
+
+
+@pytest.fixture
+def make_customer(session):
+    """Create a customer with a contract and (optionally) an internet service."""
+    counter = iter(range(5000, 9999))
+
+    def factory(
+        number: str | None = None,
+        password: str = "secret-pass",
+        name: str = "Jana Dvořáková",
+        email: str = "jana@example.cz",
+        internet_ip: str | None = None,
+        **fields,
+    ) -> Customer:
+        number = number or str(next(counter))
+        customer = Customer(
+            customer_number=number,
+            name=name,
+            email=email,
+            phone=fields.pop("phone", "+420777123456"),
+            street=fields.pop("street", "Husova 5"),
+            city=fields.pop("city", "Kolín"),
+            postal_code=fields.pop("postal_code", "280 02"),
+            password_hash=password_hash(password) if password else None,
+            **fields,
+        )
+        session.add(customer)
+        session.flush()
+        contract = Contract(customer_id=customer.id, number=number, signed_on=date(2024, 1, 1))
+        session.add(contract)
+        session.flush()
+        if internet_ip:
+            service = Service(
+                customer_id=customer.id,
+                contract_id=contract.id,
+                kind="internet",
+                name="Internet 100",
+                price=Decimal("450.00"),
+                valid_from=date(2024, 1, 1),
+                download_kbps=100_000,
+                upload_kbps=20_000,
+                location="Husova 5, Kolín",
+            )
+            service.addresses.append(ServiceAddress(address=internet_ip))
+            session.add(service)
+        session.commit()
+        return customer
+
+    return factory
+
+
+def csrf_token(html: str) -> str:
+    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert m, "no CSRF token in the page"
+    return m.group(1)
+
+
+def login(client, number: str, password: str):
+    return client.post("/login", data={"customer_number": number, "password": password})
+
+
+@pytest.fixture
+def days_ago():
+    from billing.clock import today
+
+    return lambda n: today() - timedelta(days=n)

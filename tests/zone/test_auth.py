@@ -1,0 +1,223 @@
+"""Login, logout, sessions, throttling and password reset, as a customer experiences them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from billing.clock import now
+from billing.models import AuditEvent, UserSession
+from tests.conftest import login
+
+
+@pytest.fixture
+def jana(make_customer):
+    return make_customer(number="2001", password="correct-horse-1", email="jana@example.cz")
+
+
+def session_cookie(client) -> str:
+    cookie = client.get_cookie("ispzone_session")
+    return cookie.value if cookie else ""
+
+
+def test_login_and_logout(client, jana):
+    assert client.get("/info").status_code == 302
+    r = login(client, "2001", "correct-horse-1")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/")
+    assert client.get("/info").status_code == 200
+    r = client.post("/logout")
+    assert r.status_code == 302
+    assert client.get("/info").status_code == 302
+
+
+def test_wrong_number_and_wrong_password_look_the_same(client, jana):
+    wrong_password = login(client, "2001", "nope")
+    unknown_number = login(client, "9999", "nope")
+    assert wrong_password.status_code == unknown_number.status_code == 200
+    msg = "Wrong customer number or password."
+    assert msg in wrong_password.get_data(as_text=True)
+    assert msg in unknown_number.get_data(as_text=True)
+    assert client.get("/info").status_code == 302
+
+
+def test_session_fixation_is_prevented(client, jana):
+    client.get("/login")
+    client.post("/language", data={"lang": "en", "next": "/login"})
+    before = session_cookie(client)
+    assert before
+    login(client, "2001", "correct-horse-1")
+    after = session_cookie(client)
+    assert after and after != before
+    # the pre-login cookie does not carry the login
+    other = client.application.test_client()
+    other.set_cookie("ispzone_session", before)
+    assert other.get("/info").status_code == 302
+
+
+def test_cookie_replayed_after_logout_is_rejected(app, client, jana):
+    login(client, "2001", "correct-horse-1")
+    captured = session_cookie(client)
+    client.post("/logout")
+    thief = app.test_client()
+    thief.set_cookie("ispzone_session", captured)
+    assert thief.get("/info").status_code == 302
+
+
+def test_cookie_flags(app, client, jana):
+    r = login(client, "2001", "correct-horse-1")
+    set_cookie = [h for h in r.headers.getlist("Set-Cookie") if h.startswith("ispzone_session=")]
+    assert set_cookie
+    assert "HttpOnly" in set_cookie[0] and "SameSite=Lax" in set_cookie[0]
+    assert "Secure" not in set_cookie[0]  # plain HTTP here
+    https = app.test_client()
+    r = https.post(
+        "/login",
+        data={"customer_number": "2001", "password": "correct-horse-1"},
+        base_url="https://localhost",
+    )
+    cookie = [h for h in r.headers.getlist("Set-Cookie") if h.startswith("ispzone_session=")][0]
+    assert "Secure" in cookie
+
+
+def test_session_row_is_created_and_removed(client, session, jana):
+    login(client, "2001", "correct-horse-1")
+    assert session.scalar(select(func.count(UserSession.id))) == 1
+    client.post("/logout")
+    session.expire_all()
+    assert session.scalar(select(func.count(UserSession.id))) == 0
+
+
+def test_idle_session_expires(app, client, jana):
+    login(client, "2001", "correct-horse-1")
+    with time_machine.travel(now().timestamp() + 3 * 3600, tick=False):
+        assert client.get("/info").status_code == 302
+
+
+def test_account_throttle_stops_guessing_but_not_the_real_customer(app, jana):
+    app.config["LOGIN_ACCOUNT_FAILURES"] = "5/hour"
+    app.config["LOGIN_IP_FAILURES"] = "1000/hour"
+    customer_browser = app.test_client()
+    # the real customer has logged in from this browser before
+    assert login(customer_browser, "2001", "correct-horse-1").status_code == 302
+    customer_browser.post("/logout")
+
+    attacker = app.test_client()
+    for _ in range(5):
+        assert login(attacker, "2001", "guess").status_code == 200
+    # the account limit is spent: the password is no longer even checked
+    r = login(attacker, "2001", "correct-horse-1")
+    assert r.status_code == 429
+    assert attacker.get("/info").status_code == 302
+    # an unknown account number behaves exactly the same
+    for _ in range(5):
+        login(attacker, "2999", "guess")
+    assert login(attacker, "2999", "guess").status_code == 429
+    # ... while the customer's own browser still gets in
+    assert login(customer_browser, "2001", "correct-horse-1").status_code == 302
+    assert customer_browser.get("/info").status_code == 200
+
+
+def test_default_account_limit_is_100_per_hour(app, jana, monkeypatch):
+    app.config["LOGIN_IP_FAILURES"] = "10000/hour"
+    verified = []
+    import billing.credentials as cred
+
+    real = cred.verify_password
+    monkeypatch.setattr(cred, "verify_password", lambda h, p: verified.append(1) or real(h, p))
+    attacker = app.test_client()
+    for _ in range(120):
+        login(attacker, "2001", "guess")
+    assert len(verified) == 100
+
+
+def test_ip_throttle(app, jana):
+    app.config["LOGIN_IP_FAILURES"] = "3/minute"
+    c = app.test_client()
+    codes = [login(c, str(3000 + i), "x").status_code for i in range(4)]
+    assert codes[:3] == [200, 200, 200] and codes[3] == 429
+
+
+def _reset_link(outbox) -> str:
+    body = outbox.messages()[-1].get_body(preferencelist=("plain",)).get_content()
+    return re.search(r"http://localhost(/password/reset/\S+)", body).group(1)
+
+
+def test_password_reset_flow(app, client, jana, outbox, session):
+    other_browser = app.test_client()
+    login(other_browser, "2001", "correct-horse-1")
+    r = client.post("/password/forgot", data={"customer_number": "2001"})
+    assert r.status_code == 302
+    assert outbox.messages()[-1]["To"] == "jana@example.cz"
+    link = _reset_link(outbox)
+    assert client.get(link).status_code == 200
+    r = client.post(link, data={"password": "brand-new-pass", "confirm": "brand-new-pass"})
+    assert r.status_code == 302
+    # the reset ended the other sessions
+    assert other_browser.get("/info").status_code == 302
+    assert login(client, "2001", "correct-horse-1").status_code == 200
+    assert login(client, "2001", "brand-new-pass").status_code == 302
+    # single use
+    client.post("/logout")
+    assert client.get(link).status_code == 404
+    r = client.post(link, data={"password": "another-pass-1", "confirm": "another-pass-1"})
+    assert r.status_code == 404
+    session.expire_all()
+    assert session.scalar(
+        select(func.count(AuditEvent.id)).where(AuditEvent.action == "password.changed")
+    ) == 1
+
+
+def test_reset_token_expires_after_an_hour(client, jana, outbox):
+    client.post("/password/forgot", data={"customer_number": "2001"})
+    link = _reset_link(outbox)
+    with time_machine.travel(now().timestamp() + 3601, tick=False):
+        assert client.get(link).status_code == 404
+
+
+def test_forgot_password_same_answer_for_unknown_account(client, jana, outbox):
+    known = client.post("/password/forgot", data={"customer_number": "2001"}, follow_redirects=True)
+    unknown = client.post("/password/forgot", data={"customer_number": "7777"}, follow_redirects=True)
+    assert known.status_code == unknown.status_code == 200
+    text = "If the customer number exists"
+    assert text in known.get_data(as_text=True) and text in unknown.get_data(as_text=True)
+    assert len(outbox.messages()) == 1
+
+
+def test_reset_token_is_stored_hashed(client, jana, outbox, session):
+    from billing.models import PasswordResetToken
+
+    client.post("/password/forgot", data={"customer_number": "2001"})
+    token = _reset_link(outbox).rsplit("/", 1)[1]
+    stored = session.scalars(select(PasswordResetToken.token_hash)).all()
+    assert stored and token not in stored
+
+
+def test_change_password_keeps_this_session_and_ends_others(app, client, jana):
+    other = app.test_client()
+    login(other, "2001", "correct-horse-1")
+    login(client, "2001", "correct-horse-1")
+    r = client.post(
+        "/password",
+        data={"current": "correct-horse-1", "password": "new-password-9", "confirm": "new-password-9"},
+    )
+    assert r.status_code == 302
+    assert client.get("/info").status_code == 200
+    assert other.get("/info").status_code == 302
+
+
+def test_change_password_wrong_current(client, jana):
+    login(client, "2001", "correct-horse-1")
+    r = client.post(
+        "/password", data={"current": "bad", "password": "new-password-9", "confirm": "new-password-9"}
+    )
+    assert r.status_code == 200 and "The current password is wrong." in r.get_data(as_text=True)
+
+
+def test_open_redirect_is_refused(client, jana):
+    r = client.post(
+        "/login?next=//evil.example/x", data={"customer_number": "2001", "password": "correct-horse-1"}
+    )
+    assert r.headers["Location"] == "/"

@@ -1,0 +1,49 @@
+"""Every POST route rejects a missing or wrong CSRF token (CSRF switched on)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import csrf_token, login
+
+
+@pytest.fixture
+def csrf_app(app_config):
+    from app import create_app
+
+    app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
+    yield app
+    app.extensions["ispzone.engine"].dispose()
+
+
+def post_routes(app):
+    exempt = {"radius.authorize", "radius.accounting"}  # machine endpoints with token auth
+    for rule in app.url_map.iter_rules():
+        if "POST" in rule.methods and rule.endpoint not in exempt:
+            yield rule
+
+
+def test_every_post_route_requires_a_valid_token(csrf_app, make_customer):
+    make_customer(number="2001", password="correct-horse-1")
+    client = csrf_app.test_client()
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    r = client.post(
+        "/login", data={"customer_number": "2001", "password": "correct-horse-1", "csrf_token": token}
+    )
+    assert r.status_code == 302  # the real token works
+    routes = list(post_routes(csrf_app))
+    assert len(routes) >= 5
+    for rule in routes:
+        url = rule.build({arg: 1 if arg.endswith("id") else "x" for arg in rule.arguments})[1]
+        missing = client.post(url, data={})
+        wrong = client.post(url, data={"csrf_token": "forged"})
+        assert missing.status_code == 400, rule
+        assert wrong.status_code == 400, rule
+    assert client.get("/info").status_code == 200  # none of them logged us out
+
+
+def test_login_without_token_fails(csrf_app, make_customer):
+    make_customer(number="2001", password="correct-horse-1")
+    client = csrf_app.test_client()
+    r = login(client, "2001", "correct-horse-1")
+    assert r.status_code == 400

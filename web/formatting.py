@@ -1,0 +1,88 @@
+"""Czech (and English) presentation of money, dates and sizes; Jinja filters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import Flask
+from flask_babel import get_locale
+
+from billing.clock import PRAGUE
+
+NBSP = "\u00a0"
+
+
+def _lang() -> str:
+    loc = get_locale()
+    return loc.language if loc else "cs"
+
+
+def format_money(value: Decimal | int | None, lang: str | None = None) -> str:
+    """``1 234,50 Kč`` in Czech (non-breaking spaces), ``CZK 1,234.50`` in English."""
+    if value is None:
+        return ""
+    value = Decimal(value).quantize(Decimal("0.01"))
+    sign = "−" if value < 0 else ""
+    whole, frac = f"{abs(value):,.2f}".split(".")
+    if (lang or _lang()) == "en":
+        return f"{sign}CZK{NBSP}{whole}.{frac}"
+    return f"{sign}{whole.replace(',', NBSP)},{frac}{NBSP}Kč"
+
+
+def format_date(value: date | datetime | None, lang: str | None = None) -> str:
+    """``22. 11. 2026`` in Czech, ``22 Nov 2026`` in English; datetimes in Prague time."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(PRAGUE)
+        time_part = value.strftime("%H:%M")
+        return f"{format_date(value.date(), lang)} {time_part}"
+    if (lang or _lang()) == "en":
+        return value.strftime("%d %b %Y").lstrip("0")
+    return f"{value.day}.{NBSP}{value.month}.{NBSP}{value.year}"
+
+
+def format_bytes(value: int | None, lang: str | None = None) -> str:
+    """Decimal units (as ISPs bill): ``1,5 GB``."""
+    if value is None:
+        return ""
+    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+    amount = float(value)  # display only, never money
+    unit = 0
+    while amount >= 1000 and unit < len(units) - 1:
+        amount /= 1000
+        unit += 1
+    text = f"{amount:.0f}" if unit == 0 else f"{amount:.1f}"
+    if (lang or _lang()) != "en":
+        text = text.replace(".", ",")
+    return f"{text}{NBSP}{units[unit]}"
+
+
+def format_speed(kbps: int | None) -> str:
+    if not kbps:
+        return ""
+    if kbps >= 1000:
+        mbit = kbps / 1000
+        return f"{mbit:g}{NBSP}Mbit/s".replace(".", "," if _lang() != "en" else ".")
+    return f"{kbps}{NBSP}kbit/s"
+
+
+def format_phone(number: str | None) -> str:
+    """+420601234567 -> +420 601 234 567."""
+    if not number:
+        return ""
+    if number.startswith("+420") and len(number) == 13:
+        n = number[4:]
+        return f"+420 {n[:3]} {n[3:6]} {n[6:]}"
+    return number
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        money=format_money,
+        date=format_date,
+        bytes=format_bytes,
+        speed=format_speed,
+        phone=format_phone,
+    )

@@ -1,0 +1,113 @@
+"""Server-side login sessions.
+
+The signed Flask cookie carries only a random token; the ``user_session`` row behind it
+is the truth. Logging out deletes the row, so a cookie captured before logout no longer
+works; a password reset deletes all rows of the customer. Each login starts from an
+emptied cookie session with a fresh token (no fixation).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app, request, session
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import UserMixin
+from sqlalchemy import delete, select
+
+from billing.clock import now
+from billing.models import Customer, UserSession
+from billing.passwords import new_token, token_hash
+from web.database import db
+
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+class HttpsAwareSessionInterface(SecureCookieSessionInterface):
+    """The Secure flag follows the request's scheme (honouring ProxyFix when configured)."""
+
+    def get_cookie_secure(self, app):
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            return True
+        try:
+            return request.is_secure
+        except RuntimeError:  # outside a request
+            return False
+
+
+class Principal(UserMixin):
+    """A logged-in customer in the client zone (Flask-Login's user)."""
+
+    def __init__(self, customer: Customer, row: UserSession, token: str):
+        self.customer = customer
+        self.row = row
+        self._token = token
+
+    def get_id(self) -> str:
+        return self._token
+
+    @property
+    def customer_id(self) -> int:
+        return self.customer.id
+
+    @property
+    def actor(self) -> str:
+        return f"customer:{self.customer.customer_number}"
+
+
+def start(customer: Customer, kind: str = "zone", service_id: int | None = None) -> str:
+    """Create a server-side session row and return its token (caller commits)."""
+    token = new_token()
+    db().add(
+        UserSession(
+            token_hash=token_hash(token),
+            kind=kind,
+            customer_id=customer.id,
+            service_id=service_id,
+            ip=request.remote_addr,
+            user_agent=(request.user_agent.string or "")[:300],
+        )
+    )
+    return token
+
+
+def load(token: str | None, kind: str = "zone") -> tuple[UserSession, Customer] | None:
+    """The live session row for ``token`` and its customer, or None if ended or expired."""
+    if not token:
+        return None
+    s = db()
+    row = s.scalar(select(UserSession).where(UserSession.token_hash == token_hash(token)))
+    if row is None or row.kind != kind:
+        return None
+    moment = now()
+    idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+    absolute = timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
+    if moment - row.last_seen_at > idle or moment - row.created_at > absolute:
+        s.delete(row)
+        s.commit()
+        return None
+    if moment - row.last_seen_at > TOUCH_EVERY:
+        row.last_seen_at = moment
+        s.commit()
+    customer = s.get(Customer, row.customer_id)
+    return row, customer
+
+
+def end(token: str | None) -> None:
+    if token:
+        db().execute(delete(UserSession).where(UserSession.token_hash == token_hash(token)))
+
+
+def end_all(customer_id: int, except_token: str | None = None) -> None:
+    stmt = delete(UserSession).where(UserSession.customer_id == customer_id)
+    if except_token:
+        stmt = stmt.where(UserSession.token_hash != token_hash(except_token))
+    db().execute(stmt)
+
+
+def fresh_cookie_session() -> None:
+    """Drop everything the browser had before login, keeping only the language choice."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
