@@ -6,75 +6,81 @@ first. Whatever is left becomes the customer's credit, which settles the next in
 soon as they are issued. What cannot be paired waits in the unmatched queue for an operator.
 Outgoing movements are recorded, never paired.
 
-Functions flush; the caller commits.
+Pairing works on batches (a whole statement costs a handful of queries per few thousand
+movements); pairing one movement is a batch of one. Functions flush; the caller commits.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from billing import audit, events, ledger
-from billing.accounts import ZERO, open_invoices
-from billing.clock import today
+from billing import audit, events
+from billing.accounts import ZERO
 from billing.db import money_sum
-from billing.models import Allocation, BankTransaction, Contract, Customer, Invoice
+from billing.models import (
+    Allocation,
+    AuditEvent,
+    BankTransaction,
+    Contract,
+    Customer,
+    Invoice,
+    LedgerEntry,
+)
 
 MATCHED, UNMATCHED, OUTGOING = "matched", "unmatched", "outgoing"
+CHUNK = 2000
 
 
 class PairingError(ValueError):
     pass
 
 
-def allocated(session: Session, tx: BankTransaction) -> Decimal:
-    return session.scalar(
-        select(money_sum(Allocation.amount)).where(Allocation.bank_transaction_id == tx.id)
-    )
-
-
-def find_customer(session: Session, tx: BankTransaction) -> tuple[Customer | None, Invoice | None]:
-    """Who a payment belongs to: by SS (an invoice), else by VS (contract, then customer)."""
-    if tx.specific_symbol:
-        invoice = session.scalar(
-            select(Invoice).where(
-                Invoice.specific_symbol == tx.specific_symbol, Invoice.kind != "credit_note"
-            )
-        )
-        if invoice is not None:
-            return session.get(Customer, invoice.customer_id), invoice
-    if tx.variable_symbol:
-        contract = session.scalar(select(Contract).where(Contract.number == tx.variable_symbol))
-        if contract is not None:
-            return session.get(Customer, contract.customer_id), None
-        customer = session.scalar(
-            select(Customer).where(Customer.customer_number == tx.variable_symbol)
-        )
-        if customer is not None:
-            return customer, None
-    return None, None
+def _chunks(items: Sequence, size: int = CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def pair(session: Session, tx: BankTransaction, actor: str = "system") -> str:
-    """Pair a newly stored movement. Returns its status: matched, unmatched or outgoing."""
-    if tx.amount <= 0:
-        tx.status = OUTGOING
-        return tx.status
-    customer, invoice = find_customer(session, tx)
-    if customer is None:
-        tx.status = UNMATCHED
-        return tx.status
-    _credit_customer(session, tx, customer, invoice, actor)
+    """Pair one stored movement. Returns its status: matched, unmatched or outgoing."""
+    pair_many(session, [tx], actor)
     return tx.status
+
+
+def pair_many(session: Session, txs: Sequence[BankTransaction], actor: str = "system") -> dict:
+    """Pair freshly stored movements (flushed, status unmatched). Returns counts by status."""
+    counts = {MATCHED: 0, UNMATCHED: 0, OUTGOING: 0}
+    for chunk in _chunks(list(txs)):
+        owners, directed = _resolve(session, chunk)
+        for tx in chunk:
+            if tx.amount <= 0:
+                tx.status = OUTGOING
+            elif tx.id in owners:
+                tx.status, tx.customer_id = MATCHED, owners[tx.id]
+            else:
+                tx.status = UNMATCHED
+            counts[tx.status] += 1
+        session.flush()
+        matched = [tx for tx in chunk if tx.status == MATCHED]
+        _book_payments(session, matched, actor)
+        settle(session, {tx.customer_id for tx in matched}, directed)
+        for customer_id in sorted({tx.customer_id for tx in matched}):
+            events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)
+    return counts
 
 
 def assign(session: Session, tx: BankTransaction, customer: Customer, actor: str) -> None:
     """Pair an unmatched movement by hand (audited)."""
     if tx.status != UNMATCHED:
         raise PairingError(f"transaction {tx.id} is {tx.status}, not unmatched")
-    _credit_customer(session, tx, customer, None, actor)
+    tx.status, tx.customer_id = MATCHED, customer.id
+    session.flush()
+    _book_payments(session, [tx], actor)
+    settle(session, {customer.id}, {})
     audit.record(
         session,
         "payment.assigned",
@@ -83,102 +89,181 @@ def assign(session: Session, tx: BankTransaction, customer: Customer, actor: str
         new_value=str(tx.id),
         details={"amount": str(tx.amount), "vs": tx.variable_symbol, "ss": tx.specific_symbol},
     )
-
-
-def _credit_customer(
-    session: Session, tx: BankTransaction, customer: Customer, invoice: Invoice | None, actor: str
-) -> None:
-    tx.status = MATCHED
-    tx.customer_id = customer.id
-    session.flush()
-    ledger.post(
-        session,
-        customer.id,
-        "payment",
-        tx.amount,
-        booked_on=tx.booked_on,
-        bank_transaction_id=tx.id,
-        description=f"Platba VS {tx.variable_symbol or '-'} SS {tx.specific_symbol or '-'}",
-    )
-    if invoice is not None:
-        _allocate(session, tx, invoice, tx.amount)
-    apply_credit(session, customer.id)
-    audit.record(
-        session,
-        "payment.matched",
-        actor=actor,
-        customer_id=customer.id,
-        new_value=str(tx.amount),
-        details={"tx": tx.id, "invoice": invoice.number if invoice else None},
-    )
     events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer.id)
 
 
-def _allocate(session: Session, tx: BankTransaction, invoice: Invoice, most: Decimal) -> Decimal:
-    """Apply up to ``most`` of ``tx`` to ``invoice``; returns the amount applied."""
-    paid = session.scalar(
-        select(money_sum(Allocation.amount)).where(Allocation.invoice_id == invoice.id)
+def _resolve(session: Session, txs: Sequence[BankTransaction]) -> tuple[dict, dict]:
+    """Owner customer per tx id, and tx id -> invoice id for payments directed by SS."""
+    incoming = [tx for tx in txs if tx.amount > 0]
+    ss = {tx.specific_symbol for tx in incoming if tx.specific_symbol}
+    vs = {tx.variable_symbol for tx in incoming if tx.variable_symbol}
+    by_ss = {}
+    if ss:
+        by_ss = {
+            row.specific_symbol: (row.id, row.customer_id)
+            for row in session.execute(
+                select(Invoice.id, Invoice.customer_id, Invoice.specific_symbol).where(
+                    Invoice.specific_symbol.in_(ss), Invoice.kind != "credit_note"
+                )
+            )
+        }
+    by_vs: dict[str, int] = {}
+    if vs:
+        by_vs.update(
+            (number, cid)
+            for number, cid in session.execute(
+                select(Customer.customer_number, Customer.id).where(Customer.customer_number.in_(vs))
+            )
+        )
+        # a contract number wins over a customer number
+        by_vs.update(
+            (number, cid)
+            for number, cid in session.execute(
+                select(Contract.number, Contract.customer_id).where(Contract.number.in_(vs))
+            )
+        )
+    owners, directed = {}, {}
+    for tx in incoming:
+        if tx.specific_symbol in by_ss:
+            invoice_id, customer_id = by_ss[tx.specific_symbol]
+            owners[tx.id], directed[tx.id] = customer_id, invoice_id
+        elif tx.variable_symbol in by_vs:
+            owners[tx.id] = by_vs[tx.variable_symbol]
+    return owners, directed
+
+
+def _book_payments(session: Session, txs: Sequence[BankTransaction], actor: str) -> None:
+    if not txs:
+        return
+    session.execute(
+        insert(LedgerEntry),
+        [
+            {
+                "customer_id": tx.customer_id,
+                "booked_on": tx.booked_on,
+                "kind": "payment",
+                "amount": tx.amount,
+                "bank_transaction_id": tx.id,
+                "description": f"Platba VS {tx.variable_symbol or '-'} SS {tx.specific_symbol or '-'}",
+            }
+            for tx in txs
+        ],
     )
-    amount = min(most, invoice.total - paid, tx.amount - allocated(session, tx))
-    if amount <= 0:
-        return ZERO
-    session.add(Allocation(invoice_id=invoice.id, bank_transaction_id=tx.id, amount=amount))
-    session.flush()
-    return amount
-
-
-def unallocated_payments(session: Session, customer_id: int) -> list[tuple[BankTransaction, Decimal]]:
-    """The customer's paired payments with money not yet applied, oldest first."""
-    used = (
-        select(Allocation.bank_transaction_id, money_sum(Allocation.amount).label("used"))
-        .group_by(Allocation.bank_transaction_id)
-        .subquery()
+    session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "actor": actor,
+                "customer_id": tx.customer_id,
+                "action": "payment.matched",
+                "new_value": str(tx.amount),
+                "details": f'{{"tx": {tx.id}}}',
+            }
+            for tx in txs
+        ],
     )
-    rows = session.execute(
-        select(BankTransaction, used.c.used)
-        .outerjoin(used, used.c.bank_transaction_id == BankTransaction.id)
-        .where(BankTransaction.customer_id == customer_id, BankTransaction.status == MATCHED)
-        .order_by(BankTransaction.booked_on, BankTransaction.id)
-    ).all()
-    result = []
-    for tx, used_amount in rows:
-        left = tx.amount - (Decimal(used_amount) if used_amount is not None else ZERO)
-        if left > 0:
-            result.append((tx, left))
-    return result
 
 
-def apply_credit(session: Session, customer_id: int) -> Decimal:
-    """Settle open invoices (oldest first) from unapplied payments (oldest first).
+def settle(session: Session, customer_ids: Iterable[int], directed: dict[int, int]) -> Decimal:
+    """Apply the customers' unapplied payments to their open invoices.
 
-    Returns the amount applied. Called after a payment is paired and after an invoice is issued.
+    A payment directed at an invoice (by SS) goes there first; everything else settles open
+    invoices by due date, oldest first. Returns the total applied.
     """
-    payments = unallocated_payments(session, customer_id)
-    if not payments:
+    customer_ids = sorted(set(customer_ids))
+    if not customer_ids:
         return ZERO
     applied = ZERO
-    pending = [[tx, left] for tx, left in payments]
-    for state in open_invoices(session, customer_id, today()):
-        need = state.open_amount
-        for item in pending:
-            if need <= 0:
-                break
-            tx, left = item
-            if left <= 0:
-                continue
-            amount = min(need, left)
-            session.add(Allocation(invoice_id=state.invoice.id, bank_transaction_id=tx.id, amount=amount))
-            item[1] = left - amount
-            need -= amount
-            applied += amount
-        if all(left <= 0 for _, left in pending):
-            break
+    for ids in _chunks(customer_ids):
+        opened = _open_invoices(session, ids)
+        payments = _unapplied_payments(session, ids)
+        rows = []
+        for customer_id, plist in payments.items():
+            invoices = opened.get(customer_id, [])
+            by_id = {inv[0]: inv for inv in invoices}
+            for pay in plist:  # directed first
+                target = by_id.get(directed.get(pay[0]))
+                if target is not None:
+                    applied += _apply(pay, target, rows)
+            for pay in plist:
+                for inv in invoices:
+                    if pay[1] <= 0:
+                        break
+                    applied += _apply(pay, inv, rows)
+        if rows:
+            session.execute(insert(Allocation), rows)
     session.flush()
     return applied
 
 
+def _apply(pay: list, inv: list, rows: list) -> Decimal:
+    amount = min(pay[1], inv[1])
+    if amount <= 0:
+        return ZERO
+    rows.append({"bank_transaction_id": pay[0], "invoice_id": inv[0], "amount": amount})
+    pay[1] -= amount
+    inv[1] -= amount
+    return amount
+
+
+def _open_invoices(session: Session, customer_ids) -> dict[int, list[list]]:
+    """customer -> [[invoice_id, open_amount], ...] by due date, oldest first."""
+    paid = (
+        select(Allocation.invoice_id, money_sum(Allocation.amount).label("paid"))
+        .join(Invoice, Invoice.id == Allocation.invoice_id)
+        .where(Invoice.customer_id.in_(customer_ids))
+        .group_by(Allocation.invoice_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Invoice.id, Invoice.customer_id, Invoice.total, paid.c.paid)
+        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .where(Invoice.customer_id.in_(customer_ids), Invoice.kind != "credit_note")
+        .order_by(Invoice.due_date, Invoice.issue_date, Invoice.id)
+    )
+    result: dict[int, list[list]] = defaultdict(list)
+    for invoice_id, customer_id, total, paid_amount in rows:
+        left = total - _money(paid_amount)
+        if left > 0:
+            result[customer_id].append([invoice_id, left])
+    return result
+
+
+def _unapplied_payments(session: Session, customer_ids) -> dict[int, list[list]]:
+    """customer -> [[tx_id, unapplied amount], ...], oldest first."""
+    used = (
+        select(Allocation.bank_transaction_id, money_sum(Allocation.amount).label("used"))
+        .join(BankTransaction, BankTransaction.id == Allocation.bank_transaction_id)
+        .where(BankTransaction.customer_id.in_(customer_ids))
+        .group_by(Allocation.bank_transaction_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(BankTransaction.id, BankTransaction.customer_id, BankTransaction.amount, used.c.used)
+        .outerjoin(used, used.c.bank_transaction_id == BankTransaction.id)
+        .where(BankTransaction.customer_id.in_(customer_ids), BankTransaction.status == MATCHED)
+        .order_by(BankTransaction.booked_on, BankTransaction.id)
+    )
+    result: dict[int, list[list]] = defaultdict(list)
+    for tx_id, customer_id, amount, used_amount in rows:
+        left = amount - _money(used_amount)
+        if left > 0:
+            result[customer_id].append([tx_id, left])
+    return result
+
+
+def _money(value) -> Decimal:
+    # money_sum() in a subquery comes back through the Money type on both backends
+    return ZERO if value is None else value
+
+
+def apply_credit(session: Session, customer_id: int) -> Decimal:
+    """Settle the customer's open invoices from credit (after an invoice is issued)."""
+    return settle(session, [customer_id], {})
+
+
 def credit_available(session: Session, customer_id: int) -> Decimal:
-    return sum((left for _, left in unallocated_payments(session, customer_id)), ZERO)
+    return sum((left for _, left in _unapplied_payments(session, [customer_id]).get(customer_id, [])), ZERO)
 
 
 def unmatched(session: Session) -> list[BankTransaction]:
@@ -189,3 +274,18 @@ def unmatched(session: Session) -> list[BankTransaction]:
             .order_by(BankTransaction.booked_on, BankTransaction.id)
         )
     )
+
+
+__all__ = [
+    "MATCHED",
+    "OUTGOING",
+    "UNMATCHED",
+    "PairingError",
+    "apply_credit",
+    "assign",
+    "credit_available",
+    "pair",
+    "pair_many",
+    "settle",
+    "unmatched",
+]

@@ -40,16 +40,28 @@ def need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+def _pg_schema_url(base: str, schema_name: str) -> str:
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema_name}"
+
+
 @pytest.fixture(scope="session")
 def _template_db(tmp_path_factory):
     if PG_URL:
-        engine = make_engine(PG_URL)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        # A schema of our own, so that parallel test runs on one database do not collide.
+        schema_name = f"ispzone_test_{os.getpid()}"
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {schema_name}"))
+        url = _pg_schema_url(PG_URL, schema_name)
+        engine = make_engine(url)
         schema.upgrade(engine)
         engine.dispose()
-        yield PG_URL
+        yield url
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE"))
+        admin.dispose()
     else:
         path = tmp_path_factory.mktemp("db") / "template.sqlite3"
         engine = make_engine(f"sqlite:///{path}")
@@ -61,12 +73,14 @@ def _template_db(tmp_path_factory):
 @pytest.fixture
 def database_url(_template_db, tmp_path):
     if PG_URL:
-        engine = make_engine(PG_URL)
+        engine = make_engine(_template_db)
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         with engine.begin() as conn:
+            # the ledger's append-only triggers would refuse the clean-up between tests
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine.dispose()
-        return PG_URL
+        return _template_db
     target = tmp_path / "test.sqlite3"
     shutil.copy(_template_db, target)
     return f"sqlite:///{target}"

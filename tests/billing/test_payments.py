@@ -1,0 +1,166 @@
+"""Pairing payments with invoices: SS, VS oldest first, partial, overpayment, unmatched."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DatabaseError
+
+from billing import events, ledger
+from billing.accounts import account_summary, customer_invoices
+from billing.clock import today
+from billing.invoicing import IssueOptions, issue_invoice
+from billing.models import Allocation, BankTransaction, LedgerEntry
+from billing.payments import assign, credit_available, pair, unmatched
+from billing.vat import LineInput
+
+D = Decimal
+
+
+def invoice(session, customer, supplier, amount, days_ago=30):
+    issued = today() - timedelta(days=days_ago)
+    return issue_invoice(
+        session,
+        customer,
+        [LineInput("Internet 100", D("1"), D(amount))],
+        supplier,
+        IssueOptions(issue_date=issued, due_date=issued + timedelta(days=14)),
+    )
+
+
+_seq = iter(range(1, 10**6))
+
+
+def payment(session, amount, vs=None, ss=None):
+    tx = BankTransaction(
+        source_account="2001234567/2010",
+        bank_tx_id=f"T{next(_seq)}",
+        booked_on=today(),
+        amount=D(amount),
+        variable_symbol=vs,
+        specific_symbol=ss,
+    )
+    session.add(tx)
+    session.flush()
+    return tx
+
+
+def states(session, customer):
+    return {s.invoice.number: (s.status, s.paid) for s in customer_invoices(session, customer.id, today())}
+
+
+def test_ss_pays_that_invoice(session, make_customer, supplier):
+    c = make_customer(number="3001")
+    old = invoice(session, c, supplier, "450.00", days_ago=60)
+    new = invoice(session, c, supplier, "450.00", days_ago=30)
+    assert pair(session, payment(session, "450.00", vs="3001", ss=new.specific_symbol)) == "matched"
+    s = states(session, c)
+    assert s[new.number] == ("paid", D("450.00"))
+    assert s[old.number][0] == "overdue"
+
+
+def test_vs_pays_oldest_first_partial_then_credit(session, make_customer, supplier):
+    c = make_customer(number="3002")
+    a = invoice(session, c, supplier, "300.00", days_ago=60)
+    b = invoice(session, c, supplier, "300.00", days_ago=30)
+    pair(session, payment(session, "400.00", vs="3002"))
+    s = states(session, c)
+    assert s[a.number] == ("paid", D("300.00"))
+    assert s[b.number][1] == D("100.00") and s[b.number][0] == "overdue"
+    pair(session, payment(session, "500.00", vs="3002"))
+    s = states(session, c)
+    assert s[b.number] == ("paid", D("300.00"))
+    assert credit_available(session, c.id) == D("300.00")
+    assert ledger.balance(session, c.id) == D("300.00")
+    # credit pays the next invoice as soon as it is issued
+    nxt = invoice(session, c, supplier, "250.00", days_ago=0)
+    assert states(session, c)[nxt.number] == ("paid", D("250.00"))
+    assert credit_available(session, c.id) == D("50.00")
+
+
+def test_partly_paid_before_due(session, make_customer, supplier):
+    c = make_customer(number="3003")
+    inv = invoice(session, c, supplier, "450.00", days_ago=2)
+    pair(session, payment(session, "200.00", vs="3003"))
+    assert states(session, c)[inv.number] == ("partly_paid", D("200.00"))
+    summary = account_summary(session, c.id, today())
+    assert summary.balance == D("-250.00") and summary.open_total == D("250.00")
+    assert summary.overdue_total == D("0.00")
+
+
+def test_unknown_symbols_wait_for_an_operator(session, make_customer, supplier):
+    c = make_customer(number="3004")
+    inv = invoice(session, c, supplier, "450.00")
+    tx = payment(session, "450.00", vs="999999")
+    assert pair(session, tx) == "unmatched"
+    assert unmatched(session) == [tx]
+    assign(session, tx, c, actor="operator:test")
+    assert tx.status == "matched"
+    assert states(session, c)[inv.number][0] == "paid"
+    assert unmatched(session) == []
+
+
+def test_outgoing_is_recorded_not_paired(session, make_customer, supplier):
+    c = make_customer(number="3005")
+    invoice(session, c, supplier, "450.00")
+    tx = payment(session, "-450.00", vs="3005")
+    assert pair(session, tx) == "outgoing"
+    assert ledger.balance(session, c.id) == D("-450.00")
+
+
+def test_pairing_emits_overdue_debt_changed(session, make_customer, supplier):
+    c = make_customer(number="3006")
+    invoice(session, c, supplier, "100.00")
+    seen = []
+
+    def handler(s, customer_id):
+        seen.append(customer_id)
+
+    events.subscribe(events.OVERDUE_DEBT_CHANGED, handler)
+    try:
+        pair(session, payment(session, "100.00", vs="3006"))
+    finally:
+        events.unsubscribe(events.OVERDUE_DEBT_CHANGED, handler)
+    assert seen == [c.id]
+
+
+def test_allocations_never_exceed_either_side(session, make_customer, supplier):
+    c = make_customer(number="3007")
+    for days in (90, 60, 30):
+        invoice(session, c, supplier, "333.33", days_ago=days)
+    for amount in ("100.00", "500.00", "0.01", "999.99"):
+        pair(session, payment(session, amount, vs="3007"))
+    for st in customer_invoices(session, c.id, today()):
+        assert st.paid <= st.invoice.total
+    rows = session.execute(
+        select(BankTransaction.amount, func.count(Allocation.id))
+        .join(Allocation, Allocation.bank_transaction_id == BankTransaction.id)
+        .group_by(BankTransaction.id, BankTransaction.amount)
+    ).all()
+    assert rows
+    entries = session.scalars(select(LedgerEntry.amount).where(LedgerEntry.customer_id == c.id)).all()
+    assert sum(entries) == ledger.balance(session, c.id)
+
+
+def test_ledger_refuses_update_and_delete(session, make_customer, supplier):
+    c = make_customer(number="3008")
+    invoice(session, c, supplier, "100.00")
+    session.commit()
+    with pytest.raises(DatabaseError, match="append-only"):
+        session.execute(text("UPDATE ledger_entry SET amount = 0"))
+    session.rollback()
+    with pytest.raises(DatabaseError, match="append-only"):
+        session.execute(text("DELETE FROM ledger_entry"))
+    session.rollback()
+    entry = session.scalars(select(LedgerEntry)).first()
+    ledger.reverse(session, entry, "oprava")
+    assert ledger.balance(session, c.id) == D("0.00")
+
+
+def test_float_never_reaches_money(session, make_customer):
+    c = make_customer(number="3009")
+    with pytest.raises(Exception, match="float"):
+        ledger.post(session, c.id, "payment", 1.5, booked_on=date(2026, 1, 1))
