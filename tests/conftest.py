@@ -217,3 +217,23 @@ def days_ago():
     from billing.clock import today
 
     return lambda n: today() - timedelta(days=n)
+
+
+MIN_TESTS_IN_CI = 50
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI nothing may be skipped, and an (almost) empty run is a failure."""
+    if not REQUIRE_INTEGRATION:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    skipped = len(reporter.stats.get("skipped", []))
+    passed = len(reporter.stats.get("passed", []))
+    if skipped:
+        reporter.write_line(f"CI: {skipped} test(s) skipped; every component must be present")
+        session.exitstatus = 1
+    if passed < MIN_TESTS_IN_CI and not session.config.option.keyword:
+        reporter.write_line(f"CI: only {passed} tests passed (expected at least {MIN_TESTS_IN_CI})")
+        session.exitstatus = 1

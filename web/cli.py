@@ -44,6 +44,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(demo_command)
     app.cli.add_command(import_command)
+    app.cli.add_command(invoices_group)
+    app.cli.add_command(payments_group)
 
 
 @click.group("db", help="Database schema (Alembic migrations).")
@@ -93,3 +95,132 @@ def import_command(file: Path) -> None:
     except importer.ImportFileError as exc:
         raise click.ClickException(f"{file}: {exc} (nothing was imported)") from exc
     click.echo(result)
+
+
+@click.group("invoices", help="Issuing invoices.")
+def invoices_group() -> None:
+    pass
+
+
+@invoices_group.command("issue")
+@click.option("--month", required=True, help="YYYY-MM")
+def invoices_issue(month: str) -> None:
+    """Issue this month's invoices for all active services (twice issues nothing new)."""
+    from billing.recurring import issue_month
+
+    try:
+        with transaction() as session:
+            report = issue_month(session, supplier(), month, actor="operator:cli")
+            numbers = [i.id for i in report.issued]
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(report)
+    if current_app.config.get("SMTP_HOST") and numbers:
+        sent = send_invoices(numbers)
+        click.echo(f"{sent} of {len(numbers)} invoices e-mailed")
+
+
+def send_invoices(invoice_ids: list[int]) -> int:
+    """E-mail issued invoices with their PDF attached; returns how many were sent."""
+    from billing.accounts import states_for
+    from billing.clock import today
+    from billing.mailer import MailError, MailSettings, compose, send
+    from billing.models import Customer, Invoice
+    from billing.pdf import render_invoice_pdf
+
+    settings = MailSettings.from_config(current_app.config)
+    sent = 0
+    session = current_app.extensions["ispzone.sessions"]()
+    try:
+        for invoice_id in invoice_ids:
+            invoice = session.get(Invoice, invoice_id)
+            customer = session.get(Customer, invoice.customer_id)
+            if not customer.email:
+                continue
+            state = states_for(session, [invoice], today())[0]
+            pdf = render_invoice_pdf(invoice, state.open_amount)
+            body = (
+                f"Dobrý den,\n\nv příloze zasíláme fakturu {invoice.number} na {invoice.total} Kč "
+                f"se splatností {invoice.due_date:%d. %m. %Y}.\n"
+                f"Číslo účtu: {invoice.supplier_account}, variabilní symbol: "
+                f"{invoice.variable_symbol}, specifický symbol: {invoice.specific_symbol}.\n\n"
+                f"{invoice.supplier_name}\n"
+            )
+            msg = compose(
+                settings,
+                customer.email,
+                f"Faktura {invoice.number}",
+                body,
+                [(f"faktura-{invoice.number}.pdf", "application/pdf", pdf)],
+            )
+            try:
+                send(settings, msg)
+                sent += 1
+            except MailError as exc:
+                click.echo(f"invoice {invoice.number}: {exc}", err=True)
+    finally:
+        session.close()
+    return sent
+
+
+@click.group("payments", help="Bank statements and payment matching.")
+def payments_group() -> None:
+    pass
+
+
+@payments_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["gpc", "fio-json", "fio-csv", "camt053"]), default=None,
+    help="Detected from the content when not given.",
+)
+def payments_import(file: Path, fmt: str | None) -> None:
+    """Import a statement (GPC/ABO, Fio JSON/CSV, camt.053) and pair its payments."""
+    from billing.statement_import import StatementError, import_statement
+
+    try:
+        with transaction() as session:
+            report = import_statement(session, file.read_bytes(), str(file), fmt, "operator:cli")
+    except StatementError as exc:
+        raise click.ClickException(f"{file}: {exc} (nothing was imported)") from exc
+    click.echo(report)
+
+
+@payments_group.command("unmatched")
+def payments_unmatched() -> None:
+    """List incoming payments that could not be paired."""
+    from billing.payments import unmatched
+
+    with transaction() as session:
+        rows = unmatched(session)
+        if not rows:
+            click.echo("no unmatched payments")
+        for tx in rows:
+            click.echo(
+                f"{tx.id:>8}  {tx.booked_on:%Y-%m-%d}  {tx.amount:>12} {tx.currency}  "
+                f"VS {tx.variable_symbol or '-':<10} SS {tx.specific_symbol or '-':<10} "
+                f"{tx.counter_account or ''}  {tx.counter_name or ''}  {tx.message or ''}"
+            )
+
+
+@payments_group.command("assign")
+@click.argument("tx_id", type=int)
+@click.argument("customer_number")
+def payments_assign(tx_id: int, customer_number: str) -> None:
+    """Pair an unmatched payment with a customer by hand (audited)."""
+    from billing.credentials import find_customer
+    from billing.models import BankTransaction
+    from billing.payments import PairingError, assign
+
+    try:
+        with transaction() as session:
+            tx = session.get(BankTransaction, tx_id)
+            customer = find_customer(session, customer_number)
+            if tx is None:
+                raise click.ClickException(f"no bank transaction {tx_id}")
+            if customer is None:
+                raise click.ClickException(f"no customer {customer_number}")
+            assign(session, tx, customer, actor="operator:cli")
+    except PairingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"transaction {tx_id} paired with customer {customer_number}")
