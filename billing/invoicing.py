@@ -151,10 +151,10 @@ def issue_invoice(
         invoice_id=invoice.id,
         description=f"{'Dobropis' if options.kind == 'credit_note' else 'Faktura'} {number}",
     )
-    if options.kind != "credit_note":
-        from billing.payments import apply_credit  # late: payments reads invoices
+    from billing.payments import settle  # late: payments reads invoices
 
-        apply_credit(session, customer.id)
+    directed = {("cn", invoice.id): options.corrects.id} if options.corrects else {}
+    settle(session, [customer.id], directed)
     audit.record(
         session,
         "invoice.issued",
@@ -164,3 +164,45 @@ def issue_invoice(
         details={"kind": options.kind, "total": str(invoice.total)},
     )
     return invoice
+
+
+def issue_credit_note(
+    session: Session,
+    invoice: Invoice,
+    lines: list[LineInput],
+    supplier: Supplier,
+    reason: str,
+    *,
+    issue_date: date | None = None,
+    actor: str = "system",
+) -> Invoice:
+    """A corrective tax document (opravný daňový doklad) for ``invoice``.
+
+    ``lines`` carry negative quantities or prices, with the same VAT entry mode as the
+    original. The credit first reduces what is open on the corrected invoice; any rest
+    becomes the customer's credit.
+    """
+    if invoice.kind in ("credit_note", "advance"):
+        raise InvoicingError(f"invoice {invoice.number} cannot be corrected by a credit note")
+    customer = session.get(Customer, invoice.customer_id)
+    contract = session.get(Contract, invoice.contract_id) if invoice.contract_id else None
+    includes_vat = invoice.lines[0].prices_include_vat if invoice.lines else True
+    note = issue_invoice(
+        session,
+        customer,
+        lines,
+        supplier,
+        IssueOptions(
+            kind="credit_note",
+            issue_date=issue_date,
+            due_date=issue_date or today(),
+            prices_include_vat=includes_vat,
+            note=f"Opravný daňový doklad k faktuře {invoice.number}: {reason}",
+            corrects=invoice,
+            actor=actor,
+        ),
+        contract=contract,
+    )
+    if -note.total > invoice.total:
+        raise InvoicingError("a credit note cannot exceed the invoice it corrects")
+    return note

@@ -16,12 +16,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import audit, events
 from billing.accounts import ZERO
-from billing.db import money_sum
+from billing.clock import now
+from billing.db import bulk_insert, bulk_update, is_in, money_sum
 from billing.models import (
     Allocation,
     AuditEvent,
@@ -33,7 +34,7 @@ from billing.models import (
 )
 
 MATCHED, UNMATCHED, OUTGOING = "matched", "unmatched", "outgoing"
-CHUNK = 2000
+CHUNK = 5000
 
 
 class PairingError(ValueError):
@@ -47,28 +48,36 @@ def _chunks(items: Sequence, size: int = CHUNK):
 
 def pair(session: Session, tx: BankTransaction, actor: str = "system") -> str:
     """Pair one stored movement. Returns its status: matched, unmatched or outgoing."""
+    session.flush()
     pair_many(session, [tx], actor)
+    session.refresh(tx)
     return tx.status
 
 
-def pair_many(session: Session, txs: Sequence[BankTransaction], actor: str = "system") -> dict:
-    """Pair freshly stored movements (flushed, status unmatched). Returns counts by status."""
+def pair_many(session: Session, txs: Sequence, actor: str = "system") -> dict:
+    """Pair freshly stored movements (status unmatched). Returns counts by status.
+
+    ``txs`` are BankTransaction objects or rows with ``id, amount, booked_on,
+    variable_symbol, specific_symbol``. Status and owner are written in bulk.
+    """
     counts = {MATCHED: 0, UNMATCHED: 0, OUTGOING: 0}
     for chunk in _chunks(list(txs)):
         owners, directed = _resolve(session, chunk)
+        updates, matched = [], []
         for tx in chunk:
             if tx.amount <= 0:
-                tx.status = OUTGOING
+                status, owner = OUTGOING, None
             elif tx.id in owners:
-                tx.status, tx.customer_id = MATCHED, owners[tx.id]
+                status, owner = MATCHED, owners[tx.id]
+                matched.append((tx, owner))
             else:
-                tx.status = UNMATCHED
-            counts[tx.status] += 1
-        session.flush()
-        matched = [tx for tx in chunk if tx.status == MATCHED]
+                status, owner = UNMATCHED, None
+            counts[status] += 1
+            updates.append({"id": tx.id, "status": status, "customer_id": owner})
+        bulk_update(session, BankTransaction.__table__, updates)
         _book_payments(session, matched, actor)
-        settle(session, {tx.customer_id for tx in matched}, directed)
-        for customer_id in sorted({tx.customer_id for tx in matched}):
+        settle(session, {owner for _, owner in matched}, directed)
+        for customer_id in sorted({owner for _, owner in matched}):
             events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)
     return counts
 
@@ -79,7 +88,7 @@ def assign(session: Session, tx: BankTransaction, customer: Customer, actor: str
         raise PairingError(f"transaction {tx.id} is {tx.status}, not unmatched")
     tx.status, tx.customer_id = MATCHED, customer.id
     session.flush()
-    _book_payments(session, [tx], actor)
+    _book_payments(session, [(tx, customer.id)], actor)
     settle(session, {customer.id}, {})
     audit.record(
         session,
@@ -93,7 +102,7 @@ def assign(session: Session, tx: BankTransaction, customer: Customer, actor: str
 
 
 def _resolve(session: Session, txs: Sequence[BankTransaction]) -> tuple[dict, dict]:
-    """Owner customer per tx id, and tx id -> invoice id for payments directed by SS."""
+    """Owner customer per tx id, and ("tx", id) -> invoice id for payments directed by SS."""
     incoming = [tx for tx in txs if tx.amount > 0]
     ss = {tx.specific_symbol for tx in incoming if tx.specific_symbol}
     vs = {tx.variable_symbol for tx in incoming if tx.variable_symbol}
@@ -103,7 +112,7 @@ def _resolve(session: Session, txs: Sequence[BankTransaction]) -> tuple[dict, di
             row.specific_symbol: (row.id, row.customer_id)
             for row in session.execute(
                 select(Invoice.id, Invoice.customer_id, Invoice.specific_symbol).where(
-                    Invoice.specific_symbol.in_(ss), Invoice.kind != "credit_note"
+                    is_in(session, Invoice.specific_symbol, ss), Invoice.kind != "credit_note"
                 )
             )
         }
@@ -112,62 +121,69 @@ def _resolve(session: Session, txs: Sequence[BankTransaction]) -> tuple[dict, di
         by_vs.update(
             (number, cid)
             for number, cid in session.execute(
-                select(Customer.customer_number, Customer.id).where(Customer.customer_number.in_(vs))
+                select(Customer.customer_number, Customer.id).where(is_in(session, Customer.customer_number, vs))
             )
         )
         # a contract number wins over a customer number
         by_vs.update(
             (number, cid)
             for number, cid in session.execute(
-                select(Contract.number, Contract.customer_id).where(Contract.number.in_(vs))
+                select(Contract.number, Contract.customer_id).where(is_in(session, Contract.number, vs))
             )
         )
     owners, directed = {}, {}
     for tx in incoming:
         if tx.specific_symbol in by_ss:
             invoice_id, customer_id = by_ss[tx.specific_symbol]
-            owners[tx.id], directed[tx.id] = customer_id, invoice_id
+            owners[tx.id], directed[("tx", tx.id)] = customer_id, invoice_id
         elif tx.variable_symbol in by_vs:
             owners[tx.id] = by_vs[tx.variable_symbol]
     return owners, directed
 
 
-def _book_payments(session: Session, txs: Sequence[BankTransaction], actor: str) -> None:
-    if not txs:
+def _book_payments(session: Session, matched: Sequence[tuple], actor: str) -> None:
+    """Ledger entries and audit events for paired payments ``[(tx, customer_id), ...]``."""
+    if not matched:
         return
-    session.execute(
-        insert(LedgerEntry),
+    moment = now()
+    bulk_insert(
+        session,
+        LedgerEntry.__table__,
         [
             {
-                "customer_id": tx.customer_id,
+                "customer_id": owner,
                 "booked_on": tx.booked_on,
                 "kind": "payment",
                 "amount": tx.amount,
                 "bank_transaction_id": tx.id,
                 "description": f"Platba VS {tx.variable_symbol or '-'} SS {tx.specific_symbol or '-'}",
+                "created_at": moment,
             }
-            for tx in txs
+            for tx, owner in matched
         ],
     )
-    session.execute(
-        insert(AuditEvent),
+    bulk_insert(
+        session,
+        AuditEvent.__table__,
         [
             {
+                "at": moment,
                 "actor": actor,
-                "customer_id": tx.customer_id,
+                "customer_id": owner,
                 "action": "payment.matched",
                 "new_value": str(tx.amount),
                 "details": f'{{"tx": {tx.id}}}',
             }
-            for tx in txs
+            for tx, owner in matched
         ],
     )
 
 
-def settle(session: Session, customer_ids: Iterable[int], directed: dict[int, int]) -> Decimal:
-    """Apply the customers' unapplied payments to their open invoices.
+def settle(session: Session, customer_ids: Iterable[int], directed: dict[tuple, int]) -> Decimal:
+    """Apply the customers' unapplied payments and credit notes to their open invoices.
 
-    A payment directed at an invoice (by SS) goes there first; everything else settles open
+    ``directed`` maps a source (``("tx", id)`` or ``("cn", id)``) to the invoice it is meant
+    for (a payment's SS, the invoice a credit note corrects); it goes there first; everything else settles open
     invoices by due date, oldest first. Returns the total applied.
     """
     customer_ids = sorted(set(customer_ids))
@@ -191,7 +207,12 @@ def settle(session: Session, customer_ids: Iterable[int], directed: dict[int, in
                         break
                     applied += _apply(pay, inv, rows)
         if rows:
-            session.execute(insert(Allocation), rows)
+            moment = now()
+            for row in rows:
+                row.setdefault("bank_transaction_id", None)
+                row.setdefault("credit_note_id", None)
+                row["created_at"] = moment
+            bulk_insert(session, Allocation.__table__, rows)
     session.flush()
     return applied
 
@@ -200,7 +221,9 @@ def _apply(pay: list, inv: list, rows: list) -> Decimal:
     amount = min(pay[1], inv[1])
     if amount <= 0:
         return ZERO
-    rows.append({"bank_transaction_id": pay[0], "invoice_id": inv[0], "amount": amount})
+    kind, source_id = pay[0]
+    source = "bank_transaction_id" if kind == "tx" else "credit_note_id"
+    rows.append({source: source_id, "invoice_id": inv[0], "amount": amount})
     pay[1] -= amount
     inv[1] -= amount
     return amount
@@ -211,14 +234,14 @@ def _open_invoices(session: Session, customer_ids) -> dict[int, list[list]]:
     paid = (
         select(Allocation.invoice_id, money_sum(Allocation.amount).label("paid"))
         .join(Invoice, Invoice.id == Allocation.invoice_id)
-        .where(Invoice.customer_id.in_(customer_ids))
+        .where(is_in(session, Invoice.customer_id, customer_ids))
         .group_by(Allocation.invoice_id)
         .subquery()
     )
     rows = session.execute(
         select(Invoice.id, Invoice.customer_id, Invoice.total, paid.c.paid)
         .outerjoin(paid, paid.c.invoice_id == Invoice.id)
-        .where(Invoice.customer_id.in_(customer_ids), Invoice.kind != "credit_note")
+        .where(is_in(session, Invoice.customer_id, customer_ids), Invoice.kind != "credit_note")
         .order_by(Invoice.due_date, Invoice.issue_date, Invoice.id)
     )
     result: dict[int, list[list]] = defaultdict(list)
@@ -230,25 +253,47 @@ def _open_invoices(session: Session, customer_ids) -> dict[int, list[list]]:
 
 
 def _unapplied_payments(session: Session, customer_ids) -> dict[int, list[list]]:
-    """customer -> [[tx_id, unapplied amount], ...], oldest first."""
-    used = (
+    """customer -> [[("tx"|"cn", id), unapplied amount], ...], oldest first.
+
+    Sources of credit are paired bank payments and credit notes.
+    """
+    used_tx = (
         select(Allocation.bank_transaction_id, money_sum(Allocation.amount).label("used"))
         .join(BankTransaction, BankTransaction.id == Allocation.bank_transaction_id)
-        .where(BankTransaction.customer_id.in_(customer_ids))
+        .where(is_in(session, BankTransaction.customer_id, customer_ids))
         .group_by(Allocation.bank_transaction_id)
         .subquery()
     )
-    rows = session.execute(
-        select(BankTransaction.id, BankTransaction.customer_id, BankTransaction.amount, used.c.used)
-        .outerjoin(used, used.c.bank_transaction_id == BankTransaction.id)
-        .where(BankTransaction.customer_id.in_(customer_ids), BankTransaction.status == MATCHED)
-        .order_by(BankTransaction.booked_on, BankTransaction.id)
+    txs = session.execute(
+        select(
+            BankTransaction.id,
+            BankTransaction.customer_id,
+            BankTransaction.booked_on,
+            BankTransaction.amount,
+            used_tx.c.used,
+        )
+        .outerjoin(used_tx, used_tx.c.bank_transaction_id == BankTransaction.id)
+        .where(is_in(session, BankTransaction.customer_id, customer_ids), BankTransaction.status == MATCHED)
+    )
+    used_cn = (
+        select(Allocation.credit_note_id, money_sum(Allocation.amount).label("used"))
+        .join(Invoice, Invoice.id == Allocation.credit_note_id)
+        .where(is_in(session, Invoice.customer_id, customer_ids))
+        .group_by(Allocation.credit_note_id)
+        .subquery()
+    )
+    notes = session.execute(
+        select(Invoice.id, Invoice.customer_id, Invoice.issue_date, -Invoice.total, used_cn.c.used)
+        .outerjoin(used_cn, used_cn.c.credit_note_id == Invoice.id)
+        .where(is_in(session, Invoice.customer_id, customer_ids), Invoice.kind == "credit_note")
     )
     result: dict[int, list[list]] = defaultdict(list)
-    for tx_id, customer_id, amount, used_amount in rows:
+    sources = [("tx", row) for row in txs] + [("cn", row) for row in notes]
+    sources.sort(key=lambda item: (item[1][2], item[0] == "tx", item[1][0]))
+    for kind, (source_id, customer_id, _day, amount, used_amount) in sources:
         left = amount - _money(used_amount)
         if left > 0:
-            result[customer_id].append([tx_id, left])
+            result[customer_id].append([(kind, source_id), left])
     return result
 
 
@@ -263,7 +308,9 @@ def apply_credit(session: Session, customer_id: int) -> Decimal:
 
 
 def credit_available(session: Session, customer_id: int) -> Decimal:
-    return sum((left for _, left in _unapplied_payments(session, [customer_id]).get(customer_id, [])), ZERO)
+    """Money paid (or credited) and not yet applied to any invoice."""
+    sources = _unapplied_payments(session, [customer_id]).get(customer_id, [])
+    return sum((left for _, left in sources), ZERO)
 
 
 def unmatched(session: Session) -> list[BankTransaction]:

@@ -1,0 +1,133 @@
+"""Benchmark: import and pair a 100,000-line GPC statement into PostgreSQL.
+
+    .venv/bin/python bench/import.py [--lines 100000] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+
+Builds a fresh database ``bench_import`` with N customers, each with one contract and one
+open 450 Kč invoice, renders a GPC statement paying every invoice (VS = contract number;
+every tenth by SS, every hundredth with an unknown VS), then in a separate process (so that
+its peak memory is the import's own) times:
+
+* parse only (billing.statements.parse_statement),
+* import + pairing (billing.statement_import.import_statement + commit),
+
+and prints both, their ratio and the peak RSS. Targets: import + pairing <= 10 s and
+<= 3x parse-only; peak memory <= 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+DB = "bench_import"
+
+
+def setup(admin_url: str, lines: int, statement: Path) -> str:
+    import psycopg
+
+    from billing import schema
+    from billing.clock import today
+    from billing.db import make_engine
+    from billing.statements import ParsedStatement, ParsedTransaction
+    from billing.statements.gpc import render_gpc
+
+    with psycopg.connect(admin_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB}")
+        conn.execute(f"CREATE DATABASE {DB}")
+    url = admin_url.rsplit("/", 1)[0] + f"/{DB}"
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    engine.dispose()
+
+    issued = today() - timedelta(days=30)
+    due = issued + timedelta(days=14)
+    t0 = time.perf_counter()
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        def copy(table, columns, rows):
+            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+                for row in rows:
+                    cp.write_row(row)
+
+        n = range(1, lines + 1)
+        copy("customer", ["id", "customer_number", "is_company", "name", "street", "city",
+                          "postal_code", "country", "language", "created_at", "enforcement_exempt"],
+             ((i, str(100000 + i), False, f"Zákazník {i}", "Hlavní 1", "Kolín", "280 02", "CZ",
+               "cs", "2026-01-01T00:00:00Z", False) for i in n))
+        copy("contract", ["id", "customer_id", "number", "signed_on"],
+             ((i, i, str(100000 + i), "2025-01-01") for i in n))
+        copy("invoice", ["id", "customer_id", "contract_id", "number", "kind", "issue_date",
+                         "taxable_date", "due_date", "variable_symbol", "specific_symbol",
+                         "currency", "total_net", "total_vat", "total", "supplier_name",
+                         "supplier_address", "customer_name", "customer_address", "created_at"],
+             ((i, i, i, f"2026{i:06d}", "regular", issued, issued, due, str(100000 + i),
+               f"2026{i:06d}", "CZK", "371.90", "78.10", "450.00", "Příkladnet s.r.o.",
+               "Nádražní 12, Kolín", f"Zákazník {i}", "Hlavní 1, Kolín",
+               "2026-01-01T00:00:00Z") for i in n))
+        copy("ledger_entry", ["customer_id", "booked_on", "kind", "amount", "invoice_id",
+                              "description", "created_at"],
+             ((i, issued, "invoice", "-450.00", i, "Faktura", "2026-01-01T00:00:00Z") for i in n))
+        for table in ("customer", "contract", "invoice"):
+            cur.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
+        conn.commit()
+
+    txs = []
+    for i in n:
+        vs = str(100000 + i) if i % 100 else "999999999"
+        ss = f"2026{i:06d}" if i % 10 == 0 else None
+        txs.append(ParsedTransaction(str(10_000_000 + i), today(), Decimal("450.00"), "CZK", vs,
+                                     ss, "0308", "123456789/0800", f"Zákazník {i}", None, 0))
+    statement.write_bytes(render_gpc(ParsedStatement("gpc", "2001234567/2010", txs, Decimal("0"))))
+    print(f"setup: {lines} customers + invoices and a {lines}-line GPC in {time.perf_counter() - t0:.1f} s")
+    return url
+
+
+def measure(url: str, statement: Path) -> None:
+    from billing.db import make_engine, make_session_factory
+    from billing.statement_import import import_statement
+    from billing.statements import parse_statement
+
+    data = statement.read_bytes()
+    t0 = time.perf_counter()
+    parsed = parse_statement(data)
+    parse_s = time.perf_counter() - t0
+    del parsed
+    engine = make_engine(url)
+    session = make_session_factory(engine)()
+    t0 = time.perf_counter()
+    report = import_statement(session, data, statement.name)
+    session.commit()
+    import_s = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"statement:        {report}")
+    print(f"parse only:       {parse_s:7.2f} s")
+    print(f"import + pairing: {import_s:7.2f} s   (target <= 10 s)")
+    print(f"ratio:            {import_s / parse_s:7.2f} x (target <= 3x)")
+    print(f"peak RSS:         {peak_mb:7.0f} MB  (target <= 300 MB)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lines", type=int, default=100_000)
+    ap.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--measure", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        measure(args.measure[0], Path(args.measure[1]))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        statement = Path(tmp) / "statement.gpc"
+        url = setup(args.admin_url, args.lines, statement)
+        subprocess.run([sys.executable, __file__, "--measure", url, str(statement)], check=True)
+
+
+if __name__ == "__main__":
+    main()

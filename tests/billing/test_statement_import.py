@@ -1,0 +1,146 @@
+"""Importing statements into the database: once per movement, all or nothing, paired."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from billing.accounts import customer_invoices
+from billing.clock import today
+from billing.db import make_engine, make_session_factory
+from billing.invoicing import IssueOptions, issue_invoice
+from billing.models import Allocation, BankTransaction, LedgerEntry, StatementImport
+from billing.statement_import import StatementError, import_statement
+from billing.statements import ParsedStatement, ParsedTransaction
+from billing.statements.gpc import render_gpc
+from billing.vat import LineInput
+from tests.conftest import PG_URL, need
+
+D = Decimal
+ACCOUNT = "2001234567/2010"
+
+
+def tx(n: int, amount: str, vs=None, ss=None, days_ago=1) -> ParsedTransaction:
+    return ParsedTransaction(
+        bank_tx_id=str(1000 + n),
+        booked_on=today() - timedelta(days=days_ago),
+        amount=D(amount),
+        currency="CZK",
+        variable_symbol=vs,
+        specific_symbol=ss,
+        constant_symbol=None,
+        counter_account="123456789/0800",
+        counter_name="Jan Novák",
+        message=None,
+        line=0,
+    )
+
+
+def gpc(*txs) -> bytes:
+    return render_gpc(ParsedStatement("gpc", ACCOUNT, list(txs), D("10000.00")))
+
+
+@pytest.fixture
+def billed(session, make_customer, supplier):
+    customers = [make_customer(number=str(5001 + i)) for i in range(3)]
+    issued = today() - timedelta(days=30)
+    invoices = [
+        issue_invoice(
+            session, c, [LineInput("Internet", D(1), D("450.00"))], supplier,
+            IssueOptions(issue_date=issued, due_date=issued + timedelta(days=14)),
+        )
+        for c in customers
+    ]
+    session.commit()
+    return customers, invoices
+
+
+def snapshot(session):
+    session.expire_all()
+    return (
+        session.scalar(select(func.count(BankTransaction.id))),
+        session.scalar(select(func.count(Allocation.id))),
+        session.scalar(select(func.count(LedgerEntry.id))),
+        tuple(session.scalars(select(LedgerEntry.amount).order_by(LedgerEntry.id))),
+    )
+
+
+def test_statement_pays_invoices_and_reimport_changes_nothing(session, billed):
+    customers, invoices = billed
+    data = gpc(
+        tx(1, "450.00", vs="5001"),
+        tx(2, "450.00", vs="77", ss=invoices[1].specific_symbol),
+        tx(3, "100.00", vs="99999"),
+        tx(4, "-1200.00"),
+    )
+    report = import_statement(session, data, "vypis.gpc")
+    session.commit()
+    assert (report.new, report.matched, report.unmatched, report.outgoing) == (4, 2, 1, 1)
+    states = {s.invoice.customer_id: s.status for c in customers for s in customer_invoices(session, c.id, today())}
+    assert states == {customers[0].id: "paid", customers[1].id: "paid", customers[2].id: "overdue"}
+    before = snapshot(session)
+    again = import_statement(session, data, "vypis.gpc")
+    session.commit()
+    assert (again.new, again.duplicates) == (0, 4)
+    assert snapshot(session) == before
+
+
+def test_overlapping_statements_store_each_movement_once(session, billed):
+    first = gpc(tx(1, "200.00", vs="5001"), tx(2, "200.00", vs="5002"))
+    second = gpc(tx(2, "200.00", vs="5002"), tx(3, "250.00", vs="5001"))
+    import_statement(session, first, "a.gpc")
+    report = import_statement(session, second, "b.gpc")
+    session.commit()
+    assert (report.new, report.duplicates) == (1, 1)
+    assert session.scalar(select(func.count(BankTransaction.id))) == 3
+    assert session.scalar(select(func.count(StatementImport.id))) == 2
+
+
+def test_bad_file_changes_nothing(session, billed):
+    good = gpc(tx(1, "450.00", vs="5001"), tx(2, "450.00", vs="5002"))
+    lines = good.split(b"\r\n")
+    lines[2] = lines[2][:48] + b"00000000x000" + lines[2][60:]  # amount not numeric
+    before = snapshot(session)
+    with pytest.raises(StatementError) as err:
+        import_statement(session, b"\r\n".join(lines), "bad.gpc")
+    session.rollback()
+    assert err.value.line == 3
+    assert snapshot(session) == before
+
+
+def test_concurrent_imports_of_one_file_on_postgresql(database_url, billed):
+    need(PG_URL is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
+    data = gpc(*[tx(i, "150.00", vs=str(5001 + i % 3)) for i in range(30)])
+    engine = make_engine(database_url)
+    factory = make_session_factory(engine)
+    barrier = threading.Barrier(2)
+    reports, errors = [], []
+
+    def worker():
+        s = factory()
+        try:
+            barrier.wait()
+            reports.append(import_statement(s, data, "same.gpc"))
+            s.commit()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            s.rollback()
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    engine.dispose()
+    assert not errors
+    assert sorted(r.new for r in reports) == [0, 30]
+    s = factory()
+    assert s.scalar(select(func.count(BankTransaction.id))) == 30
+    assert s.scalar(select(func.count(LedgerEntry.id)).where(LedgerEntry.kind == "payment")) == 30
+    s.close()
