@@ -21,7 +21,12 @@ from billing.clock import now
 from billing.db import bulk_insert, is_in
 from billing.models import BankTransaction, StatementImport
 from billing.payments import pair_many
-from billing.statements import ParsedStatement, StatementError, parse_statement
+from billing.statements import (
+    ParsedStatement,
+    StatementError,
+    national_account,
+    parse_statement,
+)
 
 CHUNK = 20000
 
@@ -48,10 +53,23 @@ class ImportReport:
 
 
 def import_statement(
-    session: Session, data: bytes, filename: str, fmt: str | None = None, actor: str = "system"
+    session: Session,
+    data: bytes,
+    filename: str,
+    fmt: str | None = None,
+    actor: str = "system",
+    bank_code: str | None = None,
 ) -> ImportReport:
-    """Parse ``data`` and store + pair its movements. Raises StatementError; caller commits."""
+    """Parse ``data`` and store + pair its movements. Raises StatementError; caller commits.
+
+    ``bank_code`` completes our account number where the format does not carry it (GPC),
+    so that one account has one key whichever format its statements come in.
+    """
     parsed = parse_statement(data, fmt)
+    account = national_account(parsed.account) or parsed.account
+    if "/" not in account and bank_code:
+        account = f"{account}/{bank_code}"
+    parsed.account = account
     return store_statement(session, parsed, filename, hashlib.sha256(data).hexdigest(), actor)
 
 

@@ -180,7 +180,11 @@ def payments_import(file: Path, fmt: str | None) -> None:
 
     try:
         with transaction() as session:
-            report = import_statement(session, file.read_bytes(), str(file), fmt, "operator:cli")
+            own = supplier().account or ""
+            bank_code = own.rsplit("/", 1)[1] if "/" in own else None
+            report = import_statement(
+                session, file.read_bytes(), str(file), fmt, "operator:cli", bank_code
+            )
     except StatementError as exc:
         raise click.ClickException(f"{file}: {exc} (nothing was imported)") from exc
     click.echo(report)
