@@ -13,8 +13,8 @@ class Supplier:
     postal_code: str = "280 02"
     ico: str | None = "27074358"
     dic: str | None = "CZ27074358"
-    account: str | None = "2001234567/2010"  # Czech format, for people
-    iban: str | None = "CZ6520100000002001234567"  # for QR Platba
+    account: str | None = "2001234588/2010"  # Czech format, for people
+    iban: str | None = "CZ6220100000002001234588"  # for QR Platba
     email: str | None = "fakturace@priklad.net"
     phone: str | None = "+420 321 000 000"
     register: str | None = "zapsaná v OR vedeném Městským soudem v Praze, oddíl C, vložka 12345"

@@ -1,0 +1,251 @@
+"""Client zone pages. Every page shows only the logged-in customer's own data."""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import date
+from decimal import Decimal
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from markupsafe import Markup
+
+from billing import customers, qrplatba
+from billing import traffic as usage
+from billing.accounts import account_summary, customer_invoices
+from billing.clock import today
+from web.database import db
+from web.i18n import current_lang
+from web.mail import send_template
+from zone import bp, charts
+from zone.forms import ContactForm
+
+log = logging.getLogger(__name__)
+
+INVOICE_KINDS = {
+    "regular": _l("Invoice"),
+    "goods": _l("Invoice for goods"),
+    "voip_topup": _l("VoIP top-up"),
+    "advance": _l("Payment request"),
+    "credit_note": _l("Credit note"),
+}
+SERVICE_KINDS = {
+    "internet": _l("Internet"),
+    "insurance": _l("Device insurance"),
+    "voip": _l("VoIP telephony"),
+    "other": _l("Other services"),
+}
+PERIODS = {"month": _l("per month"), "year": _l("per year"), "once": _l("one-off")}
+CONTACT_ERRORS = {
+    "name": _l("Enter the name (at most 200 characters)."),
+    "contact_person": _l("Enter the contact person's name (at most 200 characters)."),
+    "street": _l("Enter the street and house number (at most 200 characters)."),
+    "city": _l("Enter the city (at most 100 characters)."),
+    "postal_code": _l("Enter a valid postal code of five digits, e.g. 280 02."),
+    "email": _l("Enter a valid e-mail address."),
+    "phone": _l("Enter a valid phone number, e.g. 601 234 567 or +420 601 234 567."),
+    "ico": _l("Enter a valid company ID (IČO) of eight digits."),
+    "dic": _l("Enter a valid Czech VAT ID (DIČ), e.g. CZ12345678."),
+}
+
+
+def number(value: Decimal | int | None) -> str:
+    """A quantity or a rate without trailing zeros, with the language's decimal separator."""
+    if value is None:
+        return ""
+    text = f"{Decimal(value).normalize():f}"
+    return text if current_lang() == "en" else text.replace(".", ",")
+
+
+@bp.context_processor
+def labels() -> dict:
+    return {
+        "invoice_kinds": INVOICE_KINDS,
+        "service_kinds": SERVICE_KINDS,
+        "periods": PERIODS,
+        "number": number,
+    }
+
+
+@bp.get("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(url_for("zone.info"))
+    return redirect(url_for("zone.login"))
+
+
+@bp.get("/info")
+@login_required
+def info():
+    summary = account_summary(db(), current_user.customer_id, today())
+    return render_template("zone/info.html", customer=current_user.customer, summary=summary)
+
+
+@bp.route("/info/edit", methods=["GET", "POST"])
+@login_required
+def edit_info():
+    customer = current_user.customer
+    form = ContactForm(obj=customer)
+    if not (customer.is_company or customer.ico or customer.dic):
+        del form.ico, form.dic
+    if form.validate_on_submit():
+        data = {f.name: f.data for f in form if f.name in customers.CONTACT_FIELDS}
+        try:
+            changes = customers.update_contact(
+                db(), customer, data, current_user.actor, request.remote_addr
+            )
+        except customers.ContactValidationError as exc:
+            for name in exc.errors:
+                form[name].errors.append(str(CONTACT_ERRORS[name]))
+        else:
+            db().commit()
+            if changes:
+                _notify_operator(customer, changes)
+                flash(_("Your contact details have been saved."), "success")
+            else:
+                flash(_("Nothing has changed."), "info")
+            return redirect(url_for("zone.info"))
+    return render_template("zone/info_edit.html", form=form)
+
+
+def _notify_operator(customer, changes: list[customers.Change]) -> None:
+    send_template(
+        current_app.config["OPERATOR_EMAIL"],
+        "contact_changed",
+        lang="cs",
+        customer=customer,
+        changes=changes,
+        ip=request.remote_addr,
+    )
+
+
+@bp.get("/services")
+@login_required
+def services():
+    overview = customers.services_overview(db(), current_user.customer_id, today())
+    voip_url = url_for("voip.index") if "voip.index" in current_app.view_functions else None
+    return render_template(
+        "zone/services.html", overview=overview, today=today(), voip_url=voip_url
+    )
+
+
+@bp.get("/services/<int:service_id>")
+@login_required
+def service_detail(service_id: int):
+    service = customers.customer_service(db(), current_user.customer_id, service_id)
+    if service is None:
+        abort(404)
+    return render_template("zone/service_detail.html", service=service, today=today())
+
+
+@bp.get("/invoices")
+@login_required
+def invoices():
+    states = customer_invoices(db(), current_user.customer_id, today())
+    return render_template("zone/invoices.html", states=states)
+
+
+@bp.get("/invoices/<int:invoice_id>")
+@login_required
+def invoice_detail(invoice_id: int):
+    detail = customers.invoice_detail(db(), current_user.customer_id, invoice_id, today())
+    if detail is None:
+        abort(404)
+    qr = _payment_qr(detail.invoice, detail.state.open_amount)
+    return render_template("zone/invoice_detail.html", detail=detail, state=detail.state, qr=qr)
+
+
+def _payment_qr(invoice, open_amount: Decimal) -> Markup | None:
+    try:
+        spayd = qrplatba.spayd_for_invoice(invoice, open_amount)
+    except qrplatba.QrPlatbaError:
+        log.exception("no QR Platba for invoice %s", invoice.number)
+        return None
+    return Markup(qrplatba.qr_svg(spayd)) if spayd else None
+
+
+@bp.get("/invoices/<int:invoice_id>.pdf")
+@login_required
+def invoice_pdf(invoice_id: int):
+    from billing.pdf import render_invoice_pdf
+
+    detail = customers.invoice_detail(db(), current_user.customer_id, invoice_id, today())
+    if detail is None:
+        abort(404)
+    response = send_file(
+        io.BytesIO(render_invoice_pdf(detail.invoice, detail.state.open_amount)),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=f"faktura-{detail.invoice.number}.pdf",
+        conditional=False,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/payments")
+@login_required
+def payments():
+    history = customers.payment_history(db(), current_user.customer_id)
+    summary = account_summary(db(), current_user.customer_id, today())
+    credit = sum((p.unapplied for p in history), Decimal("0.00"))
+    return render_template("zone/payments.html", history=history, summary=summary, credit=credit)
+
+
+@bp.get("/traffic")
+@login_required
+def traffic():
+    own = usage.internet_services(db(), current_user.customer_id)
+    start, end, service_id = _traffic_params({s.id for s in own})
+    days = usage.daily_traffic(db(), current_user.customer_id, service_id, start, end)
+    return render_template(
+        "zone/traffic.html",
+        services=own,
+        service_id=service_id,
+        start=start,
+        end=end,
+        days=days,
+        totals=usage.totals(days),
+        chart=charts.traffic_svg(days, current_lang()),
+    )
+
+
+def _traffic_params(own_ids: set[int]) -> tuple[date, date, int | None]:
+    """The range and service asked for; defaults (with a flashed reason) when not valid."""
+    service_id = request.args.get("service", type=int) or None
+    if service_id is not None and service_id not in own_ids:
+        abort(404)
+    default_start, default_end = usage.month_to_date(today())
+    try:
+        start = _date_arg("from") or default_start
+        end = _date_arg("to") or default_end
+        usage.check_range(start, end)
+    except usage.RangeError as exc:
+        flash(
+            _("The start date must not be later than the end date.")
+            if exc.code == "order"
+            else _("Choose a period of at most %(days)s days.", days=usage.MAX_DAYS),
+            "error",
+        )
+        return default_start, default_end, service_id
+    except ValueError:
+        flash(_("Enter the dates in the form YYYY-MM-DD."), "error")
+        return default_start, default_end, service_id
+    return start, end, service_id
+
+
+def _date_arg(name: str) -> date | None:
+    raw = request.args.get(name, "").strip()
+    return date.fromisoformat(raw) if raw else None
