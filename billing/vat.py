@@ -96,6 +96,8 @@ def compute_document(lines: Iterable[LineInput], prices_include_vat: bool) -> Co
     lines = list(lines)
     by_rate: dict[Decimal, list[tuple[LineInput, Decimal]]] = {}
     for line in lines:
+        if isinstance(line.quantity, float) or isinstance(line.unit_price, float):
+            raise TypeError("float reached a money path")
         if Decimal(line.vat_rate) not in RATES:
             raise ValueError(f"unknown VAT rate {line.vat_rate} %")
         amount = money(Decimal(line.quantity) * Decimal(line.unit_price))
