@@ -60,7 +60,7 @@ def billed(session, make_customer, supplier):
 
 
 def snapshot(session):
-    session.expire_all()
+    session.rollback()  # end the read snapshot to see the app's commits
     return (
         session.scalar(select(func.count(BankTransaction.id))),
         session.scalar(select(func.count(Allocation.id))),
