@@ -1,0 +1,181 @@
+"""End to end in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright).
+
+The real app is served by werkzeug in a background thread with CSRF protection switched on,
+the demo ISP is loaded, and a customer goes through the zone the way a person would: log in,
+invoices, one invoice and its PDF, a change of the phone number, log out.
+
+Elements are found by URL, input name and role, not by (Czech) text, so that the test does
+not depend on the translations.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import need
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _import_playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    return sync_playwright
+
+
+def _import_pypdf():
+    try:
+        import pypdf
+    except ImportError:
+        return None
+    return pypdf
+
+
+@pytest.mark.browser
+def test_customer_walks_through_the_zone(app_config, tmp_path, monkeypatch):
+    need(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
+    sync_playwright = _import_playwright()
+    need(sync_playwright is not None, "playwright is not installed (pip install -e '.[test]')")
+    pypdf = _import_pypdf()
+    need(pypdf is not None, "pypdf is not installed (pip install -e '.[test]')")
+
+    from argon2 import PasswordHasher
+    from werkzeug.serving import make_server
+
+    from app import create_app
+    from billing import demo
+    from billing.models import AuditEvent, Customer
+    from billing.passwords import needs_rehash
+    from billing.supplier import Supplier
+
+    # The demo hashes ~40 passwords with production argon2id parameters (~0.7 s each).
+    # Cheap argon2id parameters are enough here: they verify the same way, and the first
+    # login rehashes the password with the real parameters (credentials.needs_rehash).
+    # (raising=False: should demo.py stop importing hash_password, the test only gets slower)
+    monkeypatch.setattr(
+        demo,
+        "hash_password",
+        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash,
+        raising=False,
+    )
+
+    app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
+    sessions = app.extensions["ispzone.sessions"]
+    with sessions() as s:
+        demo.load(s, Supplier())
+        s.commit()
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, name="ispzone-e2e", daemon=True)
+    thread.start()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                context = browser.new_context(accept_downloads=True)
+                page = context.new_page()
+                page.set_default_timeout(20_000)
+                _walk_through(page, base, tmp_path, pypdf)
+                context.close()
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+    # What the browser did is in the database: the phone normalised, and audited.
+    with sessions() as s:
+        customer = s.scalar(select(Customer).where(Customer.customer_number == "1001"))
+        assert customer.phone == "+420602111222"
+        audit = s.scalars(
+            select(AuditEvent).where(
+                AuditEvent.customer_id == customer.id, AuditEvent.field == "phone"
+            )
+        ).all()
+        assert audit, "no audit event for the phone change"
+        assert audit[-1].new_value == "+420602111222"
+        # the first login replaced the cheap demo hash with a production-strength one
+        assert not needs_rehash(customer.password_hash)
+    app.extensions["ispzone.engine"].dispose()
+
+
+def _path(page) -> str:
+    return re.sub(r"^https?://[^/]+", "", page.url).split("?")[0]
+
+
+def _walk_through(page, base: str, tmp_path: Path, pypdf) -> None:
+    main_submit = 'main form button[type="submit"]'
+
+    # -- log in through the form (a real CSRF token travels with it) -------------------------
+    page.goto(f"{base}/")
+    page.wait_for_url(re.compile(r"/login"))
+    assert page.locator('input[name="csrf_token"]').first.get_attribute("value")
+    page.fill('input[name="customer_number"]', "1001")
+    page.fill('input[name="password"]', "demo1001")
+    page.click(main_submit)
+    page.wait_for_url(re.compile(r"/info$"))
+    assert page.locator('form[action="/logout"]').count() == 1
+    assert "Novák" in page.inner_text("header")
+
+    # -- invoices: the list, one invoice, its PDF ---------------------------------------------
+    page.click('nav a[href="/invoices"]')
+    page.wait_for_url(re.compile(r"/invoices$"))
+    detail_links = page.locator('main a[href^="/invoices/"]:not([href$=".pdf"])')
+    assert detail_links.count() >= 1, "no invoices listed"
+    href = detail_links.first.get_attribute("href")
+    detail_links.first.click()
+    page.wait_for_url(re.compile(re.escape(href) + "$"))
+    assert page.locator("main h1").count() == 1
+
+    pdf_link = page.locator(f'main a[href="{href}.pdf"]')
+    assert pdf_link.count() == 1, "no PDF link on the invoice page"
+    with page.expect_download() as download_info:
+        pdf_link.click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".pdf")
+    target = tmp_path / download.suggested_filename
+    download.save_as(target)
+    data = target.read_bytes()
+    assert data.startswith(b"%PDF"), data[:20]
+    text = "\n".join(p.extract_text() or "" for p in pypdf.PdfReader(io.BytesIO(data)).pages)
+    assert "Novák" in text
+
+    # -- change the phone number ---------------------------------------------------------------
+    page.click('nav a[href="/info"]')
+    page.wait_for_url(re.compile(r"/info$"))
+    page.click('main a[href="/info/edit"]')
+    page.wait_for_url(re.compile(r"/info/edit$"))
+    page.fill('main form input[name="phone"]', "602 111 222")
+    page.click(main_submit)
+    page.wait_for_url(re.compile(r"/info$"))
+    assert page.locator('main [role="status"]').count() >= 1  # the "saved" message
+    assert "+420 602 111 222" in page.inner_text("main")
+
+    # -- log out: the zone is closed again -----------------------------------------------------
+    page.click('header form[action="/logout"] button[type="submit"]')
+    page.wait_for_url(re.compile(r"/login$"))
+    assert page.locator('form[action="/logout"]').count() == 0
+    page.goto(f"{base}/info")
+    assert _path(page) == "/login", page.url
+    assert page.locator('input[name="customer_number"]').count() == 1
