@@ -76,9 +76,14 @@ def load(token: str | None, kind: str = "zone") -> tuple[UserSession, Customer] 
     if not token:
         return None
     s = db()
-    row = s.scalar(select(UserSession).where(UserSession.token_hash == token_hash(token)))
-    if row is None or row.kind != kind:
+    found = s.execute(
+        select(UserSession, Customer)
+        .join(Customer, Customer.id == UserSession.customer_id)
+        .where(UserSession.token_hash == token_hash(token))
+    ).first()
+    if found is None or found[0].kind != kind:
         return None
+    row, customer = found
     moment = now()
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     absolute = timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
@@ -89,7 +94,6 @@ def load(token: str | None, kind: str = "zone") -> tuple[UserSession, Customer] 
     if moment - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = moment
         s.commit()
-    customer = s.get(Customer, row.customer_id)
     return row, customer
 
 
