@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 

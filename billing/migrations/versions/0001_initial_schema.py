@@ -1,12 +1,12 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 """
-from alembic import op
 import sqlalchemy as sa
-import billing.db
+from alembic import op
 
+import billing.db
 
 revision = '0001'
 down_revision = None
