@@ -45,12 +45,13 @@ def _device_nonce(scope: str, account: str) -> str | None:
 
 
 def _keys(scope: str, account: str) -> tuple[object, tuple[str, ...]]:
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or "ispzone"
     nonce = _device_nonce(scope, account)
     if nonce:
         item = parse(current_app.config["LOGIN_DEVICE_FAILURES"])
-        return item, ("login-fail-device", scope, account, nonce)
+        return item, (prefix, "login-fail-device", scope, account, nonce)
     item = parse(current_app.config["LOGIN_ACCOUNT_FAILURES"])
-    return item, ("login-fail-account", scope, account)
+    return item, (prefix, "login-fail-account", scope, account)
 
 
 def may_try(scope: str, account: str) -> bool:

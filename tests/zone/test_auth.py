@@ -235,3 +235,37 @@ def test_open_redirect_is_refused(client, jana):
         "/login?next=//evil.example/x", data={"customer_number": "2001", "password": "correct-horse-1"}
     )
     assert r.headers["Location"] == "/"
+
+
+def test_throttle_counters_live_in_redis_when_configured(app_config, make_customer):
+    """With REDIS_URL the failure counters live in the Redis server (shared by all workers)."""
+    import os
+    import uuid
+
+    from app import create_app
+    from tests.conftest import need
+
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    need(redis_url is not None, "TEST_REDIS_URL (Redis) is not set")
+    make_customer(number="2001", password="correct-horse-1")
+    config = {
+        **app_config,
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        "LOGIN_ACCOUNT_FAILURES": "3/hour",
+    }
+    import redis
+
+    server = redis.Redis.from_url(redis_url)
+    pattern = f"*{config['RATELIMIT_KEY_PREFIX']}*"
+    app = create_app(config)
+    try:
+        for _ in range(3):
+            assert login(app.test_client(), "2001", "guess").status_code == 200
+        assert login(app.test_client(), "2001", "correct-horse-1").status_code == 429
+        assert any(b"login-fail-account" in k for k in server.keys(pattern))
+    finally:
+        for key in server.keys(pattern):
+            server.delete(key)
+        app.extensions["ispzone.engine"].dispose()
