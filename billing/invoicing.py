@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from billing import audit, ledger
 from billing.clock import today
+from billing.db import money_sum
 from billing.models import (
     Contract,
     Customer,
@@ -184,10 +185,15 @@ def issue_credit_note(
     """
     if invoice.kind in ("credit_note", "advance"):
         raise InvoicingError(f"invoice {invoice.number} cannot be corrected by a credit note")
+    includes_vat = invoice.lines[0].prices_include_vat if invoice.lines else True
+    credited = -session.scalar(
+        select(money_sum(Invoice.total)).where(Invoice.corrects_invoice_id == invoice.id)
+    )
+    if -compute_document(lines, includes_vat).total > invoice.total - credited:
+        raise InvoicingError("a credit note cannot exceed what is left of the invoice it corrects")
     customer = session.get(Customer, invoice.customer_id)
     contract = session.get(Contract, invoice.contract_id) if invoice.contract_id else None
-    includes_vat = invoice.lines[0].prices_include_vat if invoice.lines else True
-    note = issue_invoice(
+    return issue_invoice(
         session,
         customer,
         lines,
@@ -203,6 +209,3 @@ def issue_credit_note(
         ),
         contract=contract,
     )
-    if -note.total > invoice.total:
-        raise InvoicingError("a credit note cannot exceed the invoice it corrects")
-    return note
