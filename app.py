@@ -54,9 +54,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         opts = dict(part.split("=") for part in app.config["PROXY_FIX"].split(","))
         app.wsgi_app = ProxyFix(app.wsgi_app, **{k.strip(): int(v) for k, v in opts.items()})
 
+    import enforcement
+    import voip
     import zone
 
     app.register_blueprint(zone.bp)
+    voip.init_app(app)
+    enforcement.init_app(app)
 
     from web import cli
 

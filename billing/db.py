@@ -63,6 +63,45 @@ class Money(TypeDecorator):
         return Decimal
 
 
+class Price4(TypeDecorator):
+    """NUMERIC(12,4) for unit prices (a call minute may cost 0,4950 Kč).
+
+    Like :class:`Money`, kept as an exact integer (ten-thousandths of a koruna) on SQLite.
+    """
+
+    impl = Numeric(12, 4)
+    cache_ok = True
+    QUANTUM = Decimal("0.0001")
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(12, 4, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("prices must be Decimal or int, never float")
+        value = Decimal(value)
+        if value != value.quantize(self.QUANTUM):
+            raise ValueError(f"price has more than 4 decimal places: {value}")
+        if dialect.name == "sqlite":
+            return int(value * 10000)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return (Decimal(int(value)) / 10000).quantize(self.QUANTUM)
+        return Decimal(value).quantize(self.QUANTUM)
+
+    @property
+    def python_type(self):
+        return Decimal
+
+
 class UTCDateTime(TypeDecorator):
     """A timestamp stored in UTC and always returned timezone-aware (UTC)."""
 

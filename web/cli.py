@@ -81,6 +81,12 @@ def demo_command(if_empty: bool) -> None:
             click.echo("database has customers; demo not loaded")
             return
         report = demo.load(session, supplier())
+        if report.startswith("demo loaded"):
+            # the packages' parts of the demo (VoIP, enforcement), in the same transaction
+            for hook in current_app.extensions.get("ispzone.demo_hooks", []):
+                part = hook(session, supplier(), current_app.config)
+                if part:
+                    report += "\n" + part
     click.echo(report)
 
 

@@ -95,6 +95,8 @@ class Service(Base):
     download_kbps: Mapped[int | None] = mapped_column(Integer)
     upload_kbps: Mapped[int | None] = mapped_column(Integer)
     pppoe_username: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # PPPoE secret handed to FreeRADIUS (control:Cleartext-Password, needed for CHAP)
+    pppoe_password: Mapped[str | None] = mapped_column(String(64))
     router_name: Mapped[str | None] = mapped_column(String(64))
     # voip
     phone_number: Mapped[str | None] = mapped_column(String(16), unique=True)

@@ -1,0 +1,29 @@
+"""Enforcement: reminders, the on-screen warning and its acknowledgement, disconnection and
+reconnection through the routers (RouterOS API, RADIUS), and the FreeRADIUS rest answers.
+
+One door: :func:`init_app` registers the settings, the ``/warning`` and ``/radius``
+blueprints, the ``ispzone enforcement`` / ``ispzone worker`` commands, the demo step and the
+subscription to ``billing.events.OVERDUE_DEBT_CHANGED`` (reconnect the moment a payment is
+paired).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from enforcement import cli, config, radius_api, service, warning
+    from web import settings
+
+    settings.apply(app, config.DEFAULTS)
+    settings.apply(app, warning.DEFAULTS)
+    settings.apply(app, radius_api.DEFAULTS)
+    app.register_blueprint(warning.bp)
+    app.register_blueprint(radius_api.bp)
+    warning.init_app(app)
+    cli.init_app(app)
+    service.install(app)
+    from enforcement import demo
+
+    app.extensions.setdefault("ispzone.demo_hooks", []).append(demo.load)

@@ -1,0 +1,116 @@
+"""The shared vocabulary of the enforcement state machine: load a case, move it to a new
+state (with its audit event), and queue router actions for a customer's addresses.
+
+``service`` (the sweep, reconnect on payment, operator commands) and ``warning``
+(the acknowledgement) both change cases only through :func:`transition`, and tell routers
+only through :func:`enqueue`: both write rows in the caller's transaction; the caller commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing import audit
+from billing.clock import now
+from billing.models import Service, ServiceAddress
+from enforcement.models import CASE_STATES, EnforcementCase, RouterAction
+
+
+class CaseError(ValueError):
+    """A transition that the state machine does not allow (e.g. acknowledging while ok)."""
+
+
+def get_case(session: Session, customer_id: int, *, lock: bool = False) -> EnforcementCase:
+    """The customer's case (an ``ok`` one is created on first use)."""
+    stmt = select(EnforcementCase).where(EnforcementCase.customer_id == customer_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    case = session.scalars(stmt).first()
+    if case is None:
+        case = EnforcementCase(customer_id=customer_id, state="ok", state_since=now())
+        session.add(case)
+        session.flush()
+    return case
+
+
+def transition(
+    session: Session,
+    case: EnforcementCase,
+    new_state: str,
+    *,
+    actor: str,
+    at: datetime | None = None,
+    ip: str | None = None,
+    details: dict | None = None,
+) -> None:
+    """Move ``case`` to ``new_state`` and write the audit event ``enforcement.<new_state>``."""
+    if new_state not in CASE_STATES:
+        raise CaseError(f"unknown state {new_state!r}")
+    old = case.state
+    at = at or now()
+    case.state = new_state
+    case.state_since = at
+    audit.record(
+        session,
+        f"enforcement.{new_state}",
+        actor=actor,
+        customer_id=case.customer_id,
+        field="state",
+        old_value=old,
+        new_value=new_state,
+        ip=ip,
+        details=details,
+    )
+
+
+def customer_targets(session: Session, customer_id: int, default_router: str = "default"):
+    """(router_name, address, pppoe_username) of each IP of the customer's internet services."""
+    rows = session.execute(
+        select(Service.router_name, ServiceAddress.address, Service.pppoe_username)
+        .join(ServiceAddress, ServiceAddress.service_id == Service.id)
+        .where(Service.customer_id == customer_id, Service.kind == "internet")
+        .order_by(ServiceAddress.id)
+    ).all()
+    return [(router or default_router, address, username) for router, address, username in rows]
+
+
+def enqueue(
+    session: Session,
+    customer_id: int,
+    steps: Iterable[tuple[str, str | None]],
+    *,
+    reason: str,
+    default_router: str = "default",
+    targets=None,
+) -> list[RouterAction]:
+    """Queue ``steps`` (``(kind, list_name)``, e.g. ``("list_add", "warned")``, ``("kick", None)``)
+    for every address of the customer. Rows only: the outbox worker sends them."""
+    if targets is None:
+        targets = customer_targets(session, customer_id, default_router)
+    actions = []
+    seen_kicks = set()
+    for router, address, username in targets:
+        for kind, list_name in steps:
+            if kind == "kick":
+                key = (router, username or address)
+                if key in seen_kicks:
+                    continue
+                seen_kicks.add(key)
+            action = RouterAction(
+                customer_id=customer_id,
+                router_name=router,
+                kind=kind,
+                list_name=list_name,
+                address=address,
+                username=username,
+                reason=reason,
+                status="pending",
+                next_attempt_at=now(),
+            )
+            session.add(action)
+            actions.append(action)
+    return actions

@@ -1,0 +1,121 @@
+"""VoIP tables: price lists (tariffs) with per-prefix rates, the prepaid account of a VoIP
+service, its top-ups and its rated calls.
+
+A VoIP *account* is a ``Service`` of kind ``voip`` (phone number, VoIP password hash and the
+optional top-up cap live on ``service``); :class:`VoipAccount` holds its running credit,
+which changes only together with a :class:`TopUp` (+) or a :class:`CallRecord` (-) row in
+the same transaction, so ``credit == sum(top-ups) - sum(call costs) + opening_credit``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from billing.clock import now
+from billing.db import Base, Price4
+
+
+class Tariff(Base):
+    """A price list, valid from a date until the next one's ``valid_from``."""
+
+    __tablename__ = "voip_tariff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    valid_from: Mapped[date] = mapped_column(Date, unique=True)
+    imported_at: Mapped[datetime] = mapped_column(default=now)
+    source_file: Mapped[str | None] = mapped_column(String(300))
+
+    rates: Mapped[list[TariffRate]] = relationship(
+        back_populates="tariff", cascade="all, delete-orphan", order_by="TariffRate.prefix"
+    )
+
+
+class TariffRate(Base):
+    """The price of calls to numbers starting with ``prefix`` (E.164 digits, no '+')."""
+
+    __tablename__ = "voip_tariff_rate"
+    __table_args__ = (UniqueConstraint("tariff_id", "prefix"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tariff_id: Mapped[int] = mapped_column(ForeignKey("voip_tariff.id", ondelete="CASCADE"))
+    prefix: Mapped[str] = mapped_column(String(20))
+    destination: Mapped[str] = mapped_column(String(100))
+    # Net price (without VAT) per minute and per connected call, in CZK.
+    price_per_minute: Mapped[Decimal] = mapped_column(Price4())
+    connect_fee: Mapped[Decimal] = mapped_column(Price4(), default=Decimal("0"))
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("21"))
+    # Billing increments in seconds: the first charged block, then each further block
+    # (60/60 = per started minute, 60/1 = first minute then per second, 1/1 = per second).
+    initial_increment: Mapped[int] = mapped_column(Integer, default=60)
+    increment: Mapped[int] = mapped_column(Integer, default=60)
+
+    tariff: Mapped[Tariff] = relationship(back_populates="rates")
+
+
+class VoipAccount(Base):
+    """The prepaid credit of one VoIP service (one phone number)."""
+
+    __tablename__ = "voip_account"
+
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"), primary_key=True)
+    credit: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    opening_credit: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    # The customer's low-credit warning: one e-mail each time the credit falls below it.
+    low_credit_threshold: Mapped[Decimal | None] = mapped_column()
+    low_credit_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+
+class TopUp(Base):
+    """A coupon bought in the VoIP zone: credit added at once, invoiced to be paid."""
+
+    __tablename__ = "voip_topup"
+    __table_args__ = (Index("ix_voip_topup_service_created", "service_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column()  # VAT included (the coupon's face value)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    # The one-time key of the confirmation form: a re-submitted form finds its top-up.
+    request_key: Mapped[str] = mapped_column(String(64), unique=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class CallRecord(Base):
+    """One answered call from Asterisk's CDR, rated with the tariff valid at its start."""
+
+    __tablename__ = "voip_call"
+    __table_args__ = (Index("ix_voip_call_service_start", "service_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cdr_uniqueid: Mapped[str] = mapped_column(String(150), unique=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("service.id"))
+    started_at: Mapped[datetime] = mapped_column()
+    source: Mapped[str] = mapped_column(String(80))
+    destination_number: Mapped[str] = mapped_column(String(80))
+    destination: Mapped[str | None] = mapped_column(String(100))  # the tariff's name for it
+    prefix: Mapped[str | None] = mapped_column(String(20))
+    billsec: Mapped[int] = mapped_column(Integer)  # answered seconds
+    charged_seconds: Mapped[int] = mapped_column(Integer)  # after increments
+    cost: Mapped[Decimal] = mapped_column()  # VAT included, deducted from the credit
+    tariff_id: Mapped[int | None] = mapped_column(ForeignKey("voip_tariff.id"))
+    imported_at: Mapped[datetime] = mapped_column(default=now)
+    import_batch: Mapped[int | None] = mapped_column(BigInteger)
