@@ -28,6 +28,17 @@ DEFAULTS = {
     # the router used for services without router_name, and the driver of unknown routers
     "ENFORCEMENT_DEFAULT_ROUTER": "default",
     "ENFORCEMENT_DEFAULT_DRIVER": "recording",
+    # the recording driver keeps each router's lists in <dir>/<router>.json
+    # (empty = the instance folder's "recording-routers")
+    "ENFORCEMENT_RECORDING_DIR": "",
+    # outbox worker: a claimed action/mail is someone else's for this long (seconds) ...
+    "ENFORCEMENT_LEASE_SECONDS": 120,
+    # ... ``ispzone worker`` drains every this many seconds ...
+    "ENFORCEMENT_WORKER_INTERVAL": 5,
+    # ... and sweeps once per Prague day, at or after this hour
+    "ENFORCEMENT_SWEEP_HOUR": 6,
+    # notices by e-mail: give up (status failed) after this many attempts
+    "ENFORCEMENT_MAIL_MAX_ATTEMPTS": 100,
 }
 
 
@@ -41,6 +52,8 @@ class Policy:
     warning_days: int = 14
     disconnect_days: int = 10
     disconnect_unacknowledged_days: int = 0
+    list_warned: str = "warned"
+    list_blocked: str = "blocked"
 
     @classmethod
     def from_config(cls, config) -> Policy:
@@ -53,4 +66,6 @@ class Policy:
             disconnect_unacknowledged_days=int(
                 config["ENFORCEMENT_DISCONNECT_UNACKNOWLEDGED_DAYS"]
             ),
+            list_warned=config.get("ENFORCEMENT_LIST_WARNED") or "warned",
+            list_blocked=config.get("ENFORCEMENT_LIST_BLOCKED") or "blocked",
         )

@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.clock import now
@@ -108,3 +117,31 @@ class RadiusSession(Base):
     bytes_down: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_up: Mapped[int] = mapped_column(BigInteger, default=0)
     terminate_cause: Mapped[str | None] = mapped_column(String(32))
+
+
+MAIL_STATUSES = ("pending", "sent", "failed", "cancelled")
+
+
+class EnforcementMail(Base):
+    """The mail outbox: a notice (reminder, warning, ...) written in the sweep's transaction
+    and sent by the worker, retried while SMTP is down. Rendered when sent, so the list of
+    open invoices is current; a reminder whose case went back to ``ok`` meanwhile is
+    cancelled instead of sent."""
+
+    __tablename__ = "enforcement_mail"
+    __table_args__ = (Index("ix_enforcement_mail_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    # reminder1 | reminder2 | warning | disconnected | payment_received
+    kind: Mapped[str] = mapped_column(String(32))
+    to_address: Mapped[str | None] = mapped_column(String(254))
+    lang: Mapped[str] = mapped_column(String(2), default="cs")
+    context: Mapped[str | None] = mapped_column(Text)  # JSON, e.g. the disconnection day
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=now)
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    sent_at: Mapped[datetime | None] = mapped_column()

@@ -115,6 +115,7 @@ def app_config(database_url, tmp_path):
         "WTF_CSRF_ENABLED": False,
         "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
         "RATELIMIT_STORAGE_URI": "memory://",
+        "ENFORCEMENT_RECORDING_DIR": str(tmp_path / "recording-routers"),
     }
 
 

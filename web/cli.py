@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from billing.supplier import Supplier
 
@@ -48,7 +48,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(payments_group)
 
 
-@click.group("db", help="Database schema (Alembic migrations).")
+@click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
 def db_group() -> None:
     pass
 
@@ -72,6 +72,7 @@ def db_downgrade(revision: str) -> None:
 
 
 @click.command("demo", help="Fill the database with the demo ISP (idempotent).")
+@with_appcontext
 @click.option("--if-empty", is_flag=True, help="Only when there are no customers yet.")
 def demo_command(if_empty: bool) -> None:
     from billing import demo
@@ -91,6 +92,7 @@ def demo_command(if_empty: bool) -> None:
 
 
 @click.command("import", help="Import customers, services and invoices from JSON or CSV.")
+@with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(file: Path) -> None:
     from billing import importer
@@ -103,7 +105,7 @@ def import_command(file: Path) -> None:
     click.echo(result)
 
 
-@click.group("invoices", help="Issuing invoices.")
+@click.group("invoices", cls=AppGroup, help="Issuing invoices.")
 def invoices_group() -> None:
     pass
 
@@ -169,7 +171,7 @@ def send_invoices(invoice_ids: list[int]) -> int:
     return sent
 
 
-@click.group("payments", help="Bank statements and payment matching.")
+@click.group("payments", cls=AppGroup, help="Bank statements and payment matching.")
 def payments_group() -> None:
     pass
 

@@ -109,9 +109,13 @@ def end_all(customer_id: int, except_token: str | None = None) -> None:
     db().execute(stmt)
 
 
+KEPT_KEYS = ("lang", "voip_token")  # the language choice; the VoIP zone's own login
+
+
 def fresh_cookie_session() -> None:
-    """Drop everything the browser had before login, keeping only the language choice."""
-    lang = session.get("lang")
+    """Drop everything the browser had before a client-zone login or logout, keeping the
+    language choice and the separate VoIP-zone login (its token names a server-side row of
+    its own, so keeping it cannot fix a client-zone session)."""
+    kept = {key: session[key] for key in KEPT_KEYS if key in session}
     session.clear()
-    if lang:
-        session["lang"] = lang
+    session.update(kept)

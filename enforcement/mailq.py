@@ -1,0 +1,205 @@
+"""The notice queue: reminders, warning, disconnection and "payment received" e-mails.
+
+The sweep (and the payment handler) write :class:`EnforcementMail` rows in their own
+transaction, so a notice exists exactly once whatever happens to SMTP. :func:`drain` claims
+due rows for a lease, renders each at send time (the list of open invoices is current then),
+sends it through :mod:`billing.mailer`, and marks it sent; SMTP trouble reschedules it with
+exponential backoff and jitter. A notice that no longer applies (a reminder for a case that
+is ``ok`` again) is cancelled instead of sent.
+
+Rendering needs the Flask templates and translations: :func:`flask_renderer` builds the
+``render`` callable in the CLI/worker app context; the queue itself imports no Flask.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from email.message import EmailMessage
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from billing import audit
+from billing.clock import now
+from billing.mailer import MailError, MailSettings, send
+from enforcement.models import EnforcementCase, EnforcementMail
+
+ACTOR = "system:mail"
+# the case states in which a notice of this kind still makes sense
+STILL_VALID = {
+    "reminder1": {"reminded", "warned", "acknowledged"},
+    "reminder2": {"reminded", "warned", "acknowledged"},
+    "warning": {"warned", "acknowledged"},
+    "disconnected": {"disconnected"},
+    "payment_received": None,  # always
+}
+Render = Callable[[Session, EnforcementMail], EmailMessage]
+
+
+@dataclass
+class MailReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        text = (f"e-mails: {self.sent} sent, {self.retried} to retry, {self.failed} failed, "
+                f"{self.cancelled} cancelled")
+        return text + "".join(f"\n  {e}" for e in self.errors[:20])
+
+
+def claim(session_factory, lease_seconds: int, limit: int) -> list[int]:
+    moment = now()
+    stmt = (
+        select(EnforcementMail.id)
+        .where(
+            EnforcementMail.status == "pending",
+            EnforcementMail.next_attempt_at <= moment,
+            or_(EnforcementMail.claimed_until.is_(None), EnforcementMail.claimed_until <= moment),
+        )
+        .order_by(EnforcementMail.id)
+        .limit(limit)
+    )
+    with session_factory() as session, session.begin():
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        ids = list(session.scalars(stmt))
+        if ids:
+            session.execute(
+                update(EnforcementMail).where(EnforcementMail.id.in_(ids))
+                .values(claimed_until=moment + timedelta(seconds=lease_seconds))
+            )
+    return ids
+
+
+def drain(session_factory, settings: MailSettings, render: Render, *, lease_seconds: int = 120,
+          retry_base_seconds: float = 5, retry_max_seconds: float = 600, max_attempts: int = 100,
+          limit: int = 200, rng=random) -> MailReport:
+    report = MailReport()
+    smtp_down: str | None = None
+    while True:
+        ids = claim(session_factory, lease_seconds, limit)
+        if not ids:
+            return report
+        for mail_id in ids:
+            with session_factory() as session, session.begin():
+                mail = session.get(EnforcementMail, mail_id)
+                if mail is None or mail.status != "pending":
+                    continue
+                if not _still_valid(session, mail):
+                    mail.status, mail.claimed_until = "cancelled", None
+                    mail.last_error = "no longer applies (the case moved on)"
+                    report.cancelled += 1
+                    continue
+                error = smtp_down
+                if error is None:
+                    try:
+                        message = render(session, mail)
+                    except Exception as exc:  # noqa: BLE001 - one broken notice must not stop the rest
+                        error = f"cannot render: {type(exc).__name__}: {exc}"
+                    else:
+                        try:
+                            send(settings, message)
+                        except MailError as exc:
+                            error = smtp_down = str(exc)  # do not knock on a closed door again
+                if error is None:
+                    mail.status, mail.sent_at, mail.claimed_until = "sent", now(), None
+                    mail.attempts += 1
+                    report.sent += 1
+                    continue
+                mail.attempts += 1
+                mail.last_error, mail.claimed_until = error[:2000], None
+                if mail.attempts >= max_attempts:
+                    mail.status = "failed"
+                    audit.record(session, "enforcement.mail_failed", actor=ACTOR,
+                                 customer_id=mail.customer_id, new_value=mail.kind,
+                                 details={"error": error[:500]})
+                    report.failed += 1
+                else:
+                    delay = min(retry_max_seconds, retry_base_seconds * 2 ** (mail.attempts - 1))
+                    mail.next_attempt_at = now() + timedelta(seconds=delay * rng.uniform(0.5, 1.0))
+                    report.retried += 1
+                report.errors.append(f"#{mail.id} {mail.kind} to {mail.to_address}: {error}")
+
+
+def _still_valid(session: Session, mail: EnforcementMail) -> bool:
+    states = STILL_VALID.get(mail.kind)
+    if states is None:
+        return True
+    state = session.scalar(
+        select(EnforcementCase.state).where(EnforcementCase.customer_id == mail.customer_id)
+    )
+    return state in states
+
+
+# -- rendering (Flask templates, in an app context) -----------------------------------------
+
+
+def notice_context(session: Session, mail: EnforcementMail, on: date) -> dict:
+    """What the templates show: the customer, their open invoices with QR Platba, the case."""
+    from billing.accounts import account_summary, open_invoices
+    from billing.models import Customer
+    from billing.qrplatba import QrPlatbaError, spayd_for_invoice
+
+    customer = session.get(Customer, mail.customer_id)
+    case = session.get(EnforcementCase, mail.customer_id)
+    invoices = []
+    for state in open_invoices(session, mail.customer_id, on):
+        try:
+            spayd = spayd_for_invoice(state.invoice, state.open_amount)
+        except QrPlatbaError:
+            spayd = None
+        invoices.append({"invoice": state.invoice, "open": state.open_amount,
+                         "overdue": state.invoice.due_date < on, "spayd": spayd})
+    return {
+        "customer": customer,
+        "case": case,
+        "invoices": invoices,
+        "summary": account_summary(session, mail.customer_id, on),
+        "extra": json.loads(mail.context) if mail.context else {},
+    }
+
+
+def qr_png(spayd: str) -> bytes:
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(spayd, error="m", micro=False).save(buffer, kind="png", scale=5, border=4)
+    return buffer.getvalue()
+
+
+def flask_renderer(app) -> Render:
+    """Render ``templates/email/enforcement_<kind>.txt`` in the customer's language, with a
+    PNG QR Platba for each open invoice (a phone's banking app reads it from the screen)."""
+    from flask import render_template
+    from flask_babel import force_locale
+
+    from billing.clock import today
+    from billing.mailer import compose
+
+    def render(session: Session, mail: EnforcementMail) -> EmailMessage:
+        with app.app_context(), force_locale(mail.lang or "cs"):
+            context = notice_context(session, mail, today())
+            text = render_template(
+                f"email/enforcement_{mail.kind}.txt",
+                public_url=(app.config.get("PUBLIC_URL") or "").rstrip("/"),
+                operator_email=app.config.get("OPERATOR_EMAIL"),
+                disconnect_days=app.config.get("ENFORCEMENT_DISCONNECT_DAYS", 10),
+                **context,
+            )
+        subject, _, body = text.strip().partition("\n")
+        attachments = [
+            (f"qr-platba-{item['invoice'].number}.png", "image/png", qr_png(item["spayd"]))
+            for item in context["invoices"] if item["spayd"] and mail.kind != "payment_received"
+        ]
+        settings = MailSettings.from_config(app.config)
+        return compose(settings, mail.to_address, subject.strip(), body.strip() + "\n", attachments)
+
+    return render

@@ -1,0 +1,129 @@
+"""Shared enforcement fixtures: customers who owe money, and paying them by a GPC statement."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from billing.invoicing import IssueOptions, issue_invoice
+from billing.statement_import import import_statement
+from billing.statements import ParsedStatement, ParsedTransaction
+from billing.statements.gpc import render_gpc
+from billing.vat import LineInput
+
+_tx_ids = itertools.count(1)
+
+
+def owe(session, supplier, customer, amount: str, due: date):
+    """Issue an invoice of ``amount`` (VAT included) due on ``due``."""
+    invoice = issue_invoice(
+        session, customer, [LineInput("Výjezd technika", Decimal("1"), Decimal(amount))],
+        supplier, IssueOptions(issue_date=min(due, date.today()), due_date=due),
+    )
+    session.commit()
+    return invoice
+
+
+def statement(payments: list[tuple[str, str, date]], account: str = "2001234588/2010") -> bytes:
+    """A GPC statement with incoming payments ``(variable symbol, amount, booked on)``."""
+    txs = [
+        ParsedTransaction(
+            bank_tx_id=str(900000 + next(_tx_ids)), booked_on=on, amount=Decimal(amount),
+            currency="CZK", variable_symbol=vs, specific_symbol=None, constant_symbol=None,
+            counter_account="123456789/0800", counter_name="Zákazník", message="platba", line=0,
+        )
+        for vs, amount, on in payments
+    ]
+    return render_gpc(ParsedStatement("gpc", account, txs))
+
+
+def pay(session, payments, account: str = "2001234588/2010"):
+    """Import a GPC statement paying ``payments`` and commit (as ``ispzone payments import``)."""
+    report = import_statement(session, statement(payments, account), "vypis.gpc", "gpc",
+                              bank_code="2010")
+    session.commit()
+    return report
+
+
+@pytest.fixture
+def app_config(app_config, tmp_path):
+    """The recording driver writes into the test's folder, not the instance folder."""
+    return {**app_config, "ENFORCEMENT_RECORDING_DIR": str(tmp_path / "recording-routers")}
+
+
+@pytest.fixture
+def debtor(session, supplier, make_customer):
+    """A customer with an internet service on ``router`` and one invoice due on ``due``."""
+
+    def factory(number: str, ip: str, due: date, amount: str = "605.00", *, router: str = "r1",
+                username: str | None = None, **fields):
+        customer = make_customer(number=number, internet_ip=ip, **fields)
+        service = customer.services[0]
+        service.router_name = router
+        service.pppoe_username = username
+        session.commit()
+        owe(session, supplier, customer, amount, due)
+        return customer
+
+    return factory
+
+
+class SMTPServer:
+    """A tiny real SMTP server on loopback (no aiosmtpd here); ``stop()`` then ``start()``
+    simulates SMTP being down and back on the same port."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.port = 0
+        self._server = None
+
+    def start(self) -> SMTPServer:
+        import socketserver
+        import threading
+        from email import policy
+        from email.parser import BytesParser
+
+        owner = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 e3a-test ESMTP\r\n")
+                while line := self.rfile.readline():
+                    verb = line.strip().split(b" ")[0].upper()
+                    if verb == b"DATA":
+                        self.wfile.write(b"354 go ahead\r\n")
+                        data = b""
+                        while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                            data += chunk[1:] if chunk.startswith(b"..") else chunk
+                        owner.messages.append(BytesParser(policy=policy.default).parsebytes(data))
+                        self.wfile.write(b"250 queued\r\n")
+                    elif verb == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        class Server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+@pytest.fixture
+def smtp():
+    server = SMTPServer().start()
+    yield server
+    server.stop()
