@@ -4,11 +4,38 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 
 @click.group("voip", help="VoIP: tariffs, call records, top-up caps.")
 def voip_group() -> None:
     pass
+
+
+@voip_group.command("set-cap")
+@click.argument("number")
+@click.argument("amount")
+@with_appcontext
+def set_cap(number: str, amount: str) -> None:
+    """Set one line's monthly top-up cap in CZK (AMOUNT), or reset it to the
+    VOIP_TOPUP_CAP setting (AMOUNT = default). Audited with the old and new value."""
+    from flask import current_app
+
+    from voip.accounts import AccountError, parse_amount
+    from voip.accounts import set_cap as set_line_cap
+    from web.cli import transaction
+
+    try:
+        cap = None if amount.strip().lower() == "default" else parse_amount(amount)
+        with transaction() as session:
+            service, old = set_line_cap(session, number, cap, actor="operator:cli")
+            phone = service.phone_number
+    except AccountError as exc:
+        raise click.ClickException(f"{exc} (nothing was changed)") from exc
+    default = current_app.config["VOIP_TOPUP_CAP"]
+    shown_old = f"{old} CZK" if old is not None else f"default ({default} CZK)"
+    shown_new = f"{cap} CZK" if cap is not None else f"default ({default} CZK)"
+    click.echo(f"{phone}: monthly top-up cap {shown_old} -> {shown_new}")
 
 
 def init_app(app: Flask) -> None:

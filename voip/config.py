@@ -13,6 +13,8 @@ DEFAULTS = {
     "VOIP_TOPUP_CAP": Decimal("1000"),
     "VOIP_TOPUP_VAT_RATE": Decimal("21"),
     "VOIP_TOPUP_DUE_DAYS": 14,
+    # Asterisk writes CDR times in the PBX's local time
+    "VOIP_CDR_TIMEZONE": "Europe/Prague",
     # login throttling: failures per client IP, per suffix, and in all (suffix spraying)
     "VOIP_LOGIN_IP_FAILURES": "20/minute;200/hour",
     "VOIP_LOGIN_SUFFIX_FAILURES": "20/hour",

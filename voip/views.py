@@ -1,3 +1,235 @@
 """VoIP zone views (thin: forms in, one domain call, redirect)."""
 
-from voip import bp  # noqa: F401
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal, InvalidOperation
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from billing.accounts import states_for
+from billing.clock import today
+from billing.models import Invoice
+from billing.supplier import Supplier
+from voip import accounts, bp, topups
+from voip.auth import current, voip_login_required
+from voip.forms import ThresholdForm, TopUpConfirmForm
+from voip.models import TopUp
+from voip.tariffs import InvalidNumber, minutes_for, quote
+from web.database import db
+from web.formatting import format_money
+from web.i18n import current_lang
+
+CALLS_PER_PAGE = 50
+
+
+def rate(value: Decimal | None) -> str:
+    """A unit price with 2 to 4 decimals: ``0,4950 Kč`` / ``1,50 Kč``."""
+    if value is None:
+        return ""
+    value = Decimal(value)
+    text = f"{value.quantize(Decimal('0.0001')):f}".rstrip("0")
+    whole, _sep, frac = text.partition(".")
+    frac = frac.ljust(2, "0")
+    if current_lang() == "en":
+        return f"CZK\u00a0{whole}.{frac}"
+    return f"{whole},{frac}\u00a0Kč"
+
+
+def duration(seconds: int | None) -> str:
+    """m:ss (minutes may exceed 59): 125 -> 2:05."""
+    seconds = int(seconds or 0)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+@bp.context_processor
+def helpers() -> dict:
+    return {"rate": rate, "duration": duration}
+
+
+@bp.get("/")
+@voip_login_required
+def index():
+    user = current()
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    calls, total = accounts.calls_page(db(), user.service.id, page, CALLS_PER_PAGE)
+    recent = db().scalars(
+        select(TopUp).where(TopUp.service_id == user.service.id).order_by(TopUp.created_at.desc()).limit(24)
+    ).all()
+    invoices = {i.id: i for i in db().scalars(select(Invoice).where(Invoice.id.in_([t.invoice_id for t in recent])))}
+    states = {s.invoice.id: s for s in states_for(db(), list(invoices.values()), today())}
+    account = accounts.peek(db(), user.service.id)
+    threshold = account.low_credit_threshold
+    form = ThresholdForm(threshold="" if threshold is None else f"{threshold:f}".replace(".", ","))
+    return render_template(
+        "voip/index.html",
+        account=account,
+        calls=calls,
+        page=page,
+        pages=max((total + CALLS_PER_PAGE - 1) // CALLS_PER_PAGE, 1),
+        months=accounts.monthly_totals(db(), user.service.id, today()),
+        topups=[(t, states.get(t.invoice_id)) for t in recent],
+        form=form,
+    )
+
+
+@bp.post("/threshold")
+@voip_login_required
+def threshold():
+    user = current()
+    form = ThresholdForm()
+    if not form.validate_on_submit():
+        abort(400)
+    raw = (form.threshold.data or "").strip()
+    try:
+        value = accounts.parse_amount(raw) if raw else None
+        accounts.set_threshold(db(), user.service, value, actor=user.actor, ip=request.remote_addr)
+    except accounts.AccountError:
+        db().rollback()
+        flash(_("Enter the amount in CZK, e.g. 50 or 49,50."), "error")
+        return redirect(url_for("voip.index"))
+    db().commit()
+    if value is None:
+        flash(_("The low-credit warning is switched off."), "success")
+    else:
+        flash(_("We will e-mail you when the credit falls below the amount you set."), "success")
+    return redirect(url_for("voip.index"))
+
+
+@bp.get("/tariff")
+@voip_login_required
+def tariff():
+    user = current()
+    raw = request.args.get("number", "").strip()[:40]
+    found, error, costs, minutes = None, None, [], None
+    credit = accounts.peek(db(), user.service.id).credit
+    if raw:
+        try:
+            found = quote(db(), raw, today())
+        except InvalidNumber:
+            error = _("This is not a phone number we understand. Enter it e.g. as +49 30 1234567, 0049301234567 or 601 234 567.")
+        else:
+            if found is None:
+                error = _("We have no price for calls to this number; such calls are not possible from your line.")
+            else:
+                costs = [(m, found.cost(m * 60)) for m in (1, 5, 10)]
+                minutes = minutes_for(credit, found)
+    return render_template(
+        "voip/tariff.html",
+        number=raw,
+        quote=found,
+        error=error,
+        costs=costs,
+        minutes=minutes,
+        credit=credit,
+    )
+
+
+def _coupon(raw: str | None) -> Decimal | None:
+    try:
+        value = Decimal((raw or "").strip())
+    except InvalidOperation:
+        return None
+    coupons = current_app.config["VOIP_COUPONS"]
+    return value if value in coupons else None
+
+
+def _cap_state() -> topups.CapState:
+    return topups.cap_state(db(), current().service, current_app.config["VOIP_TOPUP_CAP"])
+
+
+@bp.get("/topup")
+@voip_login_required
+def topup():
+    return render_template(
+        "voip/topup.html",
+        coupons=current_app.config["VOIP_COUPONS"],
+        cap=_cap_state(),
+        office_phone=Supplier.from_config(current_app.config).phone or "",
+    )
+
+
+@bp.route("/topup/confirm", methods=["GET", "POST"])
+@voip_login_required
+def topup_confirm():
+    if request.method == "GET":
+        amount = _coupon(request.args.get("amount"))
+        if amount is None:
+            flash(_("Choose one of the offered coupons."), "error")
+            return redirect(url_for("voip.topup"))
+        # a one-time key: the same confirmation submitted twice makes one top-up
+        form = TopUpConfirmForm(amount=str(amount), request_key=secrets.token_urlsafe(24))
+        return render_template("voip/topup_confirm.html", form=form, amount=amount, cap=_cap_state())
+    form = TopUpConfirmForm()
+    amount = _coupon(form.amount.data)
+    if not form.validate_on_submit() or amount is None:
+        abort(400)
+    return _top_up(amount, form.request_key.data)
+
+
+def _top_up(amount: Decimal, key: str):
+    user = current()
+    config = current_app.config
+    service_id = user.service.id
+    db().commit()  # end the read transaction: on SQLite the top-up must write first
+    try:
+        done = topups.top_up(
+            db(),
+            service_id,
+            amount,
+            key,
+            actor=user.actor,
+            ip=request.remote_addr,
+            cap_default=config["VOIP_TOPUP_CAP"],
+            supplier=Supplier.from_config(config),
+            coupons=config["VOIP_COUPONS"],
+            vat_rate=config["VOIP_TOPUP_VAT_RATE"],
+            due_days=config["VOIP_TOPUP_DUE_DAYS"],
+        )
+        db().commit()
+    except topups.CapExceeded as exc:
+        db().rollback()
+        supplier = Supplier.from_config(config)
+        flash(
+            _(
+                "This top-up would exceed your monthly limit of %(cap)s. This month you can still top up %(remaining)s. "
+                "To raise the limit, write to %(email)s or call %(phone)s.",
+                cap=format_money(exc.cap),
+                remaining=format_money(exc.remaining),
+                email=config["OPERATOR_EMAIL"],
+                phone=supplier.phone or "",
+            ),
+            "error",
+        )
+        return redirect(url_for("voip.topup"))
+    except IntegrityError:  # the same confirmation raced itself: show the one that won
+        db().rollback()
+        done = topups.find(db(), key)
+        if done is None:
+            raise
+    except topups.InvalidRequestKey:
+        db().rollback()
+        abort(400)
+    if done.service_id != service_id:
+        abort(400)
+    return redirect(url_for("voip.topup_done", topup_id=done.id))
+
+
+@bp.get("/topup/<int:topup_id>")
+@voip_login_required
+def topup_done(topup_id: int):
+    done = db().get(TopUp, topup_id)
+    if done is None or done.service_id != current().service.id:
+        abort(404)
+    invoice = db().get(Invoice, done.invoice_id) if done.invoice_id else None
+    state = states_for(db(), [invoice], today())[0] if invoice else None
+    return render_template(
+        "voip/topup_done.html",
+        topup=done,
+        invoice=invoice,
+        state=state,
+        account=accounts.peek(db(), done.service_id),
+    )

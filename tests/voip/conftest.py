@@ -1,0 +1,110 @@
+"""VoIP fixtures: lines (a customer's VoIP service with its password), a small tariff,
+and helpers to log in to the VoIP zone."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from argon2 import PasswordHasher
+
+from billing.clock import today
+from billing.models import Contract, Service
+
+# Cheap argon2id parameters: verified the same way; a successful login rehashes the
+# password with the real parameters (voip.accounts.authenticate).
+_CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+_HASHES: dict[str, str] = {}
+
+
+def cheap_hash(password: str) -> str:
+    if password not in _HASHES:
+        _HASHES[password] = _CHEAP.hash(password)
+    return _HASHES[password]
+
+TARIFF_CSV = """prefix;destination;price_per_minute;connect_fee;increments;vat_rate
+420;Česko – pevné linky;0,4000;0;60/1;21
+4206;Česko – mobilní sítě;0,8000;0;60/1;21
+4207;Česko – mobilní sítě;0,8000;0;60/1;21
+49;Německo – pevné linky;1,0000;0;60/1;21
+4915;Německo – mobilní sítě;3,5000;0,5000;60/1;21
+"""
+
+
+@pytest.fixture
+def make_line(session, make_customer):
+    """A VoIP line: ``make_line("+420601234567", password="voip-pass")`` -> Service."""
+
+    def factory(number: str, password: str = "voip-pass", customer=None, **fields) -> Service:
+        customer = customer or make_customer(number=fields.pop("customer_number", None))
+        contract = session.query(Contract).filter_by(customer_id=customer.id).first()
+        service = Service(
+            customer_id=customer.id,
+            contract_id=contract.id,
+            kind="voip",
+            name="Telefonní linka VoIP",
+            price=Decimal("50.00"),
+            valid_from=fields.pop("valid_from", date(2024, 1, 1)),
+            phone_number=number,
+            voip_password_hash=cheap_hash(password) if password else None,
+            **fields,
+        )
+        session.add(service)
+        session.commit()
+        return service
+
+    return factory
+
+
+@pytest.fixture
+def tariff(session):
+    from voip.tariffs import import_tariff_csv
+
+    t = import_tariff_csv(
+        session, io.StringIO(TARIFF_CSV), valid_from=today() - timedelta(days=30),
+        name="Test", actor="test",
+    )
+    session.commit()
+    return t
+
+
+def voip_login(client, suffix: str, password: str, number: str | None = None, **kw):
+    data = {"suffix": suffix, "password": password}
+    if number is not None:
+        data["number"] = number
+    return client.post("/voip/login", data=data, **kw)
+
+
+def flash_texts(response) -> list[str]:
+    return re.findall(r'<p class="flash[^"]*"[^>]*>(.*?)</p>', response.get_data(as_text=True))
+
+
+def confirm_key(html: str) -> str:
+    m = re.search(r'name="request_key" type="hidden" value="([^"]+)"', html) or re.search(
+        r'id="request_key" name="request_key" type="hidden" value="([^"]+)"', html
+    )
+    assert m, "no request key in the confirmation"
+    return m.group(1)
+
+
+def cdr_row(uid: str, src: str, dst: str, start: str, billsec: int, disposition: str = "ANSWERED") -> str:
+    """One Asterisk Master.csv line (loguniqueid layout, 17 columns, local Prague time)."""
+    from datetime import datetime as dt
+
+    begin = dt.fromisoformat(start)
+    stop = begin + timedelta(seconds=billsec + 5)
+    cells = ["", src, dst, "from-internal", f'"Test" <{src}>', f"PJSIP/{src}-0001", "PJSIP/trunk-0001",
+             "Dial", f"PJSIP/{dst}@trunk", start, start if billsec else "", f"{stop:%Y-%m-%d %H:%M:%S}",
+             str(billsec + 5), str(billsec), disposition, "DOCUMENTATION", uid]
+    return ",".join(f'"{c}"' for c in cells) + "\n"
+
+
+def import_calls(session, rows: list[str]):
+    from voip.cdr import import_cdr
+
+    result = import_cdr(session, io.StringIO("".join(rows)), actor="test")
+    session.commit()
+    return result

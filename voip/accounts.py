@@ -1,0 +1,284 @@
+"""VoIP accounts: finding a line by its login suffix, checking its password, its prepaid
+account row (created on demand, locked for top-ups), the customer's low-credit threshold,
+the operator's top-up cap, and the read side the overview page shows.
+
+No Flask here. Functions flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from billing import audit
+from billing.clock import PRAGUE, now
+from billing.db import money_sum
+from billing.models import Service
+from billing.passwords import hash_password, needs_rehash, verify_password
+from voip.models import CallRecord, VoipAccount
+from voip.tariffs import InvalidNumber, normalize_number
+
+ZERO = Decimal("0.00")
+
+
+class AccountError(ValueError):
+    pass
+
+
+# -- finding a line ------------------------------------------------------------------------
+
+
+def to_e164(raw: str) -> str | None:
+    """'+420 601 234 567', '00420601234567', '601234567' -> '+420601234567'; None if not a number."""
+    try:
+        return "+" + normalize_number(raw)
+    except InvalidNumber:
+        return None
+
+
+def active_lines(session: Session, suffix: str, on: date) -> list[Service]:
+    """Active VoIP services whose number ends with ``suffix`` (digits only)."""
+    if not suffix.isdigit():
+        return []
+    candidates = session.scalars(
+        select(Service)
+        .where(Service.kind == "voip", Service.phone_number.like(f"%{suffix}"))
+        .order_by(Service.id)
+    ).all()
+    return [s for s in candidates if s.is_active(on) and s.phone_number.endswith(suffix)]
+
+
+def line_by_number(session: Session, number: str) -> Service | None:
+    e164 = to_e164(number)
+    if e164 is None:
+        return None
+    return session.scalar(select(Service).where(Service.kind == "voip", Service.phone_number == e164))
+
+
+class LoginOutcome(enum.Enum):
+    OK = "ok"
+    FAILED = "failed"  # unknown suffix, wrong full number or wrong password: one answer
+    NEEDS_NUMBER = "needs_number"  # several active lines share the suffix
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    outcome: LoginOutcome
+    service: Service | None = None
+
+
+def authenticate(
+    session: Session, suffix: str, password: str, on: date, full_number: str | None = None
+) -> LoginResult:
+    """Check a VoIP login. The password is verified against exactly one line, or (when the
+    suffix is unknown) against a dummy hash so that the time taken does not tell.
+
+    When several active lines end with ``suffix`` and no full number is given, nothing is
+    verified and the caller asks for the full number.
+    """
+    lines = active_lines(session, suffix, on)
+    if full_number:
+        e164 = to_e164(full_number)
+        lines = [s for s in lines if s.phone_number == e164]
+    elif len(lines) > 1:
+        return LoginResult(LoginOutcome.NEEDS_NUMBER)
+    service = lines[0] if len(lines) == 1 else None
+    ok = verify_password(service.voip_password_hash if service else None, password)
+    if not ok or service is None:
+        return LoginResult(LoginOutcome.FAILED)
+    if needs_rehash(service.voip_password_hash):
+        service.voip_password_hash = hash_password(password)
+    return LoginResult(LoginOutcome.OK, service)
+
+
+# -- the prepaid account row -----------------------------------------------------------------
+
+
+def peek(session: Session, service_id: int) -> VoipAccount:
+    """The account row to read, or an unsaved empty one (pages must not write)."""
+    found = session.get(VoipAccount, service_id)
+    if found is not None:
+        return found
+    return VoipAccount(service_id=service_id, credit=ZERO, opening_credit=ZERO, low_credit_notified=False)
+
+
+def account(session: Session, service_id: int) -> VoipAccount:
+    """The service's account row, created (empty) when missing; safe against a concurrent
+    creator (INSERT ... ON CONFLICT DO NOTHING)."""
+    found = session.get(VoipAccount, service_id)
+    if found is not None:
+        return found
+    if session.get(Service, service_id) is None:
+        raise AccountError(f"no service {service_id}")
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
+        raise AccountError(f"unsupported database {dialect}")
+    moment = now()
+    session.execute(
+        insert(VoipAccount)
+        .values(
+            service_id=service_id,
+            credit=ZERO,
+            opening_credit=ZERO,
+            low_credit_notified=False,
+            updated_at=moment,
+        )
+        .on_conflict_do_nothing(index_elements=["service_id"])
+    )
+    return session.get(VoipAccount, service_id, populate_existing=True)
+
+
+def lock_account(session: Session, service_id: int) -> VoipAccount:
+    """The account row locked until the end of the transaction, with fresh values.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite has no row locks: a write first (before
+    any read of ours) takes the database's write lock, so that no other writer slips in
+    between our reads and writes.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        touched = session.execute(
+            update(VoipAccount)
+            .where(VoipAccount.service_id == service_id)
+            .values(updated_at=now())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not touched:
+            account(session, service_id)
+    else:
+        account(session, service_id)
+    return session.scalars(
+        select(VoipAccount)
+        .where(VoipAccount.service_id == service_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def set_threshold(
+    session: Session, service: Service, threshold: Decimal | None, *, actor: str, ip: str | None
+) -> VoipAccount:
+    """The customer's low-credit warning level (None = no warning)."""
+    if threshold is not None and (threshold < 0 or threshold != threshold.quantize(Decimal("0.01"))):
+        raise AccountError("the threshold must be a non-negative amount in CZK")
+    row = lock_account(session, service.id)
+    old = row.low_credit_threshold
+    if old == threshold:
+        return row
+    row.low_credit_threshold = threshold
+    # warn again next time the credit falls below the new level
+    row.low_credit_notified = threshold is not None and row.credit < threshold and row.low_credit_notified
+    audit.record(
+        session,
+        "voip.low_credit_threshold",
+        actor=actor,
+        customer_id=service.customer_id,
+        field="low_credit_threshold",
+        old_value=old,
+        new_value=threshold,
+        ip=ip,
+        details={"number": service.phone_number},
+    )
+    session.flush()
+    return row
+
+
+def parse_amount(raw: str) -> Decimal:
+    """'1 500', '1500,50', '1500.5' -> Decimal('1500.50'); AccountError when not an amount."""
+    text = raw.strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    text = text.removesuffix("Kč").removesuffix("CZK")
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise AccountError(f"{raw!r} is not an amount") from exc
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise AccountError(f"{raw!r} is not an amount in CZK with at most two decimals")
+    return value.quantize(Decimal("0.01"))
+
+
+def set_cap(session: Session, number: str, cap: Decimal | None, *, actor: str) -> tuple[Service, Decimal | None]:
+    """Raise (or with ``None`` reset to the default) one line's monthly top-up cap.
+
+    Returns the service and the old cap. Audited with the old and the new value.
+    """
+    service = line_by_number(session, number)
+    if service is None:
+        raise AccountError(f"no VoIP line {number}")
+    if cap is not None and cap <= 0:
+        raise AccountError("the cap must be a positive amount")
+    old = service.topup_cap
+    service.topup_cap = cap
+    audit.record(
+        session,
+        "voip.topup_cap",
+        actor=actor,
+        customer_id=service.customer_id,
+        field="topup_cap",
+        old_value="default" if old is None else old,
+        new_value="default" if cap is None else cap,
+        details={"number": service.phone_number},
+    )
+    session.flush()
+    return service, old
+
+
+# -- the read side ---------------------------------------------------------------------------
+
+
+def month_start(on: date) -> datetime:
+    """Midnight in Prague on the first day of ``on``'s month, as an aware datetime."""
+    return datetime(on.year, on.month, 1, tzinfo=PRAGUE)
+
+
+def next_month_start(on: date) -> datetime:
+    year, month = (on.year + 1, 1) if on.month == 12 else (on.year, on.month + 1)
+    return datetime(year, month, 1, tzinfo=PRAGUE)
+
+
+def calls_page(session: Session, service_id: int, page: int, per_page: int) -> tuple[list[CallRecord], int]:
+    """One page of the line's calls, newest first, and the number of all its calls."""
+    total = session.scalar(select(func.count(CallRecord.id)).where(CallRecord.service_id == service_id))
+    rows = session.scalars(
+        select(CallRecord)
+        .where(CallRecord.service_id == service_id)
+        .order_by(CallRecord.started_at.desc(), CallRecord.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(rows), total or 0
+
+
+@dataclass(frozen=True)
+class MonthTotal:
+    month: date  # the first day
+    calls: int
+    seconds: int
+    cost: Decimal
+
+
+def monthly_totals(session: Session, service_id: int, on: date, months: int = 12) -> list[MonthTotal]:
+    """Calls, answered seconds and cost per Prague calendar month, newest first (months
+    without calls are left out)."""
+    result = []
+    first = date(on.year, on.month, 1)
+    for _ in range(months):
+        row = session.execute(
+            select(func.count(CallRecord.id), func.sum(CallRecord.billsec), money_sum(CallRecord.cost))
+            .where(
+                CallRecord.service_id == service_id,
+                CallRecord.started_at >= month_start(first),
+                CallRecord.started_at < next_month_start(first),
+            )
+        ).one()
+        if row[0]:
+            result.append(MonthTotal(first, row[0], int(row[1] or 0), row[2]))
+        first = date(first.year - 1, 12, 1) if first.month == 1 else date(first.year, first.month - 1, 1)
+    return result

@@ -1,0 +1,178 @@
+"""VoIP zone login: the last digits of an active number and the line's VoIP password.
+
+Independent of the client zone: the server-side session row has kind ``voip`` and the
+line's service id, and its token lives under its own key in the cookie session, so that
+logging in to (or out of) one zone does not touch the other.
+
+Only 10^N suffixes exist, so failures are throttled per client IP, per suffix and in all
+(suffix spraying from many addresses). An unknown suffix and a wrong password get the same
+answer and count the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from limits import parse_many
+
+from billing.clock import today
+from billing.models import Customer, Service, UserSession
+from voip import bp
+from voip.accounts import LoginOutcome, authenticate
+from voip.forms import VoipLoginForm
+from web import sessions
+from web.database import db
+from web.extensions import limiter
+
+TOKEN_KEY = "voip_token"
+
+
+@dataclass
+class VoipUser:
+    """The logged-in line (and its customer) in the VoIP zone."""
+
+    service: Service
+    customer: Customer
+    row: UserSession
+    token: str
+
+    @property
+    def actor(self) -> str:
+        return f"voip:{self.service.phone_number}"
+
+
+def current() -> VoipUser | None:
+    """The VoIP login of this request (loaded once), or None."""
+    if "voip_user" not in g:
+        g.voip_user = _load()
+    return g.voip_user
+
+
+def _load() -> VoipUser | None:
+    token = session.get(TOKEN_KEY)
+    found = sessions.load(token, kind="voip")
+    if found is None:
+        session.pop(TOKEN_KEY, None)
+        return None
+    row, customer = found
+    service = db().get(Service, row.service_id) if row.service_id else None
+    if service is None or service.kind != "voip" or not service.is_active(today()):
+        sessions.end(token)
+        db().commit()
+        session.pop(TOKEN_KEY, None)
+        return None
+    return VoipUser(service, customer, row, token)
+
+
+def voip_login_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current() is None:
+            return redirect(url_for("voip.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.app_context_processor
+def _voip_user() -> dict:
+    return {"voip_user": g.get("voip_user")}
+
+
+def _safe_next(target: str | None) -> str:
+    """Only pages of this zone: never an open redirect."""
+    if target and target.startswith("/voip/") and "//" not in target and "\\" not in target:
+        return target
+    return url_for("voip.index")
+
+
+# -- throttling -----------------------------------------------------------------------------
+
+
+def _counters(suffix: str) -> list[tuple[object, tuple[str, ...]]]:
+    cfg = current_app.config
+    prefix = cfg.get("RATELIMIT_KEY_PREFIX") or "ispzone"
+    ip = request.remote_addr or "-"
+    pairs = [
+        (cfg["VOIP_LOGIN_IP_FAILURES"], (prefix, "voip-login-ip", ip)),
+        (cfg["VOIP_LOGIN_SUFFIX_FAILURES"], (prefix, "voip-login-suffix", suffix)),
+        (cfg["VOIP_LOGIN_GLOBAL_FAILURES"], (prefix, "voip-login-global")),
+    ]
+    return [(item, ids) for limit, ids in pairs for item in parse_many(limit)]
+
+
+def _may_try(suffix: str) -> bool:
+    return all(limiter.limiter.test(item, *ids) for item, ids in _counters(suffix))
+
+
+def _failed(suffix: str, counted=("voip-login-ip", "voip-login-suffix", "voip-login-global")) -> None:
+    for item, ids in _counters(suffix):
+        if ids[1] in counted:
+            limiter.limiter.hit(item, *ids)
+
+
+def _suffix_key(raw: str) -> str:
+    """The suffix as typed, when it is one; every malformed input shares one counter."""
+    n = current_app.config["VOIP_SUFFIX_LENGTH"]
+    raw = raw.strip()
+    return raw if raw.isdigit() and len(raw) == n else "invalid"
+
+
+# -- views ----------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current() is not None:
+        return redirect(url_for("voip.index"))
+    form = VoipLoginForm()
+    ask_number = bool(form.number.data)
+    if form.validate_on_submit():
+        suffix = _suffix_key(form.suffix.data)
+        if not _may_try(suffix):
+            flash(_("Too many failed attempts. Please wait a while and try again."), "error")
+            return _page(form, ask_number), 429
+        result = (
+            authenticate(db(), suffix, form.password.data, today(), form.number.data or None)
+            if suffix != "invalid"
+            else None
+        )
+        if result is not None and result.outcome is LoginOutcome.NEEDS_NUMBER:
+            # the password was not tried; the shared suffix costs the IP one attempt
+            _failed(suffix, counted=("voip-login-ip",))
+            flash(_("Several phone numbers end with these digits. Enter your full phone number."), "info")
+            return _page(form, True), 200
+        if result is None or result.outcome is LoginOutcome.FAILED:
+            _failed(suffix)
+            flash(_("Wrong phone number or password."), "error")
+            return _page(form, ask_number), 200
+        return _start(result.service)
+    return _page(form, ask_number)
+
+
+def _page(form: VoipLoginForm, ask_number: bool):
+    form.password.data = None
+    return render_template("voip/login.html", form=form, ask_number=ask_number)
+
+
+def _start(service: Service):
+    """A fresh server-side session; the client zone's login in the cookie stays as it was."""
+    sessions.end(session.pop(TOKEN_KEY, None))
+    token = sessions.start(service.customer, kind="voip", service_id=service.id)
+    db().commit()
+    session[TOKEN_KEY] = token
+    return redirect(_safe_next(request.args.get("next")))
+
+
+@bp.post("/logout")
+def logout():
+    token = session.pop(TOKEN_KEY, None)
+    if token:
+        sessions.end(token)
+        db().commit()
+    g.pop("voip_user", None)
+    flash(_("You have been logged out of the VoIP zone."), "info")
+    return redirect(url_for("voip.login"))

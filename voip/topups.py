@@ -1,0 +1,205 @@
+"""Coupon top-ups: credit at once, an invoice to pay, at most a cap per calendar month.
+
+Coupon values include VAT (21 %): the top-up's invoice is the tax document for the coupon,
+and calls later consume VAT-inclusive credit without being invoiced again (see docs/voip.md).
+
+No Flask here. :func:`top_up` flushes; the caller commits (or rolls back on an error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing import audit
+from billing.clock import now, prague_date
+from billing.db import money_sum
+from billing.invoicing import IssueOptions, issue_invoice
+from billing.models import Contract, Customer, Invoice, Service
+from billing.supplier import Supplier
+from billing.vat import LineInput
+from voip.accounts import AccountError, lock_account, month_start, next_month_start
+from voip.models import TopUp
+
+KEY_LENGTH = (16, 64)
+
+
+class TopUpError(ValueError):
+    """A top-up that cannot be made; nothing was created."""
+
+
+class UnknownLine(TopUpError):
+    pass
+
+
+class InvalidCoupon(TopUpError):
+    pass
+
+
+class InvalidRequestKey(TopUpError):
+    pass
+
+
+class CapExceeded(TopUpError):
+    def __init__(self, cap: Decimal, spent: Decimal, amount: Decimal):
+        self.cap, self.spent, self.amount = cap, spent, amount
+        super().__init__(f"top-up of {amount} would exceed the monthly cap {cap} (spent {spent})")
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.cap - self.spent, Decimal("0.00"))
+
+
+@dataclass(frozen=True)
+class CapState:
+    cap: Decimal
+    spent: Decimal
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.cap - self.spent, Decimal("0.00"))
+
+
+def spent_in_month(session: Session, service_id: int, moment: datetime) -> Decimal:
+    """The sum of the line's top-ups in ``moment``'s calendar month (Europe/Prague)."""
+    day = prague_date(moment)
+    return session.scalar(
+        select(money_sum(TopUp.amount)).where(
+            TopUp.service_id == service_id,
+            TopUp.created_at >= month_start(day),
+            TopUp.created_at < next_month_start(day),
+        )
+    )
+
+
+def cap_state(session: Session, service: Service, cap_default: Decimal, moment: datetime | None = None) -> CapState:
+    cap = service.topup_cap if service.topup_cap is not None else cap_default
+    return CapState(cap, spent_in_month(session, service.id, moment or now()))
+
+
+def find(session: Session, request_key: str) -> TopUp | None:
+    return session.scalar(select(TopUp).where(TopUp.request_key == request_key))
+
+
+def spaced(number: str) -> str:
+    """+420601234567 -> +420 601 234 567 (as printed on the invoice)."""
+    if number.startswith("+420") and len(number) == 13:
+        return f"+420 {number[4:7]} {number[7:10]} {number[10:]}"
+    return number
+
+
+def invoice_line(service: Service, amount: Decimal, vat_rate: Decimal) -> LineInput:
+    return LineInput(
+        f"Dobití kreditu VoIP {spaced(service.phone_number)}",
+        Decimal("1"),
+        amount,
+        vat_rate=vat_rate,
+        unit="ks",
+        service_id=service.id,
+    )
+
+
+def top_up(
+    session: Session,
+    service_id: int,
+    amount: Decimal,
+    request_key: str,
+    *,
+    actor: str,
+    ip: str | None,
+    cap_default: Decimal,
+    supplier: Supplier,
+    coupons: tuple[Decimal, ...] | None = None,
+    vat_rate: Decimal = Decimal("21"),
+    due_days: int = 14,
+) -> TopUp:
+    """Add a coupon's value to the line's credit and invoice it, in the caller's transaction.
+
+    The account row is locked first, so concurrent top-ups of one line queue up and each
+    sees the ones before it when it checks the monthly cap. A request key already used by
+    this line returns its top-up unchanged (a re-submitted confirmation); two concurrent
+    requests with one key meet the UNIQUE constraint, and the caller shows the first.
+
+    Raises :class:`CapExceeded`, :class:`InvalidCoupon`, :class:`UnknownLine` or
+    :class:`InvalidRequestKey`; then nothing has been written that the caller should keep.
+    """
+    amount = Decimal(amount)
+    if amount <= 0 or (coupons is not None and amount not in coupons):
+        raise InvalidCoupon(f"no coupon of {amount} CZK")
+    if not (KEY_LENGTH[0] <= len(request_key or "") <= KEY_LENGTH[1]):
+        raise InvalidRequestKey("malformed request key")
+    try:
+        account = lock_account(session, service_id)  # first: see lock_account on SQLite
+    except AccountError as exc:
+        raise UnknownLine(str(exc)) from exc
+    service = session.get(Service, service_id, populate_existing=True)  # its cap, fresh
+    if service is None or service.kind != "voip":
+        raise UnknownLine(f"no VoIP service {service_id}")
+    existing = find(session, request_key)
+    if existing is not None:
+        if existing.service_id != service_id:
+            raise InvalidRequestKey("the request key belongs to another line")
+        return existing
+
+    moment = now()
+    state = cap_state(session, service, cap_default, moment)
+    if state.spent + amount > state.cap:
+        raise CapExceeded(state.cap, state.spent, amount)
+
+    customer = session.get(Customer, service.customer_id)
+    contract = session.get(Contract, service.contract_id)
+    issued = prague_date(moment)
+    invoice: Invoice = issue_invoice(
+        session,
+        customer,
+        [invoice_line(service, amount, vat_rate)],
+        supplier,
+        IssueOptions(
+            kind="voip_topup",
+            issue_date=issued,
+            taxable_date=issued,
+            due_date=issued + timedelta(days=due_days),
+            prices_include_vat=True,
+            actor=actor,
+        ),
+        contract=contract,
+    )
+    topup = TopUp(
+        service_id=service_id,
+        customer_id=service.customer_id,
+        amount=amount,
+        invoice_id=invoice.id,
+        created_at=moment,
+        request_key=request_key,
+        actor=actor,
+        ip=ip,
+    )
+    session.add(topup)
+    old_credit = account.credit
+    account.credit = old_credit + amount
+    if account.low_credit_threshold is None or account.credit >= account.low_credit_threshold:
+        account.low_credit_notified = False
+    session.flush()  # the UNIQUE request key speaks here (IntegrityError) if raced
+    audit.record(
+        session,
+        "voip.topup",
+        actor=actor,
+        customer_id=service.customer_id,
+        field="credit",
+        old_value=old_credit,
+        new_value=account.credit,
+        ip=ip,
+        details={
+            "number": service.phone_number,
+            "amount": str(amount),
+            "invoice": invoice.number,
+            "month_total": str(state.spent + amount),
+            "cap": str(state.cap),
+        },
+    )
+    session.flush()
+    return topup
