@@ -1,6 +1,7 @@
 """Benchmark: import and pair a 100,000-line GPC statement into PostgreSQL.
 
-    .venv/bin/python bench/import.py [--lines 100000] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python bench/import.py [--lines 100000] [--database bench_import]
+        [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 Builds a fresh database ``bench_import`` with N customers, each with one contract and one
 open 450 Kč invoice, renders a GPC statement paying every invoice (VS = contract number;
@@ -31,7 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 DB = "bench_import"
 
 
-def setup(admin_url: str, lines: int, statement: Path) -> str:
+def setup(admin_url: str, lines: int, statement: Path, db: str = DB) -> str:
+    import re
+
     import psycopg
 
     from billing import schema
@@ -40,10 +43,12 @@ def setup(admin_url: str, lines: int, statement: Path) -> str:
     from billing.statements import ParsedStatement, ParsedTransaction
     from billing.statements.gpc import render_gpc
 
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", db):
+        raise SystemExit(f"unsupported database name {db!r}")
     with psycopg.connect(admin_url.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB}")
-        conn.execute(f"CREATE DATABASE {DB}")
-    url = admin_url.rsplit("/", 1)[0] + f"/{DB}"
+        conn.execute(f"DROP DATABASE IF EXISTS {db}")
+        conn.execute(f"CREATE DATABASE {db}")
+    url = admin_url.rsplit("/", 1)[0] + f"/{db}"
     engine = make_engine(url)
     schema.upgrade(engine)
     engine.dispose()
@@ -118,6 +123,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", type=int, default=100_000)
     ap.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--database", default=DB, help=f"database to (re)create (default {DB})")
     ap.add_argument("--measure", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
@@ -125,7 +131,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         statement = Path(tmp) / "statement.gpc"
-        url = setup(args.admin_url, args.lines, statement)
+        url = setup(args.admin_url, args.lines, statement, args.database)
         subprocess.run([sys.executable, __file__, "--measure", url, str(statement)], check=True)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import Date, and_, bindparam, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from billing.db import money_sum
-from billing.ledger import balance
-from billing.models import Allocation, Invoice
+from billing.db import Money, money_sum
+from billing.models import Allocation, Invoice, LedgerEntry
 
 ZERO = Decimal("0.00")
 
@@ -98,11 +98,133 @@ class AccountSummary:
 
 
 def account_summary(session: Session, customer_id: int, on: date) -> AccountSummary:
-    opened = open_invoices(session, customer_id, on)
-    overdue = [s for s in opened if s.invoice.due_date < on]
+    """Balance, open and overdue totals in one aggregate query (one round trip, no
+    invoice objects): the overview page runs it on every visit."""
+    row = session.execute(_summary_query(), {"customer_id": customer_id, "on": on}).one()
+    open_total, overdue_total, oldest, balance_now = row
     return AccountSummary(
-        balance=balance(session, customer_id),
-        open_total=sum((s.open_amount for s in opened), ZERO),
-        overdue_total=sum((s.open_amount for s in overdue), ZERO),
-        oldest_overdue_due=min((s.invoice.due_date for s in overdue), default=None),
+        balance=balance_now,
+        open_total=open_total,
+        overdue_total=overdue_total,
+        oldest_overdue_due=oldest,
     )
+
+
+@lru_cache(maxsize=1)
+def _summary_query():
+    """Built once: composing the expression cost more Python time than PostgreSQL needs
+    to answer it."""
+    customer_id, on = bindparam("customer_id"), bindparam("on", type_=Date())
+    paid = (
+        select(Allocation.invoice_id, func.sum(Allocation.amount).label("paid"))
+        .join(Invoice, Invoice.id == Allocation.invoice_id)
+        .where(Invoice.customer_id == customer_id)
+        .group_by(Allocation.invoice_id)
+        .subquery()
+    )
+    left = Invoice.total - func.coalesce(paid.c.paid, 0)
+    is_open = and_(Invoice.kind != "credit_note", left > 0)
+    overdue = and_(is_open, Invoice.due_date < on)
+    ledger_sum = (
+        select(money_sum(LedgerEntry.amount))
+        .where(LedgerEntry.customer_id == customer_id)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            type_coerce(func.coalesce(func.sum(case((is_open, left))), 0), Money()),
+            type_coerce(func.coalesce(func.sum(case((overdue, left))), 0), Money()),
+            type_coerce(func.min(case((overdue, Invoice.due_date))), Date()),
+            ledger_sum,
+        )
+        .select_from(Invoice)
+        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .where(Invoice.customer_id == customer_id)
+    )
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    """The columns of an invoice that a list shows (no lines, no snapshots)."""
+
+    id: int
+    number: str
+    kind: str
+    issue_date: date
+    due_date: date
+    total: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    states: list[InvoiceState]  # InvoiceState.invoice is an InvoiceRow here
+    page: int
+    per_page: int
+    total_count: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total_count // self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def invoice_page(
+    session: Session, customer_id: int, on: date, page: int = 1, per_page: int = 20
+) -> InvoicePage:
+    """One page of the customer's invoices, newest first, with what is paid of each.
+
+    One query for the page (only the listed columns, paid amounts joined in) and one
+    count: a customer with years of monthly invoices does not load them all.
+    """
+    per_page = max(1, per_page)
+    total_count = session.scalar(_count_query(), {"customer_id": customer_id})
+    pages = max(1, -(-total_count // per_page))
+    page = min(max(1, page), pages)
+    rows = session.execute(
+        _page_query(),
+        {"customer_id": customer_id, "limit": per_page, "offset": (page - 1) * per_page},
+    ).all()
+    states = []
+    for id_, number, kind, issued, due, total, currency, paid_amount in rows:
+        inv = InvoiceRow(id_, number, kind, issued, due, total, currency)
+        p = paid_amount if paid_amount is not None else ZERO
+        states.append(InvoiceState(inv, p, invoice_status(total, p, due, on, kind)))
+    return InvoicePage(states, page, per_page, total_count)
+
+
+@lru_cache(maxsize=1)
+def _count_query():
+    return select(func.count()).select_from(Invoice).where(
+        Invoice.customer_id == bindparam("customer_id")
+    )
+
+
+@lru_cache(maxsize=1)
+def _page_query():
+    """Only the listed columns, newest first, with the paid amount of each."""
+    listed = (
+        select(
+            Invoice.id, Invoice.number, Invoice.kind, Invoice.issue_date, Invoice.due_date,
+            Invoice.total, Invoice.currency,
+        )
+        .where(Invoice.customer_id == bindparam("customer_id"))
+        .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+        .subquery()
+    )
+    paid = (
+        select(money_sum(Allocation.amount))
+        .where(Allocation.invoice_id == listed.c.id)
+        .correlate(listed)
+        .scalar_subquery()
+    )
+    return select(listed, paid).order_by(listed.c.issue_date.desc(), listed.c.id.desc())

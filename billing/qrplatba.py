@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import segno
@@ -111,8 +112,12 @@ def spayd_for_invoice(invoice: Invoice, open_amount: Decimal) -> str | None:
     )
 
 
+@lru_cache(maxsize=512)
 def qr_svg(spayd: str, scale: int = 4) -> str:
-    """Inline SVG markup (no XML declaration) of the QR code, error correction level M."""
+    """Inline SVG markup (no XML declaration) of the QR code, error correction level M.
+
+    Cached by the SPAYD string: the invoice page of an open invoice is opened again and
+    again with the same amount due."""
     qr = segno.make(spayd, error="m", boost_error=False, micro=False)
     return qr.svg_inline(scale=scale, svgclass="qr-platba", title="QR Platba")
 

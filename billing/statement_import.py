@@ -11,16 +11,27 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from decimal import Decimal
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from billing import audit
 from billing.clock import now
-from billing.db import bulk_insert, is_in
+from billing.db import is_in
 from billing.models import BankTransaction, StatementImport
-from billing.payments import pair_many
+from billing.payments import (
+    BATCH_COLUMNS,
+    BIG_BATCH,
+    RESOLVE_DIRECTED,
+    RESOLVE_JOINS,
+    RESOLVE_OWNER,
+    RESOLVE_STATUS,
+    pair_many,
+    pair_staged_batch,
+    start_pairing_batch,
+)
 from billing.statements import (
     ParsedStatement,
     StatementError,
@@ -29,6 +40,7 @@ from billing.statements import (
 )
 
 CHUNK = 20000
+CENT = Decimal("0.01")
 
 __all__ = ["ImportReport", "StatementError", "import_statement", "store_statement"]
 
@@ -81,41 +93,26 @@ def store_statement(
     )
     session.add(record)
     session.flush()
-    new_ids: list[int] = []
-    for start in range(0, len(parsed.transactions), CHUNK):
-        chunk = parsed.transactions[start : start + CHUNK]
-        new_ids.extend(_insert_new(session, parsed.account, chunk, record.id))
-    new_txs = []
-    columns = (
-        BankTransaction.id,
-        BankTransaction.amount,
-        BankTransaction.booked_on,
-        BankTransaction.variable_symbol,
-        BankTransaction.specific_symbol,
-    )
-    for start in range(0, len(new_ids), CHUNK):
-        ids = new_ids[start : start + CHUNK]
-        new_txs.extend(
-            session.execute(
-                select(*columns).where(is_in(session, BankTransaction.id, ids)).order_by(BankTransaction.id)
-            )
-        )
-    counts = pair_many(session, new_txs, actor)
-    record.new_transactions = len(new_ids)
-    record.duplicate_transactions = len(parsed.transactions) - len(new_ids)
+    if session.get_bind().dialect.name == "postgresql":
+        new_count = _store_resolved_pg(session, parsed, record.id)
+        counts = pair_staged_batch(session, actor, update_transactions=False)
+    else:
+        new_count, counts = _store_and_pair(session, parsed, record.id, actor)
+    record.new_transactions = new_count
+    record.duplicate_transactions = len(parsed.transactions) - new_count
     audit.record(
         session,
         "statement.imported",
         actor=actor,
         new_value=filename[-200:],
-        details={"format": parsed.format, "account": parsed.account, "new": len(new_ids), **counts},
+        details={"format": parsed.format, "account": parsed.account, "new": new_count, **counts},
     )
     session.flush()
     return ImportReport(
         parsed.format,
         parsed.account,
         len(parsed.transactions),
-        len(new_ids),
+        new_count,
         record.duplicate_transactions,
         counts["matched"],
         counts["unmatched"],
@@ -124,8 +121,7 @@ def store_statement(
 
 
 def _insert_new(session: Session, account: str, chunk, import_id: int) -> list[int]:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = sqlite.insert
     seen: set[str] = set()
     created = now()
     rows = []
@@ -154,8 +150,6 @@ def _insert_new(session: Session, account: str, chunk, import_id: int) -> list[i
     if not rows:
         return []
     table = BankTransaction.__table__
-    if dialect == "postgresql":
-        return _insert_new_pg(session, rows)
     stmt = (
         insert(table)
         .on_conflict_do_nothing(index_elements=["source_account", "bank_tx_id"])
@@ -165,25 +159,107 @@ def _insert_new(session: Session, account: str, chunk, import_id: int) -> list[i
     return list(session.connection().execute(stmt, rows).scalars())
 
 
-def _insert_new_pg(session: Session, rows: list[dict]) -> list[int]:
-    """COPY into a temporary table, then INSERT ... SELECT ... ON CONFLICT DO NOTHING."""
-    from sqlalchemy import text
-
-    session.execute(
-        text(
-            "CREATE TEMP TABLE IF NOT EXISTS bank_tx_incoming "
-            "(LIKE bank_transaction INCLUDING DEFAULTS) ON COMMIT DROP"
+def _store_and_pair(session: Session, parsed: ParsedStatement, import_id: int, actor: str):
+    """Store the new movements, read them back and pair them (the portable path)."""
+    new_ids: list[int] = []
+    for start in range(0, len(parsed.transactions), CHUNK):
+        chunk = parsed.transactions[start : start + CHUNK]
+        new_ids.extend(_insert_new(session, parsed.account, chunk, import_id))
+    new_txs = []
+    columns = (
+        BankTransaction.id,
+        BankTransaction.amount,
+        BankTransaction.booked_on,
+        BankTransaction.variable_symbol,
+        BankTransaction.specific_symbol,
+    )
+    for start in range(0, len(new_ids), CHUNK):
+        ids = new_ids[start : start + CHUNK]
+        new_txs.extend(
+            session.execute(
+                select(*columns).where(is_in(session, BankTransaction.id, ids)).order_by(BankTransaction.id)
+            )
         )
+    return len(new_ids), pair_many(session, new_txs, actor)
+
+
+# -- PostgreSQL: COPY the file into a temporary table, insert the new movements already
+# resolved (status, owner) and stage them for the set-based pairing in billing.payments.
+
+_INCOMING_COLUMNS = (
+    "id, source_account, bank_tx_id, booked_on, amount, currency, variable_symbol, "
+    "specific_symbol, constant_symbol, counter_account, counter_name, message, status, "
+    "statement_import_id, created_at"
+)
+_STORED_COLUMNS = _INCOMING_COLUMNS.replace("id, ", "", 1)
+
+
+def _store_resolved_pg(session: Session, parsed: ParsedStatement, import_id: int) -> int:
+    """Insert the file's new movements, resolved, and stage them in ``pairing_batch``.
+
+    Each key once: ON CONFLICT skips known movements (and waits for a concurrent importer
+    of the same key, then skips it). Returns how many were new.
+    """
+    session.execute(
+        text("CREATE TEMP TABLE IF NOT EXISTS bank_tx_incoming (LIKE bank_transaction) ON COMMIT DROP")
     )
     session.execute(text("TRUNCATE bank_tx_incoming"))
-    bulk_insert(session, "bank_tx_incoming", rows)
-    columns = ", ".join(rows[0])
+    _copy_incoming(session, parsed, import_id)
+    if len(parsed.transactions) >= BIG_BATCH:
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+        session.execute(text("ANALYZE bank_tx_incoming"))
+    start_pairing_batch(session)
     result = session.execute(
         text(
-            f"INSERT INTO bank_transaction ({columns}) "
-            f"SELECT {columns} FROM bank_tx_incoming ORDER BY id "
-            "ON CONFLICT (source_account, bank_tx_id) DO NOTHING RETURNING id"
+            "WITH resolved AS MATERIALIZED ("
+            f"  SELECT t.*, {RESOLVE_STATUS} AS r_status, {RESOLVE_OWNER} AS r_owner,"
+            f"   {RESOLVE_DIRECTED} AS r_directed"
+            f"  FROM bank_tx_incoming t {RESOLVE_JOINS}"
+            "), inserted AS ("
+            f"  INSERT INTO bank_transaction ({_STORED_COLUMNS}, customer_id)"
+            f"  SELECT {_STORED_COLUMNS.replace('status', 'r_status')}, r_owner"
+            "  FROM resolved ORDER BY id"
+            "  ON CONFLICT (source_account, bank_tx_id) DO NOTHING"
+            "  RETURNING id, bank_tx_id"
+            f") INSERT INTO pairing_batch ({BATCH_COLUMNS})"
+            "  SELECT i.id, r.r_status, r.r_owner, r.r_directed, r.booked_on, r.amount,"
+            "   r.variable_symbol, r.specific_symbol"
+            "  FROM inserted i JOIN resolved r ON r.bank_tx_id = i.bank_tx_id"
         )
     )
-    return sorted(result.scalars())
+    return result.rowcount
 
+
+def _copy_text(value) -> str:
+    if value is None:
+        return "\\N"
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_incoming(session: Session, parsed: ParsedStatement, import_id: int) -> None:
+    """COPY the statement (each bank id once, file order in ``id``) into bank_tx_incoming.
+
+    The rows are written as COPY text directly: psycopg's per-value adaptation
+    (``write_row``) cost more than the whole set-based pairing.
+    """
+    esc = _copy_text
+    account = esc(parsed.account)
+    tail = f"\tunmatched\t{import_id}\t{now().isoformat()}\n"
+    seen: set[str] = set()
+    lines = []
+    for position, tx in enumerate(parsed.transactions, 1):
+        if tx.bank_tx_id in seen:  # the same movement twice within one file
+            continue
+        seen.add(tx.bank_tx_id)
+        if tx.amount != tx.amount.quantize(CENT):  # what the Money column type refuses
+            raise ValueError(f"money has more than 2 decimal places: {tx.amount}")
+        lines.append(
+            f"{position}\t{account}\t{esc(tx.bank_tx_id)}\t{tx.booked_on.isoformat()}\t"
+            f"{tx.amount:f}\t{esc(tx.currency)}\t{esc(tx.variable_symbol)}\t"
+            f"{esc(tx.specific_symbol)}\t{esc(tx.constant_symbol)}\t{esc(tx.counter_account)}\t"
+            f"{esc(tx.counter_name)}\t{esc(tx.message)}{tail}"
+        )
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f"COPY bank_tx_incoming ({_INCOMING_COLUMNS}) FROM STDIN") as copy:
+        for start in range(0, len(lines), 5000):
+            copy.write("".join(lines[start : start + 5000]))

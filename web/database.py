@@ -9,7 +9,10 @@ from billing.db import make_engine, make_session_factory
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
+    # No pre-ping: it costs a round trip on every request. A connection that the server
+    # closed fails that one request; SQLAlchemy then sees the disconnect and invalidates
+    # the pool, so the next requests get fresh connections.
+    engine = make_engine(app.config["DATABASE_URL"], pool_pre_ping=False)
     app.extensions["ispzone.engine"] = engine
     app.extensions["ispzone.sessions"] = make_session_factory(engine)
     app.teardown_appcontext(_close_session)

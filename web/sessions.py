@@ -13,7 +13,7 @@ from datetime import timedelta
 from flask import current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import UserMixin
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from billing.clock import now
 from billing.models import Customer, UserSession
@@ -21,6 +21,12 @@ from billing.passwords import new_token, token_hash
 from web.database import db
 
 TOUCH_EVERY = timedelta(seconds=60)
+# built once (it runs on every request): composing it cost more than the query itself
+_LOAD_QUERY = (
+    select(UserSession, Customer)
+    .join(Customer, Customer.id == UserSession.customer_id)
+    .where(UserSession.token_hash == bindparam("token_hash"))
+)
 
 
 class HttpsAwareSessionInterface(SecureCookieSessionInterface):
@@ -76,11 +82,7 @@ def load(token: str | None, kind: str = "zone") -> tuple[UserSession, Customer] 
     if not token:
         return None
     s = db()
-    found = s.execute(
-        select(UserSession, Customer)
-        .join(Customer, Customer.id == UserSession.customer_id)
-        .where(UserSession.token_hash == token_hash(token))
-    ).first()
+    found = s.execute(_LOAD_QUERY, {"token_hash": token_hash(token)}).first()
     if found is None or found[0].kind != kind:
         return None
     row, customer = found

@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from billing import customers, qrplatba
 from billing import traffic as usage
-from billing.accounts import account_summary, customer_invoices
+from billing.accounts import account_summary, invoice_page
 from billing.clock import today
 from web.database import db
 from web.i18n import current_lang
@@ -150,11 +150,22 @@ def service_detail(service_id: int):
     return render_template("zone/service_detail.html", service=service, today=today())
 
 
+INVOICES_PER_PAGE = 20
+
+
 @bp.get("/invoices")
 @login_required
 def invoices():
-    states = customer_invoices(db(), current_user.customer_id, today())
-    return render_template("zone/invoices.html", states=states)
+    page = invoice_page(
+        db(), current_user.customer_id, today(), request.args.get("page", 1, type=int),
+        INVOICES_PER_PAGE,
+    )
+    kind_labels = {  # one translation per kind on the page, not one per row
+        kind: str(INVOICE_KINDS.get(kind, kind)) for kind in {s.invoice.kind for s in page.states}
+    }
+    return render_template(
+        "zone/invoices.html", states=page.states, page=page, kind_labels=kind_labels
+    )
 
 
 @bp.get("/invoices/<int:invoice_id>")

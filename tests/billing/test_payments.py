@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
 from billing import events, ledger
 from billing.accounts import account_summary, customer_invoices
 from billing.clock import today
-from billing.invoicing import IssueOptions, issue_invoice
-from billing.models import Allocation, BankTransaction, LedgerEntry
+from billing.invoicing import IssueOptions, issue_credit_note, issue_invoice
+from billing.models import Allocation, BankTransaction, Invoice, LedgerEntry
 from billing.payments import assign, credit_available, pair, unmatched
 from billing.vat import LineInput
 
@@ -164,3 +167,88 @@ def test_float_never_reaches_money(session, make_customer):
     c = make_customer(number="3009")
     with pytest.raises(Exception, match="float"):
         ledger.post(session, c.id, "payment", 1.5, booked_on=date(2026, 1, 1))
+
+
+# -- the set-based PostgreSQL pairing gives what the Python loop gives -------------------------
+
+step = hs.one_of(
+    hs.tuples(hs.just("invoice"), amounts_st := hs.decimals("0.01", "900", places=2),
+              hs.integers(0, 90)),
+    hs.tuples(hs.just("pay"), hs.lists(hs.tuples(amounts_st, hs.integers(-1, 5)), min_size=1,
+                                       max_size=4), hs.integers(0, 20)),
+    hs.tuples(hs.just("credit"), hs.integers(0, 9), hs.sampled_from(["0.3", "1"])),
+)
+
+
+def _run(session, customer, supplier, steps, portable: bool, monkeypatch) -> list[tuple]:
+    """Play ``steps`` for one customer; returns the allocations as (source, invoice, amount)
+    with sources and invoices named by their position, so two customers compare."""
+    import billing.payments as payments_module
+
+    with monkeypatch.context() as m:
+        if portable:
+            m.setattr(payments_module, "_is_postgresql", lambda session: False)
+        invoices, names = [], {}
+        for kind, a, b in steps:
+            if kind == "invoice":
+                inv = invoice(session, customer, supplier, a, days_ago=b)
+                names[("inv", inv.id)] = f"i{len(invoices)}"
+                invoices.append(inv)
+            elif kind == "pay":
+                txs = []
+                for amount, target in a:
+                    ss = invoices[target].specific_symbol if 0 <= target < len(invoices) else None
+                    tx = payment(session, amount, vs=customer.customer_number, ss=ss)
+                    tx.booked_on = today() - timedelta(days=b)
+                    txs.append(tx)
+                session.flush()
+                for tx in txs:
+                    names[("tx", tx.id)] = f"p{len(names)}"
+                payments_module.pair_many(session, txs)
+            elif invoices:
+                target = invoices[a % len(invoices)]
+                credited = -sum((i.total for i in invoices if i.corrects_invoice_id == target.id), D(0))
+                amount = ((target.total - credited) * D(b)).quantize(D("0.01"))
+                if amount > 0:
+                    note = issue_credit_note(
+                        session, target, [LineInput("Sleva", D(-1), amount)], supplier, "sleva"
+                    )
+                    names[("cn", note.id)] = f"c{len(names)}"
+                    invoices.append(note)
+        session.flush()
+    rows = session.execute(
+        select(Allocation).join(Invoice, Invoice.id == Allocation.invoice_id)
+        .where(Invoice.customer_id == customer.id).order_by(Allocation.id)
+    ).scalars()
+    return [
+        (names[("tx", a.bank_transaction_id)] if a.bank_transaction_id else names[("cn", a.credit_note_id)],
+         names[("inv", a.invoice_id)], a.amount)
+        for a in rows
+    ]
+
+
+def test_postgresql_pairing_equals_the_python_loop(engine, make_customer, supplier, monkeypatch):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("compares the PostgreSQL set-based pairing with the portable one")
+    from billing.db import make_session_factory
+
+    factory = make_session_factory(engine)
+    numbers = itertools.count(7001)
+
+    @settings(max_examples=30, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(hs.lists(step, min_size=1, max_size=10))
+    def check(steps):
+        session = factory()
+        try:
+            sql_customer = make_customer(number=str(next(numbers)), password=None)
+            py_customer = make_customer(number=str(next(numbers)), password=None)
+            sql_customer, py_customer = session.merge(sql_customer), session.merge(py_customer)
+            by_sql = _run(session, sql_customer, supplier, steps, False, monkeypatch)
+            by_python = _run(session, py_customer, supplier, steps, True, monkeypatch)
+            assert by_sql == by_python
+        finally:
+            session.rollback()
+            session.close()
+
+    check()

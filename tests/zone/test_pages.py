@@ -140,6 +140,43 @@ def test_invoice_list_statuses(logged_in, session, jana):
     assert f'href="/invoices/{paid.id}.pdf"' in html
 
 
+def test_invoice_list_pages_newest_first(logged_in, session, jana):
+    from zone.views import INVOICES_PER_PAGE
+
+    issued = [issue(session, jana, "100.00", days_ago=days) for days in range(INVOICES_PER_PAGE + 3)]
+    pay(session, "100.00", vs="3001", ss=issued[-1].specific_symbol)  # the oldest is paid
+    first = logged_in.get("/invoices").get_data(as_text=True)
+    shown = statuses(first)
+    assert len(shown) == INVOICES_PER_PAGE
+    assert issued[0].number in shown and issued[-1].number not in shown
+    assert "Strana 1 z 2" in first and 'href="/invoices?page=2"' in first
+    second = logged_in.get("/invoices?page=2").get_data(as_text=True)
+    assert set(statuses(second)) == {inv.number for inv in issued[INVOICES_PER_PAGE:]}
+    assert statuses(second)[issued[-1].number] == "paid"
+    assert "Novější faktury" in second and "Starší faktury" not in second
+    # a page past the end shows the last one; nonsense shows the first
+    assert statuses(logged_in.get("/invoices?page=99").get_data(as_text=True)) == statuses(second)
+    assert statuses(logged_in.get("/invoices?page=x").get_data(as_text=True)) == shown
+
+
+def test_account_summary_matches_the_invoice_states(session, jana):
+    from billing.accounts import account_summary, customer_invoices
+    from billing.ledger import balance
+
+    issue(session, jana, "450.00", days_ago=60)
+    issue(session, jana, "300.00", days_ago=40)
+    issue(session, jana, "199.00", days_ago=0)
+    pay(session, "500.00", vs="3001")
+    summary = account_summary(session, jana.id, today())
+    states = [s for s in customer_invoices(session, jana.id, today()) if s.is_open]
+    overdue = [s for s in states if s.invoice.due_date < today()]
+    assert summary.open_total == sum((s.open_amount for s in states), Decimal("0.00"))
+    assert summary.open_total == Decimal("449.00")
+    assert summary.overdue_total == Decimal("250.00")
+    assert summary.oldest_overdue_due == min(s.invoice.due_date for s in overdue)
+    assert summary.balance == balance(session, jana.id) == Decimal("-449.00")
+
+
 def test_invoice_detail_shows_lines_recap_and_qr_when_open(logged_in, session, jana):
     invoice = issue(
         session,
