@@ -4,10 +4,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-22 02:25:30.270086
 """
-from alembic import op
 import sqlalchemy as sa
-import billing.db
+from alembic import op
 
+import billing.db
 
 revision = '0002'
 down_revision = '0001'

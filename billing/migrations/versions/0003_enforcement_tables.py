@@ -4,10 +4,10 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-22 02:25:31.700370
 """
-from alembic import op
 import sqlalchemy as sa
-import billing.db
+from alembic import op
 
+import billing.db
 
 revision = '0003'
 down_revision = '0002'
