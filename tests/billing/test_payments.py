@@ -19,6 +19,7 @@ from billing.invoicing import IssueOptions, issue_credit_note, issue_invoice
 from billing.models import Allocation, BankTransaction, Invoice, LedgerEntry
 from billing.payments import assign, credit_available, pair, unmatched
 from billing.vat import LineInput
+from tests.conftest import need
 
 D = Decimal
 
@@ -228,8 +229,8 @@ def _run(session, customer, supplier, steps, portable: bool, monkeypatch) -> lis
 
 
 def test_postgresql_pairing_equals_the_python_loop(engine, make_customer, supplier, monkeypatch):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("compares the PostgreSQL set-based pairing with the portable one")
+    # compares the PostgreSQL set-based pairing with the portable Python loop
+    need(engine.dialect.name == "postgresql", "TEST_DATABASE_URL (PostgreSQL) is not set")
     from billing.db import make_session_factory
 
     factory = make_session_factory(engine)
