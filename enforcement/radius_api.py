@@ -17,7 +17,7 @@ import ipaddress
 import logging
 from functools import lru_cache
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from billing.clock import today
@@ -136,15 +136,23 @@ def _read_connection():
     return conn
 
 
-@bp.post("/authorize", endpoint="authorize")
-@csrf.exempt
-def authorize():
+@bp.before_request
+def _check_caller():
+    """Both endpoints: refuse unknown callers, then parse rlm_rest's JSON once."""
     refused = _refusal()
     if refused is not None:
         return refused
     attrs = _attributes()
     if attrs is None:
         return _json({}, 400)
+    g.radius_attrs = attrs
+    return None
+
+
+@bp.post("/authorize", endpoint="authorize")
+@csrf.exempt
+def authorize():
+    attrs = g.radius_attrs
     try:
         with _read_connection() as conn:
             answer = answer_for(conn, attrs.get("User-Name", ""), today(), _lists())
@@ -161,12 +169,7 @@ def authorize():
 @bp.post("/accounting", endpoint="accounting")
 @csrf.exempt
 def accounting():
-    refused = _refusal()
-    if refused is not None:
-        return refused
-    attrs = _attributes()
-    if attrs is None:
-        return _json({}, 400)
+    attrs = g.radius_attrs
     try:
         record = acct.parse(attrs)
     except acct.AccountingError as exc:
