@@ -50,10 +50,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.session_interface = sessions.HttpsAwareSessionInterface()
     formatting.init_app(app)
 
-    if app.config["PROXY_FIX"]:
-        opts = dict(part.split("=") for part in app.config["PROXY_FIX"].split(","))
-        app.wsgi_app = ProxyFix(app.wsgi_app, **{k.strip(): int(v) for k, v in opts.items()})
-
     import enforcement
     import voip
     import zone
@@ -66,6 +62,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     cli.init_app(app)
     _error_handlers(app)
+    # Last, so that it is outermost: the /radius endpoints in front of Flask
+    # (enforcement.radius_api) see the client address it reports too.
+    if app.config["PROXY_FIX"]:
+        opts = dict(part.split("=") for part in app.config["PROXY_FIX"].split(","))
+        app.wsgi_app = ProxyFix(app.wsgi_app, **{k.strip(): int(v) for k, v in opts.items()})
     return app
 
 

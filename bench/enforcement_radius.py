@@ -11,8 +11,8 @@
    FreeRADIUS with the shipped ``deploy/freeradius`` (tests/enforcement/freeradius_runner.py),
    and sends R PAP Access-Requests over the N users with ``radclient -p P -r 3 -s`` after a
    short warm-up. Prints accepts/s and the lost count. Target: >= 1,000 accepts/s, none lost.
-3. ``--profile``: also profiles the authorize view in-process (cProfile over 2,000 requests
-   through the Flask test client) and prints where the time goes.
+3. ``--profile``: also profiles the authorize endpoint in-process (cProfile over 2,000 requests
+   through the test client) and prints where the time goes.
 """
 
 from __future__ import annotations
@@ -250,18 +250,15 @@ def profile(url: str, customers: int, outbox: Path, requests: int = 2000) -> str
     per_request = (time.perf_counter() - started) / requests * 1000
     stats = pstats.Stats(profiler)
     parts = {
-        "the whole request (Flask wsgi_app)": ("flask/app.py", "wsgi_app"),
-        "  before_request hooks (CSRF, Flask-Limiter, ...)": ("flask/app.py", "preprocess_request"),
-        "    of which Flask-Limiter": ("flask_limiter/_extension.py", "_check_request_limit"),
-        "  the authorize view": ("enforcement/radius_api.py", "authorize"),
-        "    pool checkout (+ pre-ping round trip)": ("sqlalchemy/engine/base.py", "__init__"),
+        "the whole request (RadiusApi.__call__)": ("enforcement/radius_api.py", "__call__"),
+        "  caller check (allow-list, token)": ("enforcement/radius_api.py", "_refusal"),
+        "  reading the JSON body": ("json/__init__.py", "loads"),
+        "  the authorize handler": ("enforcement/radius_api.py", "authorize"),
+        "    pool checkout": ("sqlalchemy/engine/base.py", "__init__"),
         "    the SELECT (answer_for)": ("enforcement/authorize.py", "answer_for"),
-        "    reading the JSON body": ("werkzeug/wrappers/request.py", "get_json"),
-        "    jsonify": ("flask/json/__init__.py", "jsonify"),
-        "  after_request + response": ("flask/app.py", "finalize_request"),
-        "  teardown": ("flask/app.py", "do_teardown_request"),
+        "  writing the JSON answer": ("enforcement/radius_api.py", "_respond"),
     }
-    lines = [f"in-process (Flask test client, profiled): {per_request:.2f} ms per authorize; "
+    lines = [f"in-process (test client, profiled): {per_request:.2f} ms per authorize; "
              "cumulative ms per request:"]
     for label, (path, name) in parts.items():
         total = sum(v[3] for (file, _line, func), v in stats.stats.items()

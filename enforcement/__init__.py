@@ -20,8 +20,8 @@ def init_app(app: Flask) -> None:
     settings.apply(app, warning.DEFAULTS)
     settings.apply(app, radius_api.DEFAULTS)
     app.register_blueprint(warning.bp)
-    app.register_blueprint(radius_api.bp)
     warning.init_app(app)
+    radius_api.install(app)
     cli.init_app(app)
     service.install(app)
     from enforcement import demo

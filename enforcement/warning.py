@@ -48,8 +48,9 @@ DEFAULTS: dict = {
     "ENFORCEMENT_CAPTURE_FOREIGN_HOSTS": True,
 }
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
-# Machines, not browsers, talk to these: never redirect them.
-NEVER_CAPTURED = ("radius.", "zone.healthz")
+# Machines, not browsers, talk to these: never redirect them. (/radius/ is answered in
+# front of Flask, enforcement.radius_api, and never gets here.)
+NEVER_CAPTURED = ("zone.healthz",)
 
 
 def init_app(app: Flask) -> None:

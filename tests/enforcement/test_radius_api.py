@@ -139,6 +139,36 @@ def test_freeradius_is_never_rate_limited(database_url, tmp_path, pppoe):
         limiter.limit_manager.set_default_limits([])
 
 
+def test_behind_a_proxy_the_reported_address_is_checked(database_url, tmp_path, pppoe):
+    """With PROXY_FIX the allow-list sees the address the proxy reports (docs/radius.md)."""
+    from app import create_app
+
+    app = create_app({
+        "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "x",
+        "RATELIMIT_STORAGE_URI": "memory://", "PROXY_FIX": "x_for=1",
+        "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"), "RADIUS_API_TOKEN": TOKEN,
+    })
+    try:
+        pppoe()
+        client = app.test_client()
+        assert authorize(client, headers={**AUTH, "X-Forwarded-For": "192.0.2.7"}).status_code == 403
+        assert authorize(client, headers={**AUTH, "X-Forwarded-For": "127.0.0.1"}).status_code == 200
+    finally:
+        app.extensions["ispzone.engine"].dispose()
+
+
+def test_other_methods_paths_and_oversized_bodies(app, client, pppoe):
+    pppoe()
+    get = client.get("/radius/authorize", headers=AUTH)
+    assert get.status_code == 405 and get.headers["Allow"] == "POST"
+    assert client.post("/radius/nothing", json={}, headers=AUTH).status_code == 404
+    huge = rest(**{"User-Name": "alice", "Filler": "x" * 70_000})
+    assert client.post("/radius/authorize", json=huge, headers=AUTH).status_code == 413
+    # a router redirecting a warned customer's traffic to us never captures the RADIUS API
+    app.config["PUBLIC_URL"] = "https://zona.example.net"
+    assert authorize(client, headers={**AUTH, "Host": "example.com"}).status_code == 200
+
+
 # --- authorize ----------------------------------------------------------------------------
 
 
