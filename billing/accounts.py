@@ -100,7 +100,9 @@ class AccountSummary:
 def account_summary(session: Session, customer_id: int, on: date) -> AccountSummary:
     """Balance, open and overdue totals in one aggregate query (one round trip, no
     invoice objects): the overview page runs it on every visit."""
-    row = session.execute(_summary_query(), {"customer_id": customer_id, "on": on}).one()
+    row = session.connection().execute(  # Core: no ORM layer for a row of four numbers
+        _summary_query(), {"customer_id": customer_id, "on": on}
+    ).one()
     open_total, overdue_total, oldest, balance_now = row
     return AccountSummary(
         balance=balance_now,
@@ -181,23 +183,35 @@ def invoice_page(
 ) -> InvoicePage:
     """One page of the customer's invoices, newest first, with what is paid of each.
 
-    One query for the page (only the listed columns, paid amounts joined in) and one
-    count: a customer with years of monthly invoices does not load them all.
+    One query: only the listed columns, the paid amounts joined in and the number of all
+    the customer's invoices counted alongside (a window over the same scan), so a customer
+    with years of monthly invoices loads none of the others. Only a page past the end
+    costs a second look (the count, then the last page).
     """
     per_page = max(1, per_page)
-    total_count = session.scalar(_count_query(), {"customer_id": customer_id})
-    pages = max(1, -(-total_count // per_page))
-    page = min(max(1, page), pages)
-    rows = session.execute(
-        _page_query(),
-        {"customer_id": customer_id, "limit": per_page, "offset": (page - 1) * per_page},
-    ).all()
+    page = max(1, page)
+    rows = _page_rows(session, customer_id, page, per_page)
+    if rows:
+        total_count = rows[0][-1]
+    else:
+        total_count = session.scalar(_count_query(), {"customer_id": customer_id})
+        last = max(1, -(-total_count // per_page))
+        if page > last:
+            page = last
+            rows = _page_rows(session, customer_id, page, per_page)
     states = []
-    for id_, number, kind, issued, due, total, currency, paid_amount in rows:
+    for id_, number, kind, issued, due, total, currency, paid_amount, _count in rows:
         inv = InvoiceRow(id_, number, kind, issued, due, total, currency)
         p = paid_amount if paid_amount is not None else ZERO
         states.append(InvoiceState(inv, p, invoice_status(total, p, due, on, kind)))
     return InvoicePage(states, page, per_page, total_count)
+
+
+def _page_rows(session: Session, customer_id: int, page: int, per_page: int) -> list:
+    return session.connection().execute(
+        _page_query(),
+        {"customer_id": customer_id, "limit": per_page, "offset": (page - 1) * per_page},
+    ).all()
 
 
 @lru_cache(maxsize=1)
@@ -213,7 +227,7 @@ def _page_query():
     listed = (
         select(
             Invoice.id, Invoice.number, Invoice.kind, Invoice.issue_date, Invoice.due_date,
-            Invoice.total, Invoice.currency,
+            Invoice.total, Invoice.currency, func.count().over().label("total_count"),
         )
         .where(Invoice.customer_id == bindparam("customer_id"))
         .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
@@ -227,4 +241,7 @@ def _page_query():
         .correlate(listed)
         .scalar_subquery()
     )
-    return select(listed, paid).order_by(listed.c.issue_date.desc(), listed.c.id.desc())
+    return select(
+        listed.c.id, listed.c.number, listed.c.kind, listed.c.issue_date, listed.c.due_date,
+        listed.c.total, listed.c.currency, paid, listed.c.total_count,
+    ).order_by(listed.c.issue_date.desc(), listed.c.id.desc())

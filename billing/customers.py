@@ -10,14 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing import audit, validation
 from billing.accounts import ZERO, InvoiceState, states_for
 from billing.clock import prague_date
-from billing.models import Allocation, BankTransaction, Customer, Invoice, Service
+from billing.models import Allocation, BankTransaction, Contract, Customer, Invoice, Service
 from billing.payments import MATCHED
 
 # -- contact details -------------------------------------------------------------------------
@@ -126,6 +127,21 @@ SERVICE_ORDER = ("internet", "insurance", "voip", "other")
 class ServiceOverview:
     active: dict[str, list[Service]]  # kind -> services, kinds in SERVICE_ORDER
     ended: list[Service]
+
+
+@lru_cache(maxsize=1)
+def _contracts_query():
+    return (
+        select(Contract.number, Contract.signed_on, Contract.ended_on)
+        .where(Contract.customer_id == bindparam("customer_id"))
+        .order_by(Contract.id)
+    )
+
+
+def contract_list(session: Session, customer_id: int) -> list:
+    """The customer's contracts as rows (number, signed_on, ended_on), oldest first: the
+    overview page lists them on every visit, so no ORM objects are built."""
+    return session.connection().execute(_contracts_query(), {"customer_id": customer_id}).all()
 
 
 def customer_services(session: Session, customer_id: int) -> list[Service]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from billing import qrplatba
@@ -148,6 +148,15 @@ def _open_invoice(state, on: date) -> OpenInvoice:
         account=inv.supplier_account,
         iban=inv.supplier_iban,
         spayd=spayd,
+    )
+
+
+def notice_column():
+    """Whether the customer (correlated: used in the client zone's session query, see
+    web.sessions.add_extra) must be told about the debt: the case_notice condition."""
+    return exists().where(
+        EnforcementCase.customer_id == Customer.id,
+        EnforcementCase.state.in_(NOTICE_STATES),
     )
 
 

@@ -32,6 +32,7 @@ from billing.clock import today
 from enforcement import acknowledge as ack
 from enforcement.cases import CaseError
 from enforcement.config import Policy
+from web import sessions
 from web.database import db
 from web.extensions import limiter
 
@@ -56,6 +57,8 @@ NEVER_CAPTURED = ("zone.healthz",)
 def init_app(app: Flask) -> None:
     app.before_request(capture_foreign_host)
     app.context_processor(_banner_context)
+    # whether to show the banner comes with the login session: no query of its own
+    sessions.add_extra(BANNER_EXTRA, ack.notice_column())
 
 
 # -- who is asking --------------------------------------------------------------------------
@@ -244,19 +247,27 @@ def capture_foreign_host():
 # -- the client-zone banner -----------------------------------------------------------------
 
 
-class _LazyBanner:
-    """Queries only when a template asks: one small query for a customer in good standing,
-    the debt only for the few who are warned, acknowledged or disconnected."""
+BANNER_EXTRA = "enforcement_notice"
 
-    def __init__(self, customer_id: int):
+
+class _LazyBanner:
+    """Works only when a template asks. Whether there is anything to say came with the
+    login session (``notice``; None right after login: then one small query); the debt is
+    read only for the few who are warned, acknowledged or disconnected."""
+
+    def __init__(self, customer_id: int, notice: bool | None):
         self._customer_id = customer_id
+        self._notice = notice
         self._loaded = False
         self._info = None
 
     def _get(self):
         if not self._loaded:
             self._loaded = True
-            if ack.case_notice(db(), self._customer_id) is not None:
+            notice = self._notice
+            if notice is None:
+                notice = ack.case_notice(db(), self._customer_id) is not None
+            if notice:
                 self._info = ack.warning_info(db(), self._customer_id, today())
         return self._info
 
@@ -274,4 +285,6 @@ def _banner_context() -> dict:
         or not current_user.is_authenticated
     ):
         return {"enforcement_banner": None}
-    return {"enforcement_banner": _LazyBanner(current_user.customer_id)}
+    notice = getattr(current_user, "extras", {}).get(BANNER_EXTRA)
+    return {"enforcement_banner": _LazyBanner(current_user.customer_id,
+                                              None if notice is None else bool(notice))}

@@ -57,7 +57,7 @@ def _load() -> VoipUser | None:
     if found is None:
         session.pop(TOKEN_KEY, None)
         return None
-    row, customer = found
+    row, customer, _extras = found
     service = db().get(Service, row.service_id) if row.service_id else None
     if service is None or service.kind != "voip" or not service.is_active(today()):
         sessions.end(token)

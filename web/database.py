@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy.orm import Session
 
 from billing.db import make_engine, make_session_factory
@@ -18,10 +18,25 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
 
 
+READ_ONLY_METHODS = ("GET", "HEAD")
+
+
 def db() -> Session:
-    """The session of the current request / app context."""
+    """The session of the current request / app context.
+
+    A GET or HEAD (which change nothing but the login session's last-seen time, one
+    statement) reads PostgreSQL in autocommit mode: under READ COMMITTED every statement
+    takes its own snapshot anyway, so the BEGIN and ROLLBACK round trips around a page's
+    few SELECTs bought nothing (bench/web.py)."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["ispzone.sessions"]()
+        session = current_app.extensions["ispzone.sessions"]()
+        if (
+            has_request_context()
+            and request.method in READ_ONLY_METHODS
+            and session.get_bind().dialect.name == "postgresql"
+        ):
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        g.db_session = session
     return g.db_session
 
 

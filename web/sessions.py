@@ -9,6 +9,7 @@ emptied cookie session with a fresh token (no fixation).
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import lru_cache
 
 from flask import current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
@@ -21,12 +22,29 @@ from billing.passwords import new_token, token_hash
 from web.database import db
 
 TOUCH_EVERY = timedelta(seconds=60)
-# built once (it runs on every request): composing it cost more than the query itself
-_LOAD_QUERY = (
-    select(UserSession, Customer)
-    .join(Customer, Customer.id == UserSession.customer_id)
-    .where(UserSession.token_hash == bindparam("token_hash"))
-)
+
+# Values other packages need on every page of a logged-in customer, loaded with the session
+# row instead of by a query of their own: name -> a column expression correlated to
+# ``customer`` (enforcement: whether the debt banner must be shown).
+_EXTRAS: dict[str, object] = {}
+
+
+def add_extra(name: str, column) -> None:
+    """Load ``column`` (correlated to Customer) with every session; it arrives in
+    ``Principal.extras[name]``."""
+    _EXTRAS[name] = column
+    _load_query.cache_clear()
+
+
+@lru_cache(maxsize=1)
+def _load_query():
+    """Built once (it runs on every request): composing it cost more than the query."""
+    extras = [column.label(name) for name, column in _EXTRAS.items()]
+    return (
+        select(UserSession, Customer, *extras)
+        .join(Customer, Customer.id == UserSession.customer_id)
+        .where(UserSession.token_hash == bindparam("token_hash"))
+    )
 
 
 class HttpsAwareSessionInterface(SecureCookieSessionInterface):
@@ -44,10 +62,12 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
 class Principal(UserMixin):
     """A logged-in customer in the client zone (Flask-Login's user)."""
 
-    def __init__(self, customer: Customer, row: UserSession, token: str):
+    def __init__(self, customer: Customer, row: UserSession | None, token: str,
+                 extras: dict | None = None):
         self.customer = customer
         self.row = row
         self._token = token
+        self.extras = extras or {}  # see add_extra(); empty right after login
 
     def get_id(self) -> str:
         return self._token
@@ -77,15 +97,17 @@ def start(customer: Customer, kind: str = "zone", service_id: int | None = None)
     return token
 
 
-def load(token: str | None, kind: str = "zone") -> tuple[UserSession, Customer] | None:
-    """The live session row for ``token`` and its customer, or None if ended or expired."""
+def load(token: str | None, kind: str = "zone") -> tuple[UserSession, Customer, dict] | None:
+    """The live session row for ``token``, its customer and the extras (add_extra), or
+    None if ended or expired."""
     if not token:
         return None
     s = db()
-    found = s.execute(_LOAD_QUERY, {"token_hash": token_hash(token)}).first()
+    found = s.execute(_load_query(), {"token_hash": token_hash(token)}).first()
     if found is None or found[0].kind != kind:
         return None
-    row, customer = found
+    row, customer = found[0], found[1]
+    extras = dict(zip(_EXTRAS, found[2:], strict=True))
     moment = now()
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     absolute = timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
@@ -96,7 +118,7 @@ def load(token: str | None, kind: str = "zone") -> tuple[UserSession, Customer] 
     if moment - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = moment
         s.commit()
-    return row, customer
+    return row, customer, extras
 
 
 def end(token: str | None) -> None:

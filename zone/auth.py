@@ -34,8 +34,8 @@ def load_user(token: str):
     found = sessions.load(token, kind="zone")
     if found is None:
         return None
-    row, customer = found
-    return sessions.Principal(customer, row, token)
+    row, customer, extras = found
+    return sessions.Principal(customer, row, token, extras)
 
 
 login_manager.login_view = "zone.login"

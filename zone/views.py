@@ -90,7 +90,10 @@ def index():
 @login_required
 def info():
     summary = account_summary(db(), current_user.customer_id, today())
-    return render_template("zone/info.html", customer=current_user.customer, summary=summary)
+    contracts = customers.contract_list(db(), current_user.customer_id)
+    return render_template(
+        "zone/info.html", customer=current_user.customer, summary=summary, contracts=contracts
+    )
 
 
 @bp.route("/info/edit", methods=["GET", "POST"])
