@@ -81,6 +81,9 @@ def _configure(app: Flask, test_config: dict) -> None:
         if key.startswith("SUPPLIER_"):
             app.config[key] = value
     app.config.update(test_config)
+    from billing.supplier import Supplier
+
+    Supplier.from_config(app.config)  # a bad SUPPLIER_* setting stops the start, clearly
 
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'ispzone.sqlite3'}"

@@ -20,7 +20,7 @@ from billing.models import (
     InvoiceLine,
     InvoiceVatRecap,
 )
-from billing.supplier import Supplier
+from billing.supplier import Supplier, number_format
 from billing.vat import LineInput, compute_document
 
 DEFAULT_DUE_DAYS = 14
@@ -30,12 +30,18 @@ class InvoicingError(ValueError):
     pass
 
 
-def next_number(session: Session, year: int) -> str:
-    """Next invoice number of the year's series: YYYY + 6 digits (also used as the SS).
+def next_number(session: Session, year: int, fmt: str = "YYYYNNNNNN") -> str:
+    """Next invoice number of the year's series in ``fmt`` (Supplier.invoice_number_format;
+    by default YYYY + 6 digits), also used as the SS.
 
     The series row is locked (SELECT ... FOR UPDATE on PostgreSQL), so concurrent issuers
-    never share a number.
+    never share a number. A full series refuses to go on (the operator switches to a
+    format with more serial digits; the counter carries on).
     """
+    try:
+        year_digits, serial_digits = number_format(fmt)
+    except ValueError as exc:
+        raise InvoicingError(str(exc)) from None
     key = f"invoice-{year}"
     series = session.scalar(
         select(DocumentSeries).where(DocumentSeries.key == key).with_for_update()
@@ -44,11 +50,14 @@ def next_number(session: Session, year: int) -> str:
         series = DocumentSeries(key=key, last_value=0)
         session.add(series)
         session.flush()
+    if series.last_value + 1 >= 10**serial_digits:
+        raise InvoicingError(
+            f"invoice series {year} is full ({10**serial_digits - 1:,} invoices in format "
+            f"{fmt}); set SUPPLIER_INVOICE_NUMBER_FORMAT=YYNNNNNNNN for more"
+        )
     series.last_value += 1
     session.flush()
-    if series.last_value > 999_999:
-        raise InvoicingError(f"invoice series {year} is exhausted")
-    return f"{year}{series.last_value:06d}"
+    return f"{year % 10**year_digits:0{year_digits}d}{series.last_value:0{serial_digits}d}"
 
 
 @dataclass(frozen=True)
@@ -89,7 +98,9 @@ def issue_invoice(
     elif doc.total <= 0:
         raise InvoicingError("an invoice must have a positive total")
 
-    number = options.number or next_number(session, issued.year)
+    number = options.number or next_number(
+        session, issued.year, supplier.invoice_number_format
+    )
     ss = options.specific_symbol or (number if number.isdigit() and len(number) <= 10 else None)
     if ss is None:
         raise InvoicingError(f"invoice {number}: no numeric specific symbol")

@@ -425,3 +425,36 @@ def test_caller_rollback_undoes_a_successful_import(session, supplier):
     assert counts(session)["customer"] == before["customer"] + 3
     session.rollback()
     assert counts(session) == before
+
+
+def test_invoice_number_formats_and_a_full_series(session):
+    """A provider with more than 999,999 invoices a year switches to YY + 8 digits; a full
+    series refuses to issue (never a number that does not fit the specific symbol)."""
+    from billing.invoicing import InvoicingError
+    from billing.models import DocumentSeries
+    from billing.supplier import Supplier
+
+    assert next_number(session, 2031, "YYNNNNNNNN") == "3100000001"
+    assert next_number(session, 2031, "YYYYNNNNNN") == "2031000002"  # one counter per year
+    session.add(DocumentSeries(key="invoice-2032", last_value=999_999))
+    session.flush()
+    with pytest.raises(InvoicingError, match="YYNNNNNNNN"):
+        next_number(session, 2032)
+    assert next_number(session, 2032, "YYNNNNNNNN") == "3201000000"
+    for bad in ("YYYYNNNNNNN", "NNNNYYYY", "YYYY", ""):
+        with pytest.raises(ValueError, match="invoice number format"):
+            Supplier(invoice_number_format=bad)
+
+
+def test_the_supplier_format_numbers_issued_invoices(session, make_customer):
+    from dataclasses import replace
+
+    from billing.invoicing import IssueOptions, issue_invoice
+    from billing.supplier import Supplier
+    from billing.vat import LineInput
+
+    customer = make_customer()
+    supplier = replace(Supplier(), invoice_number_format="YYNNNNNNNN")
+    inv = issue_invoice(session, customer, [LineInput("Internet", Decimal(1), Decimal(450))],
+                        supplier, IssueOptions(issue_date=today()))
+    assert inv.number == f"{today().year % 100}{1:08d}" and inv.specific_symbol == inv.number
