@@ -112,8 +112,10 @@ def invoices_group() -> None:
 
 @invoices_group.command("issue")
 @click.option("--month", required=True, help="YYYY-MM")
-def invoices_issue(month: str) -> None:
-    """Issue this month's invoices for all active services (twice issues nothing new)."""
+@click.option("--no-email", is_flag=True, help="Issue only; e-mail nothing.")
+def invoices_issue(month: str, no_email: bool) -> None:
+    """Issue this month's invoices for all active services (twice issues nothing new) and
+    e-mail each with its PDF (through SMTP, or into MAIL_OUTBOX_DIR without SMTP_HOST)."""
     from billing.recurring import issue_month
 
     try:
@@ -123,52 +125,44 @@ def invoices_issue(month: str) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(report)
-    if current_app.config.get("SMTP_HOST") and numbers:
-        sent = send_invoices(numbers)
-        click.echo(f"{sent} of {len(numbers)} invoices e-mailed")
+    if numbers and not no_email:
+        sent, without_email = send_invoices(numbers)
+        click.echo(f"{sent} of {len(numbers)} invoices e-mailed"
+                   + (f" ({without_email} customers have no e-mail address)" if without_email else ""))
 
 
-def send_invoices(invoice_ids: list[int]) -> int:
-    """E-mail issued invoices with their PDF attached; returns how many were sent."""
+def send_invoices(invoice_ids: list[int]) -> tuple[int, int]:
+    """E-mail issued invoices with their PDF attached, each in its customer's language
+    (templates/email/invoice_issued.txt). Returns (sent, customers without an address);
+    a failed send is logged and reported, the others go on."""
     from billing.accounts import states_for
     from billing.clock import today
-    from billing.mailer import MailError, MailSettings, compose, send
     from billing.models import Customer, Invoice
     from billing.pdf import render_invoice_pdf
+    from web.mail import send_template
 
-    settings = MailSettings.from_config(current_app.config)
-    sent = 0
+    sent = without_email = 0
     session = current_app.extensions["ispzone.sessions"]()
     try:
         for invoice_id in invoice_ids:
             invoice = session.get(Invoice, invoice_id)
             customer = session.get(Customer, invoice.customer_id)
             if not customer.email:
+                without_email += 1
                 continue
             state = states_for(session, [invoice], today())[0]
             pdf = render_invoice_pdf(invoice, state.open_amount)
-            body = (
-                f"Dobrý den,\n\nv příloze zasíláme fakturu {invoice.number} na {invoice.total} Kč "
-                f"se splatností {invoice.due_date:%d. %m. %Y}.\n"
-                f"Číslo účtu: {invoice.supplier_account}, variabilní symbol: "
-                f"{invoice.variable_symbol}, specifický symbol: {invoice.specific_symbol}.\n\n"
-                f"{invoice.supplier_name}\n"
-            )
-            msg = compose(
-                settings,
-                customer.email,
-                f"Faktura {invoice.number}",
-                body,
-                [(f"faktura-{invoice.number}.pdf", "application/pdf", pdf)],
-            )
-            try:
-                send(settings, msg)
+            if send_template(
+                customer.email, "invoice_issued", lang=customer.language or "cs",
+                attachments=[(f"faktura-{invoice.number}.pdf", "application/pdf", pdf)],
+                invoice=invoice, open_amount=state.open_amount,
+            ):
                 sent += 1
-            except MailError as exc:
-                click.echo(f"invoice {invoice.number}: {exc}", err=True)
+            else:
+                click.echo(f"invoice {invoice.number}: not sent (see the log)", err=True)
     finally:
         session.close()
-    return sent
+    return sent, without_email
 
 
 @click.group("payments", cls=AppGroup, help="Bank statements and payment matching.")

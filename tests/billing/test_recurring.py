@@ -45,3 +45,33 @@ def test_month_run_prorates_and_is_idempotent(session, make_customer, supplier):
     inv = next(i for i in report.issued if i.customer_id == full.id)
     assert inv.variable_symbol == "4001" and inv.specific_symbol == inv.number
     assert inv.issue_date == date(2026, 11, 1) and inv.due_date == date(2026, 11, 15)
+
+
+def test_the_month_run_emails_each_invoice_in_the_customers_language(
+    app, session, make_customer, outbox
+):
+    czech = make_customer(number="4101", email="jana@example.cz")
+    add_service(session, czech, "Internet 100", "1234.50", date(2025, 1, 1))
+    english = make_customer(number="4102", email="john@example.com", language="en")
+    add_service(session, english, "Internet 100", "450.00", date(2025, 1, 1))
+    silent = make_customer(number="4103", email=None)
+    add_service(session, silent, "Internet 100", "450.00", date(2025, 1, 1))
+    session.commit()
+
+    result = app.test_cli_runner().invoke(args=["invoices", "issue", "--month", "2026-11"])
+    assert result.exit_code == 0, result.output
+    assert "2 of 3 invoices e-mailed (1 customers have no e-mail address)" in result.output
+    mails = {m["To"]: m for m in outbox.messages()}
+    assert set(mails) == {"jana@example.cz", "john@example.com"}
+    cz = session.scalars(select(Invoice).where(Invoice.customer_id == czech.id)).one()
+    body = mails["jana@example.cz"].get_body(("plain",)).get_content()
+    assert mails["jana@example.cz"]["Subject"].startswith(f"Faktura {cz.number} od ")
+    assert "na 1\u00a0234,50\u00a0Kč" in body and f"specifickým symbolem {cz.number}" in body
+    pdf = next(mails["jana@example.cz"].iter_attachments())
+    assert pdf.get_filename() == f"faktura-{cz.number}.pdf"
+    assert pdf.get_content().startswith(b"%PDF")
+    en_body = mails["john@example.com"].get_body(("plain",)).get_content()
+    assert "please find attached invoice" in en_body and "CZK\u00a0450.00" in en_body
+
+    again = app.test_cli_runner().invoke(args=["invoices", "issue", "--month", "2026-11"])
+    assert again.exit_code == 0 and len(outbox.messages()) == 2  # nothing new, nothing sent
