@@ -28,5 +28,14 @@ test: venv
 lint: venv
 	$(BIN)/ruff check .
 
+# The benchmarks of issues 2-5, one after another (they need PostgreSQL; bench/web.py needs
+# wrk, bench/enforcement.py FreeRADIUS and radclient: apt-get install wrk freeradius
+# freeradius-rest freeradius-utils). Each prints its figures and targets.
+bench: venv
+	$(BIN)/python bench/web.py
+	$(BIN)/python bench/import.py
+	$(BIN)/python bench/voip.py
+	$(BIN)/python bench/enforcement.py
+
 clean:
 	rm -rf $(VENV) instance/*.sqlite3 .pytest_cache
