@@ -3,8 +3,11 @@
 The whole file is one transaction: a malformed line rejects the file (StatementError with
 the line number) and nothing is written. Each movement is keyed by (our account, the bank's
 movement id): re-importing a file, importing an overlapping one, or the same file from two
-processes at once stores nothing twice (INSERT ... ON CONFLICT DO NOTHING on the unique key;
-a concurrent importer waits on the key and then skips it).
+processes at once stores nothing twice. SQLite: INSERT ... ON CONFLICT DO NOTHING on the
+unique key (its writers are serialised anyway). PostgreSQL: importers of one account take
+turns on a transaction-scoped advisory lock, so the second waits for the first to commit and
+then finds its movements stored; the file is COPYed into a temporary table and stored,
+resolved and paired by a few set-based statements (billing.pairing_pg).
 """
 
 from __future__ import annotations
@@ -21,17 +24,18 @@ from billing import audit
 from billing.clock import now
 from billing.db import is_in
 from billing.models import BankTransaction, StatementImport
-from billing.payments import (
+from billing.pairing_pg import (
     BATCH_COLUMNS,
     BIG_BATCH,
     RESOLVE_DIRECTED,
     RESOLVE_JOINS,
     RESOLVE_OWNER,
     RESOLVE_STATUS,
-    pair_many,
     pair_staged_batch,
+    plan_for_big_batch,
     start_pairing_batch,
 )
+from billing.payments import pair_many
 from billing.statements import (
     ParsedStatement,
     StatementError,
@@ -194,39 +198,54 @@ _INCOMING_COLUMNS = (
 _STORED_COLUMNS = _INCOMING_COLUMNS.replace("id, ", "", 1)
 
 
+# advisory lock namespace for "statements of one account are imported one at a time"
+_LOCK_NAMESPACE = 0x15F20001
+
+
 def _store_resolved_pg(session: Session, parsed: ParsedStatement, import_id: int) -> int:
     """Insert the file's new movements, resolved, and stage them in ``pairing_batch``.
 
-    Each key once: ON CONFLICT skips known movements (and waits for a concurrent importer
-    of the same key, then skips it). Returns how many were new.
+    Each key once: importers of one account take turns (a transaction-scoped advisory lock
+    on the account), so an anti-join leaves out the movements already stored (committed by
+    whoever imported them) and the rest go in with a plain INSERT (ON CONFLICT's
+    speculative insertion cost 15 % more per row). A concurrent importer of the same file
+    waits for the first to commit, then finds everything stored. Returns how many were new.
     """
+    big = len(parsed.transactions) >= BIG_BATCH
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:account))"),
+        {"namespace": _LOCK_NAMESPACE, "account": parsed.account},
+    )
     session.execute(
         text("CREATE TEMP TABLE IF NOT EXISTS bank_tx_incoming (LIKE bank_transaction) ON COMMIT DROP")
     )
     session.execute(text("TRUNCATE bank_tx_incoming"))
     _copy_incoming(session, parsed, import_id)
-    if len(parsed.transactions) >= BIG_BATCH:
-        session.execute(text("SET LOCAL work_mem = '64MB'"))
-        session.execute(text("ANALYZE bank_tx_incoming"))
+    if big:
+        plan_for_big_batch(session, "bank_tx_incoming")
     start_pairing_batch(session)
+    # new ids in file order (t.id is the position in the file): nextval over sorted rows
     result = session.execute(
         text(
             "WITH resolved AS MATERIALIZED ("
-            f"  SELECT t.*, {RESOLVE_STATUS} AS r_status, {RESOLVE_OWNER} AS r_owner,"
-            f"   {RESOLVE_DIRECTED} AS r_directed"
-            f"  FROM bank_tx_incoming t {RESOLVE_JOINS}"
+            "  SELECT nextval('bank_transaction_id_seq') AS new_id, r.* FROM ("
+            f"   SELECT t.*, {RESOLVE_STATUS} AS r_status, {RESOLVE_OWNER} AS r_owner,"
+            f"    {RESOLVE_DIRECTED} AS r_directed"
+            f"   FROM bank_tx_incoming t {RESOLVE_JOINS}"
+            "   WHERE NOT EXISTS (SELECT FROM bank_transaction k"
+            "    WHERE k.source_account = t.source_account AND k.bank_tx_id = t.bank_tx_id)"
+            "   ORDER BY t.id) r"
             "), inserted AS ("
-            f"  INSERT INTO bank_transaction ({_STORED_COLUMNS}, customer_id)"
-            f"  SELECT {_STORED_COLUMNS.replace('status', 'r_status')}, r_owner"
-            "  FROM resolved ORDER BY id"
-            "  ON CONFLICT (source_account, bank_tx_id) DO NOTHING"
-            "  RETURNING id, bank_tx_id"
+            f"  INSERT INTO bank_transaction (id, {_STORED_COLUMNS}, customer_id)"
+            f"  SELECT new_id, {_STORED_COLUMNS.replace('status', 'r_status')}, r_owner"
+            "  FROM resolved ORDER BY new_id"
             f") INSERT INTO pairing_batch ({BATCH_COLUMNS})"
-            "  SELECT i.id, r.r_status, r.r_owner, r.r_directed, r.booked_on, r.amount,"
-            "   r.variable_symbol, r.specific_symbol"
-            "  FROM inserted i JOIN resolved r ON r.bank_tx_id = i.bank_tx_id"
+            "  SELECT new_id, r_status, r_owner, r_directed, booked_on, amount,"
+            "   variable_symbol, specific_symbol FROM resolved"
         )
     )
+    if big:
+        plan_for_big_batch(session, "pairing_batch")
     return result.rowcount
 
 
