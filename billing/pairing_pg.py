@@ -264,6 +264,19 @@ def settle_given(session: Session, customer_ids: list[int], directed: dict[tuple
 def _settle(session: Session, customers_sql: str, directed_sql: str, params: dict,
             moment) -> Decimal:
     session.flush()
+    # One settler per customer at a time: two transactions pairing money of one customer
+    # (two statements of different accounts, an import and a manual assign, a payment and
+    # an invoice being issued) would otherwise both see an invoice open and both pay it.
+    # The second waits here, and its SETTLE then sees what the first committed. Locked in
+    # id order (no deadlock between settlers); NO KEY UPDATE leaves foreign-key checks of
+    # rows that reference the customer free to go on.
+    session.execute(
+        text(
+            f"SELECT id FROM customer WHERE id IN ({customers_sql}) "
+            "ORDER BY id FOR NO KEY UPDATE"
+        ),
+        params,
+    )
     applied = session.execute(
         text(_SETTLE.format(customers=customers_sql, directed=directed_sql)),
         {**params, "moment": moment},

@@ -253,3 +253,60 @@ def test_postgresql_pairing_equals_the_python_loop(engine, make_customer, suppli
             session.close()
 
     check()
+
+
+def test_two_payments_settling_one_invoice_at_once_pay_it_once(engine, make_customer, supplier):
+    """Two transactions pairing money of one customer at the same time (say a manual assign
+    while a statement is imported): the invoice is paid once, the second payment becomes
+    credit. The second settler waits for the first and then sees its allocation."""
+    need(engine.dialect.name == "postgresql", "TEST_DATABASE_URL (PostgreSQL) is not set")
+    import threading
+    import time
+
+    from sqlalchemy import func, select
+
+    from billing.db import make_session_factory
+    from billing.models import Allocation, Customer
+
+    factory = make_session_factory(engine)
+    setup = factory()
+    customer = setup.merge(make_customer(number="3901", password=None))
+    inv = invoice(setup, customer, supplier, "450.00")
+    txs = [payment(setup, "450.00") for _ in range(2)]
+    setup.commit()
+    customer_id, invoice_id, tx_ids = customer.id, inv.id, [t.id for t in txs]
+    setup.close()
+
+    first_settled = threading.Event()
+    errors = []
+
+    def pay(tx_id, hold):
+        session = factory()
+        try:
+            tx = session.get(BankTransaction, tx_id)
+            assign(session, tx, session.get(Customer, customer_id), actor="operator:test")
+            if hold:
+                first_settled.set()
+                time.sleep(0.5)  # keep the transaction open: the other one must wait
+            session.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            session.close()
+
+    first = threading.Thread(target=pay, args=(tx_ids[0], True))
+    first.start()
+    assert first_settled.wait(10)
+    second = threading.Thread(target=pay, args=(tx_ids[1], False))
+    second.start()
+    first.join(20)
+    second.join(20)
+    assert not errors, errors
+    check = factory()
+    try:
+        paid = check.scalar(select(func.sum(Allocation.amount))
+                            .where(Allocation.invoice_id == invoice_id))
+        assert paid == D("450.00")
+        assert credit_available(check, customer_id) == D("450.00")
+    finally:
+        check.close()
