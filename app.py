@@ -30,6 +30,9 @@ DEFAULTS = {
     "MAIL_OUTBOX_DIR": None,  # default: instance/outbox when SMTP_HOST is unset
     "OPERATOR_EMAIL": "podpora@priklad.net",
     "PUBLIC_URL": None,  # e.g. https://zona.priklad.net, for links in CLI-sent e-mails
+    # our bank accounts whose statements `payments import` accepts, comma separated
+    # ("2001234588/2010", "19-2000145399/0800" or IBANs); default: SUPPLIER_ACCOUNT
+    "BANK_ACCOUNTS": "",
 }
 INT_SETTINGS = {"SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "PASSWORD_RESET_HOURS", "SMTP_PORT"}
 

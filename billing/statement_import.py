@@ -13,6 +13,7 @@ resolved and paired by a few set-based statements (billing.pairing_pg).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -75,18 +76,39 @@ def import_statement(
     fmt: str | None = None,
     actor: str = "system",
     bank_code: str | None = None,
+    own_accounts: Sequence[str] | None = None,
 ) -> ImportReport:
     """Parse ``data`` and store + pair its movements. Raises StatementError; caller commits.
 
     ``bank_code`` completes our account number where the format does not carry it (GPC),
     so that one account has one key whichever format its statements come in.
+    ``own_accounts``: when given, a statement of any other account is refused (its payments
+    are not ours to pair); a GPC account without bank code takes the code of the one of
+    ours with that number.
     """
     parsed = parse_statement(data, fmt)
     account = national_account(parsed.account) or parsed.account
+    if own_accounts is not None:
+        ours = [national_account(a) or a for a in own_accounts if a and a.strip()]
+        found = [a for a in ours if _same_account(account, a)]
+        if not found:
+            raise StatementError(
+                f"the statement is of account {account or '(none)'}, which is not one of ours "
+                f"({', '.join(ours) or 'none configured'}; setting BANK_ACCOUNTS)"
+            )
+        if "/" not in account and "/" in found[0]:
+            bank_code = found[0].rsplit("/", 1)[1]
     if "/" not in account and bank_code:
         account = f"{account}/{bank_code}"
     parsed.account = account
     return store_statement(session, parsed, filename, hashlib.sha256(data).hexdigest(), actor)
+
+
+def _same_account(a: str, b: str) -> bool:
+    """Equal national accounts; a side without a bank code (GPC) matches on the number."""
+    number_a, _, code_a = a.partition("/")
+    number_b, _, code_b = b.partition("/")
+    return number_a == number_b and (not code_a or not code_b or code_a == code_b)
 
 
 def store_statement(

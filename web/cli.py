@@ -176,16 +176,20 @@ def payments_group() -> None:
     "--format", "fmt", type=click.Choice(["gpc", "fio-json", "fio-csv", "camt053"]), default=None,
     help="Detected from the content when not given.",
 )
-def payments_import(file: Path, fmt: str | None) -> None:
+@click.option("--any-account", is_flag=True,
+              help="Accept a statement of an account not listed in BANK_ACCOUNTS.")
+def payments_import(file: Path, fmt: str | None, any_account: bool) -> None:
     """Import a statement (GPC/ABO, Fio JSON/CSV, camt.053) and pair its payments."""
     from billing.statement_import import StatementError, import_statement
 
+    own = supplier().account or ""
+    accounts = [a.strip() for a in (current_app.config["BANK_ACCOUNTS"] or own).split(",")]
     try:
         with transaction() as session:
-            own = supplier().account or ""
-            bank_code = own.rsplit("/", 1)[1] if "/" in own else None
             report = import_statement(
-                session, file.read_bytes(), str(file), fmt, "operator:cli", bank_code
+                session, file.read_bytes(), str(file), fmt, "operator:cli",
+                bank_code=own.rsplit("/", 1)[1] if "/" in own else None,
+                own_accounts=None if any_account else accounts,
             )
     except StatementError as exc:
         raise click.ClickException(f"{file}: {exc} (nothing was imported)") from exc

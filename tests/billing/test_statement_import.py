@@ -144,3 +144,35 @@ def test_concurrent_imports_of_one_file_on_postgresql(database_url, billed):
     assert s.scalar(select(func.count(BankTransaction.id))) == 30
     assert s.scalar(select(func.count(LedgerEntry.id)).where(LedgerEntry.kind == "payment")) == 30
     s.close()
+
+
+SAMPLES = __import__("pathlib").Path(__file__).parent / "samples"
+
+
+@pytest.mark.parametrize("sample", ["statement_2026-11.gpc", "fio_2026-11.json",
+                                    "fio_2026-11.csv", "camt053_2026-11.xml"])
+def test_a_statement_of_someone_elses_account_is_refused(app, session, sample):
+    """`payments import` takes only statements of our accounts (BANK_ACCOUNTS, default the
+    supplier's): another account's payments are not ours to pair. The samples are all of
+    2001234567/2010 (a GPC without its bank code, an IBAN in camt.053)."""
+    runner = app.test_cli_runner()
+    path = str(SAMPLES / sample)
+    app.config["BANK_ACCOUNTS"] = "2001234588/2010, 19-2000145399/0800"
+    refused = runner.invoke(args=["payments", "import", path])
+    assert refused.exit_code != 0
+    assert "is of account 2001234567" in refused.output and "not one of ours" in refused.output
+    assert "nothing was imported" in refused.output
+    assert session.scalar(select(func.count()).select_from(BankTransaction)) == 0
+
+    app.config["BANK_ACCOUNTS"] = "CZ47 2010 0000 0020 0123 4567"  # the same account as IBAN
+    accepted = runner.invoke(args=["payments", "import", path])
+    assert accepted.exit_code == 0, accepted.output
+    session.rollback()  # end the read snapshot: see what the command committed
+    stored = session.scalars(select(StatementImport.account)).all()
+    assert stored == ["2001234567/2010"]  # one key whichever format, bank code completed
+
+
+def test_any_account_overrides_the_check(app, session):
+    result = app.test_cli_runner().invoke(
+        args=["payments", "import", "--any-account", str(SAMPLES / "fio_2026-11.json")])
+    assert result.exit_code == 0, result.output
