@@ -57,6 +57,7 @@ TITLES = {
     "voip_topup": "Faktura – daňový doklad",
     "advance": "Zálohová faktura – výzva k platbě (není daňovým dokladem)",
     "credit_note": "Opravný daňový doklad (dobropis)",
+    "advance_receipt": "Daňový doklad k přijaté platbě",  # billing.receipts
 }
 CURRENCY_SYMBOLS = {"CZK": "Kč", "EUR": "€"}
 
@@ -239,7 +240,10 @@ def _dates_and_payment(invoice: Invoice, width: float) -> Table:
     dates: list[tuple[str, str]] = [("Datum vystavení:", format_date(invoice.issue_date))]
     if invoice.taxable_date:
         dates.append(("Datum uskut. zdaň. plnění:", format_date(invoice.taxable_date)))
-    dates.append(("Datum splatnosti:", format_date(invoice.due_date)))
+    if invoice.due_date:
+        dates.append(("Datum splatnosti:", format_date(invoice.due_date)))
+    if invoice.kind == "advance_receipt":
+        dates.append(("K zálohové faktuře č.:", invoice.advance.number))
     corrected = _corrected_number(invoice)
     if corrected:
         dates.append(("Opravuje doklad č.:", corrected))
@@ -377,7 +381,9 @@ def _recap_and_totals(invoice: Invoice, open_amount: Decimal, width: float) -> T
 
 def _totals_block(invoice: Invoice, open_amount: Decimal) -> list[Flowable]:
     cur = invoice.currency
-    label = "Celkem" if invoice.kind == "credit_note" else "Celkem k úhradě"
+    label = {"credit_note": "Celkem", "advance_receipt": "Přijatá platba"}.get(
+        invoice.kind, "Celkem k úhradě"
+    )
     block: list[Flowable] = [_p(f"{label}: {format_money(invoice.total, cur)}", "total")]
     if invoice.kind != "credit_note":
         if ZERO < open_amount < invoice.total:

@@ -131,6 +131,31 @@ def invoices_issue(month: str, no_email: bool) -> None:
                    + (f" ({without_email} customers have no e-mail address)" if without_email else ""))
 
 
+@invoices_group.command("receipts")
+@click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Issue date (default today, Prague).")
+def invoices_receipts(on) -> None:
+    """Issue the tax documents for payments received on advance invoices that have none yet
+    (due within 15 days of the payment; run daily, and after every import, which does it)."""
+    _issue_receipts(on.date() if on else None, quiet=False)
+
+
+def _issue_receipts(on=None, quiet: bool = True) -> None:
+    """After the payments are committed, in a transaction of its own: a receipt that cannot
+    be issued is reported and leaves the imported payments alone."""
+    from billing.receipts import ReceiptError, issue_receipts
+
+    try:
+        with transaction() as session:
+            issued = [r.number for r in issue_receipts(session, on, actor="operator:cli")]
+    except ReceiptError as exc:
+        click.echo(f"tax documents for received advance payments: not issued: {exc}", err=True)
+        return
+    if issued or not quiet:
+        click.echo(f"{len(issued)} tax documents for received advance payments issued"
+                   + (f": {', '.join(issued)}" if issued else ""))
+
+
 def send_invoices(invoice_ids: list[int]) -> tuple[int, int]:
     """E-mail issued invoices with their PDF attached, each in its customer's language
     (templates/email/invoice_issued.txt). Returns (sent, customers without an address);
@@ -194,6 +219,7 @@ def payments_import(file: Path, fmt: str | None, any_account: bool) -> None:
     except StatementError as exc:
         raise click.ClickException(f"{file}: {exc} (nothing was imported)") from exc
     click.echo(report)
+    _issue_receipts()
 
 
 @payments_group.command("unmatched")
@@ -234,3 +260,4 @@ def payments_assign(tx_id: int, customer_number: str) -> None:
     except PairingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"transaction {tx_id} paired with customer {customer_number}")
+    _issue_receipts()

@@ -26,6 +26,7 @@ from billing import customers, qrplatba
 from billing import traffic as usage
 from billing.accounts import account_summary, invoice_page
 from billing.clock import today
+from billing.receipts import customer_receipt, receipts_for, render_receipt_pdf
 from web.database import db
 from web.i18n import current_lang
 from web.mail import send_template
@@ -178,7 +179,30 @@ def invoice_detail(invoice_id: int):
     if detail is None:
         abort(404)
     qr = _payment_qr(detail.invoice, detail.state.open_amount)
-    return render_template("zone/invoice_detail.html", detail=detail, state=detail.state, qr=qr)
+    receipts = (
+        receipts_for(db(), current_user.customer_id, invoice_id)
+        if detail.invoice.kind == "advance" else []
+    )
+    return render_template(
+        "zone/invoice_detail.html", detail=detail, state=detail.state, qr=qr, receipts=receipts
+    )
+
+
+@bp.get("/receipts/<int:receipt_id>.pdf")
+@login_required
+def receipt_pdf(receipt_id: int):
+    receipt = customer_receipt(db(), current_user.customer_id, receipt_id)
+    if receipt is None:
+        abort(404)
+    response = send_file(
+        io.BytesIO(render_receipt_pdf(receipt)),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=f"danovy-doklad-{receipt.number}.pdf",
+        conditional=False,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _payment_qr(invoice, open_amount: Decimal) -> Markup | None:

@@ -16,6 +16,8 @@ from billing.models.invoices import (
     Invoice,
     InvoiceLine,
     InvoiceVatRecap,
+    TaxReceipt,
+    TaxReceiptVat,
 )
 from billing.models.payments import Allocation, BankTransaction, LedgerEntry, StatementImport
 
@@ -37,6 +39,8 @@ __all__ = [
     "Service",
     "ServiceAddress",
     "StatementImport",
+    "TaxReceipt",
+    "TaxReceiptVat",
     "TrafficDay",
     "UserSession",
 ]

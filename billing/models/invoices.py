@@ -111,3 +111,42 @@ class DocumentSeries(Base):
 
     key: Mapped[str] = mapped_column(String(20), primary_key=True)
     last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TaxReceipt(Base):
+    """Daňový doklad k přijaté platbě: the tax document for a payment received on an advance
+    invoice (which is not one). One per payment allocated to the advance; the day the
+    payment came is its DUZP. Issued once, never changed (billing.receipts)."""
+
+    __tablename__ = "tax_receipt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    advance_invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocation.id"), unique=True)
+    issue_date: Mapped[date] = mapped_column(Date)
+    received_on: Mapped[date] = mapped_column(Date)  # DUZP: the day the payment came
+    total_net: Mapped[Decimal] = mapped_column()
+    total_vat: Mapped[Decimal] = mapped_column()
+    total: Mapped[Decimal] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    advance: Mapped[Invoice] = relationship()
+    vat_recap: Mapped[list[TaxReceiptVat]] = relationship(
+        order_by="TaxReceiptVat.rate", cascade="all, delete-orphan"
+    )
+
+
+class TaxReceiptVat(Base):
+    """The per-rate split of a received payment: base, VAT and total for one rate."""
+
+    __tablename__ = "tax_receipt_vat"
+    __table_args__ = (UniqueConstraint("receipt_id", "rate"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("tax_receipt.id"))
+    rate: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    base: Mapped[Decimal] = mapped_column()
+    vat: Mapped[Decimal] = mapped_column()
+    total: Mapped[Decimal] = mapped_column()

@@ -13,8 +13,11 @@ from urllib.parse import urlparse
 import pytest
 from sqlalchemy import select
 
-from billing.invoicing import issue_invoice
-from billing.models import Service
+from billing.clock import today
+from billing.invoicing import IssueOptions, issue_invoice
+from billing.models import BankTransaction, Service
+from billing.payments import pair
+from billing.receipts import issue_receipts
 from billing.supplier import Supplier
 from billing.vat import LineInput
 from tests.conftest import login
@@ -38,9 +41,20 @@ def objects_of(session, customer) -> dict[str, int]:
     invoice = issue_invoice(
         session, customer, [LineInput("Internet 100", Decimal("1"), Decimal("450.00"))], SUPPLIER
     )
+    advance = issue_invoice(
+        session, customer, [LineInput("Router", Decimal("1"), Decimal("1210.00"))], SUPPLIER,
+        IssueOptions(kind="advance"),
+    )
+    tx = BankTransaction(source_account="2001234588/2010", bank_tx_id=f"adv-{customer.id}",
+                         booked_on=today(), amount=Decimal("500.00"),
+                         specific_symbol=advance.specific_symbol)
+    session.add(tx)
+    session.flush()
+    pair(session, tx)
+    (receipt,) = issue_receipts(session)
     session.commit()
     service = session.scalar(select(Service).where(Service.customer_id == customer.id))
-    return {"invoice_id": invoice.id, "service_id": service.id}
+    return {"invoice_id": invoice.id, "service_id": service.id, "receipt_id": receipt.id}
 
 
 @pytest.fixture
