@@ -159,6 +159,9 @@ class Gunicorn:
         exe = Path(sys.executable).parent / "gunicorn"
         cmd = [str(exe) if exe.exists() else shutil.which("gunicorn"), "-k", "gthread",
                "-w", str(workers), "--threads", str(threads), "--backlog", "2048",
+               # longer than rlm_rest's idle_timeout (60 s): FreeRADIUS closes an idle
+               # connection first, never sends on one gunicorn is closing (docs/radius.md)
+               "--keep-alive", "75",
                "-b", f"127.0.0.1:{self.port}", "--chdir", str(ROOT), "app:create_app()"]
         self._log = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.log = log
@@ -317,6 +320,11 @@ def main() -> int:
                   f"{2 * args.requests / total:.0f} requests/s (CPU-bound estimate)")
         if accepted != args.requests:
             print(out[-2000:])
+            print("FreeRADIUS log (tail):\n" + "\n".join(
+                line for line in radius.log.splitlines()
+                if "rest" in line.lower() or "reject" in line.lower() or "error" in line.lower()
+            )[-3000:])
+            print("app log (tail):\n" + server.log.read_text(errors="replace")[-3000:])
         print("(taken on a shared 2-CPU machine under load from other jobs)")
     finally:
         if radius:
