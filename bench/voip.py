@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/voip.py [--prefixes 50000] [--lookups 500000] [--cdrs 1000000]
         [--services 2000] [--url postgresql://postgres@127.0.0.1:5432/test] [--no-db]
+        [--repeat 1]
 
 1. Lookups: a tariff of N random prefixes (1-9 digits), the in-process index
    (voip.tariffs.TariffIndex), longest-prefix lookups of random 11-12 digit numbers; prints
@@ -9,7 +10,9 @@
 2. CDRs: a scratch schema (created here, migrated with billing.schema.upgrade, dropped at the
    end) with S VoIP services and that tariff; generates a Master.csv of M answered calls
    (Asterisk cdr-csv, 18 columns), then times voip.cdr.import_cdr + commit (parse, rate,
-   COPY, insert, charge), and a re-import of the same file (all duplicates).
+   COPY, charge), and a re-import of the same file (all duplicates); with the CPU time of
+   this process and of its PostgreSQL backend (when the server runs on this machine).
+   --repeat N: N times (the calls deleted and the credits reset in between).
    Target: 1,000,000 CDRs <= 30 s.
 """
 
@@ -92,7 +95,20 @@ def write_master_csv(path: Path, cdrs: int, phones: list[str], prefixes: list[st
                   f'{billsec + 3},{billsec},"ANSWERED","DOCUMENTATION","bench-{1700000000 + i}.{i}",""\n')
 
 
-def bench_cdrs(url: str, prefixes: list[str], cdrs: int, services: int, rng: random.Random) -> None:
+def _backend_cpu(session) -> float | None:
+    """CPU seconds of the session's PostgreSQL backend so far (None: not on this machine)."""
+    from sqlalchemy import text
+
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_cdrs(url: str, prefixes: list[str], cdrs: int, services: int, rng: random.Random,
+               repeat: int = 1) -> None:
     from sqlalchemy import func, select, text
 
     from billing import schema
@@ -152,13 +168,23 @@ def bench_cdrs(url: str, prefixes: list[str], cdrs: int, services: int, rng: ran
         generated = time.perf_counter() - t0
         print(f"generated {cdrs:,} CDRs ({master.stat().st_size / 1e6:.0f} MB) in {generated:.1f} s")
 
-        for label in ("rate + import", "re-import (all duplicates)"):
-            with sessions() as session:
-                t0 = time.perf_counter()
-                result = import_cdr(session, master, actor="bench", skip_unrated=True)
-                session.commit()
-                took = time.perf_counter() - t0
-            print(f"{label}: {took:.1f} s ({cdrs / took:,.0f} CDRs/s): {result}")
+        for run in range(repeat):
+            if run:
+                with sessions() as session:
+                    session.execute(text("TRUNCATE voip_call"))
+                    session.execute(text("UPDATE voip_account SET credit = 0"))
+                    session.commit()
+            for label in ("rate + import", "re-import (all duplicates)"):
+                with sessions() as session:
+                    backend, cpu = _backend_cpu(session), time.process_time()
+                    t0 = time.perf_counter()
+                    result = import_cdr(session, master, actor="bench", skip_unrated=True)
+                    session.commit()
+                    took = time.perf_counter() - t0
+                    cpu = f"CPU: python {time.process_time() - cpu:.1f} s"
+                    if backend is not None:
+                        cpu += f", postgres backend {_backend_cpu(session) - backend:.1f} s"
+                print(f"{label}: {took:.1f} s ({cdrs / took:,.0f} CDRs/s; {cpu}): {result}")
         with sessions() as session:
             stored = session.scalar(select(func.count()).select_from(CallRecord))
             charged = session.scalar(select(func.sum(CallRecord.cost)))
@@ -184,12 +210,13 @@ def main() -> None:
                                                         "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--no-db", action="store_true", help="Only the lookup benchmark.")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1, help="Time the CDR import N times.")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     prefixes = random_prefixes(args.prefixes, rng)
     bench_lookups(prefixes, args.lookups, rng)
     if not args.no_db:
-        bench_cdrs(args.url, prefixes, args.cdrs, args.services, rng)
+        bench_cdrs(args.url, prefixes, args.cdrs, args.services, rng, args.repeat)
     print(f"(taken on a machine shared with other work; load average {os.getloadavg()[0]:.1f})")
 
 
