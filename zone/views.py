@@ -194,15 +194,7 @@ def receipt_pdf(receipt_id: int):
     receipt = customer_receipt(db(), current_user.customer_id, receipt_id)
     if receipt is None:
         abort(404)
-    response = send_file(
-        io.BytesIO(render_receipt_pdf(receipt)),
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=f"danovy-doklad-{receipt.number}.pdf",
-        conditional=False,
-    )
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return _pdf_download(render_receipt_pdf(receipt), f"danovy-doklad-{receipt.number}.pdf")
 
 
 def _payment_qr(invoice, open_amount: Decimal) -> Markup | None:
@@ -222,13 +214,16 @@ def invoice_pdf(invoice_id: int):
     detail = customers.invoice_detail(db(), current_user.customer_id, invoice_id, today())
     if detail is None:
         abort(404)
-    response = send_file(
-        io.BytesIO(render_invoice_pdf(detail.invoice, detail.state.open_amount)),
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=f"faktura-{detail.invoice.number}.pdf",
-        conditional=False,
+    return _pdf_download(
+        render_invoice_pdf(detail.invoice, detail.state.open_amount),
+        f"faktura-{detail.invoice.number}.pdf",
     )
+
+
+def _pdf_download(data: bytes, name: str):
+    """A customer's document as a download that no shared cache keeps."""
+    response = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
+                         download_name=name, conditional=False)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

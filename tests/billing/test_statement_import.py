@@ -13,7 +13,7 @@ from billing.accounts import customer_invoices
 from billing.clock import today
 from billing.db import make_engine, make_session_factory
 from billing.invoicing import IssueOptions, issue_invoice
-from billing.models import Allocation, BankTransaction, LedgerEntry, StatementImport
+from billing.models import Allocation, AuditEvent, BankTransaction, LedgerEntry, StatementImport
 from billing.statement_import import StatementError, import_statement
 from billing.statements import ParsedStatement, ParsedTransaction
 from billing.statements.gpc import render_gpc
@@ -69,7 +69,19 @@ def snapshot(session):
     )
 
 
-def test_statement_pays_invoices_and_reimport_changes_nothing(session, billed):
+@pytest.fixture(params=["small", "big"])
+def batch_path(request, monkeypatch):
+    """Both ways a statement is stored and paired: as a small one, and (BIG_BATCH lowered)
+    as a big one (on PostgreSQL: planned for big temporary tables)."""
+    if request.param == "big":
+        from billing import pairing_pg, statement_import
+
+        monkeypatch.setattr(statement_import, "BIG_BATCH", 2)
+        monkeypatch.setattr(pairing_pg, "BIG_BATCH", 2)
+    return request.param
+
+
+def test_statement_pays_invoices_and_reimport_changes_nothing(session, billed, batch_path):
     customers, invoices = billed
     data = gpc(
         tx(1, "450.00", vs="5001"),
@@ -82,6 +94,8 @@ def test_statement_pays_invoices_and_reimport_changes_nothing(session, billed):
     assert (report.new, report.matched, report.unmatched, report.outgoing) == (4, 2, 1, 1)
     states = {s.invoice.customer_id: s.status for c in customers for s in customer_invoices(session, c.id, today())}
     assert states == {customers[0].id: "paid", customers[1].id: "paid", customers[2].id: "overdue"}
+    matched = session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "payment.matched"))
+    assert matched == 2
     before = snapshot(session)
     again = import_statement(session, data, "vypis.gpc")
     session.commit()

@@ -10,9 +10,8 @@ from sqlalchemy import func, select
 from billing import pairing_pg, statement_import
 from billing.accounts import customer_invoices
 from billing.clock import today
-from billing.models import Allocation, AuditEvent
+from billing.models import Allocation
 from billing.payments import pair_many
-from billing.statement_import import import_statement
 from tests.billing.test_payments import payment
 from tests.billing.test_statement_import import billed, gpc, snapshot, tx  # noqa: F401 (fixture)
 
@@ -21,28 +20,6 @@ from tests.billing.test_statement_import import billed, gpc, snapshot, tx  # noq
 def big(monkeypatch):
     monkeypatch.setattr(statement_import, "BIG_BATCH", 2)
     monkeypatch.setattr(pairing_pg, "BIG_BATCH", 2)
-
-
-def test_big_statement_pays_invoices_and_reimport_changes_nothing(session, billed, big):  # noqa: F811
-    customers, invoices = billed
-    data = gpc(
-        tx(1, "450.00", vs="5001"),
-        tx(2, "450.00", vs="77", ss=invoices[1].specific_symbol),
-        tx(3, "100.00", vs="99999"),
-        tx(4, "-1200.00"),
-    )
-    report = import_statement(session, data, "vypis.gpc")
-    session.commit()
-    assert (report.new, report.matched, report.unmatched, report.outgoing) == (4, 2, 1, 1)
-    states = {s.invoice.customer_id: s.status for c in customers for s in customer_invoices(session, c.id, today())}
-    assert states == {customers[0].id: "paid", customers[1].id: "paid", customers[2].id: "overdue"}
-    matched = session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "payment.matched"))
-    assert matched == 2
-    before = snapshot(session)
-    again = import_statement(session, data, "vypis.gpc")
-    session.commit()
-    assert (again.new, again.duplicates) == (0, 4)
-    assert snapshot(session) == before
 
 
 def test_big_batch_of_stored_payments(session, billed, big):  # noqa: F811
