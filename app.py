@@ -47,6 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     database.init_app(app)
     i18n.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, default_timezone="Europe/Prague")
+    i18n.init_jinja(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -6,16 +6,11 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask import Flask
-from flask_babel import get_locale
 
 from billing.clock import PRAGUE
+from web.i18n import current_lang as _lang
 
 NBSP = "\u00a0"
-
-
-def _lang() -> str:
-    loc = get_locale()
-    return loc.language if loc else "cs"
 
 
 def format_money(value: Decimal | int | None, lang: str | None = None) -> str:

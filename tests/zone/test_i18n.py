@@ -332,3 +332,24 @@ def test_operator_mail_about_changed_contact_is_czech(logged_in, outbox):
     assert subject == "Zákazník 4001 změnil kontaktní údaje"
     assert "Telefon: +420777123456 -> +420601234567" in body
     assert "IP adresa: 127.0.0.1" in body
+
+
+def test_forced_locale_governs_templates_and_filters_then_the_page_language_returns(app):
+    """An e-mail rendered in the customer's language in the middle of a Czech request (as
+    web.mail.send_template does with force_locale) gets English words, amounts and dates;
+    the request's own language comes back afterwards."""
+    from datetime import date
+
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    page = "{{ _('Log out') }} | {{ amount|money }} | {{ day|date }}"
+    values = {"amount": Decimal("1234.5"), "day": date(2026, 11, 22)}
+    with app.test_request_context("/login"):
+        czech = render_template_string(page, **values)
+        with force_locale("en"):
+            english = render_template_string(page, **values)
+        again = render_template_string(page, **values)
+    assert czech == "Odhlásit se | 1\u00a0234,50\u00a0Kč | 22.\u00a011.\u00a02026"
+    assert english == "Log out | CZK\u00a01,234.50 | 22 Nov 2026"
+    assert again == czech
