@@ -142,6 +142,41 @@ def cases_command(state: str | None) -> None:
                    f"{case.overdue_since or '-'}{extra}  {name}")
 
 
+@enforcement_group.command("actions")
+@click.option("--customer", "customer_number", help="Only this customer's actions.")
+@click.option("--status", type=click.Choice(["pending", "done", "failed"]))
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@with_appcontext
+def actions_command(customer_number: str | None, status: str | None, limit: int) -> None:
+    """The newest router actions: what was asked of which router, and what it answered (or
+    the last error and when the next attempt is due)."""
+    with sessions()() as session:
+        stmt = (select(RouterAction, Customer.customer_number)
+                .outerjoin(Customer, Customer.id == RouterAction.customer_id)
+                .order_by(RouterAction.id.desc()).limit(limit))
+        if customer_number:
+            stmt = stmt.where(RouterAction.customer_id
+                              == customer_by_number(session, customer_number).id)
+        if status:
+            stmt = stmt.where(RouterAction.status == status)
+        rows = session.execute(stmt).all()
+    if not rows:
+        click.echo("no router actions")
+    for action, number in rows:
+        created = action.created_at.astimezone(PRAGUE).strftime("%Y-%m-%d %H:%M:%S")
+        what = f"{action.kind} {action.list_name}" if action.list_name else action.kind
+        target = action.username or action.address or "-"
+        if action.status == "done":
+            outcome = action.result or ""
+        elif action.status == "pending" and action.attempts:
+            due = action.next_attempt_at.astimezone(PRAGUE).strftime("%Y-%m-%d %H:%M:%S")
+            outcome = f"attempt {action.attempts + 1} at {due}; last error: {action.last_error}"
+        else:
+            outcome = action.last_error or ""
+        click.echo(f"#{action.id}  {created}  {number or '-':<10} {action.router_name:<12} "
+                   f"{what:<20} {target:<18} {action.status:<7} {outcome}".rstrip())
+
+
 @enforcement_group.command("reconnect")
 @click.argument("customer_number")
 @with_appcontext

@@ -90,6 +90,8 @@ class RouterAction(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=now)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # What the router answered when it was done ("Disconnect-ACK from ...", "already present")
+    result: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=now)
     done_at: Mapped[datetime | None] = mapped_column()
     # Set while a worker is sending it, so two workers never send one action at once.

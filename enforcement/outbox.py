@@ -195,6 +195,7 @@ def _send_batch(session_factory, settings, batch, known, opened, down, report, r
         groups[_group_key(action)].append(action)
     for group in groups.values():
         stopped = False
+        sent: dict = {}  # request key -> the action whose request was answered
         for action in group:
             if stopped:
                 _release(session_factory, action)
@@ -211,7 +212,15 @@ def _send_batch(session_factory, settings, batch, known, opened, down, report, r
                     opened[action.router_name] = driver
                 with session_factory() as session:
                     ref = session_ref(session, action)
+                key = driver.request_key(action, ref)
+                if key is not None and key in sent:
+                    _done(session_factory, action,
+                          f"the same request as action #{sent[key]}: not sent again", report,
+                          sent=False)
+                    continue
                 result = driver.apply(action, ref)
+                if key is not None:
+                    sent[key] = action.id
             except PermanentError as exc:
                 _fail(session_factory, action, f"permanent: {exc}", report)
             except Exception as exc:  # noqa: BLE001 - TemporaryError and the unexpected: retry
@@ -224,13 +233,14 @@ def _send_batch(session_factory, settings, batch, known, opened, down, report, r
                 _done(session_factory, action, result, report)
 
 
-def _done(session_factory, action: RouterAction, result: str, report: DrainReport) -> None:
+def _done(session_factory, action: RouterAction, result: str, report: DrainReport,
+          *, sent: bool = True) -> None:
     with session_factory() as session, session.begin():
         session.execute(
             update(RouterAction)
             .where(RouterAction.id == action.id, RouterAction.status == "pending")
-            .values(status="done", done_at=now(), claimed_until=None,
-                    attempts=RouterAction.attempts + 1, last_error=None)
+            .values(status="done", done_at=now(), claimed_until=None, result=result[:2000],
+                    attempts=RouterAction.attempts + (1 if sent else 0), last_error=None)
         )
     report.done += 1
 

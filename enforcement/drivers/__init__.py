@@ -92,6 +92,15 @@ class Driver:
         """Carry out one action; return a short description of what was done."""
         raise NotImplementedError
 
+    def request_key(self, action, session_ref: SessionRef | None = None):
+        """What :meth:`apply` would send for ``action``, as a hashable value, when several
+        actions can come down to the same request; None (the default) when each action is
+        its own. The outbox sends one request for consecutive actions of a customer with
+        equal keys and marks the others done (RADIUS: blocking, unlisting and the kick are
+        all the same Disconnect-Request, and a second one would cut the session the customer
+        has just redialled)."""
+        return None
+
     def list_addresses(self, list_name: str) -> set[str] | None:
         """The addresses the router has in ``list_name`` (for reconcile), or None when the
         driver cannot read lists (RADIUS: the state is in the authorize answers)."""

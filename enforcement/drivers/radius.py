@@ -77,6 +77,16 @@ class RadiusDriver(Driver):
             reply, sent = self._exchange(pkt)
         return self._outcome(code, reply, sent, ident)
 
+    def request_key(self, action, session_ref=None):
+        try:
+            code, extra = self._request_for(action)
+        except PermanentError:
+            return None
+        ident = session_attributes(action, session_ref)
+        if not ident:
+            return None
+        return code, tuple(sorted(extra.items())), tuple(sorted(ident.items()))
+
     def _request_for(self, action) -> tuple[int, dict]:
         if action.kind == "list_add" and action.list_name and action.list_name != self.blocked_list:
             return packet.CoARequest, {"Mikrotik-Address-List": action.list_name}

@@ -119,6 +119,25 @@ def test_routers_add_list_and_reconcile(app, session, debtor):
     assert "everything agrees" in invoke(app, "enforcement", "reconcile")
 
 
+def test_actions_show_what_each_router_answered_or_why_it_waits(app, session, debtor):
+    session.add(Router(name="off", driver="recording", enabled=False))
+    debtor("9006", "10.50.0.6", today() - timedelta(days=30), router="r1")
+    debtor("9007", "10.50.0.7", today() - timedelta(days=30), router="off")
+    invoke(app, "enforcement", "run")
+
+    mine = invoke(app, "enforcement", "actions", "--customer", "9006").splitlines()
+    assert len(mine) == 1
+    assert "9006" in mine[0] and "r1" in mine[0] and "list_add warned" in mine[0]
+    assert mine[0].endswith("10.50.0.6          done    added")
+    [waiting] = invoke(app, "enforcement", "actions", "--status", "pending").splitlines()
+    assert "9007" in waiting and "off" in waiting
+    assert "attempt 2 at " in waiting and "last error: TemporaryError: router off is disabled" \
+        in waiting
+    assert len(invoke(app, "enforcement", "actions").splitlines()) == 2
+    assert invoke(app, "enforcement", "actions", "--status", "failed") == "no router actions\n"
+    invoke(app, "enforcement", "actions", "--customer", "0000", code=1)
+
+
 def test_worker_process_sweeps_sends_and_stops_on_sigterm(app, app_config, session, debtor,
                                                          tmp_path):
     debtor("9005", "10.50.0.5", today() - timedelta(days=5))

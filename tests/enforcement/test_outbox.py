@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import socket
+import time
 from datetime import timedelta
 
 import pytest
@@ -167,3 +168,50 @@ def test_disabled_router_keeps_its_actions_waiting(session, factory, settings, m
         assert outbox.drain(factory, settings).done == 1
     assert read_state(settings.driver_options["directory"], "off")["lists"] == {
         "blocked": ["10.30.0.6"]}
+
+
+def test_radius_disconnect_and_reconnect_send_one_disconnect_request_each(
+    session, factory, settings, make_customer
+):
+    """Disconnection queues "off the warned list", "on the blocked list" and a kick;
+    reconnection two removals. On RADIUS each of them is the same Disconnect-Request for the
+    customer's session: the NAS gets it once per step (a second one would cut the session the
+    customer has just redialled), and every action is done."""
+    from enforcement.policy import Policy
+    from tests.enforcement.nas import TestNAS
+
+    policy = Policy()
+    with TestNAS(secret=b"s3cret") as nas:
+        session.add(Router(name="nas1", driver="radius", host=nas.host, port=nas.port,
+                           secret="s3cret"))
+        customer = make_customer(internet_ip="10.30.0.9")
+        customer.services[0].router_name = "nas1"
+        customer.services[0].pppoe_username = "user9"
+        session.add(RadiusSession(nas_ip="127.0.0.1", acct_session_id="S-9", username="user9",
+                                  framed_ip="10.30.0.9"))
+        enqueue(session, customer.id, [("list_remove", policy.list_warned),
+                                       ("list_add", policy.list_blocked), ("kick", None)],
+                reason="disconnect")
+        session.commit()
+
+        report = outbox.drain(factory, settings)
+        assert (report.done, report.retried, report.failed) == (3, 0, 0)
+        [got] = nas.wait_received(1)
+        assert got.code == "Disconnect-Request"
+        assert got.attrs["Acct-Session-Id"] == ["S-9"]
+
+        nas.clear()
+        enqueue(session, customer.id, [("list_remove", policy.list_blocked),
+                                       ("list_remove", policy.list_warned)], reason="reconnect")
+        session.commit()
+        report = outbox.drain(factory, settings)
+        assert (report.done, report.failed) == (2, 0)
+        time.sleep(0.2)  # a second request, were one sent, would have arrived by now
+        assert [g.code for g in nas.received] == ["Disconnect-Request"]
+        assert [s for _, _, s in statuses(session)] == ["done"] * 5
+        actions = session.scalars(select(RouterAction).order_by(RouterAction.id)).all()
+        assert "Disconnect-ACK from nas1" in actions[0].result
+        assert [a.result for a in actions[1:3]] == [
+            f"the same request as action #{actions[0].id}: not sent again"] * 2
+        assert [a.attempts for a in actions[:3]] == [1, 0, 0]
+        assert "Disconnect-ACK from nas1" in actions[3].result
