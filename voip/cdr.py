@@ -250,8 +250,10 @@ def _rated_calls(reader, result: CdrImportResult, callers: _Callers, clock: _Clo
                                    f"18 or 21 (Asterisk cdr-csv){hint}")
             lines += 1
             uniqueid = row[UNIQUEID]
-            if not uniqueid or len(uniqueid) > 150:
-                raise CdrFileError(f"line {reader.line_num}: missing or too long uniqueid")
+            if not uniqueid or len(uniqueid) > 150 or "\0" in uniqueid:
+                raise CdrFileError(f"line {reader.line_num}: " + (
+                    "a NUL character in uniqueid" if uniqueid and "\0" in uniqueid
+                    else "missing or too long uniqueid"))
             start = row[START]
             where = places.get(start[:16])
             if where is None or len(start) != 19 or start[16:] not in _SECONDS:
@@ -281,6 +283,8 @@ def _rated_calls(reader, result: CdrImportResult, callers: _Callers, clock: _Clo
             if not hit or len(src) > 80:
                 unrated.append(reader.line_num)
                 continue
+            if "\0" in src:  # a caller found by its accountcode; stored as the source
+                raise CdrFileError(f"line {reader.line_num}: a NUL character in src")
             number, destination, prefix, tariff_id, cost = hit
             charged, cents = cost(billsec)
             add(uniqueid, (uniqueid, sid, start + where[0], src, billsec, charged, cents, number,

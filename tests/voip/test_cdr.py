@@ -134,6 +134,10 @@ def test_reimport_changes_nothing(session, jana):
         (cdr("x4", "601234567", "777123456", day(), "6O"), "line 3: bad billsec '6O' (whole seconds)"),
         (cdr("x5", "601234567", "777123456", day(), "-3"), "billsec '-3'"),
         (cdr("", "601234567", "777123456", day(), 60), "line 3: missing or too long uniqueid"),
+        # PostgreSQL cannot store a NUL: named, not a database error
+        (cdr("x6\0", "601234567", "777123456", day(), 60), "line 3: a NUL character in uniqueid"),
+        (cdr("x7", "6012\x0034567", "777123456", day(), 60, accountcode="601234567"),
+         "line 3: a NUL character in src"),
     ],
 )
 def test_malformed_line_rejects_the_file(session, jana, bad_line, message, monkeypatch):
