@@ -32,7 +32,7 @@ from billing.clock import today
 from enforcement import acknowledge as ack
 from enforcement.cases import CaseError
 from enforcement.config import Policy
-from web import sessions
+from web import i18n, sessions
 from web.database import db
 from web.extensions import limiter
 
@@ -121,6 +121,7 @@ def _recognise() -> tuple[int, str, str | None] | None:
     customer_id = ack.customer_for_ip(db(), ip)
     if customer_id is None:
         return None
+    i18n.speak_language_of(customer_id)
     return customer_id, f"ip:{ip}", ip
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, request, session
+from flask import Flask, g, request, session
 from flask.globals import _cv_app
 
 LANGUAGES = ("cs", "en")
@@ -23,9 +23,27 @@ def select_locale() -> str:
         lang = getattr(current_user.customer, "language", None)
         if lang in LANGUAGES:
             return lang
+    lang = g.get("recognised_language")
+    if lang in LANGUAGES:
+        return lang
     if request and request.args.get("lang") in LANGUAGES:  # read-only hint, never stored
         return request.args["lang"]
     return "cs"
+
+
+def speak_language_of(customer_id: int) -> None:
+    """A customer recognised without logging in (the warning page knows them by their
+    address) reads the page in their own language, unless this browser chose one."""
+    from sqlalchemy import select
+
+    from billing.models import Customer
+    from web.database import db
+
+    g.recognised_language = db().scalar(
+        select(Customer.language).where(Customer.id == customer_id))
+    from flask_babel import refresh
+
+    refresh()
 
 
 def catalog_files(lang_dir: Path) -> list[Path]:

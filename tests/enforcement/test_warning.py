@@ -146,6 +146,18 @@ def test_warning_page_recognises_the_customer_by_source_ip(client, warned):
     assert 'action="/warning/acknowledge"' in html
 
 
+def test_customer_recognised_by_address_reads_the_notice_in_their_language(
+    client, session, warned
+):
+    warned.language = "en"
+    session.commit()
+    html = client.get("/warning", **from_ip(IP)).get_data(as_text=True)
+    assert "Overdue debt: CZK" in html and "Upozornění" not in html
+    client.post("/language", data={"lang": "cs", "next": "/warning"})  # this browser's choice
+    html = client.get("/warning", **from_ip(IP)).get_data(as_text=True)
+    assert f"Dluh po splatnosti: 450,00{NBSP}Kč" in html
+
+
 def test_forwarded_for_from_a_trusted_proxy_recognises_the_customer(app, client, warned):
     app.config["ENFORCEMENT_TRUSTED_PROXIES"] = ("10.0.0.1",)
     r = client.get("/warning", **from_ip("10.0.0.1", **{"X-Forwarded-For": IP}))
