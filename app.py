@@ -33,6 +33,9 @@ DEFAULTS = {
     # our bank accounts whose statements `payments import` accepts, comma separated
     # ("2001234588/2010", "19-2000145399/0800" or IBANs); default: SUPPLIER_ACCOUNT
     "BANK_ACCOUNTS": "",
+    # `payments fetch-fio`: the Fio banka API token (read-only "account monitoring" token)
+    "FIO_TOKEN": None,
+    "FIO_API_URL": "https://fioapi.fio.cz/v1/rest",
 }
 INT_SETTINGS = {"SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "PASSWORD_RESET_HOURS", "SMTP_PORT"}
 

@@ -205,19 +205,69 @@ def payments_group() -> None:
               help="Accept a statement of an account not listed in BANK_ACCOUNTS.")
 def payments_import(file: Path, fmt: str | None, any_account: bool) -> None:
     """Import a statement (GPC/ABO, Fio JSON/CSV, camt.053) and pair its payments."""
-    from billing.statement_import import StatementError, import_statement
+    from billing.statement_import import StatementError
+
+    try:
+        report = _import_statement(file.read_bytes(), str(file), fmt, any_account)
+    except StatementError as exc:
+        raise click.ClickException(f"{file}: {exc} (nothing was imported)") from exc
+    click.echo(report)
+    _issue_receipts()
+
+
+def _import_statement(data: bytes, name: str, fmt: str | None, any_account: bool):
+    """Import and pair in one transaction; only statements of our accounts unless
+    ``any_account``."""
+    from billing.statement_import import import_statement
 
     own = supplier().account or ""
     accounts = [a.strip() for a in (current_app.config["BANK_ACCOUNTS"] or own).split(",")]
+    with transaction() as session:
+        return import_statement(
+            session, data, name, fmt, "operator:cli",
+            bank_code=own.rsplit("/", 1)[1] if "/" in own else None,
+            own_accounts=None if any_account else accounts,
+        )
+
+
+@payments_group.command("fetch-fio")
+@click.option("--days", type=click.IntRange(min=1, max=366), default=14, show_default=True,
+              help="The movements of the last DAYS days, today included.")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]),
+              help="First day (YYYY-MM-DD) instead of --days.")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]),
+              help="Last day (YYYY-MM-DD; default today).")
+@click.option("--any-account", is_flag=True, help="Accept an account not in BANK_ACCOUNTS.")
+def payments_fetch_fio(days: int, start, end, any_account: bool) -> None:
+    """Download the recent movements of our Fio account through the Fio API (FIO_TOKEN)
+    and import and pair them like `payments import`. Movements imported before are
+    skipped, so run it as often as you like (cron); requests are at least 30 s apart, as
+    Fio requires."""
+    from datetime import timedelta
+
+    from billing.clock import today
+    from billing.fio_api import FioApiError, FioClient
+    from billing.statement_import import StatementError
+
+    last = end.date() if end else today()
+    first = start.date() if start else last - timedelta(days=days - 1)
+    config = current_app.config
     try:
-        with transaction() as session:
-            report = import_statement(
-                session, file.read_bytes(), str(file), fmt, "operator:cli",
-                bank_code=own.rsplit("/", 1)[1] if "/" in own else None,
-                own_accounts=None if any_account else accounts,
-            )
+        client = FioClient(config["FIO_TOKEN"] or "", base_url=config["FIO_API_URL"],
+                           stamp_dir=Path(current_app.instance_path))
+        data = client.period(first, last)
+    except FioApiError as exc:
+        raise click.ClickException(f"Fio API: {exc} (nothing was imported)") from exc
+    name = f"fio-api-{first.isoformat()}-{last.isoformat()}.json"
+    try:
+        report = _import_statement(data, name, "fio-json", any_account)
     except StatementError as exc:
-        raise click.ClickException(f"{file}: {exc} (nothing was imported)") from exc
+        kept = Path(current_app.instance_path) / "fio-downloads" / name
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_bytes(data)
+        raise click.ClickException(
+            f"Fio API, {first} to {last}: {exc} (nothing was imported; the download is kept "
+            f"in {kept})") from exc
     click.echo(report)
     _issue_receipts()
 
