@@ -36,6 +36,9 @@ class ImportFileError(ValueError):
         return f"{', '.join(where)}: {self.reason}" if where else self.reason
 
 
+NUL = "contains a NUL character (U+0000)"  # which PostgreSQL text cannot hold
+
+
 @dataclass(frozen=True)
 class Src:
     """Where a record came from: a CSV line, or a customer of a JSON file and a path in it."""
@@ -130,6 +133,14 @@ def _json_node(item: Any, src: Src, fields: tuple[str, ...], nested: dict) -> No
         raise src.error(None, f"{src.prefix.rstrip('.') or 'the customer'} must be an object")
     node = Node({}, src)
     for key, value in item.items():
+        if "\0" in key:
+            raise src.error(None, f"the field name {src.prefix + key!r} {NUL}")
+        if isinstance(value, str) and "\0" in value:
+            raise src.error(key, NUL)
+        if isinstance(value, list):
+            for i, part in enumerate(value):
+                if isinstance(part, str) and "\0" in part:
+                    raise ImportFileError(NUL, src.row, src.item(key, i), src.unit)
         if key in nested:
             name, child_fields, grandchildren = nested[key]
             if not isinstance(value, list):
@@ -180,6 +191,8 @@ def read_csv(text: str) -> list[Node]:
     except csv.Error as exc:
         raise ImportFileError(f"unreadable CSV: {exc}", 1) from exc
     for name in header:
+        if "\0" in name:
+            raise ImportFileError(f"the column name {name!r} {NUL}", 1)
         if name not in CSV_COLUMNS:
             raise ImportFileError("unknown column", 1, name or "(empty)")
     if "record" not in header:
@@ -187,6 +200,7 @@ def read_csv(text: str) -> list[Node]:
     if len(set(header)) != len(header):
         raise ImportFileError("a column appears twice in the header", 1)
     rows: list[tuple[int, dict[str, str]]] = []
+    nul = "\0" in text
     start = 2
     try:
         for cells in reader:
@@ -196,6 +210,9 @@ def read_csv(text: str) -> list[Node]:
             if len(cells) > len(header):
                 raise ImportFileError(f"{len(cells)} values but {len(header)} columns", line_no)
             cells += [""] * (len(header) - len(cells))
+            if nul and any("\0" in c for c in cells):
+                column = next(h for h, c in zip(header, cells, strict=True) if "\0" in c)
+                raise ImportFileError(NUL, line_no, column)
             rows.append((line_no, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
     except csv.Error as exc:
         raise ImportFileError(f"unreadable CSV: {exc}", reader.line_num) from exc

@@ -279,6 +279,7 @@ def minutes_for(credit: Decimal, q: Quote) -> int | None:
 COLUMNS = ("prefix", "destination", "price_per_minute", "connect_fee", "increments", "vat_rate")
 REQUIRED = ("prefix", "destination", "price_per_minute")
 MAX_ERRORS = 50
+NUL = "contains a NUL character (U+0000)"  # which PostgreSQL text cannot hold
 _INCREMENTS = re.compile(r"\s*(\d{1,4})\s*(?:/\s*(\d{1,4})\s*)?")
 
 
@@ -335,6 +336,8 @@ def parse_tariff_csv(text: str) -> list[Rate]:
         if any(cell.strip() for cell in row):
             header = [cell.strip().lower() for cell in row]
             break
+    if any("\0" in h for h in header):
+        raise TariffFileError(f"row {header_row_no}: a column name {NUL}")
     unknown = [h for h in header if h and h not in COLUMNS]
     missing = [c for c in REQUIRED if c not in header]
     if unknown or missing:
@@ -360,7 +363,11 @@ def parse_tariff_csv(text: str) -> list[Rate]:
 
         def cell(name: str, default: str = "", row: list[str] = row) -> str:
             i = position.get(name)
-            return row[i].strip() if i is not None and i < len(row) else default
+            if i is None or i >= len(row):
+                return default
+            if "\0" in row[i]:
+                raise ValueError(f"{name} {NUL}")
+            return row[i].strip()
 
         try:
             prefix = prefix_digits(cell("prefix"))

@@ -49,6 +49,7 @@ from billing.statements import (
 _SYMBOL = re.compile(r"(?<![A-Za-z])(VS|SS|KS)[\s:/.-]*(\d{1,10})(?!\d)")
 _AMOUNT = re.compile(r"\d+(?:\.\d+)?")
 _REFUSED = "DTDs and entity declarations are not accepted"
+_NUL_REFERENCE = re.compile(rb"&#(?:0+|x0+);")
 _Lines = dict[ET.Element, int]
 
 
@@ -79,8 +80,19 @@ def _parse_xml(data: bytes) -> tuple[ET.Element, _Lines]:
     try:
         parser.Parse(data, True)
     except expat.ExpatError as exc:
-        raise StatementError(f"malformed XML: {expat.ErrorString(exc.code)}", exc.lineno) from None
+        reason = expat.ErrorString(exc.code)
+        if _is_nul(data, parser.ErrorByteIndex):
+            reason = "a NUL character (U+0000) is not allowed in XML"
+        raise StatementError(f"malformed XML: {reason}", exc.lineno) from None
     return builder.close(), lines
+
+
+def _is_nul(data: bytes, index: int) -> bool:
+    """Whether expat stopped at a NUL byte or a reference to NUL (&#0;), in an encoding that
+    has one byte per ASCII character (UTF-16 has NUL bytes in every ASCII character)."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\0" in data[:2] or index < 0:
+        return False
+    return data[index : index + 1] == b"\0" or _NUL_REFERENCE.match(data, index) is not None
 
 
 def _text(element: ET.Element | None, path: str) -> str | None:

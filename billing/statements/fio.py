@@ -52,6 +52,8 @@ except ZoneInfoNotFoundError:  # no tz database: winter time is right for midnig
 _AMOUNT = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _NO_SPACES = str.maketrans("", "", " \xa0\u202f")
 _TRANSACTION_ARRAY = re.compile(r'"transaction"\s*:\s*\[')
+_INFO_OBJECT = re.compile(r'"info"\s*:\s*\{')
+_NUL = "contains a NUL character (U+0000)"  # PostgreSQL text cannot hold it
 _ACCOUNT_IN_TEXT = re.compile(r"\b(?:\d{1,6}-)?\d{2,10}/\d{4}\b")
 _HEADER_FIRST = ("ID pohybu", "ID operace")
 _CSV_COLUMNS = {
@@ -141,9 +143,22 @@ def _column(item: dict[str, object], number: int) -> object:
     return column.get("value") if isinstance(column, dict) else None
 
 
-def _json_transaction(item: object, line: int, currency: str) -> ParsedTransaction:
+def _json_nul(item: dict[str, object], line: int | None, where: str = "") -> None:
+    """Refuse a NUL in any text value of ``item`` (a transaction's columns, or the info)."""
+    for key, value in item.items():
+        if isinstance(value, dict):
+            name = value.get("name")
+            value = value.get("value")
+            key = f"{key} ({name})" if isinstance(name, str) and "\0" not in name else key
+        if isinstance(value, str) and "\0" in value:
+            raise StatementError(f"{where}{key} {_NUL}", line)
+
+
+def _json_transaction(item: object, line: int, currency: str, nul: bool) -> ParsedTransaction:
     if not isinstance(item, dict):
         raise StatementError("transaction is not a JSON object", line)
+    if nul:
+        _json_nul(item, line)
     tx_id = _column(item, 22)
     if tx_id is None or not str(tx_id).strip():
         raise StatementError("transaction has no ID pohybu (column22)", line)
@@ -181,6 +196,10 @@ def parse_fio_json(data: bytes) -> ParsedStatement:
     if not isinstance(info, dict) or not isinstance(items, list | None):
         raise StatementError("accountStatement has an unexpected structure")
     items = items or []
+    nul = "\\u0000" in text  # the only way a NUL gets into a valid JSON string
+    if nul:
+        found = _INFO_OBJECT.search(text)
+        _json_nul(info, text.count("\n", 0, found.start()) + 1 if found else None, "info.")
     account = normalise_account(info.get("accountId"), info.get("bankId"))
     account = account or normalise_account(info.get("iban"))
     if not account:
@@ -191,7 +210,8 @@ def parse_fio_json(data: bytes) -> ParsedStatement:
         format="fio-json",
         account=account,
         transactions=[
-            _json_transaction(item, line, currency) for item, line in zip(items, lines, strict=True)
+            _json_transaction(item, line, currency, nul)
+            for item, line in zip(items, lines, strict=True)
         ],
         opening_balance=_optional_decimal(info.get("openingBalance"), "openingBalance"),
         closing_balance=_optional_decimal(info.get("closingBalance"), "closingBalance"),
@@ -241,16 +261,23 @@ def parse_fio_csv(data: bytes) -> ParsedStatement:
     notes: list[str] = []
     columns: dict[str, int] | None = None
     rows: list[tuple[int, list[str]]] = []
+    header: list[str] = []
+    nul = "\0" in text
     end = 0
     try:
         for row in reader:
             line, end = end + 1, reader.line_num
             cells = [cell.strip() for cell in row]
+            if nul and any("\0" in cell for cell in cells):
+                index = next(i for i, cell in enumerate(cells) if "\0" in cell)
+                name = header[index] if index < len(header) and header[index] else ""
+                what = f"column {index + 1}" + (f" ({name})" if name else "")
+                raise StatementError(f"{what} {_NUL}", line)
             if columns is not None:
                 if any(cells):
                     rows.append((line, cells))
             elif cells and cells[0] in _HEADER_FIRST:
-                columns = _columns(cells, line)
+                columns, header = _columns(cells, line), cells
             elif len(cells) >= 2 and cells[0] and cells[1] and not any(cells[2:]):
                 meta[cells[0]] = cells[1]
             elif cells and cells[0]:

@@ -60,6 +60,21 @@ _CURRENCY_CODES = {name: code for code, name in CURRENCIES.items()}
 _STANDARD = {"1": -1, "2": 1, "4": 1, "5": -1}
 _CESKA_SPORITELNA = {"1": -1, "2": 1, "3": 1, "4": -1}
 _PROVISIONAL = {"1": -1, "2": 1, "3": 1, "4": 1, "5": -1}  # 4 is flipped for ČS
+# (first position, field) per record type, to say where a NUL byte is
+_FIELDS = {
+    "074": ((4, "account number"), (20, "account name"), (40, "old balance date"),
+            (46, "old balance"), (61, "new balance"), (76, "debit turnover"),
+            (91, "credit turnover"), (106, "statement number"), (109, "statement date"),
+            (115, "filler")),
+    "075": ((4, "account number"), (20, "counter-account"), (36, "document number"),
+            (49, "amount"), (61, "posting code"), (62, "variable symbol"),
+            (72, "counter-account bank code"), (78, "constant symbol"), (82, "specific symbol"),
+            (92, "value date"), (98, "counter-party name"), (118, "change code"),
+            (119, "currency"), (123, "due date")),
+    "076": ((4, "transfer id"), (30, "date"), (36, "counter-party name")),
+    "078": ((4, "message"),),
+    "079": ((4, "message"),),
+}  # fmt: skip
 _NO_ACCOUNT = "0" * 16
 _CENT = Decimal("0.01")
 _DATES: dict[str, date] = {}
@@ -147,6 +162,18 @@ def _decode(data: bytes) -> str:
         raise StatementError(f"byte 0x{byte:02x} is not valid windows-1250 text", line) from None
 
 
+def _nul_error(data: bytes) -> StatementError:
+    """PostgreSQL text cannot hold NUL: name the line, field and position of the first."""
+    index = data.index(b"\0")
+    start = data.rfind(b"\n", 0, index) + 1
+    position = index - start + 1
+    kind = data[start : start + 3].decode("cp1250", errors="replace")
+    fields = [name for first, name in _FIELDS.get(kind, ()) if first <= position <= RECORD]
+    what = "record type" if position <= 3 else fields[-1] if fields else "record"
+    line = data.count(b"\n", 0, index) + 1
+    return StatementError(f"{what} contains a NUL character (U+0000) at position {position}", line)
+
+
 def _pad(record: str, kind: str, line: int) -> str:
     length = len(record)
     if length < RECORD and length >= _MIN_LENGTH.get(kind, RECORD + 1):
@@ -177,6 +204,8 @@ def _header(r: str, line: int) -> _Block:
 
 
 def parse_gpc(data: bytes, *, bank_code: str | None = None) -> ParsedStatement:
+    if b"\0" in data:  # windows-1250 has NUL only as the byte 0x00
+        raise _nul_error(data)
     lines = _decode(data).replace("\r\n", "\n").split("\n")
     while lines and not lines[-1].strip("\r\x1a"):
         lines.pop()  # trailing newline, blank lines, DOS end-of-file mark

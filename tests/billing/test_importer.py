@@ -179,6 +179,7 @@ def rejected(session, supplier, path: Path) -> ImportFileError:
     return info.value
 
 
+NUL = "contains a NUL character (U+0000)"
 # (line, old text, new text, field, part of the reason)
 CSV_CASES = {
     "bad e-mail": (2, "bohumil.cizek@centrum.cz", "bohumil.cizek@@centrum", "email",
@@ -214,6 +215,15 @@ CSV_CASES = {
                                  "phone_number", "only voip"),
     "continuation row differs": (7, "2024000201;;", "2024000201;Internet;", "name",
                                  "does not apply"),
+    # PostgreSQL text cannot hold U+0000: refused here, not as a database error
+    "NUL in a name": (2, "Bohumil Čížek", "Bohumil\x00Čížek", "name", NUL),
+    "NUL in a service location": (4, "Jiráskova 512, Pečky", "Jiráskova 512,\x00Pečky",
+                                  "location", NUL),
+    "NUL in an IP address": (4, "10.30.2.20", "10.30.2.20\x00", "ips", NUL),
+    "NUL in an invoice line": (7, "Pojištění zařízení", "Pojištění\x00zařízení",
+                               "line_description", NUL),
+    "NUL in a contract row's customer number": (3, "contract;3001", "contract;30\x0001",
+                                                "customer_number", NUL),
 }
 
 
@@ -319,6 +329,15 @@ JSON_CASES = {
                           "argon2"),
     "service kind as number": (lambda c: services(c, 0)[1].update(kind=1), 1,
                                "contracts[0].services[1].kind", "must be text"),
+    "NUL in a name": (lambda c: c[1].update(name="Vinařství\x00Žďárský s.r.o."), 2, "name", NUL),
+    "NUL in a service description": (
+        lambda c: services(c, 0)[1].update(description="po\x00jištění"), 1,
+        "contracts[0].services[1].description", NUL),
+    "NUL in an IP address": (lambda c: services(c, 1)[0]["ips"].__setitem__(1, "10.30.0.6\x00"),
+                             2, "contracts[0].services[0].ips[1]", NUL),
+    "NUL in an invoice line": (
+        lambda c: c[0]["invoices"][0]["lines"][1].update(description="Poji\x00štění"), 1,
+        "invoices[0].lines[1].description", NUL),
 }
 
 
@@ -392,6 +411,12 @@ def test_invalid_json(session, supplier, tmp_path):
         ("x.json", '{"customers": [], "extra": 1}', "unknown top-level key"),
         ("x.json", '{"customers": [{"customer_number": NaN}]}', "invalid JSON"),
         ("x.csv", "", "empty"),
+        ("x.json", '{"customers": [{"na\\u0000me": "x"}]}',
+         "customer #1: the field name 'na\\x00me' contains a NUL character (U+0000)"),
+        ("x.json", '{"customers": [{"contracts": [{"n\\u0000": 1}]}]}',
+         "customer #1: the field name 'contracts[0].n\\x00' contains a NUL character"),
+        ("x.csv", "record;na\x00me\n",
+         "row 1: the column name 'na\\x00me' contains a NUL character (U+0000)"),
         ("x.xlsx", "whatever", "unsupported file type"),
     ],
 )

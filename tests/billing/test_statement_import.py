@@ -190,3 +190,39 @@ def test_any_account_overrides_the_check(app, session):
     result = app.test_cli_runner().invoke(
         args=["payments", "import", "--any-account", str(SAMPLES / "fio_2026-11.json")])
     assert result.exit_code == 0, result.output
+
+
+# A NUL character (U+0000) cannot be stored in a PostgreSQL text column: each format refuses
+# it naming the line (and the field), like any other bad input, instead of a database error.
+# (sample, text in it, the text with a NUL, the message after "<file>: ")
+NUL_CASES = {
+    "gpc raw byte": (
+        "statement_2026-11.gpc", "Jan Novák".encode("cp1250"), "Jan\x00Novák".encode("cp1250"),
+        "line 2: counter-party name contains a NUL character (U+0000) at position 101"),
+    "fio-json escape": (
+        "fio_2026-11.json", '"Jan Novák"'.encode(), '"Jan\\u0000Novák"'.encode(),
+        "line 21: column10 (Název protiúčtu) contains a NUL character (U+0000)"),
+    "fio-csv raw byte": (
+        "fio_2026-11.csv", '"Novák, Jan"'.encode(), '"Novák,\x00Jan"'.encode(),
+        "line 14: column 6 (Název protiúčtu) contains a NUL character (U+0000)"),
+    "camt053 reference": (
+        "camt053_2026-11.xml", b"<Nm>Jan", b"<Nm>Jan&#0;",
+        "line 110: malformed XML: a NUL character (U+0000) is not allowed in XML"),
+    "camt053 raw byte": (
+        "camt053_2026-11.xml", b"<Nm>Jan", b"<Nm>Jan\x00",
+        "line 110: malformed XML: a NUL character (U+0000) is not allowed in XML"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NUL_CASES))
+def test_a_nul_character_is_refused_and_nothing_is_imported(app, session, tmp_path, case):
+    sample, old, new, message = NUL_CASES[case]
+    data = (SAMPLES / sample).read_bytes()
+    assert old in data
+    path = tmp_path / sample
+    path.write_bytes(data.replace(old, new, 1))
+    result = app.test_cli_runner().invoke(args=["payments", "import", "--any-account", str(path)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert f"Error: {path}: {message} (nothing was imported)" in result.output
+    for table in (BankTransaction, StatementImport, AuditEvent):
+        assert session.scalar(select(func.count()).select_from(table)) == 0

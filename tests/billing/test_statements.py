@@ -457,6 +457,82 @@ def test_gpc_bad_posting_code_and_sign():
     assert gpc_error(lines).line == 1
 
 
+# A NUL character (U+0000) cannot be stored in PostgreSQL text: refused naming line and field.
+NUL = "contains a NUL character (U+0000)"
+
+
+@pytest.mark.parametrize(
+    ("line", "position", "what"),
+    [
+        (1, 25, "account name"),  # 074
+        (1, 60, "old balance"),
+        (2, 40, "document number"),  # 075
+        (2, 65, "variable symbol"),
+        (2, 98, "counter-party name"),
+        (2, 128, "due date"),
+        (4, 1, "record type"),  # 076
+        (4, 50, "counter-party name"),
+        (5, 70, "message"),  # 078
+    ],
+)
+def test_gpc_nul_byte(line, position, what):
+    lines = gpc_lines()
+    lines[line - 1] = replace_field(lines[line - 1], position, b"\x00")
+    assert str(gpc_error(lines)) == f"line {line}: {what} {NUL} at position {position}"
+
+
+def test_gpc_nul_byte_in_a_trimmed_record_and_beyond_its_end():
+    lines = gpc_lines()
+    lines[4] = lines[4].rstrip() + b"\x00"
+    assert str(gpc_error(lines)) == f"line 5: message {NUL} at position {len(lines[4])}"
+    lines = gpc_lines()
+    lines[2] += b"  \x00"
+    assert str(gpc_error(lines)) == f"line 3: record {NUL} at position 131"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (b'"Jan Nov\xc3\xa1k"', b'"Jan\\u0000Nov\xc3\xa1k"',
+         f"line 21: column10 (N\u00e1zev proti\u00fa\u010dtu) {NUL}"),
+        ("\u017dlu\u0165ou\u010dk\u00fd".encode(), b"\\u0000",
+         f"line 272: column16 (Zpr\u00e1va pro p\u0159\u00edjemce) {NUL}"),
+        (b'"Poplatek za', b'"\\u0000Poplatek za', f"line 345: column7 (U\u017eivatelsk\u00e1 identifikace) {NUL}"),
+        (b'"value": "CZK"', b'"value": "CZ\\u0000K"', f"line 21: column14 (M\u011bna) {NUL}"),
+        (b'"bankId": "2010"', b'"bankId": "2010\\u0000"', f"line 3: info.bankId {NUL}"),
+        # a raw control character is invalid JSON anyway
+        (b'"Jan Nov\xc3\xa1k"', b'"Jan\x00Nov\xc3\xa1k"',
+         "line 48: invalid JSON: Invalid control character at"),
+    ],
+)
+def test_fio_json_nul_character(old, new, message):
+    data = sample("fio_2026-11.json")
+    assert old in data
+    assert str(error_of(data.replace(old, new, 1))).startswith(message)
+
+
+def test_fio_json_escaped_backslash_before_u0000_is_no_nul():
+    data = sample("fio_2026-11.json").replace(b'"Jan Nov', b'"Jan\\\\u0000 Nov', 1)
+    names = {t.counter_name for t in parse_statement(data).transactions}
+    assert "Jan\\u0000 Nov\u00e1k" in names
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (b"accountId;2001234567", b"accountId;2001234567\x00", f"line 1: column 2 {NUL}"),
+        (b";0308;9001;", b";03\x0008;9001;", f"line 17: column 9 (KS) {NUL}"),
+        (b"\nza listopad", b"\nza\x00listopad",  # a row over two lines: where it starts
+         f"line 15: column 13 (Zpr\u00e1va pro p\u0159\u00edjemce) {NUL}"),
+        (b"BIC;ID pokynu;", b"BIC;ID\x00pokynu;", f"line 13: column 19 {NUL}"),  # the header
+    ],
+)
+def test_fio_csv_nul_character(old, new, message):
+    data = sample("fio_2026-11.csv")
+    assert old in data
+    assert str(error_of(data.replace(old, new, 1))) == message
+
+
 def test_fio_csv_non_numeric_amount():
     text = sample("fio_2026-11.csv").replace(b"-4 356,00", b"-4 356,0O")
     error = error_of(text)
@@ -568,6 +644,24 @@ def test_camt_malformed_xml():
     data = sample("camt053_2026-11.xml").replace(b"</Dbtr>", b"</Dbtor>", 1)
     error = error_of(data)
     assert error.line == 111 and error.reason.startswith("malformed XML: mismatched tag")
+
+
+@pytest.mark.parametrize("nul", [b"\x00", b"&#0;", b"&#x0;", b"&#x000;", b"&#00;"])
+def test_camt_nul_character(nul):
+    """XML cannot contain NUL, as a byte or as a character reference: expat refuses it."""
+    data = sample("camt053_2026-11.xml").replace(b"Petr ", b"Petr " + nul, 1)
+    assert str(error_of(data)) == "line 270: malformed XML: a NUL character (U+0000) is not allowed in XML"
+    attribute = sample("camt053_2026-11.xml").replace(b'Ccy="CZK"', b'Ccy="CZK' + nul + b'"', 1)
+    assert error_of(attribute).reason.endswith("a NUL character (U+0000) is not allowed in XML")
+
+
+def test_camt_nul_character_in_utf16_and_other_bad_references():
+    text = sample("camt053_2026-11.xml").decode()
+    data = text.replace('encoding="UTF-8"', 'encoding="UTF-16"').replace("Petr ", "Petr \x00")
+    assert str(error_of(data.encode("utf-16"), "camt053")).startswith("line 270: malformed XML:")
+    data = sample("camt053_2026-11.xml").replace(b"Petr ", b"Petr &#1;", 1)
+    message = "line 270: malformed XML: reference to invalid character number"
+    assert str(error_of(data)) == message
 
 
 @pytest.mark.parametrize(

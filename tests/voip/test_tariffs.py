@@ -181,6 +181,25 @@ def test_import_errors_list_every_row_and_change_nothing(session):
     assert session.scalar(select(func.count()).select_from(TariffRate)) == 0
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1250"])
+def test_nul_characters_are_refused_on_their_rows_and_change_nothing(session, tmp_path, encoding):
+    """PostgreSQL text cannot hold U+0000: the rows are named, no database error."""
+    lines = (SAMPLES / "tariff.csv").read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace("mobilní", "mobil\x00ní")
+    lines[4] = lines[4].replace("0;1/1", "0\x00;1/1")
+    path = tmp_path / "nul.csv"
+    path.write_bytes("\n".join(lines).encode(encoding))
+    with pytest.raises(TariffFileError) as info:
+        import_tariff_csv(session, path, actor="test")
+    assert str(info.value) == (
+        "row 3: destination contains a NUL character (U+0000)\n"
+        "row 5: connect_fee contains a NUL character (U+0000)"
+    )
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Tariff)) == 0
+    assert session.scalar(select(func.count()).select_from(TariffRate)) == 0
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -194,6 +213,10 @@ def test_import_errors_list_every_row_and_change_nothing(session):
         (HEADER + "420;Česko;-1;0;60/60;21\n", "row 2: price_per_minute '-1' must be between"),
         (HEADER + "420;Česko;1;0;60/60;121\n", "row 2: vat_rate '121' must be between"),
         (HEADER + "\n\n420;Česko;1;0;abc;21\n", "row 4: increments 'abc'"),
+        # PostgreSQL text cannot hold U+0000: refused here, not as a database error
+        (HEADER + "420;Čes\x00ko;1;0;60/60;21\n", "row 2: destination contains a NUL character"),
+        (HEADER + "420\x00;Česko;1;0;60/60;21\n", "row 2: prefix contains a NUL character"),
+        (HEADER.replace("vat", "v\x00at"), "row 1: a column name contains a NUL character"),
     ],
 )
 def test_import_refuses(session, text, expected):
