@@ -81,8 +81,6 @@ class FioClient:
         if exc.code in (401, 403, 404):
             return (f"the Fio API does not know the token (HTTP {exc.code}): check FIO_TOKEN "
                     "(a new token works after about 5 minutes)")
-        if exc.code == 413:
-            return "the Fio API refused the period as too long (HTTP 413): ask for fewer days"
         try:
             body = exc.read(300).decode("utf-8", "replace")
         except OSError:

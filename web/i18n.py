@@ -34,6 +34,7 @@ def select_locale() -> str:
 def speak_language_of(customer_id: int) -> None:
     """A customer recognised without logging in (the warning page knows them by their
     address) reads the page in their own language, unless this browser chose one."""
+    from flask_babel import refresh
     from sqlalchemy import select
 
     from billing.models import Customer
@@ -41,9 +42,7 @@ def speak_language_of(customer_id: int) -> None:
 
     g.recognised_language = db().scalar(
         select(Customer.language).where(Customer.id == customer_id))
-    from flask_babel import refresh
-
-    refresh()
+    refresh()  # the locale may have been chosen already in this request
 
 
 def catalog_files(lang_dir: Path) -> list[Path]:
@@ -153,5 +152,8 @@ def translations():
 
         found = get_translations()  # chooses (and stores) the locale and domain if needed
         state = ctx.g.__dict__.get("_flask_babel")
-        cache[(state.babel_locale, state.babel_domain)] = found
+        locale = getattr(state, "babel_locale", None)
+        domain = getattr(state, "babel_domain", None)
+        if locale is not None and domain is not None:
+            cache[(locale, domain)] = found
     return found
