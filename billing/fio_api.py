@@ -64,8 +64,11 @@ class FioClient:
             self._wait_turn()
             try:
                 with urllib.request.urlopen(url, timeout=self.timeout) as response:
-                    return response.read()
+                    body = response.read()
+                self._mark()  # Fio counts from when it got the request: from the answer on
+                return body
             except urllib.error.HTTPError as exc:
+                self._mark()
                 if exc.code == 409 and attempt == 1:  # someone else asked within 30 s
                     continue
                 raise FioApiError(self._refusal(exc)) from None
@@ -107,6 +110,11 @@ class FioClient:
             wait = last + self.min_interval - self.clock()
             if wait > 0:
                 self.sleep(min(wait, self.min_interval))
+        self._mark()
+
+    def _mark(self) -> None:
+        """Remember now as the time of the last request (also for other processes)."""
+        stamp = self._stamp()
         moment = self.clock()
         self._last_request = moment
         if stamp is not None:
