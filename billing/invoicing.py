@@ -30,6 +30,19 @@ class InvoicingError(ValueError):
     pass
 
 
+def lock_series(session: Session, key: str) -> DocumentSeries:
+    """The number series ``key`` (created at 0 if new), locked until the transaction ends:
+    issuers take turns, and the second then sees the numbers the first committed."""
+    series = session.scalar(
+        select(DocumentSeries).where(DocumentSeries.key == key).with_for_update()
+    )
+    if series is None:
+        series = DocumentSeries(key=key, last_value=0)
+        session.add(series)
+        session.flush()
+    return series
+
+
 def next_number(session: Session, year: int, fmt: str = "YYYYNNNNNN") -> str:
     """Next invoice number of the year's series in ``fmt`` (Supplier.invoice_number_format;
     by default YYYY + 6 digits), also used as the SS.
@@ -42,14 +55,7 @@ def next_number(session: Session, year: int, fmt: str = "YYYYNNNNNN") -> str:
         year_digits, serial_digits = number_format(fmt)
     except ValueError as exc:
         raise InvoicingError(str(exc)) from None
-    key = f"invoice-{year}"
-    series = session.scalar(
-        select(DocumentSeries).where(DocumentSeries.key == key).with_for_update()
-    )
-    if series is None:
-        series = DocumentSeries(key=key, last_value=0)
-        session.add(series)
-        session.flush()
+    series = lock_series(session, f"invoice-{year}")
     if series.last_value + 1 >= 10**serial_digits:
         raise InvoicingError(
             f"invoice series {year} is full ({10**serial_digits - 1:,} invoices in format "

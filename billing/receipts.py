@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 
 from billing import audit
 from billing.clock import today
+from billing.invoicing import lock_series
 from billing.models import (
     Allocation,
     BankTransaction,
-    DocumentSeries,
     Invoice,
     TaxReceipt,
     TaxReceiptVat,
@@ -59,20 +59,6 @@ def split_payment(amount: Decimal, recap: list[tuple[Decimal, Decimal]]) -> list
     return splits
 
 
-def _lock_series(session: Session, year: int) -> DocumentSeries:
-    """The year's receipt series, locked: issuers take turns (and the second then sees the
-    receipts the first committed)."""
-    key = f"receipt-{year}"
-    series = session.scalar(
-        select(DocumentSeries).where(DocumentSeries.key == key).with_for_update()
-    )
-    if series is None:
-        series = DocumentSeries(key=key, last_value=0)
-        session.add(series)
-        session.flush()
-    return series
-
-
 def pending(session: Session):
     """(allocation, advance invoice, booked_on) of bank payments on advances with no receipt."""
     return session.execute(
@@ -88,7 +74,7 @@ def pending(session: Session):
 def issue_receipts(session: Session, on: date | None = None, actor: str = "system") -> list[TaxReceipt]:
     """Issue the missing receipts (caller commits); returns the new ones."""
     on = on or today()
-    series = _lock_series(session, on.year)
+    series = lock_series(session, f"receipt-{on.year}")
     issued = []
     for allocation, advance, received_on in pending(session):
         if series.last_value + 1 >= 10**SERIAL_DIGITS:

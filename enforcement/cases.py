@@ -91,28 +91,9 @@ def enqueue(
     for every address of the customer. Rows only: the outbox worker sends them."""
     if targets is None:
         targets = customer_targets(session, customer_id, default_router)
-    actions = []
-    seen_kicks = set()
-    for router, address, username in targets:
-        for kind, list_name in steps:
-            if kind == "kick":
-                key = (router, username or address)
-                if key in seen_kicks:
-                    continue
-                seen_kicks.add(key)
-            action = RouterAction(
-                customer_id=customer_id,
-                router_name=router,
-                kind=kind,
-                list_name=list_name,
-                address=address,
-                username=username,
-                reason=reason,
-                status="pending",
-                next_attempt_at=now(),
-            )
-            session.add(action)
-            actions.append(action)
+    actions = [RouterAction(**row)
+               for row in action_rows(customer_id, steps, targets, reason=reason, at=now())]
+    session.add_all(actions)
     return actions
 
 

@@ -7,12 +7,15 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from billing.invoicing import IssueOptions, issue_invoice
+from billing.models import Service
 from billing.statement_import import import_statement
 from billing.statements import ParsedStatement, ParsedTransaction
 from billing.statements.gpc import render_gpc
 from billing.vat import LineInput
+from enforcement.models import EnforcementCase
 
 _tx_ids = itertools.count(1)
 
@@ -127,3 +130,22 @@ def smtp():
     server = SMTPServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def pppoe(session, make_customer):
+    """A customer with an internet service that dials in as PPPoE user ``name``."""
+
+    def factory(name="alice", password="pppoe-pass", ip="100.64.0.10", state=None, **fields):
+        customer = make_customer(internet_ip=ip, password="zone-pass")
+        service = session.scalars(select(Service).where(Service.customer_id == customer.id)).one()
+        service.pppoe_username = name
+        service.pppoe_password = password
+        for key, value in fields.items():
+            setattr(service, key, value)
+        if state:
+            session.add(EnforcementCase(customer_id=customer.id, state=state))
+        session.commit()
+        return customer
+
+    return factory

@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from billing.clock import today
-from billing.models import Service
-from enforcement.models import EnforcementCase, RadiusSession
+from enforcement.models import RadiusSession
 from tests.conftest import login, need
 from tests.enforcement import freeradius_runner as fr
 
@@ -34,23 +33,6 @@ def app_config(app_config):
 def radius(app):
     with fr.serve_app(app) as url, fr.FreeRadius(url, TOKEN) as server:
         yield server
-
-
-@pytest.fixture
-def pppoe(session, make_customer):
-    def factory(name, password="pppoe-pass", ip="100.64.0.10", state=None, **fields):
-        customer = make_customer(internet_ip=ip, password="zone-pass")
-        service = session.scalars(select(Service).where(Service.customer_id == customer.id)).one()
-        service.pppoe_username = name
-        service.pppoe_password = password
-        for key, value in fields.items():
-            setattr(service, key, value)
-        if state:
-            session.add(EnforcementCase(customer_id=customer.id, state=state))
-        session.commit()
-        return customer
-
-    return factory
 
 
 def pap(user, password="pppoe-pass"):

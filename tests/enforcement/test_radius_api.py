@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import event, select
 
 from billing.clock import today
-from billing.models import Service, TrafficDay
+from billing.models import TrafficDay
 from enforcement import accounting
-from enforcement.models import EnforcementCase, RadiusSession
+from enforcement.models import RadiusSession
 from tests.conftest import login
 
 TOKEN = "test-radius-token_0123456789"
@@ -24,25 +24,6 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture
 def app_config(app_config):
     return {**app_config, "RADIUS_API_TOKEN": TOKEN}
-
-
-@pytest.fixture
-def pppoe(session, make_customer):
-    """A customer with an internet service that dials in as PPPoE user ``name``."""
-
-    def factory(name="alice", password="pppoe-pass", ip="100.64.0.10", state=None, **fields):
-        customer = make_customer(internet_ip=ip, password="zone-pass")
-        service = session.scalars(select(Service).where(Service.customer_id == customer.id)).one()
-        service.pppoe_username = name
-        service.pppoe_password = password
-        for key, value in fields.items():
-            setattr(service, key, value)
-        if state:
-            session.add(EnforcementCase(customer_id=customer.id, state=state))
-        session.commit()
-        return customer
-
-    return factory
 
 
 def rest(**attrs) -> dict:
