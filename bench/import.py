@@ -15,6 +15,11 @@ import's own) times:
 
 and prints both, their ratio and the peak RSS. Targets: import + pairing <= 10 s and
 <= 3x parse-only; peak memory <= 300 MB.
+
+Then, on a database set up the same way again, the floor of any import that pairs: only the
+rows such an import must store for these payments (one movement, one ledger entry and one
+allocation each, already resolved, COPYed in one transaction with the schema's indexes,
+constraints and foreign keys), timed against the same parse-only time. ``--no-floor`` skips it.
 """
 
 from __future__ import annotations
@@ -129,21 +134,92 @@ def measure(url: str, statement: Path) -> None:
     print(f"peak RSS:         {peak_mb:7.0f} MB  (target <= 300 MB)")
 
 
+def measure_floor(url: str, statement: Path) -> None:
+    """COPY the rows a pairing import of ``statement`` must write, resolved beforehand; time
+    only the COPYs and the commit."""
+    import psycopg
+
+    from billing.clock import now
+    from billing.statements import parse_statement
+
+    data = statement.read_bytes()
+    t0 = time.perf_counter()
+    parsed = parse_statement(data)
+    parse_s = time.perf_counter() - t0
+    created = now().isoformat()
+    with psycopg.connect(url.replace("+psycopg", "")) as conn:
+        by_contract, by_ss = {}, {}
+        for number, customer_id, invoice_id, ss in conn.execute(
+                "SELECT c.number, c.customer_id, i.id, i.specific_symbol FROM contract c "
+                "JOIN invoice i ON i.contract_id = c.id"):
+            by_contract[number] = (customer_id, invoice_id)
+            by_ss[ss] = (customer_id, invoice_id)
+        import_id = conn.execute(
+            "INSERT INTO statement_import (filename, file_format, sha256, account, imported_at, "
+            "new_transactions, duplicate_transactions) VALUES ('floor', 'gpc', '', %s, now(), "
+            "0, 0) RETURNING id", (parsed.account,)).fetchone()[0]
+        first_id = conn.execute("SELECT nextval('bank_transaction_id_seq')").fetchone()[0]
+        movements, ledger, allocations = [], [], []
+        for n, tx in enumerate(parsed.transactions):
+            customer_id, invoice_id = by_ss.get(tx.specific_symbol) or by_contract[
+                tx.variable_symbol]
+            tx_id = first_id + n
+            movements.append(
+                f"{tx_id}\t{parsed.account}\t{tx.bank_tx_id}\t{tx.booked_on}\t{tx.amount}\tCZK\t"
+                f"{tx.variable_symbol or ''}\t{tx.specific_symbol or ''}\t"
+                f"{tx.constant_symbol or ''}\tmatched\t{customer_id}\t{import_id}\t{created}\n")
+            ledger.append(f"{customer_id}\t{tx.booked_on}\tpayment\t{tx.amount}\t{tx_id}\t"
+                          f"Platba\t{created}\n")
+            allocations.append(f"{invoice_id}\t{tx_id}\t{tx.amount}\t{created}\n")
+        conn.commit()
+        t0 = time.perf_counter()
+        with conn.cursor() as cur:
+            for table, columns, lines in (
+                ("bank_transaction", "id, source_account, bank_tx_id, booked_on, amount, "
+                 "currency, variable_symbol, specific_symbol, constant_symbol, status, "
+                 "customer_id, statement_import_id, created_at", movements),
+                ("ledger_entry", "customer_id, booked_on, kind, amount, bank_transaction_id, "
+                 "description, created_at", ledger),
+                ("allocation", "invoice_id, bank_transaction_id, amount, created_at",
+                 allocations),
+            ):
+                with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    copy.write("".join(lines))
+        conn.commit()
+        floor_s = time.perf_counter() - t0
+    rows = len(movements) + len(ledger) + len(allocations)
+    print(f"floor: storing the {rows:,} rows any pairing import must write "
+          f"(movements, ledger entries, allocations; resolved beforehand)")
+    print(f"parse only:       {parse_s:7.2f} s")
+    print(f"floor:            {floor_s:7.2f} s = {floor_s / parse_s:.2f} x parse-only "
+          f"(3x parse-only: {3 * parse_s:.2f} s)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", type=int, default=100_000)
     ap.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--database", default=DB, help=f"database to (re)create (default {DB})")
     ap.add_argument("--no-vacuum", action="store_true", help="skip VACUUM (ANALYZE) after the setup")
+    ap.add_argument("--no-floor", action="store_true", help="skip the floor measurement")
     ap.add_argument("--measure", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
+    ap.add_argument("--measure-floor", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
         measure(args.measure[0], Path(args.measure[1]))
+        return
+    if args.measure_floor:
+        measure_floor(args.measure_floor[0], Path(args.measure_floor[1]))
         return
     with tempfile.TemporaryDirectory() as tmp:
         statement = Path(tmp) / "statement.gpc"
         url = setup(args.admin_url, args.lines, statement, args.database, not args.no_vacuum)
         subprocess.run([sys.executable, __file__, "--measure", url, str(statement)], check=True)
+        if not args.no_floor:
+            print()
+            url = setup(args.admin_url, args.lines, statement, args.database, not args.no_vacuum)
+            subprocess.run([sys.executable, __file__, "--measure-floor", url, str(statement)],
+                           check=True)
 
 
 if __name__ == "__main__":
