@@ -33,6 +33,7 @@ lint: venv
 # freeradius-rest freeradius-utils). Each prints its figures and targets.
 bench: venv
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/web_floor.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/voip.py
 	$(BIN)/python bench/enforcement.py
