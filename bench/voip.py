@@ -115,7 +115,7 @@ def bench_cdrs(url: str, prefixes: list[str], cdrs: int, services: int, rng: ran
     from billing.db import make_engine, make_session_factory
     from voip.cdr import import_cdr
     from voip.models import CallRecord, VoipAccount
-    from voip.tariffs import import_tariff_csv
+    from voip.tariff_import import import_tariff_csv
 
     name = f"bench_voip_{os.getpid()}"
     admin = make_engine(url)

@@ -11,296 +11,43 @@ On PostgreSQL (voip/cdr_pg.py) importers take turns on a transaction-level advis
 the calls not stored yet are COPied straight into voip_call in chunks while the file is
 parsed, and one UPDATE subtracts their sum per account. Elsewhere (SQLite) an executemany
 INSERT ... ON CONFLICT DO NOTHING does the same; both give identical results.
-Column layout and time zone: see docs/voip-tariffs.md.
+Parsing and rating: voip/cdr_parse.py. Column layout and time zone: see docs/voip-tariffs.md.
 """
 
 from __future__ import annotations
 
-import bisect
 import csv
 import gc
 import io
-import threading
 from collections import defaultdict
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from billing import audit
-from billing.clock import PRAGUE, now
+from billing.clock import now
 from billing.db import is_in
-from billing.models import Service
-from voip.models import CallRecord, Tariff, VoipAccount
-from voip.tariffs import TariffIndex, index_for
+from voip.cdr_parse import (
+    Callers,
+    CdrFileError,
+    CdrImportResult,
+    Clock,
+    Tariffs,
+    listed_lines,
+    rated_calls,
+)
+from voip.models import CallRecord, VoipAccount
 
 __all__ = ["CdrFileError", "CdrImportResult", "import_cdr"]
 
-# Asterisk cdr_csv columns, in the order it writes them (0-based); uniqueid is written with
-# loguniqueid=yes, userfield with loguserfield=yes, peeraccount/linkedid/sequence with
-# newcdrcolumns=yes.
-ACCOUNTCODE, SRC, DST, START, BILLSEC, DISPOSITION, UNIQUEID = 0, 1, 2, 9, 13, 14, 16
-LAYOUTS = {17: "loguniqueid", 18: "loguniqueid + loguserfield", 21: "+ newcdrcolumns"}
-MAX_LISTED = 50
 SQLITE_CHUNK = 5000
 PG_CHUNK = 20_000  # rated calls per COPY (voip/cdr_pg.py)
-DESTINATIONS_CACHED = 200_000  # dst texts remembered per tariff
-
-
-class CdrFileError(ValueError):
-    """The CDR file was rejected (with line numbers); nothing was imported."""
-
-
-@dataclass
-class CdrImportResult:
-    lines: int = 0
-    not_answered: int = 0
-    unknown_callers: int = 0
-    answered: int = 0  # answered calls of our numbers
-    stored: int = 0  # new call records
-    duplicates: int = 0  # imported before (or twice in the file)
-    unrated_lines: list[int] = field(default_factory=list)  # skipped with skip_unrated
-    total_cost: Decimal = Decimal("0.00")  # deducted from the credits now
-    accounts: int = 0  # accounts charged now
-    low_credit: list[int] = field(default_factory=list)  # service ids newly below threshold
-
-    def __str__(self) -> str:
-        text_ = (
-            f"{self.lines} CDR lines: {self.answered} answered calls of our numbers, "
-            f"{self.stored} new ({self.total_cost} Kč from {self.accounts} accounts), "
-            f"{self.duplicates} already imported; {self.not_answered} not answered, "
-            f"{self.unknown_callers} from unknown callers"
-        )
-        if self.unrated_lines:
-            text_ += f"; {len(self.unrated_lines)} unrated calls skipped (lines {_lines(self.unrated_lines)})"
-        if self.low_credit:
-            text_ += f"; {len(self.low_credit)} accounts fell below their low-credit threshold"
-        return text_
-
-
-def _lines(numbers: list[int]) -> str:
-    shown = ", ".join(map(str, numbers[:MAX_LISTED]))
-    return shown + (f" and {len(numbers) - MAX_LISTED} more" if len(numbers) > MAX_LISTED else "")
-
-
-# --- numbers -------------------------------------------------------------------------------
-
-_STRIP = str.maketrans("", "", " -./()\u00a0")
-
-
-def _international(raw: str) -> str | None:
-    """E.164 digits of a number as Asterisk wrote it, or None. National numbers (no '+'/'00')
-    get 420: 9 digits, and also short service numbers such as 112 or 1188 (priced by the
-    tariff's 420112..., or refused as unrated when it has no such prefix)."""
-    s = raw.strip().translate(_STRIP)
-    if s.startswith("+"):
-        d = s[1:]
-    elif s.startswith("00"):
-        d = s[2:]
-    elif len(s) == 12 and s.startswith("420"):
-        d = s
-    elif 3 <= len(s) <= 9 and s[:1] != "0":
-        d = "420" + s
-    else:
-        return None
-    if not (d.isascii() and d.isdigit()) or not 3 <= len(d) <= 15 or d[0] == "0":
-        return None
-    return d
-
-
-class _Callers:
-    """Which of our VoIP services made the call: src, else the accountcode."""
-
-    def __init__(self, session: Session):
-        rows = session.execute(
-            select(Service.phone_number, Service.id).where(
-                Service.kind == "voip", Service.phone_number.is_not(None)
-            )
-        )
-        self.by_digits = {number.lstrip("+"): sid for number, sid in rows}
-        self.cache: dict[str, int] = {}
-
-    def find(self, src: str, accountcode: str) -> int:
-        sid = self.cache.get(src)
-        if sid is None:
-            digits = _international(src)
-            sid = self.by_digits.get(digits, 0) if digits else 0
-            if len(self.cache) < 200_000:
-                self.cache[src] = sid
-        if not sid and accountcode:
-            digits = _international(accountcode)
-            sid = self.by_digits.get(digits, 0) if digits else 0
-        return sid
-
-
-class _Rater:
-    """The destinations of one tariff (None: days before any tariff): ``dst`` as Asterisk
-    wrote it -> (``+`` international number, destination, prefix, tariff id, the rate's
-    ``cost_cents``), or ``()`` when nothing prices it. Cached per written number (the same
-    numbers are called again and again); the tariff's index is loaded at the first answered
-    call that needs it."""
-
-    def __init__(self, tariffs: _Tariffs, tariff: Tariff | None):
-        self.tariffs, self.tariff = tariffs, tariff
-        self.index: TariffIndex | None = None
-        self.cache: dict[str, tuple] = {}
-
-    def resolve(self, dst: str) -> tuple:
-        if dst.isdigit() and dst.isascii() and len(dst) == 9 and dst[0] != "0":
-            number = "420" + dst  # the usual case: a Czech national number
-        else:
-            number = _international(dst)
-        hit: tuple = ()
-        if number and self.tariff is not None:
-            if self.index is None:
-                self.index = self.tariffs.load(self.tariff)
-            rate = self.index.lookup(number)
-            if rate is not None:
-                hit = ("+" + number, rate.destination, rate.prefix, self.index.tariff_id,
-                       rate.cost_cents)
-        if len(self.cache) < DESTINATIONS_CACHED:
-            self.cache[dst] = hit
-        return hit
-
-
-class _Tariffs:
-    """The tariff valid on each day (greatest valid_from <= day), as a :class:`_Rater`."""
-
-    def __init__(self, session: Session):
-        self.session = session
-        self.tariffs = list(session.scalars(select(Tariff).order_by(Tariff.valid_from)))
-        self.starts = [t.valid_from for t in self.tariffs]
-        self.raters: dict[int | None, _Rater] = {}
-        # the PostgreSQL writer shares the connection from another thread
-        self.lock: threading.Lock | nullcontext = nullcontext()
-
-    def on(self, day: date) -> _Rater:
-        i = bisect.bisect_right(self.starts, day)
-        tariff = self.tariffs[i - 1] if i else None
-        key = tariff.id if tariff is not None else None
-        if key not in self.raters:
-            self.raters[key] = _Rater(self, tariff)
-        return self.raters[key]
-
-    def load(self, tariff: Tariff) -> TariffIndex:
-        with self.lock:
-            return index_for(self.session, tariff)
-
-
-class _Clock:
-    """Asterisk writes local time. Per start minute (time zones change offsets only on whole
-    minutes): the UTC offset text, and the rater of the tariff valid on that Prague day."""
-
-    def __init__(self, timezone: str, tariffs: _Tariffs):
-        self.tz = ZoneInfo(timezone)
-        self.tariffs = tariffs
-        self.cache: dict[str, tuple] = {}
-
-    def place(self, start: str, line: int) -> tuple:
-        """Validate ``start`` fully; (UTC offset text, rater's cache, rater's resolve)."""
-        try:
-            if len(start) != 19 or start[10] != " ":
-                raise ValueError
-            local = datetime.fromisoformat(start).replace(tzinfo=self.tz)  # fold=0
-        except ValueError:
-            raise CdrFileError(
-                f"line {line}: bad start time {start!r} (expected YYYY-MM-DD HH:MM:SS)"
-            ) from None
-        minutes = int(local.utcoffset().total_seconds()) // 60
-        sign = "-" if minutes < 0 else "+"
-        rater = self.tariffs.on(local.astimezone(PRAGUE).date())
-        hit = (f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}", rater.cache,
-               rater.resolve)
-        self.cache[start[:16]] = hit
-        return hit
-
-
-# --- parsing + rating ----------------------------------------------------------------------
-
-
-_SECONDS = frozenset(f":{i:02d}" for i in range(60))
-
-
-def _rated_calls(reader, result: CdrImportResult, callers: _Callers, clock: _Clock,
-                 unrated: list[int], services: set[int], size: int):
-    """Yield chunks of up to ``size`` answered calls of ours: {uniqueid: call}, a call being
-    a tuple of plain values laid out as :data:`CALL` (the first line of a uniqueid repeated
-    within a chunk counts), and add their callers to ``services``. Every line is validated,
-    answered or not; this loop is the import's hot path (no Decimal, no datetime)."""
-    places, place = clock.cache, clock.place
-    known, find = callers.cache, callers.find
-    serve = services.add
-    lines = not_answered = unknown = answered = 0
-    chunk: dict[str, tuple] = {}
-    add = chunk.setdefault
-    try:
-        for row in reader:
-            if len(row) not in LAYOUTS:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                hint = " (write Master.csv with loguniqueid=yes)" if len(row) == 16 else ""
-                raise CdrFileError(f"line {reader.line_num}: {len(row)} columns, expected 17, "
-                                   f"18 or 21 (Asterisk cdr-csv){hint}")
-            lines += 1
-            uniqueid = row[UNIQUEID]
-            if not uniqueid or len(uniqueid) > 150 or "\0" in uniqueid:
-                raise CdrFileError(f"line {reader.line_num}: " + (
-                    "a NUL character in uniqueid" if uniqueid and "\0" in uniqueid
-                    else "missing or too long uniqueid"))
-            start = row[START]
-            where = places.get(start[:16])
-            if where is None or len(start) != 19 or start[16:] not in _SECONDS:
-                where = place(start, reader.line_num)
-            try:
-                billsec = int(row[BILLSEC])
-                if billsec < 0:
-                    raise ValueError
-            except ValueError:
-                raise CdrFileError(f"line {reader.line_num}: bad billsec {row[BILLSEC]!r} "
-                                   "(whole seconds)") from None
-            if row[DISPOSITION] != "ANSWERED":
-                not_answered += 1
-                continue
-            src = row[SRC]
-            sid = known.get(src)
-            if not sid:
-                sid = find(src, row[ACCOUNTCODE])
-                if not sid:
-                    unknown += 1
-                    continue
-            answered += 1
-            dst = row[DST]
-            hit = where[1].get(dst)
-            if hit is None:
-                hit = where[2](dst)
-            if not hit or len(src) > 80:
-                unrated.append(reader.line_num)
-                continue
-            if "\0" in src:  # a caller found by its accountcode; stored as the source
-                raise CdrFileError(f"line {reader.line_num}: a NUL character in src")
-            number, destination, prefix, tariff_id, cost = hit
-            charged, cents = cost(billsec)
-            add(uniqueid, (uniqueid, sid, start + where[0], src, billsec, charged, cents, number,
-                           destination, prefix, tariff_id))
-            serve(sid)
-            if len(chunk) >= size:
-                yield chunk
-                chunk = {}
-                add = chunk.setdefault
-        if chunk:
-            yield chunk
-    finally:
-        result.lines += lines
-        result.not_answered += not_answered
-        result.unknown_callers += unknown
-        result.answered += answered
 
 
 def _open(source) -> tuple[TextIO, str | None]:
@@ -331,10 +78,10 @@ def import_cdr(
             event = audit.record(session, "voip.cdr_imported", actor=actor, new_value=(name or "")[-200:])
             session.flush()
             unrated: list[int] = []
-            tariffs = _Tariffs(session)
+            tariffs = Tariffs(session)
             pg = session.get_bind().dialect.name == "postgresql"
             services: set[int] = set()  # with a rated call in the file, new or not
-            chunks = _rated_calls(reader, result, _Callers(session), _Clock(timezone, tariffs),
+            chunks = rated_calls(reader, result, Callers(session), Clock(timezone, tariffs),
                                   unrated, services, PG_CHUNK if pg else SQLITE_CHUNK)
             if pg:
                 from voip.cdr_pg import PgWriter
@@ -345,7 +92,7 @@ def import_cdr(
             if unrated and not skip_unrated:
                 raise CdrFileError(
                     f"{len(unrated)} answered calls cannot be rated (no tariff prefix for the "
-                    f"number, or no tariff valid that day) on lines {_lines(unrated)}; "
+                    f"number, or no tariff valid that day) on lines {listed_lines(unrated)}; "
                     "add the prefixes to the tariff, or import with --skip-unrated"
                 )
             result.unrated_lines = unrated

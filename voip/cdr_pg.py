@@ -95,7 +95,7 @@ class _Chunk:
 
 
 class PgWriter:
-    """Stores the new calls of the parser's chunks (voip.cdr._rated_calls)."""
+    """Stores the new calls of the parser's chunks (voip.cdr_parse.rated_calls)."""
 
     def __init__(self, session: Session, batch: int):
         self.session = session

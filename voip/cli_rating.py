@@ -31,7 +31,7 @@ def cdr_group() -> None:
 @click.option("--replace", is_flag=True, help="Replace the tariff already valid from that day.")
 def tariffs_import(file: Path, valid_from, name: str | None, replace: bool) -> None:
     """Import a price list CSV (see docs/voip-tariffs.md); all rows or nothing."""
-    from voip.tariffs import TariffFileError, import_tariff_csv
+    from voip.tariff_import import TariffFileError, import_tariff_csv
 
     day: date | None = valid_from.date() if valid_from else None
     try:

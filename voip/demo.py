@@ -25,7 +25,7 @@ from billing.supplier import Supplier
 from voip import config as voip_config
 from voip.accounts import account
 from voip.cdr import import_cdr
-from voip.tariffs import import_tariff_csv
+from voip.tariff_import import import_tariff_csv
 from voip.topups import top_up
 
 DEMO_NUMBER = "+420601234567"

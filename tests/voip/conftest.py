@@ -61,7 +61,7 @@ def make_line(session, make_customer):
 
 @pytest.fixture
 def tariff(session):
-    from voip.tariffs import import_tariff_csv
+    from voip.tariff_import import import_tariff_csv
 
     t = import_tariff_csv(
         session, io.StringIO(TARIFF_CSV), valid_from=today() - timedelta(days=30),

@@ -17,7 +17,7 @@ from tests.conftest import PG_URL, need
 from tests.voip.test_tariffs import load_sample_tariff, tariff_text
 from voip.cdr import CdrFileError, import_cdr
 from voip.models import CallRecord, VoipAccount
-from voip.tariffs import import_tariff_csv
+from voip.tariff_import import import_tariff_csv
 
 SAMPLES = Path(__file__).parent / "samples"
 DAY = today() - timedelta(days=5)

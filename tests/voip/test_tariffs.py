@@ -16,11 +16,10 @@ from billing.clock import today
 from billing.models import AuditEvent
 from voip.models import Tariff, TariffRate
 from voip.rating import Rate
+from voip.tariff_import import TariffFileError, import_tariff_csv
 from voip.tariffs import (
     InvalidNumber,
-    TariffFileError,
     TariffIndex,
-    import_tariff_csv,
     minutes_for,
     normalize_number,
     quote,

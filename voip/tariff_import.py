@@ -1,0 +1,218 @@
+"""Importing a VoIP price list from CSV (columns: docs/voip-tariffs.md): all or nothing,
+every bad row reported with its number, valid from a given day (a future one too).
+
+No Flask here: the CLI and the demo call these functions; voip/tariffs.py looks the stored
+rates up.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from billing import audit
+from billing.clock import now, today
+from billing.db import bulk_insert
+from voip.models import Tariff, TariffRate
+from voip.rating import Rate
+from voip.tariffs import prefix_digits
+
+__all__ = ["TariffFileError", "import_tariff_csv", "parse_tariff_csv"]
+
+
+class TariffFileError(ValueError):
+    """A tariff CSV was rejected; the message lists every problem with its row number."""
+
+
+COLUMNS = ("prefix", "destination", "price_per_minute", "connect_fee", "increments", "vat_rate")
+REQUIRED = ("prefix", "destination", "price_per_minute")
+MAX_ERRORS = 50
+NUL = "contains a NUL character (U+0000)"  # which PostgreSQL text cannot hold
+_INCREMENTS = re.compile(r"\s*(\d{1,4})\s*(?:/\s*(\d{1,4})\s*)?")
+
+
+def _read_text(source) -> tuple[str, str | None]:
+    if isinstance(source, str | Path):
+        data = Path(source).read_bytes()
+        try:
+            return data.decode("utf-8-sig"), str(source)
+        except UnicodeDecodeError:
+            return data.decode("cp1250"), str(source)  # a CSV saved by Czech Excel
+    text = source.read()
+    if isinstance(text, bytes):
+        text = text.decode("utf-8-sig")
+    return text.lstrip("\ufeff"), getattr(source, "name", None)
+
+
+def _decimal(text: str, what: str, places: int, maximum: Decimal) -> Decimal:
+    cleaned = (text or "").strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    cleaned = cleaned.removesuffix("%")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError(f"{what} {text!r} is not a number") from None
+    if not value.is_finite() or value < 0 or value > maximum:
+        raise ValueError(f"{what} {text!r} must be between 0 and {maximum}")
+    if value != value.quantize(Decimal(1).scaleb(-places)):
+        raise ValueError(f"{what} {text!r} has more than {places} decimal places")
+    return value.quantize(Decimal(1).scaleb(-places))
+
+
+def _increments(text: str) -> tuple[int, int]:
+    m = _INCREMENTS.fullmatch(text or "")
+    if not m:
+        raise ValueError(f"increments {text!r} must look like 60/60, 60/1 or 1/1")
+    initial = int(m.group(1))
+    step = int(m.group(2) or initial)
+    if not (1 <= initial <= 3600 and 1 <= step <= 3600):
+        raise ValueError(f"increments {text!r} must be 1 to 3600 seconds")
+    return initial, step
+
+
+def parse_tariff_csv(text: str) -> list[Rate]:
+    """Parse the CSV text (header row required; ';' or ',' separated). TariffFileError
+    lists every bad row with its number (the header is row 1)."""
+    lines = text.splitlines()
+    if not any(line.strip() for line in lines):
+        raise TariffFileError("the file is empty (expected a header row: " + ";".join(COLUMNS) + ")")
+    header_line = next(line for line in lines if line.strip())
+    delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header_row_no, header = 0, None
+    for row in reader:
+        header_row_no = reader.line_num
+        if any(cell.strip() for cell in row):
+            header = [cell.strip().lower() for cell in row]
+            break
+    if any("\0" in h for h in header):
+        raise TariffFileError(f"row {header_row_no}: a column name {NUL}")
+    unknown = [h for h in header if h and h not in COLUMNS]
+    missing = [c for c in REQUIRED if c not in header]
+    if unknown or missing:
+        parts = []
+        if missing:
+            parts.append("missing column(s) " + ", ".join(missing))
+        if unknown:
+            parts.append("unknown column(s) " + ", ".join(unknown))
+        raise TariffFileError(
+            f"row {header_row_no}: " + "; ".join(parts) + " (columns: " + ";".join(COLUMNS) + ")"
+        )
+    position = {name: header.index(name) for name in COLUMNS if name in header}
+    errors: list[str] = []
+    rates: list[Rate] = []
+    first_row: dict[str, int] = {}
+    for row in reader:
+        row_no = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header) and any(c.strip() for c in row[len(header):]):
+            errors.append(f"row {row_no}: {len(row)} columns, the header has {len(header)}")
+            continue
+
+        def cell(name: str, default: str = "", row: list[str] = row) -> str:
+            i = position.get(name)
+            if i is None or i >= len(row):
+                return default
+            if "\0" in row[i]:
+                raise ValueError(f"{name} {NUL}")
+            return row[i].strip()
+
+        try:
+            prefix = prefix_digits(cell("prefix"))
+            destination = cell("destination")
+            if not destination or len(destination) > 100:
+                raise ValueError("destination must be 1 to 100 characters")
+            price = _decimal(cell("price_per_minute"), "price_per_minute", 4, Decimal("9999"))
+            fee = _decimal(cell("connect_fee") or "0", "connect_fee", 4, Decimal("9999"))
+            vat = _decimal(cell("vat_rate") or "21", "vat_rate", 2, Decimal("100"))
+            initial, step = _increments(cell("increments") or "60/60")
+        except ValueError as exc:
+            errors.append(f"row {row_no}: {exc}")
+            continue
+        if prefix in first_row:
+            errors.append(f"row {row_no}: prefix {prefix} already on row {first_row[prefix]}")
+            continue
+        first_row[prefix] = row_no
+        rates.append(Rate(prefix, destination, price, fee, vat, initial, step))
+    if not errors and not rates:
+        errors.append(f"no rates: the file has only the header (row {header_row_no})")
+    if errors:
+        shown = errors[:MAX_ERRORS]
+        if len(errors) > MAX_ERRORS:
+            shown.append(f"... and {len(errors) - MAX_ERRORS} more errors")
+        raise TariffFileError("\n".join(shown))
+    return rates
+
+
+def import_tariff_csv(
+    session: Session,
+    source: str | Path | TextIO,
+    *,
+    valid_from: date | None = None,
+    name: str | None = None,
+    actor: str,
+    replace: bool = False,
+) -> Tariff:
+    """Store the price list in ``source`` (a path or a text stream) valid from ``valid_from``
+    (default: today). All or nothing: TariffFileError with row numbers, nothing written.
+    A second tariff for the same valid_from is an error unless ``replace``; replacing keeps
+    the tariff row (rated calls refer to it) and swaps its rates. Audited; caller commits."""
+    text, source_name = _read_text(source)
+    rates = parse_tariff_csv(text)
+    valid_from = valid_from or today()
+    name = (name or (Path(source_name).stem if source_name else f"Ceník {valid_from}"))[:100]
+    existing = session.scalars(select(Tariff).where(Tariff.valid_from == valid_from)).first()
+    if existing is not None and not replace:
+        raise TariffFileError(
+            f"a tariff valid from {valid_from} already exists ({existing.name!r}); "
+            "use --replace to replace it"
+        )
+    if existing is not None:
+        tariff = existing
+        session.execute(delete(TariffRate).where(TariffRate.tariff_id == tariff.id))
+        tariff.name = name
+        tariff.imported_at = now()
+        tariff.source_file = (source_name or "")[-300:] or None
+    else:
+        tariff = Tariff(
+            name=name, valid_from=valid_from, imported_at=now(),
+            source_file=(source_name or "")[-300:] or None,
+        )
+        session.add(tariff)
+    session.flush()
+    bulk_insert(
+        session,
+        TariffRate.__table__,
+        [
+            {
+                "tariff_id": tariff.id,
+                "prefix": r.prefix,
+                "destination": r.destination,
+                "price_per_minute": r.price_per_minute,
+                "connect_fee": r.connect_fee,
+                "vat_rate": r.vat_rate,
+                "initial_increment": r.initial_increment,
+                "increment": r.increment,
+            }
+            for r in rates
+        ],
+    )
+    session.expire(tariff, ["rates"])
+    audit.record(
+        session,
+        "voip.tariff_replaced" if existing is not None else "voip.tariff_imported",
+        actor=actor,
+        new_value=name,
+        details={"tariff_id": tariff.id, "valid_from": valid_from.isoformat(),
+                 "rates": len(rates), "source": source_name},
+    )
+    session.flush()
+    return tariff
