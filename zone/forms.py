@@ -5,23 +5,53 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from billing import customers
 
 MIN_PASSWORD = 10
+# Czech and English messages of our own: WTForms' Czech catalog says "Délka pole ma být
+# mezi 10 a 200." (a typo, and no word of what the field is).
+TOO_LONG = _l("At most %(max)d characters.")
+PASSWORD_LENGTH = _l("The password must have at least %(min)d characters.")
+# The domain's reasons (billing.customers.clean_contact) as the customer reads them.
+CONTACT_ERRORS = {
+    "name": _l("Enter the name (at most 200 characters)."),
+    "contact_person": _l("Enter the contact person's name (at most 200 characters)."),
+    "street": _l("Enter the street and house number (at most 200 characters)."),
+    "city": _l("Enter the city (at most 100 characters)."),
+    "postal_code": _l("Enter a valid postal code of five digits, e.g. 280 02."),
+    "email": _l("Enter a valid e-mail address."),
+    "phone": _l("Enter a valid phone number, e.g. 601 234 567 or +420 601 234 567."),
+    "ico": _l("Enter a valid company ID (IČO) of eight digits."),
+    "dic": _l("Enter a valid Czech VAT ID (DIČ), e.g. CZ12345678."),
+}
 
 
 class LoginForm(FlaskForm):
-    customer_number = StringField(_l("Customer number"), validators=[DataRequired(), Length(max=10)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    customer_number = StringField(
+        _l("Customer number"), validators=[DataRequired(), Length(max=10, message=TOO_LONG)]
+    )
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), Length(max=200, message=TOO_LONG)]
+    )
 
 
 class ForgotPasswordForm(FlaskForm):
-    customer_number = StringField(_l("Customer number"), validators=[DataRequired(), Length(max=10)])
+    customer_number = StringField(
+        _l("Customer number"), validators=[DataRequired(), Length(max=10, message=TOO_LONG)]
+    )
 
 
 class ResetPasswordForm(FlaskForm):
     password = PasswordField(
-        _l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)]
+        _l("New password"),
+        validators=[
+            DataRequired(),
+            Length(min=MIN_PASSWORD, message=PASSWORD_LENGTH),
+            Length(max=200, message=TOO_LONG),
+        ],
+        description=_l("At least %(min)d characters.", min=MIN_PASSWORD),
     )
     confirm = PasswordField(
         _l("New password again"),
@@ -30,18 +60,42 @@ class ResetPasswordForm(FlaskForm):
 
 
 class ChangePasswordForm(ResetPasswordForm):
-    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
+    current = PasswordField(
+        _l("Current password"), validators=[DataRequired(), Length(max=200, message=TOO_LONG)]
+    )
 
 
 class ContactForm(FlaskForm):
-    """Contact details. Field-level rules live in billing.customers (shared with import)."""
+    """Contact details. The rules live in billing.customers (shared with the import); the
+    form runs them on every field, so the customer sees all the problems at once."""
 
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    contact_person = StringField(_l("Contact person"), validators=[Optional(), Length(max=200)])
-    street = StringField(_l("Street and number"), validators=[DataRequired(), Length(max=200)])
-    city = StringField(_l("City"), validators=[DataRequired(), Length(max=100)])
-    postal_code = StringField(_l("Postal code"), validators=[DataRequired(), Length(max=10)])
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
-    phone = StringField(_l("Phone"), validators=[DataRequired(), Length(max=20)])
-    ico = StringField(_l("Company ID (IČO)"), validators=[Optional(), Length(max=8)])
-    dic = StringField(_l("VAT ID (DIČ)"), validators=[Optional(), Length(max=14)])
+    name = StringField(_l("Name"), validators=[DataRequired()])
+    contact_person = StringField(_l("Contact person"))
+    street = StringField(_l("Street and number"), validators=[DataRequired()])
+    city = StringField(_l("City"), validators=[DataRequired()])
+    postal_code = StringField(_l("Postal code"), validators=[DataRequired()])
+    email = EmailField(_l("E-mail"), validators=[DataRequired()])
+    phone = StringField(_l("Phone"), validators=[DataRequired()])
+    # No maxlength here: "271 58 365" (as printed on many papers) must fit before the domain
+    # takes the spaces out; a browser would cut it to "271 58 3".
+    ico = StringField(_l("Company ID (IČO)"))
+    dic = StringField(_l("VAT ID (DIČ)"))
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        data = {
+            f.name: f.data for f in self if f.name in customers.CONTACT_FIELDS and not f.errors
+        }
+        try:
+            customers.clean_contact(data)
+        except customers.ContactValidationError as exc:
+            self.add_contact_errors(exc.errors)
+            return False
+        return valid
+
+    def add_contact_errors(self, errors) -> None:
+        for name in errors:
+            self[name].errors.append(str(CONTACT_ERRORS[name]))
+
+    def contact_data(self) -> dict:
+        return {f.name: f.data for f in self if f.name in customers.CONTACT_FIELDS}

@@ -49,17 +49,6 @@ SERVICE_KINDS = {
     "other": _l("Other services"),
 }
 PERIODS = {"month": _l("per month"), "year": _l("per year"), "once": _l("one-off")}
-CONTACT_ERRORS = {
-    "name": _l("Enter the name (at most 200 characters)."),
-    "contact_person": _l("Enter the contact person's name (at most 200 characters)."),
-    "street": _l("Enter the street and house number (at most 200 characters)."),
-    "city": _l("Enter the city (at most 100 characters)."),
-    "postal_code": _l("Enter a valid postal code of five digits, e.g. 280 02."),
-    "email": _l("Enter a valid e-mail address."),
-    "phone": _l("Enter a valid phone number, e.g. 601 234 567 or +420 601 234 567."),
-    "ico": _l("Enter a valid company ID (IČO) of eight digits."),
-    "dic": _l("Enter a valid Czech VAT ID (DIČ), e.g. CZ12345678."),
-}
 
 
 def number(value: Decimal | int | None) -> str:
@@ -104,15 +93,13 @@ def edit_info():
     form = ContactForm(obj=customer)
     if not (customer.is_company or customer.ico or customer.dic):
         del form.ico, form.dic
-    if form.validate_on_submit():
-        data = {f.name: f.data for f in form if f.name in customers.CONTACT_FIELDS}
+    if form.validate_on_submit():  # the domain's rules included (ContactForm.validate)
         try:
             changes = customers.update_contact(
-                db(), customer, data, current_user.actor, request.remote_addr
+                db(), customer, form.contact_data(), current_user.actor, request.remote_addr
             )
         except customers.ContactValidationError as exc:
-            for name in exc.errors:
-                form[name].errors.append(str(CONTACT_ERRORS[name]))
+            form.add_contact_errors(exc.errors)
         else:
             db().commit()
             if changes:

@@ -458,6 +458,7 @@ def test_contact_edit_without_change_sends_nothing(logged_in, session, outbox):
         ("email", "jana@@example", "Enter a valid e-mail address."),
         ("phone", "12345", "Enter a valid phone number"),
         ("ico", "12345678", "Enter a valid company ID (IČO)"),
+        ("dic", "CZ27074359", "Enter a valid Czech VAT ID (DIČ)"),
         ("postal_code", "2800", "Enter a valid postal code"),
     ],
 )
@@ -480,6 +481,43 @@ def test_contact_edit_rejects_bad_values_and_changes_nothing(
         == []
     )
     assert outbox.messages() == []
+
+
+def field_errors(html: str) -> set[str]:
+    return set(re.findall(r'<div class="field has-error">\s*<label for="(\w+)"', html))
+
+
+def test_contact_edit_shows_every_problem_at_once(client, make_customer, session):
+    """A missing name used to hide the bad e-mail and phone until the next attempt."""
+    make_customer(number="3003", is_company=True, ico="27074358", dic="CZ27074358")
+    login(client, "3003", "secret-pass")
+    english(client)
+    data = {**CONTACT, "name": "", "email": "jana@novak", "phone": "12345",
+            "ico": "27074359", "dic": "CZ1234"}
+    html = client.post("/info/edit", data=data).get_data(as_text=True)
+    assert field_errors(html) == {"name", "email", "phone", "ico", "dic"}
+    assert "Enter a valid e-mail address." in html and "Enter a valid phone number" in html
+
+
+def test_contact_edit_takes_ico_and_dic_written_with_spaces(client, make_customer, session):
+    firm = make_customer(number="3003", is_company=True, ico="27074358", dic="CZ27074358")
+    login(client, "3003", "secret-pass")
+    form = client.get("/info/edit").get_data(as_text=True)
+    # no maxlength: a browser would cut "271 58 365" to "271 58 3"
+    assert not re.search(r'<input[^>]*name="(ico|dic)"[^>]*maxlength', form)
+    data = {**CONTACT, "ico": "271 58 365", "dic": "cz 271 58 365"}
+    assert client.post("/info/edit", data=data).status_code == 302
+    customer = reload(session, firm)
+    assert (customer.ico, customer.dic) == ("27158365", "CZ27158365")
+
+
+def test_short_new_password_is_explained_in_czech(logged_in):
+    form = logged_in.get("/password").get_data(as_text=True)
+    assert "Alespoň 10 znaků." in form
+    data = {"current": "secret-pass", "password": "kratke", "confirm": "kratke"}
+    html = logged_in.post("/password", data=data).get_data(as_text=True)
+    assert "Heslo musí mít alespoň 10 znaků." in html
+    assert "Délka pole" not in html  # WTForms' own Czech message (with a typo)
 
 
 # -- language --------------------------------------------------------------------------------
