@@ -96,6 +96,18 @@ def test_info_shows_contact_contracts_and_debt(logged_in, session, jana):
     assert "Contract number (variable symbol)" in html
 
 
+def test_amount_not_yet_due_is_not_called_a_debt(logged_in, session, jana):
+    """1001 of the demo, after a VoIP top-up: an invoice due in 14 days is no debt yet."""
+    issue(session, jana, "200.00")
+    for url in ("/info", "/payments"):
+        html = logged_in.get(url).get_data(as_text=True)
+        assert f"K úhradě máte {kc('200,00 Kč')}, nic zatím není po splatnosti." in html
+        assert "dluh" not in html and 'class="debt"' not in html
+    english(logged_in)
+    html = logged_in.get("/info").get_data(as_text=True)
+    assert f"You have CZK{NBSP}200.00 to pay; nothing is overdue." in html
+
+
 def test_info_shows_credit_and_company_ids(client, make_customer, session):
     make_customer(
         number="3002",
