@@ -54,7 +54,11 @@ _NO_SPACES = str.maketrans("", "", " \xa0\u202f")
 _TRANSACTION_ARRAY = re.compile(r'"transaction"\s*:\s*\[')
 _INFO_OBJECT = re.compile(r'"info"\s*:\s*\{')
 _NUL = "contains a NUL character (U+0000)"  # PostgreSQL text cannot hold it
-_ACCOUNT_IN_TEXT = re.compile(r"\b(?:\d{1,6}-)?\d{2,10}/\d{4}\b")
+_ACCOUNT_IN_TEXT = re.compile(r"(?<![\d/-])((?:\d{1,6}-)?(\d{2,10}))/\d{4}(?![\d/])")
+# "... z účtu 2001234567/2010", "Číslo účtu: ...", "účet ...": the account the text names
+_ACCOUNT_AFTER_WORD = re.compile(
+    r"\bú[čc](?:et|tu|tem|tě)\b\W{0,3}((?:\d{1,6}-)?\d{2,10}/\d{4})(?![\d/])", re.IGNORECASE
+)
 _HEADER_FIRST = ("ID pohybu", "ID operace")
 _CSV_COLUMNS = {
     "id": ("ID pohybu", "ID operace"),
@@ -254,6 +258,24 @@ def _note_amount(notes: list[str], start: str) -> Decimal | None:
     return None
 
 
+def _account_in_notes(notes: list[str]) -> str | None:
+    """Our account from the free-text lines of an internet-banking export.
+
+    An account named after the word "účet/účtu" wins; otherwise the first "number/bank"
+    that is not a statement's "number/year" ("Výpis č. 12/2026 z účtu ...": a number of
+    at most three digits before a four-digit code is taken for a statement number).
+    """
+    for note in notes:
+        if found := _ACCOUNT_AFTER_WORD.search(note):
+            return found.group(1)
+    for note in notes:
+        for found in _ACCOUNT_IN_TEXT.finditer(note):
+            whole, number = found.group(1), found.group(2)
+            if "-" in whole or len(number.lstrip("0")) > 3:
+                return found.group()
+    return None
+
+
 def parse_fio_csv(data: bytes) -> ParsedStatement:
     text = _utf8(data)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
@@ -288,8 +310,8 @@ def parse_fio_csv(data: bytes) -> ParsedStatement:
         raise StatementError("no 'ID pohybu;Datum;Objem;...' header line found")
     account = normalise_account(meta.get("accountId"), meta.get("bankId"))
     if account is None:
-        found = next((m for n in notes if (m := _ACCOUNT_IN_TEXT.search(n))), None)
-        account = normalise_account(found.group()) if found else None
+        found = _account_in_notes(notes)
+        account = normalise_account(found) if found else None
     if account is None:
         raise StatementError("the export does not name our account (accountId)")
     currency = meta.get("currency") or "CZK"

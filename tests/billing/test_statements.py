@@ -545,6 +545,41 @@ def test_fio_csv_bad_date_and_missing_header():
     assert "header" in error_of(b"accountId;2001234567\n", "fio-csv").reason
 
 
+INTERNET_BANKING_CSV = "\r\n".join(
+    [
+        '"Výpis č. 12/2026 z účtu ""2001234567/2010"""',
+        '"Majitel: Příkladnet s.r.o., Nádražní 12, 280 02 Kolín"',
+        '"Období: 01.12.2026 - 06.12.2026"',
+        '"Počáteční stav účtu k 01.12.2026: 15 055,00 CZK"',
+        '"Koncový stav účtu k 06.12.2026: 15 205,00 CZK"',
+        '""',
+        '"ID pohybu";"Datum";"Objem";"Měna";"Protiúčet";"Název protiúčtu";"Kód banky";"KS";'
+        '"VS";"SS";"Uživatelská identifikace";"Zpráva pro příjemce";"Typ";"Komentář"',
+        '"27412345680";"06.12.2026";"150,00";"CZK";"19-2000145399";"Pospíšilová Zdeňka";'
+        '"0800";"0308";"1012";"2026000081";"";"doplatek";"Bezhotovostní příjem";""',
+        "",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("first_line", "account"),
+    [
+        ('"Výpis č. 12/2026 z účtu ""2001234567/2010"""', OWN),  # number/year comes first
+        ('"Výpis č. 245/2026 z účtu 19-2000145399/0800"', "19-2000145399/0800"),
+        ('"Statement no. 12/2026"\n"Account 2001234567/2010"', OWN),  # no Czech word
+    ],
+)
+def test_fio_internet_banking_csv_names_our_account_after_the_statement_number(first_line, account):
+    data = INTERNET_BANKING_CSV.replace(INTERNET_BANKING_CSV.split("\r\n")[0], first_line, 1)
+    result = parse_statement(data.encode())
+    assert (result.format, result.account) == ("fio-csv", account)
+    assert (result.opening_balance, result.closing_balance) == (D("15055.00"), D("15205.00"))
+    assert [(t.bank_tx_id, t.amount, t.variable_symbol) for t in result.transactions] == [
+        ("27412345680", D("150.00"), "1012")
+    ]
+
+
 def test_fio_json_malformed():
     data = sample("fio_2026-11.json").replace(b'"column1": {', b'"column1": {{', 1)
     error = error_of(data)
