@@ -306,7 +306,7 @@ def test_password_reset_mail_is_czech_for_a_czech_customer(client, jana, outbox)
     subject, body = _last_mail(outbox)
     assert subject == "Obnovení hesla do zákaznické zóny"
     assert "Dobrý den," in body and "zákaznickému číslu 4001" in body
-    assert "vyprší za 1 hod." in body and "/password/reset/" in body
+    assert "vyprší za 1 hodinu):" in body and "/password/reset/" in body
     assert "password" not in subject.lower() and "Hello" not in body
 
 
@@ -316,6 +316,13 @@ def test_password_reset_mail_is_english_for_an_english_customer(client, make_cus
     subject, body = _last_mail(outbox)
     assert subject == "Reset of your client zone password"
     assert "Hello," in body and "4002" in body
+    assert "expires in 1 hour):" in body and "hour(s)" not in body
+
+
+def test_password_reset_mail_says_the_hours_in_good_czech(app, client, jana, outbox):
+    app.config["PASSWORD_RESET_HOURS"] = 3
+    client.post("/password/forgot", data={"customer_number": "4001"})
+    assert "vyprší za 3 hodiny):" in _last_mail(outbox)[1]
 
 
 def test_operator_mail_about_changed_contact_is_czech(logged_in, outbox):
