@@ -66,10 +66,17 @@ class StatementError(ValueError):
 AMOUNT_LIMIT = Decimal(10) ** 10  # NUMERIC(12,2) holds up to 9,999,999,999.99
 
 
+CENT = Decimal("0.01")
+
+
 def check_amount(value: Decimal, line: int | None, what: str = "amount") -> Decimal:
-    """Refuse NaN, infinities and amounts no account or column can hold."""
+    """Refuse NaN, infinities, amounts no account or column can hold, and fractions of a
+    haléř (a bank moves whole haléře; the money columns would refuse the row later, with
+    no line number)."""
     if not value.is_finite() or abs(value) >= AMOUNT_LIMIT:
         raise StatementError(f"{what} {value} is out of range", line)
+    if value != value.quantize(CENT):
+        raise StatementError(f"{what} {value} has more than two decimal places", line)
     return value
 
 

@@ -226,3 +226,30 @@ def test_a_nul_character_is_refused_and_nothing_is_imported(app, session, tmp_pa
     assert f"Error: {path}: {message} (nothing was imported)" in result.output
     for table in (BankTransaction, StatementImport, AuditEvent):
         assert session.scalar(select(func.count()).select_from(table)) == 0
+
+
+# A fraction of a haléř: the money columns would refuse it only when the row is written, as
+# a database error without a line number (a traceback from `payments import`).
+FRACTION_CASES = {
+    "fio-json": ("fio_2026-11.json", b'"value": 799.0,', b'"value": 799.005,',
+                 "line 21: amount 799.005 has more than two decimal places"),
+    "fio-csv": ("fio_2026-11.csv", b";799,00;", b";799,001;",
+                "line 14: amount 799.001 has more than two decimal places"),
+    "camt053": ("camt053_2026-11.xml", b'<Amt Ccy="CZK">799.00</Amt>',
+                b'<Amt Ccy="CZK">799.009</Amt>',
+                "line 74: amount 799.009 has more than two decimal places"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FRACTION_CASES))
+def test_a_fraction_of_a_haler_is_refused_and_nothing_is_imported(app, session, tmp_path, case):
+    sample, old, new, message = FRACTION_CASES[case]
+    data = (SAMPLES / sample).read_bytes()
+    assert old in data
+    path = tmp_path / sample
+    path.write_bytes(data.replace(old, new, 1))
+    result = app.test_cli_runner().invoke(args=["payments", "import", "--any-account", str(path)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert f"Error: {path}: {message} (nothing was imported)" in result.output
+    for table in (BankTransaction, StatementImport, AuditEvent, LedgerEntry):
+        assert session.scalar(select(func.count()).select_from(table)) == 0

@@ -580,6 +580,22 @@ def test_fio_internet_banking_csv_names_our_account_after_the_statement_number(f
     ]
 
 
+@pytest.mark.parametrize(
+    ("name", "old", "new", "line", "amount"),
+    [
+        ("fio_2026-11.json", b'"value": 799.0,', b'"value": 799.005,', 21, "799.005"),
+        ("fio_2026-11.csv", b";799,00;", b";799,001;", 14, "799.001"),
+        ("camt053_2026-11.xml", b"<Amt Ccy=\"CZK\">799.00</Amt>", b"<Amt Ccy=\"CZK\">799.009</Amt>",
+         74, "799.009"),
+    ],
+)
+def test_a_fraction_of_a_haler_is_refused_with_its_line(name, old, new, line, amount):
+    data = sample(name).replace(old, new, 1)
+    assert data != sample(name)
+    error = error_of(data)
+    assert (error.line, error.reason) == (line, f"amount {amount} has more than two decimal places")
+
+
 def test_fio_json_malformed():
     data = sample("fio_2026-11.json").replace(b'"column1": {', b'"column1": {{', 1)
     error = error_of(data)
