@@ -416,6 +416,34 @@ def test_daily_traffic_fills_days_and_sums_services(session, jana, engine):
     assert only_second[0].bytes_down == 5
 
 
+def test_banner_on_the_disconnection_day_names_no_past_date(client, session, make_customer):
+    """Demo 1003 acknowledged 11 days ago; until the sweep disconnects them, the zone said
+    'will be suspended on <yesterday>. 0 days left'."""
+    from billing.clock import now
+    from enforcement import acknowledge as ack
+    from enforcement import cases
+    from enforcement.config import Policy
+
+    customer = make_customer(number="3005", password="secret-pass", internet_ip="10.20.0.9")
+    issue(session, customer, "605.00", days_ago=60)
+    case = cases.get_case(session, customer.id)
+    cases.transition(session, case, "warned", actor="system")
+    case.warned_at = now() - timedelta(days=12)
+    session.commit()
+    ack.acknowledge(session, customer.id, ip="10.20.0.9", actor="ip:10.20.0.9",
+                    policy=Policy(), at=now() - timedelta(days=11))
+    session.commit()
+    login(client, "3005", "secret-pass")
+    for url in ("/info", "/warning"):
+        html = client.get(url).get_data(as_text=True)
+        assert "vaše připojení může být pozastaveno kdykoli" in html, url
+        assert "bude pozastaveno" not in html and "Zbývá 0" not in html, url
+    english(client)
+    html = client.get("/invoices").get_data(as_text=True)
+    assert "your connection can be suspended at any moment" in html
+    assert "0 days left" not in html
+
+
 # -- contact details -------------------------------------------------------------------------
 
 CONTACT = {
