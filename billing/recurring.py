@@ -15,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from billing.clock import today
 from billing.invoicing import IssueOptions, issue_invoice
 from billing.models import Customer, Invoice, Service
 from billing.supplier import Supplier
@@ -71,8 +72,16 @@ def service_line(service: Service, first: date, last: date) -> LineInput | None:
     return None
 
 
-def issue_month(session: Session, supplier: Supplier, month: str, actor: str = "system") -> RunReport:
+def issue_month(
+    session: Session, supplier: Supplier, month: str, actor: str = "system", on: date | None = None
+) -> RunReport:
+    """Issue the month's invoices. DUZP is the first of the month; the issue date is the
+    first of the month too, or the day of the run (``on``, default today) when that is
+    later: an invoice issued late is dated when it is really issued and gets its full
+    payment term, instead of being overdue the moment it is sent (and handed to
+    enforcement for a debt the customer has not yet been asked to pay)."""
     first, last = parse_month(month)
+    issued = max(first, on or today())
     report = RunReport(month)
     already = set(
         session.scalars(
@@ -99,7 +108,7 @@ def issue_month(session: Session, supplier: Supplier, month: str, actor: str = "
             customer,
             lines,
             supplier,
-            IssueOptions(issue_date=first, taxable_date=first, period_key=month, actor=actor),
+            IssueOptions(issue_date=issued, taxable_date=first, period_key=month, actor=actor),
         )
         report.issued.append(invoice)
     return report

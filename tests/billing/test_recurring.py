@@ -44,7 +44,25 @@ def test_month_run_prorates_and_is_idempotent(session, make_customer, supplier):
     assert session.scalar(select(func.count(Invoice.id))) == 3
     inv = next(i for i in report.issued if i.customer_id == full.id)
     assert inv.variable_symbol == "4001" and inv.specific_symbol == inv.number
-    assert inv.issue_date == date(2026, 11, 1) and inv.due_date == date(2026, 11, 15)
+
+
+def test_issue_date_is_the_first_of_the_month_or_the_day_of_a_late_run(
+    session, make_customer, supplier
+):
+    """DUZP is the first of the month. Run on time (or ahead), the invoice is dated the first
+    and due 14 days later; run late, it is dated the day it is really issued and still gets
+    its 14 days: an invoice must not be overdue (and start enforcement) the day it is sent."""
+    customer = make_customer(number="4011")
+    add_service(session, customer, "Internet 100", "450.00", date(2025, 1, 1))
+    on_time = issue_month(session, supplier, "2026-10", on=date(2026, 10, 1)).issued[0]
+    ahead = issue_month(session, supplier, "2026-11", on=date(2026, 10, 28)).issued[0]
+    late = issue_month(session, supplier, "2026-12", on=date(2026, 12, 20)).issued[0]
+    dates = [(i.taxable_date, i.issue_date, i.due_date) for i in (on_time, ahead, late)]
+    assert dates == [
+        (date(2026, 10, 1), date(2026, 10, 1), date(2026, 10, 15)),
+        (date(2026, 11, 1), date(2026, 11, 1), date(2026, 11, 15)),
+        (date(2026, 12, 1), date(2026, 12, 20), date(2027, 1, 3)),
+    ]
 
 
 def test_the_month_run_emails_each_invoice_in_the_customers_language(
