@@ -94,24 +94,24 @@ def compute_document(lines: Iterable[LineInput], prices_include_vat: bool) -> Co
     the recap exactly.
     """
     lines = list(lines)
-    by_rate: dict[Decimal, list[tuple[LineInput, Decimal]]] = {}
-    for line in lines:
+    by_rate: dict[Decimal, list[tuple[int, LineInput, Decimal]]] = {}
+    for index, line in enumerate(lines):
         if isinstance(line.quantity, float) or isinstance(line.unit_price, float):
             raise TypeError("float reached a money path")
         if Decimal(line.vat_rate) not in RATES:
             raise ValueError(f"unknown VAT rate {line.vat_rate} %")
         amount = money(Decimal(line.quantity) * Decimal(line.unit_price))
-        by_rate.setdefault(Decimal(line.vat_rate), []).append((line, amount))
+        by_rate.setdefault(Decimal(line.vat_rate), []).append((index, line, amount))
 
     recap: list[VatSplit] = []
-    computed: dict[int, ComputedLine] = {}
+    computed: dict[int, ComputedLine] = {}  # by position: one LineInput may be given twice
     for rate in sorted(by_rate, reverse=True):
         entries = by_rate[rate]
-        summed = sum((amount for _, amount in entries), Decimal("0.00"))
+        summed = sum((amount for _, _, amount in entries), Decimal("0.00"))
         split = vat_from_gross(summed, rate) if prices_include_vat else vat_from_net(summed, rate)
         recap.append(split)
         vat_left = split.vat
-        for i, (line, amount) in enumerate(entries):
+        for i, (index, line, amount) in enumerate(entries):
             if i == len(entries) - 1:
                 line_vat = vat_left
             else:
@@ -122,8 +122,8 @@ def compute_document(lines: Iterable[LineInput], prices_include_vat: bool) -> Co
                 cl = ComputedLine(line, amount - line_vat, line_vat, amount)
             else:
                 cl = ComputedLine(line, amount, line_vat, amount + line_vat)
-            computed[id(line)] = cl
-    ordered = [computed[id(line)] for line in lines]
+            computed[index] = cl
+    ordered = [computed[index] for index in range(len(lines))]
     total_net = sum((s.base for s in recap), Decimal("0.00"))
     total_vat = sum((s.vat for s in recap), Decimal("0.00"))
     return ComputedDocument(ordered, recap, total_net, total_vat, total_net + total_vat)

@@ -216,6 +216,14 @@ def test_fractional_quantity_is_rounded_once_per_line():
     assert recap(doc) == [(D("21"), D("0.41"), D("0.09"), D("0.50"))]
 
 
+def test_the_same_line_object_twice_still_adds_up_to_the_recap():
+    line = LineInput("Kabel", D(1), D("0.50"), D("21"))  # 0.105 VAT each, 0.21 for both
+    doc = compute_document([line, line], prices_include_vat=False)
+    assert doc.recap[0].vat == D("0.21")
+    assert [cl.vat for cl in doc.lines] == [D("0.11"), D("0.10")]
+    assert sum(cl.vat for cl in doc.lines) == doc.total_vat
+
+
 def test_unknown_rate_is_refused():
     with pytest.raises(ValueError, match="15"):
         compute_document([LineInput("x", D("1"), D("1.00"), D("15"))], prices_include_vat=True)
