@@ -114,6 +114,36 @@ def test_overlapping_statements_store_each_movement_once(session, billed):
     assert session.scalar(select(func.count(StatementImport.id))) == 2
 
 
+def money_state(session, customers, invoices):
+    """What the customers see: balance per customer, paid per invoice, stored movements."""
+    from billing import ledger
+    from billing.accounts import paid_amounts
+
+    session.rollback()
+    return (
+        [ledger.balance(session, c.id) for c in customers],
+        paid_amounts(session, [i.id for i in invoices]),
+        sorted(session.scalars(select(BankTransaction.bank_tx_id))),
+    )
+
+
+def test_overlapping_statements_end_with_the_ledger_of_one_import(session, billed):
+    """Two overlapping exports (and the first again) leave what importing their union once
+    would: each movement stored, booked and allocated once."""
+    customers, invoices = billed
+    first = gpc(tx(1, "200.00", vs="5001"), tx(2, "450.00", vs="5002"), tx(3, "500.00", vs="5003"))
+    second = gpc(tx(2, "450.00", vs="5002"), tx(3, "500.00", vs="5003"), tx(4, "300.00", vs="5001"))
+    for data in (first, second, first):
+        import_statement(session, data, "part.gpc")
+        session.commit()
+    balances, paid, stored = money_state(session, customers, invoices)
+    assert balances == [D("50.00"), D("0.00"), D("50.00")]  # 5001: 200 + 300 - 450
+    assert paid == {i.id: D("450.00") for i in invoices}
+    assert stored == ["1001", "1002", "1003", "1004"]
+    payments = select(func.count(LedgerEntry.id)).where(LedgerEntry.kind == "payment")
+    assert session.scalar(payments) == 4
+
+
 def test_bad_file_changes_nothing(session, billed):
     good = gpc(tx(1, "450.00", vs="5001"), tx(2, "450.00", vs="5002"))
     lines = good.split(b"\r\n")
@@ -253,3 +283,42 @@ def test_a_fraction_of_a_haler_is_refused_and_nothing_is_imported(app, session, 
     assert f"Error: {path}: {message} (nothing was imported)" in result.output
     for table in (BankTransaction, StatementImport, AuditEvent, LedgerEntry):
         assert session.scalar(select(func.count()).select_from(table)) == 0
+
+
+def test_concurrent_overlapping_imports_on_postgresql(database_url, session, billed):
+    """Two processes importing overlapping exports at once: each movement once, and the
+    same balances and allocations as one import of both."""
+    need(PG_URL is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
+    customers, invoices = billed
+    files = [
+        gpc(tx(1, "200.00", vs="5001"), tx(2, "450.00", vs="5002"), tx(3, "500.00", vs="5003")),
+        gpc(tx(2, "450.00", vs="5002"), tx(3, "500.00", vs="5003"), tx(4, "300.00", vs="5001")),
+    ]
+    engine = make_engine(database_url)
+    factory = make_session_factory(engine)
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def worker(data):
+        s = factory()
+        try:
+            barrier.wait()
+            import_statement(s, data, "part.gpc")
+            s.commit()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            s.rollback()
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=worker, args=(data,)) for data in files]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    engine.dispose()
+    assert not errors
+    balances, paid, stored = money_state(session, customers, invoices)
+    assert balances == [D("50.00"), D("0.00"), D("50.00")]
+    assert paid == {i.id: D("450.00") for i in invoices}
+    assert stored == ["1001", "1002", "1003", "1004"]
