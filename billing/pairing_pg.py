@@ -46,13 +46,19 @@ BATCH_COLUMNS = (
     "specific_symbol"
 )
 # status, owner and SS-directed invoice of the movement ``t`` (joined as in RESOLVE_JOINS)
+# (an incoming payment in another currency than our invoices' waits for an operator: its
+# amount is not CZK; see billing.payments.PAIRED_CURRENCY)
 RESOLVE_STATUS = (
     "CASE WHEN t.amount <= 0 THEN 'outgoing' "
-    "WHEN coalesce(si.customer_id, ct.customer_id, cu.id) IS NULL THEN 'unmatched' "
+    "WHEN t.currency <> 'CZK' "
+    "OR coalesce(si.customer_id, ct.customer_id, cu.id) IS NULL THEN 'unmatched' "
     "ELSE 'matched' END"
 )
-RESOLVE_OWNER = "CASE WHEN t.amount > 0 THEN coalesce(si.customer_id, ct.customer_id, cu.id) END"
-RESOLVE_DIRECTED = "CASE WHEN t.amount > 0 THEN si.id END"
+RESOLVE_OWNER = (
+    "CASE WHEN t.amount > 0 AND t.currency = 'CZK' "
+    "THEN coalesce(si.customer_id, ct.customer_id, cu.id) END"
+)
+RESOLVE_DIRECTED = "CASE WHEN t.amount > 0 AND t.currency = 'CZK' THEN si.id END"
 RESOLVE_JOINS = """
     LEFT JOIN invoice si ON si.specific_symbol = t.specific_symbol
          AND t.specific_symbol <> '' AND si.kind <> 'credit_note'

@@ -3,8 +3,9 @@
 Rules: a specific symbol equal to an invoice's SS pays that invoice; otherwise a variable
 symbol equal to a contract (or customer) number pays that customer's open invoices, oldest
 first. Whatever is left becomes the customer's credit, which settles the next invoices as
-soon as they are issued. What cannot be paired waits in the unmatched queue for an operator.
-Outgoing movements are recorded, never paired.
+soon as they are issued. What cannot be paired waits in the unmatched queue for an operator,
+and so does a payment in another currency than our invoices'. Outgoing movements are
+recorded, never paired.
 
 Pairing works on batches (a whole statement costs a handful of queries per few thousand
 movements); pairing one movement is a batch of one. Functions flush; the caller commits.
@@ -35,6 +36,10 @@ from billing.models import (
 from billing.pairing_pg import pair_staged_batch, settle_given, stage_batch
 
 MATCHED, UNMATCHED, OUTGOING = "matched", "unmatched", "outgoing"
+# The currency of our invoices: only payments in it are paired. A movement in another
+# currency (a EUR account listed in BANK_ACCOUNTS) waits in the unmatched queue; paying CZK
+# invoices with its face value would be wrong by the exchange rate.
+PAIRED_CURRENCY = "CZK"
 CHUNK = 5000
 
 
@@ -58,7 +63,7 @@ def pair(session: Session, tx: BankTransaction, actor: str = "system") -> str:
 def pair_many(session: Session, txs: Sequence, actor: str = "system") -> dict:
     """Pair freshly stored movements (status unmatched). Returns counts by status.
 
-    ``txs`` are BankTransaction objects or rows with ``id, amount, booked_on,
+    ``txs`` are BankTransaction objects or rows with ``id, amount, currency, booked_on,
     variable_symbol, specific_symbol``. The whole batch is one settlement: payments
     directed by SS go to their invoice first, then everything settles oldest first, on
     both backends alike (PostgreSQL in a few set-based statements, see
@@ -80,7 +85,7 @@ def pair_many(session: Session, txs: Sequence, actor: str = "system") -> dict:
         for tx in chunk:
             if tx.amount <= 0:
                 status, owner = OUTGOING, None
-            elif tx.id in owners:
+            elif tx.currency == PAIRED_CURRENCY and tx.id in owners:
                 status, owner = MATCHED, owners[tx.id]
                 matched.append((tx, owner))
             else:
@@ -101,6 +106,11 @@ def assign(session: Session, tx: BankTransaction, customer: Customer, actor: str
     """Pair an unmatched movement by hand (audited)."""
     if tx.status != UNMATCHED:
         raise PairingError(f"transaction {tx.id} is {tx.status}, not unmatched")
+    if tx.currency != PAIRED_CURRENCY:
+        raise PairingError(
+            f"transaction {tx.id} is in {tx.currency}; invoices are paid in {PAIRED_CURRENCY} "
+            "(book the converted amount through the bank, not by pairing this movement)"
+        )
     tx.status, tx.customer_id = MATCHED, customer.id
     session.flush()
     _book_payments(session, [(tx, customer.id)], actor)
@@ -118,7 +128,7 @@ def assign(session: Session, tx: BankTransaction, customer: Customer, actor: str
 
 def _resolve(session: Session, txs: Sequence[BankTransaction]) -> tuple[dict, dict]:
     """Owner customer per tx id, and ("tx", id) -> invoice id for payments directed by SS."""
-    incoming = [tx for tx in txs if tx.amount > 0]
+    incoming = [tx for tx in txs if tx.amount > 0 and tx.currency == PAIRED_CURRENCY]
     ss = {tx.specific_symbol for tx in incoming if tx.specific_symbol}
     vs = {tx.variable_symbol for tx in incoming if tx.variable_symbol}
     by_ss = {}

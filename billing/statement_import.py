@@ -195,6 +195,7 @@ def _store_and_pair(session: Session, parsed: ParsedStatement, import_id: int, a
     columns = (
         BankTransaction.id,
         BankTransaction.amount,
+        BankTransaction.currency,
         BankTransaction.booked_on,
         BankTransaction.variable_symbol,
         BankTransaction.specific_symbol,

@@ -17,7 +17,7 @@ from billing.accounts import account_summary, customer_invoices
 from billing.clock import today
 from billing.invoicing import IssueOptions, issue_credit_note, issue_invoice
 from billing.models import Allocation, BankTransaction, Invoice, LedgerEntry
-from billing.payments import assign, credit_available, pair, unmatched
+from billing.payments import PairingError, assign, credit_available, pair, unmatched
 from billing.vat import LineInput
 from tests.conftest import need
 
@@ -105,6 +105,20 @@ def test_unknown_symbols_wait_for_an_operator(session, make_customer, supplier):
     assert tx.status == "matched"
     assert states(session, c)[inv.number][0] == "paid"
     assert unmatched(session) == []
+
+
+def test_a_payment_in_another_currency_is_not_paired_even_by_hand(session, make_customer, supplier):
+    c = make_customer(number="3006")
+    inv = invoice(session, c, supplier, "450.00")
+    tx = payment(session, "450.00", vs="3006")
+    tx.currency = "EUR"
+    assert pair(session, tx) == "unmatched"
+    with pytest.raises(PairingError, match="is in EUR; invoices are paid in CZK"):
+        assign(session, tx, c, actor="operator:test")
+    assert (tx.status, tx.customer_id) == ("unmatched", None)
+    assert states(session, c)[inv.number][0] == "overdue"
+    assert ledger.balance(session, c.id) == D("-450.00")
+    assert unmatched(session) == [tx]
 
 
 def test_outgoing_is_recorded_not_paired(session, make_customer, supplier):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -101,6 +102,25 @@ def test_statement_pays_invoices_and_reimport_changes_nothing(session, billed, b
     session.commit()
     assert (again.new, again.duplicates) == (0, 4)
     assert snapshot(session) == before
+
+
+def test_a_payment_in_another_currency_waits_for_an_operator(session, billed, batch_path):
+    """A EUR movement (a EUR account listed in BANK_ACCOUNTS) carrying a customer's VS or an
+    invoice's SS pays nothing: 450 EUR are not 450 Kč. It waits in the unmatched queue."""
+    from billing import ledger
+    from billing.payments import unmatched
+
+    customers, invoices = billed
+    by_vs = replace(tx(1, "450.00", vs="5001"), currency="EUR")
+    by_ss = replace(tx(2, "450.00", vs="77", ss=invoices[1].specific_symbol), currency="EUR")
+    report = import_statement(session, gpc(by_vs, by_ss, tx(3, "450.00", vs="5003")), "eur.gpc")
+    session.commit()
+    assert (report.new, report.matched, report.unmatched) == (3, 1, 2)
+    states = {s.invoice.customer_id: s.status for c in customers for s in customer_invoices(session, c.id, today())}
+    assert states == {customers[0].id: "overdue", customers[1].id: "overdue", customers[2].id: "paid"}
+    assert [ledger.balance(session, c.id) for c in customers] == [D("-450.00"), D("-450.00"), D("0.00")]
+    assert [(t.bank_tx_id, t.currency, t.customer_id) for t in unmatched(session)] == [
+        ("1001", "EUR", None), ("1002", "EUR", None)]
 
 
 def test_overlapping_statements_store_each_movement_once(session, billed):
