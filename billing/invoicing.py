@@ -133,6 +133,7 @@ def issue_invoice(
         supplier_dic=supplier.dic,
         supplier_account=supplier.account,
         supplier_iban=supplier.iban,
+        supplier_register=supplier.register,
         customer_name=customer.name,
         customer_address=customer.address,
         customer_ico=customer.ico,

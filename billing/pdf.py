@@ -201,6 +201,8 @@ def _parties(invoice: Invoice, width: float) -> Table:
     )
     if invoice.supplier_account:
         supplier.append(_p(f"Bankovní účet: {invoice.supplier_account}"))
+    if invoice.supplier_register:  # § 435 of the Civil Code
+        supplier.append(_p(invoice.supplier_register))
     customer = _party_block(
         "Odběratel",
         invoice.customer_name,

@@ -40,6 +40,9 @@ class Supplier:
 
     def __post_init__(self) -> None:
         number_format(self.invoice_number_format)
+        if self.register and len(self.register) > 300:  # what invoices keep of it
+            raise ValueError("the supplier's register entry (SUPPLIER_REGISTER) has more "
+                             f"than 300 characters ({len(self.register)})")
 
     @property
     def address(self) -> str:

@@ -41,6 +41,9 @@ class Invoice(Base):
     supplier_dic: Mapped[str | None] = mapped_column(String(14))
     supplier_account: Mapped[str | None] = mapped_column(String(40))
     supplier_iban: Mapped[str | None] = mapped_column(String(34))
+    # the commercial-register entry (§ 435 of the Civil Code: on every business document of
+    # a registered company); NULL on invoices issued before it was snapshotted
+    supplier_register: Mapped[str | None] = mapped_column(String(300))
     customer_name: Mapped[str] = mapped_column(String(200))
     customer_address: Mapped[str] = mapped_column(String(300))
     customer_ico: Mapped[str | None] = mapped_column(String(8))

@@ -69,6 +69,9 @@ def test_goods_invoice_with_two_rates(session, customer, bank_supplier):
     assert "Šafaříkova 7" in text
     assert "Příkladnet s.r.o." in text
     assert "IČO: 27074358" in text and "DIČ: CZ27074358" in text
+    # § 435 of the Civil Code: the register entry on a registered company's documents
+    assert "zapsaná v OR vedeném Městským soudem v Praze, oddíl C, vložka 12345" in " ".join(
+        text.split())
     assert "Celkem k úhradě: 1 234,50 Kč" in text
     assert "22. 11. 2026" in text  # datum vystavení and DUZP
     assert "6. 12. 2026" in text  # splatnost: 14 days
@@ -199,3 +202,19 @@ def test_qr_in_the_pdf_decodes_to_the_spayd(session, customer, bank_supplier, tm
         check=True,
     ).stdout.strip()
     assert decoded == spayd_for_invoice(invoice, invoice.total)
+
+
+def test_the_register_entry_is_the_one_of_the_day_of_issue(session, customer, supplier):
+    """Invoices keep what they printed: a later SUPPLIER_REGISTER does not change an issued
+    one, and one issued before the entry was kept prints none (rather than today's)."""
+    moved = dataclasses.replace(supplier, register="zapsaná v OR vedeném Krajským soudem v Brně, "
+                                                   "oddíl C, vložka 999")
+    first = issue(session, customer, supplier)
+    second = issue(session, customer, moved)
+    assert first.supplier_register != second.supplier_register
+    assert "vložka 12345" in " ".join(pdf_text(render_invoice_pdf(first, first.total)).split())
+    assert "vložka 999" in " ".join(pdf_text(render_invoice_pdf(second, second.total)).split())
+    first.supplier_register = None  # as on the invoices issued before migration 0007
+    assert "oddíl C" not in pdf_text(render_invoice_pdf(first, first.total))
+    with pytest.raises(ValueError, match="SUPPLIER_REGISTER"):
+        dataclasses.replace(supplier, register="x" * 301)

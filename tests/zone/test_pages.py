@@ -204,6 +204,7 @@ def test_invoice_detail_shows_lines_recap_and_qr_when_open(logged_in, session, j
     assert kc("674,00 Kč") in html  # total
     assert invoice.variable_symbol in html and invoice.specific_symbol in html
     assert "2001234588/2010" in html and "CZ62 2010 0000 0020 0123 4588" in html
+    assert "zapsaná v OR vedeném Městským soudem v Praze, oddíl C, vložka 12345" in html
     assert "<svg" in html and "qr-platba" in html
     assert f'href="/invoices/{invoice.id}.pdf"' in html
 
