@@ -1,37 +1,26 @@
 """Invoice PDFs in Czech (§ 29 of the VAT act), rendered with reportlab's platypus.
 
 Everything printed comes from the invoice's own snapshot (parties, lines, the per-rate
-recap as issued); nothing is recomputed. Fonts are the vendored DejaVu TrueType files,
-registered once per process, so Czech diacritics render and stay extractable as text.
+recap as issued); nothing is recomputed. Fonts, styles, Czech formatting and the QR code are
+billing/pdf_kit.py.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable
-from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from decimal import Decimal
 from io import BytesIO
-from itertools import groupby
-from pathlib import Path
 
-import segno
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
     Flowable,
     Frame,
     PageTemplate,
-    Paragraph,
     Spacer,
     Table,
     TableStyle,
@@ -39,17 +28,24 @@ from reportlab.platypus import (
 from sqlalchemy.orm import object_session
 
 from billing.models import Invoice, InvoiceLine
+from billing.pdf_kit import (
+    FONT,
+    FONT_BOLD,
+    NBSP,
+    QR_SIZE,
+    QrFlowable,
+    ensure_fonts,
+    format_date,
+    format_money,
+    format_quantity,
+    format_rate,
+)
+from billing.pdf_kit import para as _p
 from billing.qrplatba import QrPlatbaError, spayd_for_invoice
 
 log = logging.getLogger(__name__)
 
-FONT = "DejaVuSans"
-FONT_BOLD = "DejaVuSans-Bold"
-FONT_DIR = Path(__file__).parent / "fonts"
-NBSP = "\u00a0"
-CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-QR_SIZE = 36 * mm
 
 TITLES = {
     "regular": "Faktura – daňový doklad",
@@ -59,84 +55,6 @@ TITLES = {
     "credit_note": "Opravný daňový doklad (dobropis)",
     "advance_receipt": "Daňový doklad k přijaté platbě",  # billing.receipts
 }
-CURRENCY_SYMBOLS = {"CZK": "Kč", "EUR": "€"}
-
-_fonts_lock = threading.Lock()
-_fonts_ready = False
-_styles: dict[str, ParagraphStyle] = {}
-
-
-# -- formatting ------------------------------------------------------------------------------
-
-
-def format_money(amount: Decimal, currency: str = "CZK") -> str:
-    """Czech style: ``1 234,50 Kč`` with non-breaking spaces (U+00A0)."""
-    value = Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
-    grouped = f"{abs(value):,.2f}".replace(",", NBSP).replace(".", ",")
-    sign = "-" if value < 0 else ""
-    return f"{sign}{grouped}{NBSP}{CURRENCY_SYMBOLS.get(currency, currency)}"
-
-
-def format_date(value: date) -> str:
-    """Czech style: ``22. 11. 2026`` (non-breaking spaces)."""
-    return f"{value.day}.{NBSP}{value.month}.{NBSP}{value.year}"
-
-
-def format_quantity(value: Decimal) -> str:
-    """``1``, ``2,5``, ``0,125``: no trailing zeros, decimal comma."""
-    text = f"{Decimal(value).normalize():f}"
-    return text.replace(".", ",")
-
-
-def format_rate(rate: Decimal) -> str:
-    return f"{format_quantity(rate)}{NBSP}%"
-
-
-# -- fonts and styles ------------------------------------------------------------------------
-
-
-def _ensure_fonts() -> None:
-    """Register the DejaVu fonts once per process (parsing a TTF takes tens of ms)."""
-    global _fonts_ready
-    if _fonts_ready:
-        return
-    with _fonts_lock:
-        if _fonts_ready:
-            return
-        pdfmetrics.registerFont(TTFont(FONT, str(FONT_DIR / "DejaVuSans.ttf")))
-        pdfmetrics.registerFont(TTFont(FONT_BOLD, str(FONT_DIR / "DejaVuSans-Bold.ttf")))
-        pdfmetrics.registerFontFamily(
-            FONT, normal=FONT, bold=FONT_BOLD, italic=FONT, boldItalic=FONT_BOLD
-        )
-        _styles.update(_make_styles())
-        _fonts_ready = True
-
-
-def _make_styles() -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("base", fontName=FONT, fontSize=9, leading=11.5)
-    return {
-        "base": base,
-        "title": ParagraphStyle("title", parent=base, fontName=FONT_BOLD, fontSize=15, leading=19),
-        "heading": ParagraphStyle(
-            "heading", parent=base, fontName=FONT_BOLD, fontSize=8, textColor=colors.grey
-        ),
-        "party": ParagraphStyle(
-            "party", parent=base, fontName=FONT_BOLD, fontSize=10.5, leading=13
-        ),
-        "total": ParagraphStyle(
-            "total", parent=base, fontName=FONT_BOLD, fontSize=12, leading=15, alignment=TA_RIGHT
-        ),
-        "caption": ParagraphStyle("caption", parent=base, fontSize=8, alignment=TA_CENTER),
-        "right": ParagraphStyle("right", parent=base, alignment=TA_RIGHT),
-    }
-
-
-def _p(text: str, style: str = "base") -> Paragraph:
-    return Paragraph(_xml_escape(text), _styles[style])
-
-
-def _xml_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # -- the document ----------------------------------------------------------------------------
@@ -144,7 +62,7 @@ def _xml_escape(text: str) -> str:
 
 def render_invoice_pdf(invoice: Invoice, open_amount: Decimal) -> bytes:
     """The printable invoice; with a QR Platba when ``open_amount`` is still due."""
-    _ensure_fonts()
+    ensure_fonts()
     buffer = BytesIO()
     title = document_title(invoice)
     doc = BaseDocTemplate(
@@ -434,55 +352,6 @@ def _qr_block(invoice: Invoice, open_amount: Decimal) -> list[Flowable] | None:
     if spayd is None:
         return None
     return [QrFlowable(spayd), _p("QR Platba", "caption")]
-
-
-class QrFlowable(Flowable):
-    """A QR code (error correction level M) of ``size`` points, quiet zone included.
-
-    Encoded by segno (several times faster than reportlab's pure-Python encoder) and
-    painted as one filled path in module units; the path is cached by the SPAYD string, so
-    printing the same open invoice again costs no encoding at all.
-    """
-
-    def __init__(self, data: str, size: float = QR_SIZE, border: int = 4) -> None:
-        super().__init__()
-        self._ops, self._count = _qr_path(data, border)
-        self._border = border
-        self.width = self.height = size
-
-    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
-        return self.width, self.height
-
-    def path_operators(self) -> str:
-        """PDF path operators: one ``re`` per horizontal run of dark modules, then fill."""
-        return self._ops
-
-    def draw(self) -> None:
-        scale = self.width / (self._count + 2 * self._border)
-        canvas = self.canv
-        canvas.saveState()
-        canvas.setFillColor(colors.black)
-        canvas.scale(scale, scale)
-        canvas.addLiteral(self._ops)
-        canvas.restoreState()
-
-
-@lru_cache(maxsize=512)
-def _qr_path(data: str, border: int) -> tuple[str, int]:
-    """(PDF path operators, modules per side) of the QR code of ``data``, level M."""
-    matrix = segno.make(data, error="m", boost_error=False, micro=False).matrix
-    count = len(matrix)
-    top = count + border - 1
-    ops = []
-    for r, row in enumerate(matrix):
-        c = border
-        for dark, run in groupby(row):
-            length = len(list(run))
-            if dark:
-                ops.append(f"{c} {top - r} {length} 1 re")
-            c += length
-    ops.append("f")
-    return "\n".join(ops), count
 
 
 def _footer(invoice: Invoice) -> Callable[[Canvas, BaseDocTemplate], None]:
