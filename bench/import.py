@@ -48,7 +48,7 @@ def setup(admin_url: str, lines: int, statement: Path, db: str = DB, vacuum: boo
     from billing.clock import today
     from billing.db import make_engine
     from billing.statements import ParsedStatement, ParsedTransaction
-    from billing.statements.gpc import render_gpc
+    from billing.statements.gpc_render import render_gpc
 
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", db):
         raise SystemExit(f"unsupported database name {db!r}")

@@ -119,7 +119,7 @@ def test_the_customer_sees_and_downloads_the_receipts(app, client, session, make
 
 def test_a_statement_import_issues_the_receipts(app, session, make_customer, supplier, tmp_path):
     from billing.statements import ParsedStatement, ParsedTransaction
-    from billing.statements.gpc import render_gpc
+    from billing.statements.gpc_render import render_gpc
 
     customer = make_customer(number="3304")
     inv = advance(session, customer, supplier, [("Router", "1210.00", "21")])

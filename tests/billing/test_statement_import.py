@@ -17,7 +17,7 @@ from billing.invoicing import IssueOptions, issue_invoice
 from billing.models import Allocation, AuditEvent, BankTransaction, LedgerEntry, StatementImport
 from billing.statement_import import StatementError, import_statement
 from billing.statements import ParsedStatement, ParsedTransaction
-from billing.statements.gpc import render_gpc
+from billing.statements.gpc_render import render_gpc
 from billing.vat import LineInput
 from tests.conftest import PG_URL, need
 

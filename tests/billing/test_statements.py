@@ -21,7 +21,7 @@ from billing.statements import (
     normalise_symbol,
     parse_statement,
 )
-from billing.statements.gpc import render_gpc
+from billing.statements.gpc_render import render_gpc
 
 D = Decimal
 SAMPLES = Path(__file__).parent / "samples"

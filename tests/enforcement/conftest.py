@@ -13,7 +13,7 @@ from billing.invoicing import IssueOptions, issue_invoice
 from billing.models import Service
 from billing.statement_import import import_statement
 from billing.statements import ParsedStatement, ParsedTransaction
-from billing.statements.gpc import render_gpc
+from billing.statements.gpc_render import render_gpc
 from billing.vat import LineInput
 from enforcement.models import EnforcementCase
 
