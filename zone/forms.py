@@ -8,6 +8,7 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from billing import customers
+from web.formatting import format_phone
 
 MIN_PASSWORD = 10
 # Czech and English messages of our own: WTForms' Czech catalog says "Délka pole ma být
@@ -80,6 +81,18 @@ class ContactForm(FlaskForm):
     # takes the spaces out; a browser would cut it to "271 58 3".
     ico = StringField(_l("Company ID (IČO)"))
     dic = StringField(_l("VAT ID (DIČ)"))
+
+    @classmethod
+    def for_customer(cls, customer) -> ContactForm:
+        """The form of ``customer`` (or what they submitted), prefilled as the pages show the
+        values (the phone grouped, +420 601 234 567), without the company IDs for a person
+        who has none."""
+        form = cls(obj=customer)
+        if not form.is_submitted() and form.phone.data:
+            form.phone.data = format_phone(form.phone.data)
+        if not (customer.is_company or customer.ico or customer.dic):
+            del form.ico, form.dic
+        return form
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)

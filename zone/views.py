@@ -90,9 +90,7 @@ def info():
 @login_required
 def edit_info():
     customer = current_user.customer
-    form = ContactForm(obj=customer)
-    if not (customer.is_company or customer.ico or customer.dic):
-        del form.ico, form.dic
+    form = ContactForm.for_customer(customer)
     if form.validate_on_submit():  # the domain's rules included (ContactForm.validate)
         try:
             changes = customers.update_contact(

@@ -484,6 +484,14 @@ def test_contact_edit_normalises_audits_and_tells_the_operator(logged_in, sessio
     assert "+420777123456 -> +420601234567" in mail.get_content()
 
 
+def test_contact_edit_shows_the_phone_as_the_pages_do(logged_in, session, jana, outbox):
+    html = logged_in.get("/info/edit").get_data(as_text=True)
+    assert jana.phone == "+420777123456"
+    assert 'value="+420 777 123 456"' in html
+    assert logged_in.post("/info/edit", data={**CONTACT, "phone": "+420 777 123 456"}).status_code == 302
+    assert outbox.messages() == []  # the same number: nothing changed
+
+
 def test_contact_edit_without_change_sends_nothing(logged_in, session, outbox):
     assert logged_in.post("/info/edit", data=CONTACT).status_code == 302
     assert outbox.messages() == []
