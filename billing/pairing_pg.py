@@ -267,6 +267,19 @@ def settle_given(session: Session, customer_ids: list[int], directed: dict[tuple
     )
 
 
+_LOCK_CUSTOMERS = "SELECT id FROM customer WHERE id IN ({customers}) ORDER BY id FOR NO KEY UPDATE"
+
+
+def lock_customers(session: Session, customer_ids: Sequence[int]) -> None:
+    """The settlers' lock (see :func:`_settle`) on the given customers, for this transaction:
+    taken by whatever changes a customer's allocations outside a settlement (unpairing a
+    payment), so that no settlement of theirs runs in between."""
+    session.execute(
+        text(_LOCK_CUSTOMERS.format(customers="SELECT unnest(CAST(:ids AS integer[]))")),
+        {"ids": sorted(set(customer_ids))},
+    )
+
+
 def _settle(session: Session, customers_sql: str, directed_sql: str, params: dict,
             moment) -> Decimal:
     session.flush()
@@ -276,13 +289,7 @@ def _settle(session: Session, customers_sql: str, directed_sql: str, params: dic
     # The second waits here, and its SETTLE then sees what the first committed. Locked in
     # id order (no deadlock between settlers); NO KEY UPDATE leaves foreign-key checks of
     # rows that reference the customer free to go on.
-    session.execute(
-        text(
-            f"SELECT id FROM customer WHERE id IN ({customers_sql}) "
-            "ORDER BY id FOR NO KEY UPDATE"
-        ),
-        params,
-    )
+    session.execute(text(_LOCK_CUSTOMERS.format(customers=customers_sql)), params)
     applied = session.execute(
         text(_SETTLE.format(customers=customers_sql, directed=directed_sql)),
         {**params, "moment": moment},
@@ -297,6 +304,7 @@ __all__ = [
     "RESOLVE_JOINS",
     "RESOLVE_OWNER",
     "RESOLVE_STATUS",
+    "lock_customers",
     "pair_staged_batch",
     "plan_for_big_batch",
     "plan_for_pairing",

@@ -311,3 +311,37 @@ def payments_assign(tx_id: int, customer_number: str) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"transaction {tx_id} paired with customer {customer_number}")
     _issue_receipts()
+
+
+@payments_group.command("unassign")
+@click.argument("tx_id", type=int)
+@click.option("--reason", required=True,
+              help="Why (kept in the audit log): a wrong customer, a payment the bank reversed...")
+def payments_unassign(tx_id: int, reason: str) -> None:
+    """Undo the pairing of a payment (a wrong customer, or a payment the bank reversed):
+    its ledger entry is reversed, the invoices it paid are open again (the customer's other
+    credit may pay them), and it waits in `payments unmatched` to be assigned (audited)."""
+    from billing.models import BankTransaction
+    from billing.payments import PairingError, unassign
+
+    try:
+        with transaction() as session:
+            tx = session.get(BankTransaction, tx_id)
+            if tx is None:
+                raise click.ClickException(f"no bank transaction {tx_id}")
+            done = unassign(session, tx, actor="operator:cli", reason=reason)
+    except PairingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    reopened = ", ".join(f"invoice {number} {_money(amount)} reopened"
+                         for number, amount in done.reopened)
+    click.echo(f"transaction {tx_id} ({_money(done.amount)}) unpaired from customer "
+               f"{done.customer_number}: {reopened or 'it had paid no invoice (it was credit)'}")
+    if done.reapplied:
+        click.echo(f"the customer's other credit paid {_money(done.reapplied)} of open invoices")
+    _issue_receipts()
+
+
+def _money(amount) -> str:
+    """``1 234,50 Kč`` for the terminal (plain spaces)."""
+    whole, frac = f"{amount:,.2f}".split(".")
+    return f"{whole.replace(',', ' ')},{frac} Kč"

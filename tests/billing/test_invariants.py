@@ -1,5 +1,5 @@
-"""A Hypothesis state machine: random invoices, payments, credit notes and statement imports
-keep every money invariant after each step."""
+"""A Hypothesis state machine: random invoices, payments, credit notes, statement imports and
+payments unpaired (and paired again by hand) keep every money invariant after each step."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from billing.clock import today
 from billing.db import make_session_factory, money_sum
 from billing.invoicing import IssueOptions, issue_credit_note, issue_invoice
 from billing.models import Allocation, BankTransaction, Invoice, LedgerEntry
-from billing.payments import credit_available, pair
+from billing.payments import MATCHED, UNMATCHED, assign, credit_available, pair, unassign
 from billing.statement_import import store_statement
 from billing.statements import ParsedStatement, ParsedTransaction
 from billing.supplier import Supplier
@@ -121,6 +121,31 @@ def test_money_invariants(machine_session):
                 if parsed_tx.bank_tx_id not in self.stored:
                     self.stored.add(parsed_tx.bank_tx_id)
                     self.expected[self.customer(i).id] += amount
+
+        @rule(pick=st.integers(0, 50))
+        def unassign_payment(self, pick):
+            matched = self.s.scalars(
+                select(BankTransaction).where(BankTransaction.status == MATCHED)
+                .order_by(BankTransaction.id)
+            ).all()
+            if not matched:
+                return
+            tx = matched[pick % len(matched)]
+            customer_id = tx.customer_id
+            unassign(self.s, tx, "operator:test", "wrong customer")
+            self.expected[customer_id] -= tx.amount
+
+        @rule(i=st.integers(0, 1), pick=st.integers(0, 50))
+        def assign_by_hand(self, i, pick):
+            waiting = self.s.scalars(
+                select(BankTransaction).where(BankTransaction.status == UNMATCHED)
+                .order_by(BankTransaction.id)
+            ).all()
+            if not waiting:
+                return
+            tx, c = waiting[pick % len(waiting)], self.customer(i)
+            assign(self.s, tx, c, "operator:test")
+            self.expected[c.id] += tx.amount
 
         @invariant()
         def balances(self):
