@@ -40,7 +40,7 @@ STATEMENTS = CAPTURE["statements"]  # [(sql, params)] as the real app ran them f
 app = Flask(__name__)
 app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
 app.config["SESSION_COOKIE_NAME"] = "ispzone_session"
-_csrf = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="floor-csrf")
+_csrf = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="wtf-csrf-token")
 _conn: psycopg.Connection | None = None
 
 
@@ -89,10 +89,12 @@ def replay() -> tuple:
 
 
 def page(who, summary, contracts) -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_hex(16)
+    # the real app's cookie holds its CSRF secret under Flask-WTF's key: reuse it, so that
+    # the floor, like the app, does not write the cookie again on every request
+    if "csrf_token" not in session:
+        session["csrf_token"] = secrets.token_hex(20)
     return render_template("floor_info.html", c=who, s=summary, contracts=contracts,
-                           csrf=_csrf.dumps(session["csrf"]))
+                           csrf=_csrf.dumps(session["csrf_token"]))
 
 
 @app.get("/ready")
