@@ -7,9 +7,8 @@ soon as they are issued. What cannot be paired waits in the unmatched queue for 
 and so does a payment in another currency than our invoices'. Outgoing movements are
 recorded, never paired.
 
-A pairing can be undone (:func:`unassign`): a payment put on the wrong customer, or one the
-bank has reversed. Its ledger entry is reversed, its allocations go, and it waits in the
-unmatched queue again.
+The operator's side (the unmatched queue, pairing by hand, undoing a pairing, dismissing a
+movement that is not a customer's payment) is :mod:`billing.payment_queue`.
 
 Pairing works on batches (a whole statement costs a handful of queries per few thousand
 movements); pairing one movement is a batch of one. Functions flush; the caller commits.
@@ -19,13 +18,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from billing import audit, events, ledger
+from billing import events
 from billing.accounts import ZERO
 from billing.clock import now
 from billing.db import bulk_insert, bulk_update, is_in, money_sum
@@ -37,9 +35,8 @@ from billing.models import (
     Customer,
     Invoice,
     LedgerEntry,
-    TaxReceipt,
 )
-from billing.pairing_pg import lock_customers, pair_staged_batch, settle_given, stage_batch
+from billing.pairing_pg import pair_staged_batch, settle_given, stage_batch
 
 MATCHED, UNMATCHED, OUTGOING = "matched", "unmatched", "outgoing"
 # The currency of our invoices: only payments in it are paired. A movement in another
@@ -99,147 +96,13 @@ def pair_many(session: Session, txs: Sequence, actor: str = "system") -> dict:
             counts[status] += 1
             updates.append({"id": tx.id, "status": status, "customer_id": owner})
         bulk_update(session, BankTransaction.__table__, updates)
-        _book_payments(session, matched, actor)
+        book_payments(session, matched, actor)
         owners_all.update(owner for _, owner in matched)
         directed_all.update(directed)
     settle(session, owners_all, directed_all)
     for customer_id in sorted(owners_all):
         events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)
     return counts
-
-
-def assign(session: Session, tx: BankTransaction, customer: Customer, actor: str) -> None:
-    """Pair an unmatched movement by hand (audited)."""
-    if tx.status != UNMATCHED:
-        raise PairingError(f"transaction {tx.id} is {tx.status}, not unmatched")
-    if tx.currency != PAIRED_CURRENCY:
-        raise PairingError(
-            f"transaction {tx.id} is in {tx.currency}; invoices are paid in {PAIRED_CURRENCY} "
-            "(book the converted amount through the bank, not by pairing this movement)"
-        )
-    tx.status, tx.customer_id = MATCHED, customer.id
-    session.flush()
-    _book_payments(session, [(tx, customer.id)], actor)
-    settle(session, {customer.id}, {})
-    audit.record(
-        session,
-        "payment.assigned",
-        actor=actor,
-        customer_id=customer.id,
-        new_value=str(tx.id),
-        details={"amount": str(tx.amount), "vs": tx.variable_symbol, "ss": tx.specific_symbol},
-    )
-    events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer.id)
-
-
-@dataclass(frozen=True)
-class Unassigned:
-    """What :func:`unassign` undid."""
-
-    tx_id: int
-    amount: Decimal
-    customer_id: int
-    customer_number: str
-    reopened: list[tuple[str, Decimal]]  # (invoice number, what the payment had paid of it)
-    reapplied: Decimal  # the customer's other credit that settled open invoices afterwards
-
-
-def unassign(session: Session, tx: BankTransaction, actor: str, reason: str) -> Unassigned:
-    """Undo the pairing of a matched payment (audited), as if it had never been paired.
-
-    Its ledger entry is reversed by a new entry (the ledger is append-only), its allocations
-    are removed (the invoices it paid are open again), the movement goes back to the
-    unmatched queue with no customer, and the customer's remaining credit settles their open
-    invoices again. Refused (nothing changed) for anything but a matched payment, and for a
-    payment with a tax document issued for it (billing.receipts): that is never deleted.
-    """
-    reason = (reason or "").strip()
-    if not reason:
-        raise PairingError("give a reason for unpairing a payment (it goes to the audit log)")
-    # The movement's row first, as pairing updates it before settling: two operators undoing
-    # one payment at once queue here, and the second one sees it unmatched.
-    session.refresh(tx, with_for_update={"key_share": True})
-    if tx.status != MATCHED:
-        raise PairingError(
-            f"transaction {tx.id} is {tx.status}, not matched: only a paired incoming payment "
-            "can be unpaired"
-        )
-    customer_id = tx.customer_id
-    if _is_postgresql(session):
-        # the settlers' lock (billing.pairing_pg), before the allocations change: a
-        # settlement of this customer (an import, an assign, an invoice being issued) runs
-        # wholly before this unpairing or after it commits, never on half of it
-        lock_customers(session, [customer_id])
-    allocations = session.execute(
-        select(Allocation, Invoice.number)
-        .join(Invoice, Invoice.id == Allocation.invoice_id)
-        .where(Allocation.bank_transaction_id == tx.id)
-        .order_by(Allocation.id)
-        .with_for_update(of=Allocation)  # a receipt being issued for one waits, or we do
-    ).all()
-    receipts = session.execute(
-        select(TaxReceipt.number, Invoice.number)
-        .join(Allocation, Allocation.id == TaxReceipt.allocation_id)
-        .join(Invoice, Invoice.id == TaxReceipt.advance_invoice_id)
-        .where(Allocation.bank_transaction_id == tx.id)
-        .order_by(TaxReceipt.id)
-    ).all()
-    if receipts:
-        issued = ", ".join(f"{number} (advance invoice {advance})" for number, advance in receipts)
-        raise PairingError(
-            f"transaction {tx.id} cannot be unpaired: a tax document for the payment received "
-            f"(daňový doklad k přijaté platbě) was issued for it: {issued}. A tax document is "
-            "never deleted, and correcting it is not something unassign does (out of its "
-            "scope: it needs a corrective tax document, by hand); nothing was changed"
-        )
-    reversal = aliased(LedgerEntry)
-    entries = session.scalars(
-        select(LedgerEntry).where(
-            LedgerEntry.bank_transaction_id == tx.id,
-            LedgerEntry.customer_id == customer_id,
-            LedgerEntry.kind == "payment",
-            ~exists().where(reversal.reverses_id == LedgerEntry.id),
-        )
-    ).all()
-    if len(entries) != 1 or entries[0].amount != tx.amount:
-        raise PairingError(
-            f"transaction {tx.id}: the ledger has {len(entries)} unreversed payment entries of "
-            f"customer {customer_id} for it, expected one of {tx.amount}; nothing was changed"
-        )
-    customer_number = session.scalar(
-        select(Customer.customer_number).where(Customer.id == customer_id)
-    )
-    reopened: dict[str, Decimal] = {}
-    for allocation, number in allocations:
-        reopened[number] = reopened.get(number, ZERO) + allocation.amount
-        session.delete(allocation)
-    tx.status, tx.customer_id = UNMATCHED, None
-    ledger.reverse(
-        session, entries[0],
-        f"Zrušení párování platby VS {tx.variable_symbol or '-'} SS {tx.specific_symbol or '-'}",
-    )
-    session.expire(tx, ["allocations"])
-    reapplied = settle(session, [customer_id], {})
-    audit.record(
-        session,
-        "payment.unassigned",
-        actor=actor,
-        customer_id=customer_id,
-        old_value=str(tx.id),
-        details={
-            "tx": tx.id,
-            "amount": str(tx.amount),
-            "vs": tx.variable_symbol,
-            "ss": tx.specific_symbol,
-            "invoices": [{"invoice": n, "amount": str(a)} for n, a in reopened.items()],
-            "reapplied": str(reapplied),
-            "reason": reason,
-        },
-    )
-    session.flush()
-    events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)
-    return Unassigned(tx.id, tx.amount, customer_id, customer_number,
-                      list(reopened.items()), reapplied)
 
 
 def _resolve(session: Session, txs: Sequence[BankTransaction]) -> tuple[dict, dict]:
@@ -282,7 +145,7 @@ def _resolve(session: Session, txs: Sequence[BankTransaction]) -> tuple[dict, di
     return owners, directed
 
 
-def _book_payments(session: Session, matched: Sequence[tuple], actor: str) -> None:
+def book_payments(session: Session, matched: Sequence[tuple], actor: str) -> None:
     """Ledger entries and audit events for paired payments ``[(tx, customer_id), ...]``."""
     if not matched:
         return
@@ -456,16 +319,6 @@ def credit_available(session: Session, customer_id: int) -> Decimal:
     return sum((left for _, left in sources), ZERO)
 
 
-def unmatched(session: Session) -> list[BankTransaction]:
-    return list(
-        session.scalars(
-            select(BankTransaction)
-            .where(BankTransaction.status == UNMATCHED)
-            .order_by(BankTransaction.booked_on, BankTransaction.id)
-        )
-    )
-
-
 def _is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -473,15 +326,13 @@ def _is_postgresql(session: Session) -> bool:
 __all__ = [
     "MATCHED",
     "OUTGOING",
+    "PAIRED_CURRENCY",
     "UNMATCHED",
     "PairingError",
-    "Unassigned",
     "apply_credit",
-    "assign",
+    "book_payments",
     "credit_available",
     "pair",
     "pair_many",
     "settle",
-    "unassign",
-    "unmatched",
 ]

@@ -273,14 +273,15 @@ def payments_fetch_fio(days: int, start, end, any_account: bool) -> None:
 
 
 @payments_group.command("unmatched")
-def payments_unmatched() -> None:
-    """List incoming payments that could not be paired."""
-    from billing.payments import unmatched
+@click.option("--dismissed", is_flag=True, help="List the payments taken out of the queue.")
+def payments_unmatched(dismissed: bool) -> None:
+    """List incoming payments that could not be paired (or, --dismissed, those dismissed)."""
+    from billing.payment_queue import unmatched
 
     with transaction() as session:
-        rows = unmatched(session)
+        rows = unmatched(session, dismissed=dismissed)
         if not rows:
-            click.echo("no unmatched payments")
+            click.echo("no dismissed payments" if dismissed else "no unmatched payments")
         for tx in rows:
             click.echo(
                 f"{tx.id:>8}  {tx.booked_on:%Y-%m-%d}  {tx.amount:>12} {tx.currency}  "
@@ -296,7 +297,7 @@ def payments_assign(tx_id: int, customer_number: str) -> None:
     """Pair an unmatched payment with a customer by hand (audited)."""
     from billing.credentials import find_customer
     from billing.models import BankTransaction
-    from billing.payments import PairingError, assign
+    from billing.payment_queue import PairingError, assign
 
     try:
         with transaction() as session:
@@ -322,7 +323,7 @@ def payments_unassign(tx_id: int, reason: str) -> None:
     its ledger entry is reversed, the invoices it paid are open again (the customer's other
     credit may pay them), and it waits in `payments unmatched` to be assigned (audited)."""
     from billing.models import BankTransaction
-    from billing.payments import PairingError, unassign
+    from billing.payment_queue import PairingError, unassign
 
     try:
         with transaction() as session:
@@ -332,16 +333,60 @@ def payments_unassign(tx_id: int, reason: str) -> None:
             done = unassign(session, tx, actor="operator:cli", reason=reason)
     except PairingError as exc:
         raise click.ClickException(str(exc)) from exc
-    reopened = ", ".join(f"invoice {number} {_money(amount)} reopened"
+    reopened = ", ".join(f"invoice {number} {_kc(amount)} reopened"
                          for number, amount in done.reopened)
-    click.echo(f"transaction {tx_id} ({_money(done.amount)}) unpaired from customer "
+    click.echo(f"transaction {tx_id} ({_kc(done.amount)}) unpaired from customer "
                f"{done.customer_number}: {reopened or 'it had paid no invoice (it was credit)'}")
     if done.reapplied:
-        click.echo(f"the customer's other credit paid {_money(done.reapplied)} of open invoices")
+        click.echo(f"the customer's other credit paid {_kc(done.reapplied)} of open invoices")
     _issue_receipts()
 
 
-def _money(amount) -> str:
+@payments_group.command("dismiss")
+@click.argument("tx_id", type=int)
+@click.option("--reason", required=True,
+              help="Why (kept in the audit log): returned to the payer, reversed by the bank...")
+def payments_dismiss(tx_id: int, reason: str) -> None:
+    """Take an unmatched movement out of the queue: it is no customer's payment (returned to
+    the payer, reversed by the bank, a EUR payment booked by hand). Nothing is booked;
+    `payments restore` puts it back (audited)."""
+    from billing.models import BankTransaction
+    from billing.payment_queue import PairingError, dismiss
+
+    try:
+        with transaction() as session:
+            tx = session.get(BankTransaction, tx_id)
+            if tx is None:
+                raise click.ClickException(f"no bank transaction {tx_id}")
+            dismiss(session, tx, actor="operator:cli", reason=reason)
+            shown = f"{_kc(tx.amount)}" if tx.currency == "CZK" else f"{tx.amount} {tx.currency}"
+    except PairingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"transaction {tx_id} ({shown}) dismissed from the unmatched queue")
+
+
+@payments_group.command("restore")
+@click.argument("tx_id", type=int)
+def payments_restore(tx_id: int) -> None:
+    """Put a dismissed movement back in the unmatched queue (audited)."""
+    from billing.models import BankTransaction
+    from billing.payment_queue import PairingError, restore
+
+    try:
+        with transaction() as session:
+            tx = session.get(BankTransaction, tx_id)
+            if tx is None:
+                raise click.ClickException(f"no bank transaction {tx_id}")
+            restore(session, tx, actor="operator:cli")
+    except PairingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"transaction {tx_id} is back in the unmatched queue")
+
+
+def _kc(amount) -> str:
     """``1 234,50 Kč`` for the terminal (plain spaces)."""
-    whole, frac = f"{amount:,.2f}".split(".")
-    return f"{whole.replace(',', ' ')},{frac} Kč"
+    from web.formatting import format_money
+
+    return format_money(amount, "cs").replace("\u00a0", " ")
+
+

@@ -22,7 +22,8 @@ from billing.models import (
     TrafficDay,
 )
 from billing.passwords import verify_password
-from billing.payments import credit_available, unmatched
+from billing.payment_queue import unmatched
+from billing.payments import credit_available
 
 COUNTED = (Customer, Contract, Service, ServiceAddress, Invoice, BankTransaction, LedgerEntry,
            TrafficDay)

@@ -19,7 +19,8 @@ from billing.clock import today
 from billing.db import make_session_factory, money_sum
 from billing.invoicing import IssueOptions, issue_credit_note, issue_invoice
 from billing.models import Allocation, BankTransaction, Invoice, LedgerEntry
-from billing.payments import MATCHED, UNMATCHED, assign, credit_available, pair, unassign
+from billing.payment_queue import assign, unassign
+from billing.payments import MATCHED, UNMATCHED, credit_available, pair
 from billing.statement_import import store_statement
 from billing.statements import ParsedStatement, ParsedTransaction
 from billing.supplier import Supplier

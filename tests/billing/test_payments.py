@@ -17,7 +17,8 @@ from billing.accounts import account_summary, customer_invoices
 from billing.clock import today
 from billing.invoicing import IssueOptions, issue_credit_note, issue_invoice
 from billing.models import Allocation, BankTransaction, Invoice, LedgerEntry
-from billing.payments import PairingError, assign, credit_available, pair, unmatched
+from billing.payment_queue import assign, unmatched
+from billing.payments import PairingError, credit_available, pair
 from billing.vat import LineInput
 from tests.conftest import need
 

@@ -108,7 +108,7 @@ def test_a_payment_in_another_currency_waits_for_an_operator(session, billed, ba
     """A EUR movement (a EUR account listed in BANK_ACCOUNTS) carrying a customer's VS or an
     invoice's SS pays nothing: 450 EUR are not 450 Kč. It waits in the unmatched queue."""
     from billing import ledger
-    from billing.payments import unmatched
+    from billing.payment_queue import unmatched
 
     customers, invoices = billed
     by_vs = replace(tx(1, "450.00", vs="5001"), currency="EUR")

@@ -17,14 +17,8 @@ from billing.clock import today
 from billing.customers import payment_history
 from billing.invoicing import IssueOptions, issue_invoice
 from billing.models import Allocation, AuditEvent, BankTransaction, LedgerEntry, TaxReceipt
-from billing.payments import (
-    PairingError,
-    assign,
-    credit_available,
-    pair,
-    unassign,
-    unmatched,
-)
+from billing.payment_queue import assign, unassign, unmatched
+from billing.payments import PairingError, credit_available, pair
 from billing.receipts import issue_receipts, pending
 from billing.vat import LineInput
 from tests.conftest import need
