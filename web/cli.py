@@ -296,20 +296,13 @@ def payments_unmatched(dismissed: bool) -> None:
 def payments_assign(tx_id: int, customer_number: str) -> None:
     """Pair an unmatched payment with a customer by hand (audited)."""
     from billing.credentials import find_customer
-    from billing.models import BankTransaction
-    from billing.payment_queue import PairingError, assign
+    from billing.payment_queue import assign
 
-    try:
-        with transaction() as session:
-            tx = session.get(BankTransaction, tx_id)
-            customer = find_customer(session, customer_number)
-            if tx is None:
-                raise click.ClickException(f"no bank transaction {tx_id}")
-            if customer is None:
-                raise click.ClickException(f"no customer {customer_number}")
-            assign(session, tx, customer, actor="operator:cli")
-    except PairingError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _movement(tx_id) as (session, tx):
+        customer = find_customer(session, customer_number)
+        if customer is None:
+            raise click.ClickException(f"no customer {customer_number}")
+        assign(session, tx, customer, actor="operator:cli")
     click.echo(f"transaction {tx_id} paired with customer {customer_number}")
     _issue_receipts()
 
@@ -322,17 +315,10 @@ def payments_unassign(tx_id: int, reason: str) -> None:
     """Undo the pairing of a payment (a wrong customer, or a payment the bank reversed):
     its ledger entry is reversed, the invoices it paid are open again (the customer's other
     credit may pay them), and it waits in `payments unmatched` to be assigned (audited)."""
-    from billing.models import BankTransaction
-    from billing.payment_queue import PairingError, unassign
+    from billing.payment_queue import unassign
 
-    try:
-        with transaction() as session:
-            tx = session.get(BankTransaction, tx_id)
-            if tx is None:
-                raise click.ClickException(f"no bank transaction {tx_id}")
-            done = unassign(session, tx, actor="operator:cli", reason=reason)
-    except PairingError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _movement(tx_id) as (session, tx):
+        done = unassign(session, tx, actor="operator:cli", reason=reason)
     reopened = ", ".join(f"invoice {number} {_kc(amount)} reopened"
                          for number, amount in done.reopened)
     click.echo(f"transaction {tx_id} ({_kc(done.amount)}) unpaired from customer "
@@ -350,18 +336,11 @@ def payments_dismiss(tx_id: int, reason: str) -> None:
     """Take an unmatched movement out of the queue: it is no customer's payment (returned to
     the payer, reversed by the bank, a EUR payment booked by hand). Nothing is booked;
     `payments restore` puts it back (audited)."""
-    from billing.models import BankTransaction
-    from billing.payment_queue import PairingError, dismiss
+    from billing.payment_queue import dismiss
 
-    try:
-        with transaction() as session:
-            tx = session.get(BankTransaction, tx_id)
-            if tx is None:
-                raise click.ClickException(f"no bank transaction {tx_id}")
-            dismiss(session, tx, actor="operator:cli", reason=reason)
-            shown = f"{_kc(tx.amount)}" if tx.currency == "CZK" else f"{tx.amount} {tx.currency}"
-    except PairingError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with _movement(tx_id) as (session, tx):
+        dismiss(session, tx, actor="operator:cli", reason=reason)
+        shown = f"{_kc(tx.amount)}" if tx.currency == "CZK" else f"{tx.amount} {tx.currency}"
     click.echo(f"transaction {tx_id} ({shown}) dismissed from the unmatched queue")
 
 
@@ -369,18 +348,28 @@ def payments_dismiss(tx_id: int, reason: str) -> None:
 @click.argument("tx_id", type=int)
 def payments_restore(tx_id: int) -> None:
     """Put a dismissed movement back in the unmatched queue (audited)."""
+    from billing.payment_queue import restore
+
+    with _movement(tx_id) as (session, tx):
+        restore(session, tx, actor="operator:cli")
+    click.echo(f"transaction {tx_id} is back in the unmatched queue")
+
+
+@contextmanager
+def _movement(tx_id: int):
+    """The bank movement ``tx_id`` in a transaction (committed when the block ends); a
+    missing movement or a refusal of billing.payment_queue is the command's error."""
     from billing.models import BankTransaction
-    from billing.payment_queue import PairingError, restore
+    from billing.payment_queue import PairingError
 
     try:
         with transaction() as session:
             tx = session.get(BankTransaction, tx_id)
             if tx is None:
                 raise click.ClickException(f"no bank transaction {tx_id}")
-            restore(session, tx, actor="operator:cli")
+            yield session, tx
     except PairingError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"transaction {tx_id} is back in the unmatched queue")
 
 
 def _kc(amount) -> str:

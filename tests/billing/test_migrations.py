@@ -16,7 +16,7 @@ import enforcement.models  # noqa: F401  (their tables belong to the metadata to
 import voip.models  # noqa: F401
 from billing import schema
 from billing.db import Base, make_engine
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, _pg_schema_url
 
 
 @pytest.fixture
@@ -31,8 +31,7 @@ def fresh_engine(tmp_path):
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {name}"))
-    sep = "&" if "?" in PG_URL else "?"
-    engine = make_engine(f"{PG_URL}{sep}options=-csearch_path%3D{name}")
+    engine = make_engine(_pg_schema_url(PG_URL, name))
     yield engine
     engine.dispose()
     with admin.begin() as conn:
