@@ -176,19 +176,19 @@ def test_bad_file_changes_nothing(session, billed):
     assert snapshot(session) == before
 
 
-def test_concurrent_imports_of_one_file_on_postgresql(database_url, billed):
-    need(PG_URL is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
-    data = gpc(*[tx(i, "150.00", vs=str(5001 + i % 3)) for i in range(30)])
+def import_at_once(database_url: str, files: list[bytes]) -> list:
+    """Import each file in a session and thread of its own, all released at once; returns
+    the reports (the test fails on any error)."""
     engine = make_engine(database_url)
     factory = make_session_factory(engine)
-    barrier = threading.Barrier(2)
+    barrier = threading.Barrier(len(files))
     reports, errors = [], []
 
-    def worker():
+    def worker(data):
         s = factory()
         try:
             barrier.wait()
-            reports.append(import_statement(s, data, "same.gpc"))
+            reports.append(import_statement(s, data, "part.gpc"))
             s.commit()
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -196,18 +196,32 @@ def test_concurrent_imports_of_one_file_on_postgresql(database_url, billed):
         finally:
             s.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
+    threads = [threading.Thread(target=worker, args=(data,)) for data in files]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     engine.dispose()
     assert not errors
+    return reports
+
+
+def stored_counts(database_url: str) -> tuple[int, int]:
+    """Stored movements and payment ledger entries, as a new connection sees them."""
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as s:
+        counts = (s.scalar(select(func.count(BankTransaction.id))),
+                  s.scalar(select(func.count(LedgerEntry.id)).where(LedgerEntry.kind == "payment")))
+    engine.dispose()
+    return counts
+
+
+def test_concurrent_imports_of_one_file_on_postgresql(database_url, billed):
+    need(PG_URL is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
+    data = gpc(*[tx(i, "150.00", vs=str(5001 + i % 3)) for i in range(30)])
+    reports = import_at_once(database_url, [data, data])
     assert sorted(r.new for r in reports) == [0, 30]
-    s = factory()
-    assert s.scalar(select(func.count(BankTransaction.id))) == 30
-    assert s.scalar(select(func.count(LedgerEntry.id)).where(LedgerEntry.kind == "payment")) == 30
-    s.close()
+    assert stored_counts(database_url) == (30, 30)
 
 
 SAMPLES = __import__("pathlib").Path(__file__).parent / "samples"
@@ -305,30 +319,7 @@ def test_concurrent_overlapping_imports_on_postgresql(database_url, session, bil
         gpc(tx(1, "200.00", vs="5001"), tx(2, "450.00", vs="5002"), tx(3, "500.00", vs="5003")),
         gpc(tx(2, "450.00", vs="5002"), tx(3, "500.00", vs="5003"), tx(4, "300.00", vs="5001")),
     ]
-    engine = make_engine(database_url)
-    factory = make_session_factory(engine)
-    barrier = threading.Barrier(2)
-    errors = []
-
-    def worker(data):
-        s = factory()
-        try:
-            barrier.wait()
-            import_statement(s, data, "part.gpc")
-            s.commit()
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-            s.rollback()
-        finally:
-            s.close()
-
-    threads = [threading.Thread(target=worker, args=(data,)) for data in files]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    engine.dispose()
-    assert not errors
+    import_at_once(database_url, files)
     balances, paid, stored = money_state(session, customers, invoices)
     assert balances == [D("50.00"), D("0.00"), D("50.00")]
     assert paid == {i.id: D("450.00") for i in invoices}
