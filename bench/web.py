@@ -661,9 +661,9 @@ def verdict(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_load_arguments(ap: argparse.ArgumentParser) -> None:
+    """The database and the wrk load, shared with bench/web_floor.py (its floor must be
+    measured on the same data under the same load)."""
     ap.add_argument("--database-url",
                     default="postgresql://postgres@127.0.0.1:5432/bench_ispzone")
     ap.add_argument("--customers", type=int, default=100_000)
@@ -671,6 +671,12 @@ def main() -> int:
     ap.add_argument("--duration", default="10s", help="wrk -d (default 10s)")
     ap.add_argument("--connections", type=int, default=16, help="wrk -c (default 16)")
     ap.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_load_arguments(ap)
     ap.add_argument("--regenerate", action="store_true",
                     help="generate the data again even when the counts match")
     args = ap.parse_args()

@@ -75,13 +75,7 @@ def capture(url: str, number: str, out: Path) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--database-url",
-                    default="postgresql+psycopg://postgres@127.0.0.1:5432/bench_ispzone")
-    ap.add_argument("--customers", type=int, default=100_000)
-    ap.add_argument("--invoices-per-customer", type=int, default=12)
-    ap.add_argument("--duration", default="10s", help="wrk -d (default 10s)")
-    ap.add_argument("--connections", type=int, default=16, help="wrk -c (default 16)")
-    ap.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
+    bench_web.add_load_arguments(ap)
     args = ap.parse_args()
     if not Path(bench_web.WRK).exists():
         print(f"{bench_web.WRK} not found: apt-get install wrk", file=sys.stderr)

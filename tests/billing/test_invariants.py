@@ -123,28 +123,26 @@ def test_money_invariants(machine_session):
                     self.stored.add(parsed_tx.bank_tx_id)
                     self.expected[self.customer(i).id] += amount
 
+        def movement(self, status, pick):
+            """The ``pick``-th stored movement (cyclically) in ``status``, or None."""
+            found = self.s.scalars(select(BankTransaction).where(BankTransaction.status == status)
+                                   .order_by(BankTransaction.id)).all()
+            return found[pick % len(found)] if found else None
+
         @rule(pick=st.integers(0, 50))
         def unassign_payment(self, pick):
-            matched = self.s.scalars(
-                select(BankTransaction).where(BankTransaction.status == MATCHED)
-                .order_by(BankTransaction.id)
-            ).all()
-            if not matched:
+            tx = self.movement(MATCHED, pick)
+            if tx is None:
                 return
-            tx = matched[pick % len(matched)]
             customer_id = tx.customer_id
             unassign(self.s, tx, "operator:test", "wrong customer")
             self.expected[customer_id] -= tx.amount
 
         @rule(i=st.integers(0, 1), pick=st.integers(0, 50))
         def assign_by_hand(self, i, pick):
-            waiting = self.s.scalars(
-                select(BankTransaction).where(BankTransaction.status == UNMATCHED)
-                .order_by(BankTransaction.id)
-            ).all()
-            if not waiting:
+            tx, c = self.movement(UNMATCHED, pick), self.customer(i)
+            if tx is None:
                 return
-            tx, c = waiting[pick % len(waiting)], self.customer(i)
             assign(self.s, tx, c, "operator:test")
             self.expected[c.id] += tx.amount
 
