@@ -70,7 +70,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     _error_handlers(app)
     # Last, so that it is outermost: the /radius endpoints in front of Flask
-    # (enforcement.radius_api) see the client address it reports too.
+    # (enforcement.radius.api) see the client address it reports too.
     if app.config["PROXY_FIX"]:
         opts = dict(part.split("=") for part in app.config["PROXY_FIX"].split(","))
         app.wsgi_app = ProxyFix(app.wsgi_app, **{k.strip(): int(v) for k, v in opts.items()})
@@ -88,7 +88,7 @@ def _configure(app: Flask, test_config: dict) -> None:
         if key.startswith("SUPPLIER_"):
             app.config[key] = value
     app.config.update(test_config)
-    from billing.supplier import Supplier
+    from billing.invoicing.supplier import Supplier
 
     Supplier.from_config(app.config)  # a bad SUPPLIER_* setting stops the start, clearly
 

@@ -74,7 +74,7 @@ def children(pid: int) -> list[int]:
 def postgres_backends(base_url: str) -> list[int]:
     from sqlalchemy import text
 
-    from billing.db import make_engine
+    from core.db import make_engine
 
     admin = make_engine(base_url)
     with admin.connect() as conn:
@@ -99,9 +99,9 @@ class CpuMeter:
 def prepare(base_url: str, customers: int) -> str:
     from sqlalchemy import insert, text
 
-    from billing import schema
-    from billing.db import make_engine
     from billing.models import Contract, Customer, Service, ServiceAddress
+    from core import schema
+    from core.db import make_engine
     from enforcement.models import EnforcementCase
 
     admin = make_engine(base_url)
@@ -138,7 +138,7 @@ def prepare(base_url: str, customers: int) -> str:
 def drop_schema(base_url: str) -> None:
     from sqlalchemy import text
 
-    from billing.db import make_engine
+    from core.db import make_engine
 
     admin = make_engine(base_url)
     with admin.begin() as conn:
@@ -253,13 +253,13 @@ def profile(url: str, customers: int, outbox: Path, requests: int = 2000) -> str
     per_request = (time.perf_counter() - started) / requests * 1000
     stats = pstats.Stats(profiler)
     parts = {
-        "the whole request (RadiusApi.__call__)": ("enforcement/radius_api.py", "__call__"),
-        "  caller check (allow-list, token)": ("enforcement/radius_api.py", "_refusal"),
+        "the whole request (RadiusApi.__call__)": ("enforcement/radius/api.py", "__call__"),
+        "  caller check (allow-list, token)": ("enforcement/radius/api.py", "_refusal"),
         "  reading the JSON body": ("json/__init__.py", "loads"),
-        "  the authorize handler": ("enforcement/radius_api.py", "authorize"),
+        "  the authorize handler": ("enforcement/radius/api.py", "authorize"),
         "    pool checkout": ("sqlalchemy/engine/base.py", "__init__"),
-        "    the SELECT (answer_for)": ("enforcement/authorize.py", "answer_for"),
-        "  writing the JSON answer": ("enforcement/radius_api.py", "_respond"),
+        "    the SELECT (answer_for)": ("enforcement/radius/authorize.py", "answer_for"),
+        "  writing the JSON answer": ("enforcement/radius/api.py", "_respond"),
     }
     lines = [f"in-process (test client, profiled): {per_request:.2f} ms per authorize; "
              "cumulative ms per request:"]

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def populate(url: str, n: int) -> None:
     import psycopg
 
-    from billing.clock import today
+    from core.clock import today
 
     t = today()
     months = [t - timedelta(days=d) for d in (65, 35, 5)]
@@ -92,8 +92,8 @@ def populate(url: str, n: int) -> None:
 def timed_sweep(url: str) -> tuple[float, int, int]:
     from sqlalchemy import event
 
-    from billing.clock import today
-    from billing.db import make_engine, make_session_factory
+    from core.clock import today
+    from core.db import make_engine, make_session_factory
     from enforcement import service
     from enforcement.config import Policy
 
@@ -129,8 +129,8 @@ def timed_sweep(url: str) -> tuple[float, int, int]:
 def run(base_url: str, n: int) -> None:
     from sqlalchemy import text
 
-    from billing import schema
-    from billing.db import make_engine
+    from core import schema
+    from core.db import make_engine
 
     name = f"e3a_bench_{os.getpid()}_{n}"
     admin = make_engine(base_url)

@@ -10,8 +10,8 @@ would have on a live database (``--no-vacuum``: import into the freshly COPYed t
 the earlier figures were taken), then in a separate process (so that its peak memory is the
 import's own) times:
 
-* parse only (billing.statements.parse_statement),
-* import + pairing (billing.statement_import.import_statement + commit),
+* parse only (billing.bank.statements.parse_statement),
+* import + pairing (billing.bank.importing.import_statement + commit),
 
 and prints both, their ratio and the peak RSS. Targets: import + pairing <= 10 s and
 <= 3x parse-only; peak memory <= 300 MB.
@@ -44,11 +44,11 @@ def setup(admin_url: str, lines: int, statement: Path, db: str = DB, vacuum: boo
 
     import psycopg
 
-    from billing import schema
-    from billing.clock import today
-    from billing.db import make_engine
-    from billing.statements import ParsedStatement, ParsedTransaction
-    from billing.statements.gpc_render import render_gpc
+    from billing.bank.statements import ParsedStatement, ParsedTransaction
+    from billing.bank.statements.gpc_render import render_gpc
+    from core import schema
+    from core.clock import today
+    from core.db import make_engine
 
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", db):
         raise SystemExit(f"unsupported database name {db!r}")
@@ -111,9 +111,9 @@ def setup(admin_url: str, lines: int, statement: Path, db: str = DB, vacuum: boo
 
 
 def measure(url: str, statement: Path) -> None:
-    from billing.db import make_engine, make_session_factory
-    from billing.statement_import import import_statement
-    from billing.statements import parse_statement
+    from billing.bank.importing import import_statement
+    from billing.bank.statements import parse_statement
+    from core.db import make_engine, make_session_factory
 
     data = statement.read_bytes()
     t0 = time.perf_counter()
@@ -139,8 +139,8 @@ def measure_floor(url: str, statement: Path) -> None:
     only the COPYs and the commit."""
     import psycopg
 
-    from billing.clock import now
-    from billing.statements import parse_statement
+    from billing.bank.statements import parse_statement
+    from core.clock import now
 
     data = statement.read_bytes()
     t0 = time.perf_counter()

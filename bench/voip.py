@@ -7,7 +7,7 @@
 1. Lookups: a tariff of N random prefixes (1-9 digits), the in-process index
    (voip.tariffs.TariffIndex), longest-prefix lookups of random 11-12 digit numbers; prints
    lookups/s and the ratio to a plain ``dict.get`` of the whole number. Target >= 200,000/s.
-2. CDRs: a scratch schema (created here, migrated with billing.schema.upgrade, dropped at the
+2. CDRs: a scratch schema (created here, migrated with core.schema.upgrade, dropped at the
    end) with S VoIP services and that tariff; generates a Master.csv of M answered calls
    (Asterisk cdr-csv, 18 columns), then times voip.cdr.import_cdr + commit (parse, rate,
    COPY, charge), and a re-import of the same file (all duplicates); with the CPU time of
@@ -111,8 +111,8 @@ def bench_cdrs(url: str, prefixes: list[str], cdrs: int, services: int, rng: ran
                repeat: int = 1) -> None:
     from sqlalchemy import func, select, text
 
-    from billing import schema
-    from billing.db import make_engine, make_session_factory
+    from core import schema
+    from core.db import make_engine, make_session_factory
     from voip.cdr import import_cdr
     from voip.models import CallRecord, VoipAccount
     from voip.tariff_import import import_tariff_csv

@@ -12,22 +12,22 @@ Needs PostgreSQL and ``wrk`` (``apt-get install wrk``); gunicorn comes with the 
    ledger entry), and the bank payments that paid them (bank transaction, allocation, ledger
    entry): all but the newest month are paid; every 20th customer still owes the newest
    invoice, every 50th an older, overdue one. Totals are consistent (450 Kč at 21 % =
-   371.90 + 78.10, as billing.vat computes it; each customer's ledger balance is minus what
+   371.90 + 78.10, as billing.invoicing.vat computes it; each customer's ledger balance is minus what
    is open). One Python pass feeds one COPY per table, each on its own connection and
    transaction, with the table's secondary indexes dropped and rebuilt in bulk before the
    commit (FK triggers off via session_replication_role). ~80 s for 100,000 customers on a
    busy 2-CPU machine.
    Invoice numbers are YYYY + 7 digits and specific symbols YY + 7 digits: the app's own
-   series (YYYY + 6 digits, billing.invoicing.next_number) holds at most 999,999 invoices a
+   series (YYYY + 6 digits, billing.invoicing.issue.next_number) holds at most 999,999 invoices a
    year, fewer than 100,000 customers x 12 months.
-2. Gives the customer in the middle a known password (argon2id, billing.passwords).
+2. Gives the customer in the middle a known password (argon2id, core.passwords).
 3. Serves the bare app (bench/hello_app.py) and then the real app with
    ``gunicorn -w 2 -b 127.0.0.1:PORT``, logs in through the form (with its CSRF token), and
    loads /info and /invoices of that customer with ``wrk -tT -cC -dD --latency`` (after a
    short warm-up). Prints requests/s, p99 and the ratio to the bare app.
    Targets: >= 30 % of the bare app's requests/s, p99 <= 50 ms.
 4. Renders the customer's newest open invoice (with its QR Platba) and newest paid one 50
-   times each (billing.pdf.render_invoice_pdf) and prints the medians. Target: <= 50 ms.
+   times each (billing.documents.pdf.render_invoice_pdf) and prints the medians. Target: <= 50 ms.
    Should the configured supplier's account or IBAN fail its checksum (then no invoice gets
    a QR Platba), the generated invoices carry the nearest valid account, and a note says so.
 """
@@ -94,7 +94,7 @@ def ensure_database(url: str) -> None:
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
-    from billing.db import make_engine
+    from core.db import make_engine
 
     target = make_url(url)
     name = target.database
@@ -152,13 +152,13 @@ def month_plan(on: date, count: int) -> list[Month]:
 def bench_supplier():
     """The supplier as configured (SUPPLIER_* variables), with a bank account and IBAN that
     pass their checksums: open invoices print a QR Platba, and the PDF timing should include
-    it (billing.qrplatba refuses an invalid IBAN or a Czech account failing its mod 11)."""
+    it (billing.documents.qrplatba refuses an invalid IBAN or a Czech account failing its mod 11)."""
     import dataclasses
 
     from stdnum import iban
     from stdnum.cz import bankaccount
 
-    from billing.supplier import Supplier
+    from billing.invoicing.supplier import Supplier
 
     sup = Supplier.from_config(os.environ)
     if not sup.iban or not sup.account:
@@ -216,8 +216,8 @@ def generate(url: str, n_customers: int, per_customer: int) -> None:
     """Fill the (empty) tables with COPY; one Python pass feeds several COPY streams."""
     import psycopg
 
-    from billing.clock import today
-    from billing.vat import vat_from_gross
+    from billing.invoicing.vat import vat_from_gross
+    from core.clock import today
 
     on = today()
     months = month_plan(on, per_customer)
@@ -425,9 +425,9 @@ def prepare(url: str, n_customers: int, per_customer: int, regenerate: bool) -> 
     """The database filled and migrated; returns the benchmark customer's number."""
     import psycopg
 
-    from billing import schema
-    from billing.db import Base, make_engine
-    from billing.passwords import hash_password
+    from core import schema
+    from core.db import Base, make_engine
+    from core.passwords import hash_password
 
     ensure_database(url)
     engine = make_engine(url)
@@ -615,11 +615,11 @@ def pdf_medians(url: str, number: str) -> list[tuple[str, str, float, int]]:
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
-    from billing.accounts import states_for
-    from billing.clock import today
-    from billing.db import make_engine, make_session_factory
+    from billing.documents.pdf import render_invoice_pdf
+    from billing.ledger.balances import states_for
     from billing.models import Customer, Invoice
-    from billing.pdf import render_invoice_pdf
+    from core.clock import today
+    from core.db import make_engine, make_session_factory
 
     engine = make_engine(url)
     session = make_session_factory(engine)()

@@ -3,7 +3,7 @@ reconnection through the routers (RouterOS API, RADIUS), and the FreeRADIUS rest
 
 One door: :func:`init_app` registers the settings, the ``/warning`` and ``/radius``
 blueprints, the ``ispzone enforcement`` / ``ispzone worker`` commands, the demo step and the
-subscription to ``billing.events.OVERDUE_DEBT_CHANGED`` (reconnect the moment a payment is
+subscription to ``core.events.OVERDUE_DEBT_CHANGED`` (reconnect the moment a payment is
 paired).
 """
 
@@ -13,7 +13,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from enforcement import cli, config, radius_api, service, warning
+    from enforcement import cli, config, service, warning
+    from enforcement.radius import api as radius_api
     from web import settings
 
     settings.apply(app, config.DEFAULTS)

@@ -15,10 +15,10 @@ from decimal import Decimal
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from billing import qrplatba
-from billing.accounts import ZERO, open_invoices
-from billing.clock import now, prague_date
+from billing.documents import qrplatba
+from billing.ledger.balances import ZERO, open_invoices
 from billing.models import Customer, Service, ServiceAddress
+from core.clock import now, prague_date
 from enforcement import cases
 from enforcement.config import Policy
 from enforcement.models import EnforcementCase

@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import audit
-from billing.clock import now
 from billing.models import Service, ServiceAddress
+from core import audit
+from core.clock import now
 from enforcement.models import CASE_STATES, EnforcementCase, RouterAction
 
 
@@ -104,7 +104,7 @@ def customer_targets_many(
     session: Session, customer_ids, default_router: str = "default"
 ) -> dict[int, list[tuple[str, str, str | None]]]:
     """:func:`customer_targets` of many customers in one query (per 30,000 on SQLite)."""
-    from billing.db import is_in
+    from core.db import is_in
 
     ids = sorted(set(customer_ids))
     result: dict[int, list] = {cid: [] for cid in ids}

@@ -13,9 +13,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
-from billing.clock import PRAGUE, now, today
-from billing.mailer import MailSettings
 from billing.models import Customer
+from core.clock import PRAGUE, now, today
+from core.mail import MailSettings
 from enforcement.config import Policy
 from enforcement.models import DRIVERS, EnforcementCase, Router, RouterAction
 
@@ -238,7 +238,7 @@ def routers_group() -> None:
 @with_appcontext
 def routers_add(name, driver, host, port, tls, username, secret, ca_file) -> None:
     """Add a router, or update the one of that name."""
-    from billing import audit
+    from core import audit
 
     if driver != "recording" and not host:
         raise click.UsageError(f"--host is required for the {driver} driver")

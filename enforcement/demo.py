@@ -21,8 +21,8 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 
-from billing.clock import PRAGUE, today
 from billing.models import Customer
+from core.clock import PRAGUE, today
 from enforcement import service
 from enforcement.config import Policy
 from enforcement.models import EnforcementCase, EnforcementMail, Router, RouterAction

@@ -3,7 +3,7 @@
 The sweep (and the payment handler) write :class:`EnforcementMail` rows in their own
 transaction, so a notice exists exactly once whatever happens to SMTP. :func:`drain` claims
 due rows for a lease, renders each at send time (the list of open invoices is current then),
-sends it through :mod:`billing.mailer`, and marks it sent; SMTP trouble reschedules it with
+sends it through :mod:`core.mail`, and marks it sent; SMTP trouble reschedules it with
 exponential backoff and jitter. A notice that no longer applies (a reminder for a case that
 is ``ok`` again) is cancelled instead of sent.
 
@@ -24,9 +24,9 @@ from email.message import EmailMessage
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from billing import audit
-from billing.clock import now
-from billing.mailer import MailError, MailSettings, send
+from core import audit
+from core.clock import now
+from core.mail import MailError, MailSettings, send
 from enforcement.models import EnforcementCase, EnforcementMail
 
 ACTOR = "system:mail"
@@ -144,9 +144,9 @@ def _still_valid(session: Session, mail: EnforcementMail) -> bool:
 
 def notice_context(session: Session, mail: EnforcementMail, on: date) -> dict:
     """What the templates show: the customer, their open invoices with QR Platba, the case."""
-    from billing.accounts import account_summary, open_invoices
+    from billing.documents.qrplatba import QrPlatbaError, spayd_for_invoice
+    from billing.ledger.balances import account_summary, open_invoices
     from billing.models import Customer
-    from billing.qrplatba import QrPlatbaError, spayd_for_invoice
 
     customer = session.get(Customer, mail.customer_id)
     case = session.get(EnforcementCase, mail.customer_id)
@@ -181,8 +181,8 @@ def flask_renderer(app) -> Render:
     from flask import render_template
     from flask_babel import force_locale
 
-    from billing.clock import today
-    from billing.mailer import compose
+    from core.clock import today
+    from core.mail import compose
 
     def render(session: Session, mail: EnforcementMail) -> EmailMessage:
         with app.app_context(), force_locale(mail.lang or "cs"):

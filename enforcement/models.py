@@ -22,8 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billing.clock import now
-from billing.db import Base
+from core.clock import now
+from core.db import Base
 
 CASE_STATES = ("ok", "reminded", "warned", "acknowledged", "disconnected")
 ACTION_STATUSES = ("pending", "done", "failed")  # failed = gave up; an operator looks at it

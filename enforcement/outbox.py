@@ -31,9 +31,9 @@ from pathlib import Path
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from billing import audit
-from billing.clock import now
 from billing.models import Service, ServiceAddress
+from core import audit
+from core.clock import now
 from enforcement import drivers
 from enforcement.drivers import PermanentError, RouterConfig, SessionRef, TemporaryError
 from enforcement.models import EnforcementCase, RadiusSession, Router, RouterAction

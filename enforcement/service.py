@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import and_, func, insert, or_, select, text, type_coerce, update
 from sqlalchemy.orm import Session
 
-from billing import audit, events
-from billing.clock import now, prague_date
-from billing.clock import today as prague_today
-from billing.db import Money, bulk_insert, is_in
 from billing.models import Allocation, AuditEvent, Customer, Invoice
+from core import audit, events
+from core.clock import now, prague_date
+from core.clock import today as prague_today
+from core.db import Money, bulk_insert, is_in
 from enforcement import cases
 from enforcement.config import Policy
 from enforcement.models import EnforcementCase, EnforcementMail, RouterAction

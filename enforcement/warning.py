@@ -27,8 +27,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
-from billing import qrplatba
-from billing.clock import today
+from billing.documents import qrplatba
+from core.clock import today
 from enforcement import acknowledge as ack
 from enforcement.cases import CaseError
 from enforcement.config import Policy
@@ -50,7 +50,7 @@ DEFAULTS: dict = {
 }
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 # Machines, not browsers, talk to these: never redirect them. (/radius/ is answered in
-# front of Flask, enforcement.radius_api, and never gets here.)
+# front of Flask, enforcement.radius.api, and never gets here.)
 NEVER_CAPTURED = ("zone.healthz",)
 
 

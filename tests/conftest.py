@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from billing import schema
-from billing.db import Base, make_engine, make_session_factory
+from billing.invoicing.supplier import Supplier
 from billing.models import Contract, Customer, Service, ServiceAddress
-from billing.passwords import hash_password
-from billing.supplier import Supplier
+from core import schema
+from core.db import Base, make_engine, make_session_factory
+from core.passwords import hash_password
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 REQUIRE_INTEGRATION = os.environ.get("ISPZONE_REQUIRE_INTEGRATION") == "1"
@@ -215,7 +215,7 @@ def login(client, number: str, password: str):
 
 @pytest.fixture
 def days_ago():
-    from billing.clock import today
+    from core.clock import today
 
     return lambda n: today() - timedelta(days=n)
 

@@ -61,9 +61,9 @@ def test_customer_walks_through_the_zone(app_config, tmp_path, monkeypatch):
 
     from app import create_app
     from billing import demo
+    from billing.invoicing.supplier import Supplier
     from billing.models import AuditEvent, Customer
-    from billing.passwords import needs_rehash
-    from billing.supplier import Supplier
+    from core.passwords import needs_rehash
 
     # The demo hashes ~40 passwords with production argon2id parameters (~0.7 s each).
     # Cheap argon2id parameters are enough here: they verify the same way, and the first

@@ -15,11 +15,11 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from billing import audit
-from billing.clock import PRAGUE, now
-from billing.db import money_sum
 from billing.models import Service
-from billing.passwords import hash_password, needs_rehash, verify_password
+from core import audit
+from core.clock import PRAGUE, now
+from core.db import money_sum
+from core.passwords import hash_password, needs_rehash, verify_password
 from voip.models import CallRecord, VoipAccount
 from voip.tariffs import InvalidNumber, normalize_number
 

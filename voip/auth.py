@@ -18,8 +18,8 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from flask_babel import gettext as _
 from limits import parse_many
 
-from billing.clock import today
 from billing.models import Customer, Service, UserSession
+from core.clock import today
 from voip import bp
 from voip.accounts import LoginOutcome, authenticate
 from voip.forms import VoipLoginForm

@@ -30,9 +30,9 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from billing import audit
-from billing.clock import now
-from billing.db import is_in
+from core import audit
+from core.clock import now
+from core.db import is_in
 from voip.cdr_parse import (
     Callers,
     CdrFileError,

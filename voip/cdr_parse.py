@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.clock import PRAGUE
 from billing.models import Service
+from core.clock import PRAGUE
 from voip.models import Tariff
 from voip.tariffs import TariffIndex, index_for
 

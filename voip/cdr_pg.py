@@ -34,7 +34,7 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from billing.clock import now
+from core.clock import now
 from voip.cdr import CALL, _ensure_accounts
 
 __all__ = ["LOCK_KEY", "PgWriter", "copy_text"]

@@ -19,9 +19,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.clock import PRAGUE, now, today
+from billing.invoicing.supplier import Supplier
 from billing.models import Service
-from billing.supplier import Supplier
+from core.clock import PRAGUE, now, today
 from voip import config as voip_config
 from voip.accounts import account
 from voip.cdr import import_cdr

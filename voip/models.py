@@ -25,8 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from billing.clock import now
-from billing.db import Base, Price4
+from core.clock import now
+from core.db import Base, Price4
 
 
 class Tariff(Base):

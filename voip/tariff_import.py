@@ -18,9 +18,9 @@ from typing import TextIO
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from billing import audit
-from billing.clock import now, today
-from billing.db import bulk_insert
+from core import audit
+from core.clock import now, today
+from core.db import bulk_insert
 from voip.models import Tariff, TariffRate
 from voip.rating import Rate
 from voip.tariffs import prefix_digits

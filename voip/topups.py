@@ -15,13 +15,13 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import audit
-from billing.clock import now, prague_date
-from billing.db import money_sum
-from billing.invoicing import IssueOptions, issue_invoice
+from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.supplier import Supplier
+from billing.invoicing.vat import LineInput
 from billing.models import Contract, Customer, Invoice, Service
-from billing.supplier import Supplier
-from billing.vat import LineInput
+from core import audit
+from core.clock import now, prague_date
+from core.db import money_sum
 from voip.accounts import AccountError, lock_account, month_start, next_month_start
 from voip.models import TopUp
 

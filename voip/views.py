@@ -10,10 +10,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from billing.accounts import states_for
-from billing.clock import today
+from billing.invoicing.supplier import Supplier
+from billing.ledger.balances import states_for
 from billing.models import Invoice
-from billing.supplier import Supplier
+from core.clock import today
 from voip import accounts, bp, topups
 from voip.auth import current, voip_login_required
 from voip.forms import ThresholdForm, TopUpConfirmForm

@@ -12,7 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
-from billing.supplier import Supplier
+from billing.invoicing.supplier import Supplier
 
 
 def main() -> None:
@@ -56,7 +56,7 @@ def db_group() -> None:
 @db_group.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
-    from billing import schema
+    from core import schema
 
     schema.upgrade(current_app.extensions["ispzone.engine"], revision)
     click.echo(f"database at {revision}")
@@ -65,7 +65,7 @@ def db_upgrade(revision: str) -> None:
 @db_group.command("downgrade")
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
-    from billing import schema
+    from core import schema
 
     schema.downgrade(current_app.extensions["ispzone.engine"], revision)
     click.echo(f"database at {revision}")
@@ -95,7 +95,7 @@ def demo_command(if_empty: bool) -> None:
 @with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(file: Path) -> None:
-    from billing import importer
+    from billing.legacy_import import writer as importer
 
     try:
         with transaction() as session:
@@ -116,7 +116,7 @@ def invoices_group() -> None:
 def invoices_issue(month: str, no_email: bool) -> None:
     """Issue this month's invoices for all active services (twice issues nothing new) and
     e-mail each with its PDF (through SMTP, or into MAIL_OUTBOX_DIR without SMTP_HOST)."""
-    from billing.recurring import issue_month
+    from billing.invoicing.recurring import issue_month
 
     try:
         with transaction() as session:
@@ -143,7 +143,7 @@ def invoices_receipts(on) -> None:
 def _issue_receipts(on=None, quiet: bool = True) -> None:
     """After the payments are committed, in a transaction of its own: a receipt that cannot
     be issued is reported and leaves the imported payments alone."""
-    from billing.receipts import ReceiptError, issue_receipts
+    from billing.invoicing.receipts import ReceiptError, issue_receipts
 
     try:
         with transaction() as session:
@@ -160,10 +160,10 @@ def send_invoices(invoice_ids: list[int]) -> tuple[int, int]:
     """E-mail issued invoices with their PDF attached, each in its customer's language
     (templates/email/invoice_issued.txt). Returns (sent, customers without an address);
     a failed send is logged and reported, the others go on."""
-    from billing.accounts import states_for
-    from billing.clock import today
+    from billing.documents.pdf import render_invoice_pdf
+    from billing.ledger.balances import states_for
     from billing.models import Customer, Invoice
-    from billing.pdf import render_invoice_pdf
+    from core.clock import today
     from web.mail import send_template
 
     sent = without_email = 0
@@ -205,7 +205,7 @@ def payments_group() -> None:
               help="Accept a statement of an account not listed in BANK_ACCOUNTS.")
 def payments_import(file: Path, fmt: str | None, any_account: bool) -> None:
     """Import a statement (GPC/ABO, Fio JSON/CSV, camt.053) and pair its payments."""
-    from billing.statement_import import StatementError
+    from billing.bank.importing import StatementError
 
     try:
         report = _import_statement(file.read_bytes(), str(file), fmt, any_account)
@@ -218,7 +218,7 @@ def payments_import(file: Path, fmt: str | None, any_account: bool) -> None:
 def _import_statement(data: bytes, name: str, fmt: str | None, any_account: bool):
     """Import and pair in one transaction; only statements of our accounts unless
     ``any_account``."""
-    from billing.statement_import import import_statement
+    from billing.bank.importing import import_statement
 
     own = supplier().account or ""
     accounts = [a.strip() for a in (current_app.config["BANK_ACCOUNTS"] or own).split(",")]
@@ -245,9 +245,9 @@ def payments_fetch_fio(days: int, start, end, any_account: bool) -> None:
     Fio requires."""
     from datetime import timedelta
 
-    from billing.clock import today
-    from billing.fio_api import FioApiError, FioClient
-    from billing.statement_import import StatementError
+    from billing.bank.fio_api import FioApiError, FioClient
+    from billing.bank.importing import StatementError
+    from core.clock import today
 
     last = end.date() if end else today()
     first = start.date() if start else last - timedelta(days=days - 1)
@@ -276,7 +276,7 @@ def payments_fetch_fio(days: int, start, end, any_account: bool) -> None:
 @click.option("--dismissed", is_flag=True, help="List the payments taken out of the queue.")
 def payments_unmatched(dismissed: bool) -> None:
     """List incoming payments that could not be paired (or, --dismissed, those dismissed)."""
-    from billing.payment_queue import unmatched
+    from billing.bank.queue import unmatched
 
     with transaction() as session:
         rows = unmatched(session, dismissed=dismissed)
@@ -295,8 +295,8 @@ def payments_unmatched(dismissed: bool) -> None:
 @click.argument("customer_number")
 def payments_assign(tx_id: int, customer_number: str) -> None:
     """Pair an unmatched payment with a customer by hand (audited)."""
-    from billing.credentials import find_customer
-    from billing.payment_queue import assign
+    from billing.bank.queue import assign
+    from billing.customers.credentials import find_customer
 
     with _movement(tx_id) as (session, tx):
         customer = find_customer(session, customer_number)
@@ -315,7 +315,7 @@ def payments_unassign(tx_id: int, reason: str) -> None:
     """Undo the pairing of a payment (a wrong customer, or a payment the bank reversed):
     its ledger entry is reversed, the invoices it paid are open again (the customer's other
     credit may pay them), and it waits in `payments unmatched` to be assigned (audited)."""
-    from billing.payment_queue import unassign
+    from billing.bank.queue import unassign
 
     with _movement(tx_id) as (session, tx):
         done = unassign(session, tx, actor="operator:cli", reason=reason)
@@ -336,7 +336,7 @@ def payments_dismiss(tx_id: int, reason: str) -> None:
     """Take an unmatched movement out of the queue: it is no customer's payment (returned to
     the payer, reversed by the bank, a EUR payment booked by hand). Nothing is booked;
     `payments restore` puts it back (audited)."""
-    from billing.payment_queue import dismiss
+    from billing.bank.queue import dismiss
 
     with _movement(tx_id) as (session, tx):
         dismiss(session, tx, actor="operator:cli", reason=reason)
@@ -348,7 +348,7 @@ def payments_dismiss(tx_id: int, reason: str) -> None:
 @click.argument("tx_id", type=int)
 def payments_restore(tx_id: int) -> None:
     """Put a dismissed movement back in the unmatched queue (audited)."""
-    from billing.payment_queue import restore
+    from billing.bank.queue import restore
 
     with _movement(tx_id) as (session, tx):
         restore(session, tx, actor="operator:cli")
@@ -358,9 +358,9 @@ def payments_restore(tx_id: int) -> None:
 @contextmanager
 def _movement(tx_id: int):
     """The bank movement ``tx_id`` in a transaction (committed when the block ends); a
-    missing movement or a refusal of billing.payment_queue is the command's error."""
+    missing movement or a refusal of billing.bank.queue is the command's error."""
+    from billing.bank.queue import PairingError
     from billing.models import BankTransaction
-    from billing.payment_queue import PairingError
 
     try:
         with transaction() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy.orm import Session
 
-from billing.db import make_engine, make_session_factory
+from core.db import make_engine, make_session_factory
 
 
 def init_app(app: Flask) -> None:

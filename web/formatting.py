@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from flask import Flask
 
-from billing.clock import PRAGUE
+from core.clock import PRAGUE
 from web.i18n import current_lang as _lang
 
 NBSP = "\u00a0"

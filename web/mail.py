@@ -7,7 +7,7 @@ import logging
 from flask import current_app, render_template
 from flask_babel import force_locale
 
-from billing.mailer import MailError, MailSettings, compose, send
+from core.mail import MailError, MailSettings, compose, send
 
 log = logging.getLogger(__name__)
 

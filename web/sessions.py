@@ -17,9 +17,9 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import UserMixin
 from sqlalchemy import bindparam, delete, select, update
 
-from billing.clock import now
 from billing.models import Customer, UserSession
-from billing.passwords import new_token, token_hash
+from core.clock import now
+from core.passwords import new_token, token_hash
 from web.database import db
 
 TOUCH_EVERY = timedelta(seconds=60)

@@ -18,7 +18,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from billing import credentials
+from billing.customers import credentials
 from web import sessions, throttle
 from web.database import db
 from web.extensions import limiter, login_manager

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from billing.traffic import DayTraffic
+from billing.customers.usage import DayTraffic
 from web.formatting import NBSP, format_bytes, format_date
 
 WIDTH, HEIGHT = 800, 300

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from billing import customers
+from billing.customers import self_service as customers
 from web.formatting import format_phone
 
 MIN_PASSWORD = 10
@@ -15,7 +15,7 @@ MIN_PASSWORD = 10
 # mezi 10 a 200." (a typo, and no word of what the field is).
 TOO_LONG = _l("At most %(max)d characters.")
 PASSWORD_LENGTH = _l("The password must have at least %(min)d characters.")
-# The domain's reasons (billing.customers.clean_contact) as the customer reads them.
+# The domain's reasons (billing.customers.self_service.clean_contact) as the customer reads them.
 CONTACT_ERRORS = {
     "name": _l("Enter the name (at most 200 characters)."),
     "contact_person": _l("Enter the contact person's name (at most 200 characters)."),
@@ -67,7 +67,7 @@ class ChangePasswordForm(ResetPasswordForm):
 
 
 class ContactForm(FlaskForm):
-    """Contact details. The rules live in billing.customers (shared with the import); the
+    """Contact details. The rules live in billing.customers.self_service (shared with the import); the
     form runs them on every field, so the customer sees all the problems at once."""
 
     name = StringField(_l("Name"), validators=[DataRequired()])

@@ -22,11 +22,12 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from billing import customers, qrplatba
-from billing import traffic as usage
-from billing.accounts import account_summary, invoice_page
-from billing.clock import today
-from billing.receipts import customer_receipt, receipts_for, render_receipt_pdf
+from billing.customers import self_service as customers
+from billing.customers import usage
+from billing.documents import qrplatba
+from billing.invoicing.receipts import customer_receipt, receipts_for, render_receipt_pdf
+from billing.ledger.balances import account_summary, invoice_page
+from core.clock import today
 from web.database import db
 from web.i18n import current_lang
 from web.mail import send_template
@@ -194,7 +195,7 @@ def _payment_qr(invoice, open_amount: Decimal) -> Markup | None:
 @bp.get("/invoices/<int:invoice_id>.pdf")
 @login_required
 def invoice_pdf(invoice_id: int):
-    from billing.pdf import render_invoice_pdf
+    from billing.documents.pdf import render_invoice_pdf
 
     detail = customers.invoice_detail(db(), current_user.customer_id, invoice_id, today())
     if detail is None:

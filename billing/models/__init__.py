@@ -1,7 +1,6 @@
 """All tables of the domain core. Import from here: ``from billing.models import Invoice``."""
 
-from billing.db import Base
-from billing.models.audit import AuditEvent, PasswordResetToken, UserSession
+from billing.models.audit import PasswordResetToken, UserSession
 from billing.models.customers import (
     SERVICE_KINDS,
     Contract,
@@ -20,6 +19,8 @@ from billing.models.invoices import (
     TaxReceiptVat,
 )
 from billing.models.payments import Allocation, BankTransaction, LedgerEntry, StatementImport
+from core.audit import AuditEvent
+from core.db import Base
 
 __all__ = [
     "INVOICE_KINDS",

@@ -1,31 +1,15 @@
-"""Audit trail and authentication state (server-side sessions, password-reset tokens)."""
+"""Authentication state: server-side sessions and password-reset tokens (the audit trail
+itself is core.audit)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from billing.clock import now
-from billing.db import Base
-
-
-class AuditEvent(Base):
-    """Who changed what, when, from where. Written for every change to money or access."""
-
-    __tablename__ = "audit_event"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=now, index=True)
-    actor: Mapped[str] = mapped_column(String(64))  # customer:1001 | operator:cli | system
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
-    action: Mapped[str] = mapped_column(String(64))
-    field: Mapped[str | None] = mapped_column(String(64))
-    old_value: Mapped[str | None] = mapped_column(Text)
-    new_value: Mapped[str | None] = mapped_column(Text)
-    ip: Mapped[str | None] = mapped_column(String(45))
-    details: Mapped[str | None] = mapped_column(Text)
+from core.clock import now
+from core.db import Base
 
 
 class UserSession(Base):

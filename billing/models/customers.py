@@ -17,8 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from billing.clock import now
-from billing.db import Base
+from core.clock import now
+from core.db import Base
 
 SERVICE_KINDS = ("internet", "voip", "insurance", "other")
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from billing.clock import now
-from billing.db import Base
+from core.clock import now
+from core.db import Base
 
 INVOICE_KINDS = ("regular", "goods", "voip_topup", "advance", "credit_note")
 
@@ -88,7 +88,7 @@ class InvoiceLine(Base):
     @property
     def unit_price_net(self) -> Decimal:
         """Unit price without VAT, as § 29 wants it printed."""
-        from billing.vat import net_unit_price
+        from billing.invoicing.vat import net_unit_price
 
         return net_unit_price(self.unit_price, self.vat_rate, self.prices_include_vat)
 
@@ -119,7 +119,7 @@ class DocumentSeries(Base):
 class TaxReceipt(Base):
     """Daňový doklad k přijaté platbě: the tax document for a payment received on an advance
     invoice (which is not one). One per payment allocated to the advance; the day the
-    payment came is its DUZP. Issued once, never changed (billing.receipts)."""
+    payment came is its DUZP. Issued once, never changed (billing.invoicing.receipts)."""
 
     __tablename__ = "tax_receipt"
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from billing.clock import now
-from billing.db import Base
+from core.clock import now
+from core.db import Base
 
 
 class StatementImport(Base):

@@ -7,10 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from billing import demo, validation
-from billing.accounts import customer_invoices, open_invoices
-from billing.clock import today
-from billing.credentials import authenticate
+from billing import demo
+from billing.bank.pairing import credit_available
+from billing.bank.queue import unmatched
+from billing.customers import validation
+from billing.customers.credentials import authenticate
+from billing.ledger.balances import customer_invoices, open_invoices
 from billing.models import (
     BankTransaction,
     Contract,
@@ -21,9 +23,8 @@ from billing.models import (
     ServiceAddress,
     TrafficDay,
 )
-from billing.passwords import verify_password
-from billing.payment_queue import unmatched
-from billing.payments import credit_available
+from core.clock import today
+from core.passwords import verify_password
 
 COUNTED = (Customer, Contract, Service, ServiceAddress, Invoice, BankTransaction, LedgerEntry,
            TrafficDay)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from billing.fio_api import FioApiError, FioClient
+from billing.bank.fio_api import FioApiError, FioClient
 from billing.models import BankTransaction
 
 SAMPLE = Path(__file__).parent / "samples" / "fio_2026-11.json"
@@ -127,7 +127,7 @@ def test_fetch_imports_the_period_and_a_second_run_adds_nothing(fio_app, fio, se
 def test_default_window_is_the_last_fourteen_days(fio_app, fio):
     from datetime import timedelta
 
-    from billing.clock import today
+    from core.clock import today
 
     assert fetch(fio_app).exit_code == 0
     first, last = today() - timedelta(days=13), today()

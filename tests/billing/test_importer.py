@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from billing import importer
-from billing.accounts import customer_invoices
-from billing.clock import today
-from billing.credentials import authenticate
-from billing.importer import ImportFileError, import_file
-from billing.invoicing import next_number
+from billing.customers.credentials import authenticate
+from billing.invoicing.issue import next_number
+from billing.ledger.balances import customer_invoices
+from billing.legacy_import import writer as importer
+from billing.legacy_import.writer import ImportFileError, import_file
 from billing.models import (
     Allocation,
     AuditEvent,
@@ -28,6 +27,7 @@ from billing.models import (
     Service,
     ServiceAddress,
 )
+from core.clock import today
 
 SAMPLES = Path(__file__).parent / "samples"
 GOOD_JSON = SAMPLES / "import_good.json"
@@ -455,9 +455,9 @@ def test_caller_rollback_undoes_a_successful_import(session, supplier):
 def test_invoice_number_formats_and_a_full_series(session):
     """A provider with more than 999,999 invoices a year switches to YY + 8 digits; a full
     series refuses to issue (never a number that does not fit the specific symbol)."""
-    from billing.invoicing import InvoicingError
+    from billing.invoicing.issue import InvoicingError
+    from billing.invoicing.supplier import Supplier
     from billing.models import DocumentSeries
-    from billing.supplier import Supplier
 
     assert next_number(session, 2031, "YYNNNNNNNN") == "3100000001"
     assert next_number(session, 2031, "YYYYNNNNNN") == "2031000002"  # one counter per year
@@ -474,9 +474,9 @@ def test_invoice_number_formats_and_a_full_series(session):
 def test_the_supplier_format_numbers_issued_invoices(session, make_customer):
     from dataclasses import replace
 
-    from billing.invoicing import IssueOptions, issue_invoice
-    from billing.supplier import Supplier
-    from billing.vat import LineInput
+    from billing.invoicing.issue import IssueOptions, issue_invoice
+    from billing.invoicing.supplier import Supplier
+    from billing.invoicing.vat import LineInput
 
     customer = make_customer()
     supplier = replace(Supplier(), invoice_number_format="YYNNNNNNNN")

@@ -13,18 +13,18 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlalchemy import select
 
-from billing import ledger
-from billing.accounts import customer_invoices
-from billing.clock import today
-from billing.db import make_session_factory, money_sum
-from billing.invoicing import IssueOptions, issue_credit_note, issue_invoice
+from billing.bank.importing import store_statement
+from billing.bank.pairing import MATCHED, UNMATCHED, credit_available, pair
+from billing.bank.queue import assign, unassign
+from billing.bank.statements import ParsedStatement, ParsedTransaction
+from billing.invoicing.issue import IssueOptions, issue_credit_note, issue_invoice
+from billing.invoicing.supplier import Supplier
+from billing.invoicing.vat import LineInput
+from billing.ledger import postings as ledger
+from billing.ledger.balances import customer_invoices
 from billing.models import Allocation, BankTransaction, Invoice, LedgerEntry
-from billing.payment_queue import assign, unassign
-from billing.payments import MATCHED, UNMATCHED, credit_available, pair
-from billing.statement_import import store_statement
-from billing.statements import ParsedStatement, ParsedTransaction
-from billing.supplier import Supplier
-from billing.vat import LineInput
+from core.clock import today
+from core.db import make_session_factory, money_sum
 
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("2000"), places=2)
 ids = itertools.count(1)

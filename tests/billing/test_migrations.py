@@ -14,8 +14,8 @@ from sqlalchemy import inspect, text
 
 import enforcement.models  # noqa: F401  (their tables belong to the metadata too)
 import voip.models  # noqa: F401
-from billing import schema
-from billing.db import Base, make_engine
+from core import schema
+from core.db import Base, make_engine
 from tests.conftest import PG_URL, _pg_schema_url
 
 

@@ -10,16 +10,16 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from billing import ledger
-from billing.clock import today
-from billing.invoicing import IssueOptions, issue_invoice
+from billing.bank.importing import import_statement
+from billing.bank.pairing import PairingError
+from billing.bank.queue import assign, dismiss, restore, unassign, unmatched
+from billing.bank.statements import ParsedStatement, ParsedTransaction
+from billing.bank.statements.gpc_render import render_gpc
+from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.vat import LineInput
+from billing.ledger import postings as ledger
 from billing.models import Allocation, AuditEvent, BankTransaction, LedgerEntry
-from billing.payment_queue import assign, dismiss, restore, unassign, unmatched
-from billing.payments import PairingError
-from billing.statement_import import import_statement
-from billing.statements import ParsedStatement, ParsedTransaction
-from billing.statements.gpc_render import render_gpc
-from billing.vat import LineInput
+from core.clock import today
 
 D = Decimal
 

@@ -12,14 +12,15 @@ from hypothesis import strategies as hs
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
-from billing import events, ledger
-from billing.accounts import account_summary, customer_invoices
-from billing.clock import today
-from billing.invoicing import IssueOptions, issue_credit_note, issue_invoice
+from billing.bank.pairing import PairingError, credit_available, pair
+from billing.bank.queue import assign, unmatched
+from billing.invoicing.issue import IssueOptions, issue_credit_note, issue_invoice
+from billing.invoicing.vat import LineInput
+from billing.ledger import postings as ledger
+from billing.ledger.balances import account_summary, customer_invoices
 from billing.models import Allocation, BankTransaction, Invoice, LedgerEntry
-from billing.payment_queue import assign, unmatched
-from billing.payments import PairingError, credit_available, pair
-from billing.vat import LineInput
+from core import events
+from core.clock import today
 from tests.conftest import need
 
 D = Decimal
@@ -199,8 +200,7 @@ step = hs.one_of(
 def _run(session, customer, supplier, steps, portable: bool, monkeypatch) -> list[tuple]:
     """Play ``steps`` for one customer; returns the allocations as (source, invoice, amount)
     with sources and invoices named by their position, so two customers compare."""
-    import billing.payments as payments_module
-
+    from billing.bank import pairing as payments_module
     with monkeypatch.context() as m:
         if portable:
             m.setattr(payments_module, "_is_postgresql", lambda session: False)
@@ -246,7 +246,7 @@ def _run(session, customer, supplier, steps, portable: bool, monkeypatch) -> lis
 def test_postgresql_pairing_equals_the_python_loop(engine, make_customer, supplier, monkeypatch):
     # compares the PostgreSQL set-based pairing with the portable Python loop
     need(engine.dialect.name == "postgresql", "TEST_DATABASE_URL (PostgreSQL) is not set")
-    from billing.db import make_session_factory
+    from core.db import make_session_factory
 
     factory = make_session_factory(engine)
     numbers = itertools.count(7001)
@@ -280,8 +280,8 @@ def test_two_payments_settling_one_invoice_at_once_pay_it_once(engine, make_cust
 
     from sqlalchemy import func, select
 
-    from billing.db import make_session_factory
     from billing.models import Allocation, Customer
+    from core.db import make_session_factory
 
     factory = make_session_factory(engine)
     setup = factory()

@@ -13,10 +13,10 @@ from io import BytesIO
 import pytest
 from pypdf import PdfReader
 
-from billing.invoicing import IssueOptions, issue_invoice
-from billing.pdf import format_date, format_money, format_quantity, render_invoice_pdf
-from billing.qrplatba import spayd_for_invoice
-from billing.vat import LineInput
+from billing.documents.pdf import format_date, format_money, format_quantity, render_invoice_pdf
+from billing.documents.qrplatba import spayd_for_invoice
+from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.vat import LineInput
 from tests.conftest import need
 
 ISSUED = date(2026, 11, 22)

@@ -8,8 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.invoicing import IssueOptions, issue_invoice
-from billing.qrplatba import (
+from billing.documents.qrplatba import (
     QR_ALPHANUMERIC,
     QrPlatbaError,
     build_spayd,
@@ -17,7 +16,8 @@ from billing.qrplatba import (
     qr_svg,
     spayd_for_invoice,
 )
-from billing.vat import LineInput
+from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.vat import LineInput
 
 IBAN = "CZ5855000000001265098001"  # the example account of the specification
 

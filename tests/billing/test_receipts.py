@@ -13,12 +13,12 @@ from hypothesis import strategies as hs
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from billing.clock import today
-from billing.invoicing import IssueOptions, issue_invoice
+from billing.bank.pairing import pair
+from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.receipts import issue_receipts, render_receipt_pdf, split_payment
+from billing.invoicing.vat import LineInput, vat_from_gross
 from billing.models import AuditEvent, BankTransaction, TaxReceipt
-from billing.payments import pair
-from billing.receipts import issue_receipts, render_receipt_pdf, split_payment
-from billing.vat import LineInput, vat_from_gross
+from core.clock import today
 from tests.conftest import login
 
 D = Decimal
@@ -118,8 +118,8 @@ def test_the_customer_sees_and_downloads_the_receipts(app, client, session, make
 
 
 def test_a_statement_import_issues_the_receipts(app, session, make_customer, supplier, tmp_path):
-    from billing.statements import ParsedStatement, ParsedTransaction
-    from billing.statements.gpc_render import render_gpc
+    from billing.bank.statements import ParsedStatement, ParsedTransaction
+    from billing.bank.statements.gpc_render import render_gpc
 
     customer = make_customer(number="3304")
     inv = advance(session, customer, supplier, [("Router", "1210.00", "21")])

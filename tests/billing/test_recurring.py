@@ -3,8 +3,8 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from billing.invoicing.recurring import issue_month
 from billing.models import Invoice, Service
-from billing.recurring import issue_month
 
 
 def add_service(session, customer, name, price, valid_from, valid_to=None):

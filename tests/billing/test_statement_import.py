@@ -10,15 +10,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from billing.accounts import customer_invoices
-from billing.clock import today
-from billing.db import make_engine, make_session_factory
-from billing.invoicing import IssueOptions, issue_invoice
+from billing.bank.importing import StatementError, import_statement
+from billing.bank.statements import ParsedStatement, ParsedTransaction
+from billing.bank.statements.gpc_render import render_gpc
+from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.vat import LineInput
+from billing.ledger.balances import customer_invoices
 from billing.models import Allocation, AuditEvent, BankTransaction, LedgerEntry, StatementImport
-from billing.statement_import import StatementError, import_statement
-from billing.statements import ParsedStatement, ParsedTransaction
-from billing.statements.gpc_render import render_gpc
-from billing.vat import LineInput
+from core.clock import today
+from core.db import make_engine, make_session_factory
 from tests.conftest import PG_URL, need
 
 D = Decimal
@@ -75,7 +75,8 @@ def batch_path(request, monkeypatch):
     """Both ways a statement is stored and paired: as a small one, and (BIG_BATCH lowered)
     as a big one (on PostgreSQL: planned for big temporary tables)."""
     if request.param == "big":
-        from billing import pairing_pg, statement_import
+        from billing.bank import importing as statement_import
+        from billing.bank import pairing_pg
 
         monkeypatch.setattr(statement_import, "BIG_BATCH", 2)
         monkeypatch.setattr(pairing_pg, "BIG_BATCH", 2)
@@ -107,8 +108,8 @@ def test_statement_pays_invoices_and_reimport_changes_nothing(session, billed, b
 def test_a_payment_in_another_currency_waits_for_an_operator(session, billed, batch_path):
     """A EUR movement (a EUR account listed in BANK_ACCOUNTS) carrying a customer's VS or an
     invoice's SS pays nothing: 450 EUR are not 450 Kč. It waits in the unmatched queue."""
-    from billing import ledger
-    from billing.payment_queue import unmatched
+    from billing.bank.queue import unmatched
+    from billing.ledger import postings as ledger
 
     customers, invoices = billed
     by_vs = replace(tx(1, "450.00", vs="5001"), currency="EUR")
@@ -136,8 +137,8 @@ def test_overlapping_statements_store_each_movement_once(session, billed):
 
 def money_state(session, customers, invoices):
     """What the customers see: balance per customer, paid per invoice, stored movements."""
-    from billing import ledger
-    from billing.accounts import paid_amounts
+    from billing.ledger import postings as ledger
+    from billing.ledger.balances import paid_amounts
 
     session.rollback()
     return (

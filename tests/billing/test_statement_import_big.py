@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from billing import pairing_pg, statement_import
-from billing.accounts import customer_invoices
-from billing.clock import today
+from billing.bank import importing as statement_import
+from billing.bank import pairing_pg
+from billing.bank.pairing import pair_many
+from billing.ledger.balances import customer_invoices
 from billing.models import Allocation
-from billing.payments import pair_many
+from core.clock import today
 from tests.billing.test_payments import payment
 from tests.billing.test_statement_import import billed, gpc, snapshot, tx  # noqa: F401 (fixture)
 

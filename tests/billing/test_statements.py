@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.statements import (
+from billing.bank.statements import (
     ParsedStatement,
     ParsedTransaction,
     StatementError,
@@ -21,7 +21,7 @@ from billing.statements import (
     normalise_symbol,
     parse_statement,
 )
-from billing.statements.gpc_render import render_gpc
+from billing.bank.statements.gpc_render import render_gpc
 
 D = Decimal
 SAMPLES = Path(__file__).parent / "samples"

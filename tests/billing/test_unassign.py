@@ -11,16 +11,17 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from billing import events, ledger
-from billing.accounts import customer_invoices
-from billing.clock import today
-from billing.customers import payment_history
-from billing.invoicing import IssueOptions, issue_invoice
+from billing.bank.pairing import PairingError, credit_available, pair
+from billing.bank.queue import assign, unassign, unmatched
+from billing.customers.self_service import payment_history
+from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.receipts import issue_receipts, pending
+from billing.invoicing.vat import LineInput
+from billing.ledger import postings as ledger
+from billing.ledger.balances import customer_invoices
 from billing.models import Allocation, AuditEvent, BankTransaction, LedgerEntry, TaxReceipt
-from billing.payment_queue import assign, unassign, unmatched
-from billing.payments import PairingError, credit_available, pair
-from billing.receipts import issue_receipts, pending
-from billing.vat import LineInput
+from core import events
+from core.clock import today
 from tests.conftest import need
 
 D = Decimal
@@ -253,8 +254,8 @@ def test_unpairing_takes_the_settlers_lock(engine, make_customer, supplier):
     from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
 
-    from billing.db import make_session_factory
     from billing.models import Customer
+    from core.db import make_session_factory
 
     factory = make_session_factory(engine)
     setup = factory()

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from billing.invoicing import IssueOptions, issue_invoice
-from billing.vat import (
+from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.vat import (
     LineInput,
     compute_document,
     money,

@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from billing.invoicing import IssueOptions, issue_invoice
+from billing.bank.importing import import_statement
+from billing.bank.statements import ParsedStatement, ParsedTransaction
+from billing.bank.statements.gpc_render import render_gpc
+from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.vat import LineInput
 from billing.models import Service
-from billing.statement_import import import_statement
-from billing.statements import ParsedStatement, ParsedTransaction
-from billing.statements.gpc_render import render_gpc
-from billing.vat import LineInput
 from enforcement.models import EnforcementCase
 
 _tx_ids = itertools.count(1)

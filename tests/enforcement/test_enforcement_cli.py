@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from billing.clock import today
 from billing.models import AuditEvent, Customer
+from core.clock import today
 from enforcement.drivers import RouterConfig
 from enforcement.drivers.recording import RecordingDriver, read_state
 from enforcement.models import EnforcementCase, Router, RouterAction

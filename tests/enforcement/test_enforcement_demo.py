@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from billing.clock import prague_date, today
 from billing.models import Customer
+from core.clock import prague_date, today
 from enforcement.drivers.recording import read_state
 from enforcement.models import EnforcementCase, RouterAction
 

@@ -9,9 +9,9 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from billing.clock import now, today
-from billing.db import make_session_factory
-from billing.mailer import MailSettings
+from core.clock import now, today
+from core.db import make_session_factory
+from core.mail import MailSettings
 from enforcement import mailq, service
 from enforcement import outbox as worker
 from enforcement.cases import get_case, transition

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from billing.clock import today
+from core.clock import today
 from enforcement.models import RadiusSession
 from tests.conftest import login, need
 from tests.enforcement import freeradius_runner as fr

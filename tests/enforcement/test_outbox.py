@@ -12,9 +12,9 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from billing.clock import now
-from billing.db import make_session_factory
 from billing.models import AuditEvent
+from core.clock import now
+from core.db import make_session_factory
 from enforcement import outbox
 from enforcement.cases import enqueue
 from enforcement.drivers.recording import read_state

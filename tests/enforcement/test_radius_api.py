@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select
 
-from billing.clock import today
 from billing.models import TrafficDay
-from enforcement import accounting
+from core.clock import today
 from enforcement.models import RadiusSession
+from enforcement.radius import accounting
 from tests.conftest import login
 
 TOKEN = "test-radius-token_0123456789"
@@ -372,7 +372,7 @@ def test_parallel_duplicates_count_once(engine, session, pppoe):
     sends the record again; that retry is played here too."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from billing.db import make_session_factory
+    from core.db import make_session_factory
 
     pppoe()
     factory = make_session_factory(engine)

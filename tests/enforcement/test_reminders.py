@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from billing.clock import today
-from billing.db import make_session_factory
-from billing.mailer import MailSettings
 from billing.models import Invoice
+from core.clock import today
+from core.db import make_session_factory
+from core.mail import MailSettings
 from enforcement import mailq, service
 from enforcement.config import Policy
 from enforcement.models import EnforcementMail

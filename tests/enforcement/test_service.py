@@ -8,10 +8,10 @@ from decimal import Decimal
 
 from sqlalchemy import event, select
 
-from billing.clock import today
-from billing.invoicing import issue_credit_note
+from billing.invoicing.issue import issue_credit_note
+from billing.invoicing.vat import LineInput
 from billing.models import AuditEvent, Invoice
-from billing.vat import LineInput
+from core.clock import today
 from enforcement import service
 from enforcement.cases import get_case, transition
 from enforcement.config import Policy

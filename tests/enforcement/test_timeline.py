@@ -12,10 +12,10 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from billing.clock import PRAGUE, today
-from billing.db import make_session_factory
-from billing.mailer import MailSettings
 from billing.models import Service, ServiceAddress
+from core.clock import PRAGUE, today
+from core.db import make_session_factory
+from core.mail import MailSettings
 from enforcement import mailq, service
 from enforcement import outbox as worker
 from enforcement.cases import get_case

@@ -11,11 +11,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, func, select
 
-from billing.clock import now, today
-from billing.invoicing import IssueOptions, issue_invoice
+from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.supplier import Supplier
+from billing.invoicing.vat import LineInput
 from billing.models import AuditEvent
-from billing.supplier import Supplier
-from billing.vat import LineInput
+from core.clock import now, today
 from enforcement import acknowledge as ack
 from enforcement import cases
 from enforcement.config import Policy

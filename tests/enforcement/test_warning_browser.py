@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from billing.clock import today
+from core.clock import today
 from enforcement.models import EnforcementCase, RouterAction
 from tests.conftest import need
 from tests.enforcement.test_warning import czech_date, overdue_invoice, set_state

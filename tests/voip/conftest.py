@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 from argon2 import PasswordHasher
 
-from billing.clock import today
 from billing.models import Contract, Service
+from core.clock import today
 
 # Cheap argon2id parameters: verified the same way; a successful login rehashes the
 # password with the real parameters (voip.accounts.authenticate).

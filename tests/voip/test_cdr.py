@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from billing.clock import today
 from billing.models import AuditEvent, Contract, Service
+from core.clock import today
 from tests.conftest import PG_URL, need
 from tests.voip.test_tariffs import load_sample_tariff, tariff_text
 from voip.cdr import CdrFileError, import_cdr
@@ -278,7 +278,7 @@ def test_concurrent_imports_of_one_file_charge_once(engine, session, jana):
     need(PG_URL is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
     import threading
 
-    from billing.db import make_session_factory
+    from core.db import make_session_factory
 
     factory = make_session_factory(engine)
     results, errors = [], []

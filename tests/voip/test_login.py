@@ -28,7 +28,7 @@ def app_config(app_config):
 def cheap_dummy(monkeypatch):
     """Unknown suffixes are verified against a dummy hash (so that timing does not tell);
     a cheap one keeps the spraying tests quick. The verification itself still runs."""
-    from billing import passwords
+    from core import passwords
     from tests.voip.conftest import cheap_hash
 
     monkeypatch.setattr(passwords, "_DUMMY_HASH", cheap_hash("dummy-" + "x" * 8))

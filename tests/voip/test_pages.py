@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from billing.clock import PRAGUE, now
 from billing.models import AuditEvent, Invoice
+from core.clock import PRAGUE, now
 from tests.voip.conftest import cdr_row, flash_texts, import_calls, voip_login
 from voip import topups
 from voip.models import CallRecord, TopUp, VoipAccount

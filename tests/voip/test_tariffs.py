@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from billing.clock import today
 from billing.models import AuditEvent
+from core.clock import today
 from voip.models import Tariff, TariffRate
 from voip.rating import Rate
 from voip.tariff_import import TariffFileError, import_tariff_csv

@@ -11,11 +11,11 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from billing import qrplatba
-from billing.clock import PRAGUE, today
-from billing.db import make_session_factory
+from billing.documents import qrplatba
+from billing.invoicing.supplier import Supplier
 from billing.models import AuditEvent, Contract, Invoice
-from billing.supplier import Supplier
+from core.clock import PRAGUE, today
+from core.db import make_session_factory
 from tests.conftest import PG_URL, login, need
 from tests.voip.conftest import confirm_key, flash_texts, voip_login
 from voip import topups

@@ -31,8 +31,8 @@ def test_voip_customer_tops_up_and_sees_the_invoice(app_config, monkeypatch):
 
     from app import create_app
     from billing import demo
+    from billing.invoicing.supplier import Supplier
     from billing.models import Invoice, Service
-    from billing.supplier import Supplier
     from voip.models import TopUp, VoipAccount
 
     # cheap argon2id for the demo's passwords (see tests/test_browser.py)

@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from billing.clock import prague_date, today
-from billing.db import money_sum
+from billing.invoicing.supplier import Supplier
 from billing.models import Invoice, Service
-from billing.supplier import Supplier
+from core.clock import prague_date, today
+from core.db import money_sum
 from tests.voip.conftest import flash_texts, voip_login
 from voip import topups
 from voip.models import CallRecord, TopUp, VoipAccount

@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from billing.clock import now
 from billing.models import AuditEvent, UserSession
+from core.clock import now
 from tests.conftest import login
 
 
@@ -135,8 +135,7 @@ def test_account_throttle_stops_guessing_but_not_the_real_customer(app, jana):
 def test_default_account_limit_is_100_per_hour(app, jana, monkeypatch):
     app.config["LOGIN_IP_FAILURES"] = "10000/hour"
     verified = []
-    import billing.credentials as cred
-
+    from billing.customers import credentials as cred
     real = cred.verify_password
     monkeypatch.setattr(cred, "verify_password", lambda h, p: verified.append(1) or real(h, p))
     attacker = app.test_client()

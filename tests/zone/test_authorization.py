@@ -13,13 +13,13 @@ from urllib.parse import urlparse
 import pytest
 from sqlalchemy import select
 
-from billing.clock import today
-from billing.invoicing import IssueOptions, issue_invoice
+from billing.bank.pairing import pair
+from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.receipts import issue_receipts
+from billing.invoicing.supplier import Supplier
+from billing.invoicing.vat import LineInput
 from billing.models import BankTransaction, Service
-from billing.payments import pair
-from billing.receipts import issue_receipts
-from billing.supplier import Supplier
-from billing.vat import LineInput
+from core.clock import today
 from tests.conftest import login
 
 PUBLIC = {"zone.login", "zone.forgot_password", "zone.reset_password", "zone.healthz"}

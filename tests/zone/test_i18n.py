@@ -25,12 +25,12 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.mofile import write_mo
 from markupsafe import escape
 
-from billing import payments as billing_payments
-from billing.clock import today
-from billing.invoicing import IssueOptions, issue_invoice
+from billing.bank import pairing as billing_payments
+from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.supplier import Supplier
+from billing.invoicing.vat import LineInput
 from billing.models import BankTransaction, Service, TrafficDay
-from billing.supplier import Supplier
-from billing.vat import LineInput
+from core.clock import today
 from tests.conftest import login
 from web.i18n import catalog_files, load_catalog
 

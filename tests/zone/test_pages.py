@@ -9,14 +9,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, select
 
-from billing import payments as billing_payments
-from billing.clock import today
-from billing.customers import payment_history
-from billing.invoicing import IssueOptions, issue_invoice
+from billing.bank import pairing as billing_payments
+from billing.customers.self_service import payment_history
+from billing.customers.usage import daily_traffic
+from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.supplier import Supplier
+from billing.invoicing.vat import LineInput
 from billing.models import AuditEvent, BankTransaction, Customer, Service, TrafficDay
-from billing.supplier import Supplier
-from billing.traffic import daily_traffic
-from billing.vat import LineInput
+from core.clock import today
 from tests.conftest import login
 
 NBSP = "\u00a0"
@@ -172,8 +172,8 @@ def test_invoice_list_pages_newest_first(logged_in, session, jana):
 
 
 def test_account_summary_matches_the_invoice_states(session, jana):
-    from billing.accounts import account_summary, customer_invoices
-    from billing.ledger import balance
+    from billing.ledger.balances import account_summary, customer_invoices
+    from billing.ledger.postings import balance
 
     issue(session, jana, "450.00", days_ago=60)
     issue(session, jana, "300.00", days_ago=40)
@@ -420,7 +420,7 @@ def test_daily_traffic_fills_days_and_sums_services(session, jana, engine):
 def test_banner_on_the_disconnection_day_names_no_past_date(client, session, make_customer):
     """Demo 1003 acknowledged 11 days ago; until the sweep disconnects them, the zone said
     'will be suspended on <yesterday>. 0 days left'."""
-    from billing.clock import now
+    from core.clock import now
     from enforcement import acknowledge as ack
     from enforcement import cases
     from enforcement.config import Policy

@@ -1,0 +1,239 @@
+"""The operator's side of pairing: the unmatched queue and corrections by hand.
+
+* :func:`unmatched`: incoming payments that pairing could not place (unknown symbols, another
+  currency than CZK), oldest first.
+* :func:`assign`: pair one of them with a customer.
+* :func:`unassign`: undo a pairing (a payment put on the wrong customer, or one the bank has
+  reversed): its ledger entry is reversed, its allocations go, and it waits in the queue again.
+* :func:`dismiss` / :func:`restore`: take a movement that is no customer's payment out of the
+  queue (returned to the payer, reversed by the bank, a EUR payment booked elsewhere), and
+  put it back.
+
+Every one of them is audited with its actor (and the reason, where one is asked for).
+Functions flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, aliased
+
+from billing.bank.pairing import (
+    MATCHED,
+    PAIRED_CURRENCY,
+    UNMATCHED,
+    PairingError,
+    book_payments,
+    settle,
+)
+from billing.bank.pairing_pg import lock_customers
+from billing.ledger import postings as ledger
+from billing.ledger.balances import ZERO
+from billing.models import (
+    Allocation,
+    BankTransaction,
+    Customer,
+    Invoice,
+    LedgerEntry,
+    TaxReceipt,
+)
+from core import audit, events
+
+# a movement an operator took out of the unmatched queue: it is no customer's payment
+DISMISSED = "dismissed"
+
+__all__ = [
+    "DISMISSED",
+    "PairingError",
+    "Unassigned",
+    "assign",
+    "dismiss",
+    "restore",
+    "unassign",
+    "unmatched",
+]
+
+
+def unmatched(session: Session, dismissed: bool = False) -> list[BankTransaction]:
+    """The queue (or, with ``dismissed``, what operators took out of it), oldest first."""
+    return list(
+        session.scalars(
+            select(BankTransaction)
+            .where(BankTransaction.status == (DISMISSED if dismissed else UNMATCHED))
+            .order_by(BankTransaction.booked_on, BankTransaction.id)
+        )
+    )
+
+
+def assign(session: Session, tx: BankTransaction, customer: Customer, actor: str) -> None:
+    """Pair an unmatched movement by hand (audited)."""
+    if tx.status != UNMATCHED:
+        raise PairingError(f"transaction {tx.id} is {tx.status}, not unmatched")
+    if tx.currency != PAIRED_CURRENCY:
+        raise PairingError(
+            f"transaction {tx.id} is in {tx.currency}; invoices are paid in {PAIRED_CURRENCY} "
+            "at face value; once it is handled by hand, take it out of the queue: "
+            "payments dismiss"
+        )
+    tx.status, tx.customer_id = MATCHED, customer.id
+    session.flush()
+    book_payments(session, [(tx, customer.id)], actor)
+    settle(session, {customer.id}, {})
+    audit.record(
+        session,
+        "payment.assigned",
+        actor=actor,
+        customer_id=customer.id,
+        new_value=str(tx.id),
+        details={"amount": str(tx.amount), "vs": tx.variable_symbol, "ss": tx.specific_symbol},
+    )
+    events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer.id)
+
+
+@dataclass(frozen=True)
+class Unassigned:
+    """What :func:`unassign` undid."""
+
+    tx_id: int
+    amount: Decimal
+    customer_id: int
+    customer_number: str
+    reopened: list[tuple[str, Decimal]]  # (invoice number, what the payment had paid of it)
+    reapplied: Decimal  # the customer's other credit that settled open invoices afterwards
+
+
+def unassign(session: Session, tx: BankTransaction, actor: str, reason: str) -> Unassigned:
+    """Undo the pairing of a matched payment (audited), as if it had never been paired.
+
+    Its ledger entry is reversed by a new entry (the ledger is append-only), its allocations
+    are removed (the invoices it paid are open again), the movement goes back to the
+    unmatched queue with no customer, and the customer's remaining credit settles their open
+    invoices again. Refused (nothing changed) for anything but a matched payment, and for a
+    payment with a tax document issued for it (billing.invoicing.receipts): that is never deleted.
+    """
+    reason = _reason(reason, "unpairing a payment")
+    # The movement's row first, as pairing updates it before settling: two operators undoing
+    # one payment at once queue here, and the second one sees it unmatched.
+    session.refresh(tx, with_for_update={"key_share": True})
+    if tx.status != MATCHED:
+        raise PairingError(
+            f"transaction {tx.id} is {tx.status}, not matched: only a paired incoming payment "
+            "can be unpaired"
+        )
+    customer_id = tx.customer_id
+    if session.get_bind().dialect.name == "postgresql":
+        # the settlers' lock (billing.bank.pairing_pg), before the allocations change: a
+        # settlement of this customer (an import, an assign, an invoice being issued) runs
+        # wholly before this unpairing or after it commits, never on half of it
+        lock_customers(session, [customer_id])
+    allocations = session.execute(
+        select(Allocation, Invoice.number)
+        .join(Invoice, Invoice.id == Allocation.invoice_id)
+        .where(Allocation.bank_transaction_id == tx.id)
+        .order_by(Allocation.id)
+        .with_for_update(of=Allocation)  # a receipt being issued for one waits, or we do
+    ).all()
+    receipts = session.execute(
+        select(TaxReceipt.number, Invoice.number)
+        .join(Allocation, Allocation.id == TaxReceipt.allocation_id)
+        .join(Invoice, Invoice.id == TaxReceipt.advance_invoice_id)
+        .where(Allocation.bank_transaction_id == tx.id)
+        .order_by(TaxReceipt.id)
+    ).all()
+    if receipts:
+        issued = ", ".join(f"{number} (advance invoice {advance})" for number, advance in receipts)
+        raise PairingError(
+            f"transaction {tx.id} cannot be unpaired: a tax document for the payment received "
+            f"(daňový doklad k přijaté platbě) was issued for it: {issued}. A tax document is "
+            "never deleted, and correcting it is not something unassign does (out of its "
+            "scope: it needs a corrective tax document, by hand); nothing was changed"
+        )
+    reversal = aliased(LedgerEntry)
+    entries = session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.bank_transaction_id == tx.id,
+            LedgerEntry.customer_id == customer_id,
+            LedgerEntry.kind == "payment",
+            ~exists().where(reversal.reverses_id == LedgerEntry.id),
+        )
+    ).all()
+    if len(entries) != 1 or entries[0].amount != tx.amount:
+        raise PairingError(
+            f"transaction {tx.id}: the ledger has {len(entries)} unreversed payment entries of "
+            f"customer {customer_id} for it, expected one of {tx.amount}; nothing was changed"
+        )
+    customer_number = session.scalar(
+        select(Customer.customer_number).where(Customer.id == customer_id)
+    )
+    reopened: dict[str, Decimal] = {}
+    for allocation, number in allocations:
+        reopened[number] = reopened.get(number, ZERO) + allocation.amount
+        session.delete(allocation)
+    tx.status, tx.customer_id = UNMATCHED, None
+    ledger.reverse(
+        session, entries[0],
+        f"Zrušení párování platby VS {tx.variable_symbol or '-'} SS {tx.specific_symbol or '-'}",
+    )
+    session.expire(tx, ["allocations"])
+    reapplied = settle(session, [customer_id], {})
+    audit.record(
+        session,
+        "payment.unassigned",
+        actor=actor,
+        customer_id=customer_id,
+        old_value=str(tx.id),
+        details={
+            "tx": tx.id,
+            "amount": str(tx.amount),
+            "vs": tx.variable_symbol,
+            "ss": tx.specific_symbol,
+            "invoices": [{"invoice": n, "amount": str(a)} for n, a in reopened.items()],
+            "reapplied": str(reapplied),
+            "reason": reason,
+        },
+    )
+    session.flush()
+    events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)
+    return Unassigned(tx.id, tx.amount, customer_id, customer_number,
+                      list(reopened.items()), reapplied)
+
+
+def _reason(reason: str | None, what: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise PairingError(f"give a reason for {what} (it goes to the audit log)")
+    return reason
+
+
+def dismiss(session: Session, tx: BankTransaction, actor: str, reason: str) -> None:
+    """Take an unmatched movement out of the queue: it is no customer's payment (returned
+    to the payer, reversed by the bank, a payment in another currency booked by hand).
+    Nothing is booked; :func:`restore` puts it back."""
+    reason = _reason(reason, "dismissing a payment")
+    session.refresh(tx, with_for_update={"key_share": True})  # one operator at a time
+    if tx.status != UNMATCHED:
+        raise PairingError(
+            f"transaction {tx.id} is {tx.status}, not unmatched: only a payment waiting in "
+            "the queue can be dismissed (unpair a matched one first: payments unassign)"
+        )
+    tx.status = DISMISSED
+    audit.record(
+        session, "payment.dismissed", actor=actor, old_value=str(tx.id),
+        details={"tx": tx.id, "amount": str(tx.amount), "currency": tx.currency,
+                 "vs": tx.variable_symbol, "ss": tx.specific_symbol, "reason": reason},
+    )
+    session.flush()
+
+
+def restore(session: Session, tx: BankTransaction, actor: str) -> None:
+    """Put a dismissed movement back in the unmatched queue (audited)."""
+    session.refresh(tx, with_for_update={"key_share": True})
+    if tx.status != DISMISSED:
+        raise PairingError(f"transaction {tx.id} is {tx.status}, not dismissed")
+    tx.status = UNMATCHED
+    audit.record(session, "payment.restored", actor=actor, new_value=str(tx.id),
+                 details={"tx": tx.id, "amount": str(tx.amount), "currency": tx.currency})
+    session.flush()

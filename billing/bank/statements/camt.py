@@ -1,0 +1,315 @@
+"""ISO 20022 camt.053 bank-to-customer statements, read as Czech banks (ČBA dialect) write them.
+
+Any version (001.02 ... 001.13): element names are matched without their namespace. Documents
+with a DTD or entity declarations are refused (no entity expansion, no external loads); the
+parser is expat, which also gives each ``Ntry`` its line number.
+
+Per ``Stmt``: our account is ``Acct/Id/IBAN`` (else ``Acct/Id/Othr/Id``); the opening balance
+is ``Bal`` of type OPBD (else PRCD, the previous closing balance ČBA statements carry), the
+closing balance CLBD. Per ``Ntry`` with status BOOK (``<Sts>BOOK</Sts>`` or
+``<Sts><Cd>BOOK</Cd></Sts>``; pending and information entries are skipped): ``Amt`` and its
+``Ccy``, ``CdtDbtInd`` CRDT (+) / DBIT (-), ``RvslInd`` true flips the sign, ``BookgDt`` (else
+``ValDt``). When the statement has both balances they must add up; if they only add up with
+reversals *not* flipped (ISO's own reading: the indicator already gives the direction), that
+reading is used for the statement.
+
+bank_tx_id: ``AcctSvcrRef`` of the entry, else of ``TxDtls/Refs`` (``NtryRef`` is only a
+position in many banks' statements); missing or repeated ids become
+"<Stmt/Id>-<position>[-<id>]". An entry with several ``TxDtls`` that each carry an amount adding
+up to the entry is split into one transaction per ``TxDtls``.
+
+Symbols, first found wins: tokens "VS123", "/VS/123", "VS:123", "VS 123" (likewise SS, KS) in
+``Refs/EndToEndId``, ``Refs/InstrId``, ``Refs/PmtInfId``, ``RmtInf/Strd/CdtrRefInf/Ref``
+(whose ``Tp`` may also say VS/SS/KS), ``RmtInf/Ustrd``, ``AddtlTxInf``, ``AddtlNtryInf``; a
+plain 1-10 digit creditor reference or EndToEndId counts as the VS. The counter-party is the
+debtor of a credit and the creditor of a debit (``RltdPties``, bank code from ``RltdAgts``);
+the message joins ``RmtInf/Ustrd``, ``AddtlTxInf`` and ``AddtlNtryInf``.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import date
+from decimal import Decimal
+from xml.parsers import expat
+
+from billing.bank.statements import (
+    ParsedStatement,
+    ParsedTransaction,
+    StatementError,
+    check_amount,
+    join_texts,
+    national_account,
+    normalise_account,
+    normalise_symbol,
+    unique_ids,
+)
+
+_SYMBOL = re.compile(r"(?<![A-Za-z])(VS|SS|KS)[\s:/.-]*(\d{1,10})(?!\d)")
+_AMOUNT = re.compile(r"\d+(?:\.\d+)?")
+_REFUSED = "DTDs and entity declarations are not accepted"
+_NUL_REFERENCE = re.compile(rb"&#(?:0+|x0+);")
+_Lines = dict[ET.Element, int]
+
+
+def _parse_xml(data: bytes) -> tuple[ET.Element, _Lines]:
+    for marker in (b"<!DOCTYPE", b"<!ENTITY"):
+        found = data.find(marker)
+        if found >= 0:
+            raise StatementError(_REFUSED, data.count(b"\n", 0, found) + 1)
+    builder = ET.TreeBuilder()
+    parser = expat.ParserCreate(namespace_separator="}")
+    lines: _Lines = {}
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        lines[builder.start(name.rpartition("}")[2], attributes)] = parser.CurrentLineNumber
+
+    def end(name: str) -> None:
+        builder.end(name.rpartition("}")[2])
+
+    def refuse(*_: object) -> None:  # other encodings hide the markers from the byte search
+        raise StatementError(_REFUSED, parser.CurrentLineNumber)
+
+    parser.buffer_text = True
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = builder.data
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        reason = expat.ErrorString(exc.code)
+        if _is_nul(data, parser.ErrorByteIndex):
+            reason = "a NUL character (U+0000) is not allowed in XML"
+        raise StatementError(f"malformed XML: {reason}", exc.lineno) from None
+    return builder.close(), lines
+
+
+def _is_nul(data: bytes, index: int) -> bool:
+    """Whether expat stopped at a NUL byte or a reference to NUL (&#0;), in an encoding that
+    has one byte per ASCII character (UTF-16 has NUL bytes in every ASCII character)."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\0" in data[:2] or index < 0:
+        return False
+    return data[index : index + 1] == b"\0" or _NUL_REFERENCE.match(data, index) is not None
+
+
+def _text(element: ET.Element | None, path: str) -> str | None:
+    found = element.find(path) if element is not None else None
+    text = found.text.strip() if found is not None and found.text else ""
+    return text or None
+
+
+def _first(element: ET.Element, *paths: str) -> ET.Element | None:
+    """The first of ``paths`` that exists (Elements without children are falsy: no ``or``)."""
+    for path in paths:
+        found = element.find(path)
+        if found is not None:
+            return found
+    return None
+
+
+def _amount(element: ET.Element | None, lines: _Lines, line: int) -> Decimal:
+    text = (element.text or "").strip() if element is not None else ""
+    where = lines.get(element, line) if element is not None else line
+    if not _AMOUNT.fullmatch(text):
+        raise StatementError(f"amount is not numeric ({text!r})", where)
+    return check_amount(Decimal(text), where)
+
+
+def _day(element: ET.Element | None, tag: str, line: int) -> date | None:
+    text = _text(element, f"{tag}/Dt") or (_text(element, f"{tag}/DtTm") or "")[:10]
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise StatementError(f"{tag} {text!r} is not a date", line) from None
+
+
+def _balances(
+    stmt: ET.Element, lines: _Lines
+) -> tuple[Decimal | None, Decimal | None, date | None]:
+    opening = closing = None
+    closing_date = None
+    for balance in stmt.findall("Bal"):
+        code = _text(balance, "Tp/CdOrPrtry/Cd") or _text(balance, "Tp/CdOrPrtry/Prtry") or ""
+        if code.upper() not in ("OPBD", "PRCD", "CLBD"):
+            continue
+        amount = _amount(balance.find("Amt"), lines, lines[balance])
+        if _text(balance, "CdtDbtInd") == "DBIT":
+            amount = -amount
+        if code.upper() == "CLBD":
+            closing, closing_date = amount, _day(balance, "Dt", lines[balance])
+        elif opening is None or code.upper() == "OPBD":
+            opening = amount
+    return opening, closing, closing_date
+
+
+def _symbols(details: ET.Element | None, entry: ET.Element) -> tuple[str | None, ...]:
+    found: dict[str, str] = {}
+    refs = details.find("Refs") if details is not None else None
+    end_to_end = _text(refs, "EndToEndId")
+    texts = [end_to_end, _text(refs, "InstrId"), _text(refs, "PmtInfId")]
+    plain = []
+    for reference in details.iterfind("RmtInf/Strd/CdtrRefInf") if details is not None else ():
+        ref = _text(reference, "Ref")
+        kind = _text(reference, "Tp/CdOrPrtry/Prtry") or _text(reference, "Tp/CdOrPrtry/Cd") or ""
+        if kind.upper() in ("VS", "SS", "KS") and normalise_symbol(ref):
+            found.setdefault(kind.upper(), ref or "")
+        texts.append(ref)
+        plain.append(ref)
+    if details is not None:
+        texts += [u.text for u in details.iterfind("RmtInf/Ustrd")] + [_text(details, "AddtlTxInf")]
+    texts.append(_text(entry, "AddtlNtryInf"))
+    for text in texts:
+        for kind, digits in _SYMBOL.findall(text or ""):
+            if normalise_symbol(digits):
+                found.setdefault(kind, digits)
+    if "VS" not in found:
+        found["VS"] = next((p for p in [*plain, end_to_end] if normalise_symbol(p)), "")
+    return tuple(normalise_symbol(found.get(kind)) for kind in ("VS", "SS", "KS"))
+
+
+def _party(details: ET.Element | None, indicator: str) -> tuple[str | None, str | None]:
+    role = "Dbtr" if indicator == "CRDT" else "Cdtr"
+    parties = details.find("RltdPties") if details is not None else None
+    name = (
+        _text(parties, f"{role}/Nm")
+        or _text(parties, f"{role}/Pty/Nm")
+        or _text(parties, f"Ultmt{role}/Nm")
+    )
+    number = _text(parties, f"{role}Acct/Id/IBAN") or _text(parties, f"{role}Acct/Id/Othr/Id")
+    agent = f"RltdAgts/{role}Agt/FinInstnId"
+    bank = _text(details, f"{agent}/ClrSysMmbId/MmbId") or _text(details, f"{agent}/Othr/Id")
+    bank = bank if bank and bank.isdigit() and len(bank) == 4 else None
+    return national_account(number, bank), name
+
+
+def _entry(
+    entry: ET.Element, lines: _Lines, currency: str
+) -> list[tuple[ParsedTransaction, bool, str | None]]:
+    """(transaction, is a reversal, bank id or None) for each part of a booked entry."""
+    line = lines[entry]
+    amount_element = entry.find("Amt")
+    amount = _amount(amount_element, lines, line)
+    indicator = _text(entry, "CdtDbtInd") or ""
+    if indicator not in ("CRDT", "DBIT"):
+        raise StatementError(f"CdtDbtInd {indicator!r} is not CRDT or DBIT", line)
+    reversal = (_text(entry, "RvslInd") or "").lower() in ("true", "1")
+    sign = (1 if indicator == "CRDT" else -1) * (-1 if reversal else 1)
+    booked = _day(entry, "BookgDt", line) or _day(entry, "ValDt", line)
+    if booked is None:
+        raise StatementError("entry has no BookgDt", line)
+    details = entry.findall("NtryDtls/TxDtls")
+    # not NtryRef: it is often just the entry's position in this one statement
+    entry_id = _text(entry, "AcctSvcrRef") or _text(entry, "NtryDtls/TxDtls/Refs/AcctSvcrRef")
+    parts: list[tuple[ET.Element | None, Decimal, str | None]] = [
+        (details[0] if details else None, amount, entry_id)
+    ]
+    if len(details) > 1:
+        amounts = [_first(d, "AmtDtls/TxAmt/Amt", "Amt") for d in details]
+        if all(a is not None for a in amounts):
+            values = [_amount(a, lines, line) for a in amounts]
+            if sum(values) == amount:
+                parts = [
+                    (d, v, _text(d, "Refs/AcctSvcrRef") or (entry_id and f"{entry_id}-{n}"))
+                    for n, (d, v) in enumerate(zip(details, values, strict=True), 1)
+                ]
+    result = []
+    for part, value, bank_id in parts:
+        vs, ss, ks = _symbols(part, entry)
+        account, name = _party(part, indicator)
+        ustrd = None if part is None else " ".join(u.text or "" for u in part.iter("Ustrd"))
+        tx = ParsedTransaction(
+            bank_tx_id="",
+            booked_on=booked,
+            amount=sign * value,
+            currency=(amount_element.get("Ccy") if amount_element is not None else None)
+            or currency,
+            variable_symbol=vs,
+            specific_symbol=ss,
+            constant_symbol=ks,
+            counter_account=account,
+            counter_name=name,
+            message=join_texts(ustrd, _text(part, "AddtlTxInf"), _text(entry, "AddtlNtryInf")),
+            line=lines[part] if part is not None and len(parts) > 1 else line,
+        )
+        result.append((tx, reversal, bank_id))
+    return result
+
+
+def parse_camt053(data: bytes) -> ParsedStatement:
+    root, lines = _parse_xml(data)
+    statements = root.findall("BkToCstmrStmt/Stmt") or root.findall("Stmt")
+    if not statements:
+        raise StatementError("no BkToCstmrStmt/Stmt element: not a camt.053 statement", 1)
+    account: str | None = None
+    opening = closing = None
+    statement_date = None
+    parsed: list[tuple[ParsedTransaction, bool, str | None]] = []
+    fallbacks: list[str] = []
+    for number, stmt in enumerate(statements, 1):
+        line = lines[stmt]
+        own = _text(stmt, "Acct/Id/IBAN") or normalise_account(_text(stmt, "Acct/Id/Othr/Id"))
+        if own is None:
+            raise StatementError("statement has no Acct/Id", line)
+        if account is not None and own != account:
+            raise StatementError(f"statement for {own} in a file for {account}", line)
+        account = own
+        first, last, last_date = _balances(stmt, lines)
+        opening = first if number == 1 else opening
+        closing = last
+        statement_date = (
+            last_date
+            or _day(stmt, "FrToDt/ToDtTm", line)
+            or _day(stmt, "CreDtTm", line)
+        )  # fmt: skip
+        currency = _text(stmt, "Acct/Ccy") or "CZK"
+        entries = []
+        for entry in stmt.findall("Ntry"):
+            status = _text(entry, "Sts/Cd") or _text(entry, "Sts") or ""
+            if status.upper() == "BOOK":
+                entries.extend(_entry(entry, lines, currency))
+        _reconcile(first, last, entries, line)
+        stmt_id = _text(stmt, "Id") or f"{statement_date or ''}-{number}"
+        fallbacks += [f"{stmt_id}-{position:05d}" for position in range(1, len(entries) + 1)]
+        parsed += entries
+    ids = unique_ids([bank_id for _, _, bank_id in parsed], fallbacks)
+    transactions = [tx for tx, _, _ in parsed]
+    for tx, bank_id in zip(transactions, ids, strict=True):
+        tx.bank_tx_id = bank_id
+    return ParsedStatement(
+        format="camt053",
+        account=account or "",
+        transactions=transactions,
+        opening_balance=opening,
+        closing_balance=closing,
+        statement_date=statement_date,
+    )
+
+
+def _reconcile(
+    opening: Decimal | None,
+    closing: Decimal | None,
+    entries: list[tuple[ParsedTransaction, bool, str | None]],
+    line: int,
+) -> None:
+    """Check the booked entries against the balances; un-flip reversals if that fits."""
+    if opening is None or closing is None:
+        return
+    total = sum((tx.amount for tx, _, _ in entries), Decimal(0))
+    if opening + total == closing:
+        return
+    unflipped = sum((-tx.amount if rev else tx.amount for tx, rev, _ in entries), Decimal(0))
+    if any(rev for _, rev, _ in entries) and opening + unflipped == closing:
+        for tx, rev, _ in entries:
+            if rev:
+                tx.amount = -tx.amount
+        return
+    raise StatementError(
+        f"booked entries do not add up: opening balance {opening} + entries {total} = "
+        f"{opening + total}, but the closing balance is {closing}",
+        line,
+    )

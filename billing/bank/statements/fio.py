@@ -1,0 +1,357 @@
+"""Fio banka statements: the API's JSON and the CSV export (both UTF-8).
+
+JSON (``/v1/rest/.../transactions.json``): ``accountStatement.info`` holds accountId, bankId,
+currency, iban, openingBalance, closingBalance, dateStart, dateEnd; each item of
+``accountStatement.transactionList.transaction`` maps ``columnN`` to null or
+``{"value", "name", "id"}``: column22 "ID pohybu" (the unique movement id, our bank_tx_id),
+column0 date ("2026-11-03+0100"; old API versions sent epoch milliseconds), column1 signed
+amount, column14 currency, column2/3 counter-account and bank code, column10 its name,
+column4/5/6 KS/VS/SS, column7 user identification, column16 message for the recipient,
+column25 comment. Amounts are read with ``parse_float=Decimal``. A transaction's ``line`` is
+the line of the JSON text where its object starts (one-line JSON: 1 for all); only if the
+``"transaction": [`` array cannot be located is it the transaction's position (#n) instead.
+
+CSV: ``;``-separated, optionally with a BOM; metadata lines first (``accountId;2001234567``,
+``openingBalance;15230,50``, ... or, in the internet-banking export, free-text lines such as
+``Výpis č. 11/2026 z účtu 2001234567/2010`` from which the account is taken), then the header
+``ID pohybu;Datum;Objem;Měna;Protiúčet;Název protiúčtu;Kód banky;Název banky;KS;VS;SS;
+Uživatelská identifikace;Zpráva pro příjemce;Typ;Provedl;Upřesnění;Komentář;BIC;ID pokynu``
+and one row per movement: dates "03.11.2026", amounts "-1 234,50". Columns are found by name.
+A transaction's ``line`` is the physical line where its row starts.
+
+The message is the distinct non-empty texts of: message for the recipient, user
+identification, comment, joined with " | ".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from billing.bank.statements import (
+    ParsedStatement,
+    ParsedTransaction,
+    StatementError,
+    check_amount,
+    join_texts,
+    national_account,
+    normalise_account,
+    normalise_symbol,
+)
+
+try:
+    _PRAGUE: tzinfo = ZoneInfo("Europe/Prague")
+except ZoneInfoNotFoundError:  # no tz database: winter time is right for midnight stamps
+    _PRAGUE = timezone(timedelta(hours=1))
+
+_AMOUNT = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_NO_SPACES = str.maketrans("", "", " \xa0\u202f")
+_TRANSACTION_ARRAY = re.compile(r'"transaction"\s*:\s*\[')
+_INFO_OBJECT = re.compile(r'"info"\s*:\s*\{')
+_NUL = "contains a NUL character (U+0000)"  # PostgreSQL text cannot hold it
+_ACCOUNT_IN_TEXT = re.compile(r"(?<![\d/-])((?:\d{1,6}-)?(\d{2,10}))/\d{4}(?![\d/])")
+# "... z účtu 2001234567/2010", "Číslo účtu: ...", "účet ...": the account the text names
+_ACCOUNT_AFTER_WORD = re.compile(
+    r"\bú[čc](?:et|tu|tem|tě)\b\W{0,3}((?:\d{1,6}-)?\d{2,10}/\d{4})(?![\d/])", re.IGNORECASE
+)
+_HEADER_FIRST = ("ID pohybu", "ID operace")
+_CSV_COLUMNS = {
+    "id": ("ID pohybu", "ID operace"),
+    "date": ("Datum",),
+    "amount": ("Objem",),
+    "currency": ("Měna",),
+    "account": ("Protiúčet",),
+    "name": ("Název protiúčtu",),
+    "bank": ("Kód banky",),
+    "ks": ("KS",),
+    "vs": ("VS",),
+    "ss": ("SS",),
+    "user": ("Uživatelská identifikace",),
+    "message": ("Zpráva pro příjemce",),
+    "comment": ("Komentář", "Poznámka"),
+}
+
+
+def _utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise StatementError(f"byte 0x{data[exc.start]:02x} is not valid UTF-8", line) from None
+
+
+def _decimal(value: object, line: int | None, what: str) -> Decimal:
+    if isinstance(value, Decimal):
+        return check_amount(value, line, what)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return check_amount(Decimal(value), line, what)
+    if isinstance(value, str):
+        cleaned = value.translate(_NO_SPACES).replace(",", ".")
+        if _AMOUNT.fullmatch(cleaned):
+            return check_amount(Decimal(cleaned), line, what)
+    raise StatementError(f"{what} is not numeric ({value!r})", line)
+
+
+def _optional_decimal(value: object, what: str) -> Decimal | None:
+    return None if value is None or value == "" else _decimal(value, None, what)
+
+
+# --- JSON --------------------------------------------------------------------------------
+
+
+def _json_date(value: object, line: int | None, what: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str):
+            return date.fromisoformat(value.strip()[:10])
+        if isinstance(value, int | Decimal) and not isinstance(value, bool):
+            return datetime.fromtimestamp(int(value) / 1000, _PRAGUE).date()
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise StatementError(f"{what} {value!r} is not a date", line)
+
+
+def _json_lines(text: str, items: list[object]) -> list[int]:
+    """The line where each transaction object starts; index + 1 if the text is unusual."""
+    fallback = list(range(1, len(items) + 1))
+    found = _TRANSACTION_ARRAY.search(text)
+    if found is None:
+        return fallback
+    decoder = json.JSONDecoder(parse_float=Decimal)
+    position = found.end()
+    line, counted = text.count("\n", 0, position) + 1, position
+    lines = []
+    try:
+        for item in items:
+            while position < len(text) and text[position] in " \t\r\n,":
+                position += 1
+            line += text.count("\n", counted, position)
+            counted = position
+            value, position = decoder.raw_decode(text, position)
+            if value != item:
+                return fallback
+            lines.append(line)
+    except ValueError:
+        return fallback
+    return lines
+
+
+def _column(item: dict[str, object], number: int) -> object:
+    column = item.get(f"column{number}")
+    return column.get("value") if isinstance(column, dict) else None
+
+
+def _json_nul(item: dict[str, object], line: int | None, where: str = "") -> None:
+    """Refuse a NUL in any text value of ``item`` (a transaction's columns, or the info)."""
+    for key, value in item.items():
+        if isinstance(value, dict):
+            name = value.get("name")
+            value = value.get("value")
+            key = f"{key} ({name})" if isinstance(name, str) and "\0" not in name else key
+        if isinstance(value, str) and "\0" in value:
+            raise StatementError(f"{where}{key} {_NUL}", line)
+
+
+def _json_transaction(item: object, line: int, currency: str, nul: bool) -> ParsedTransaction:
+    if not isinstance(item, dict):
+        raise StatementError("transaction is not a JSON object", line)
+    if nul:
+        _json_nul(item, line)
+    tx_id = _column(item, 22)
+    if tx_id is None or not str(tx_id).strip():
+        raise StatementError("transaction has no ID pohybu (column22)", line)
+    booked = _json_date(_column(item, 0), line, "date")
+    if booked is None:
+        raise StatementError("transaction has no date (column0)", line)
+    name = _column(item, 10)
+    return ParsedTransaction(
+        bank_tx_id=str(tx_id).strip(),
+        booked_on=booked,
+        amount=_decimal(_column(item, 1), line, "amount"),
+        currency=str(_column(item, 14) or currency).strip(),
+        variable_symbol=normalise_symbol(_column(item, 5)),
+        specific_symbol=normalise_symbol(_column(item, 6)),
+        constant_symbol=normalise_symbol(_column(item, 4)),
+        counter_account=national_account(_column(item, 2), _column(item, 3)),
+        counter_name=(str(name).strip() or None) if name is not None else None,
+        message=join_texts(_column(item, 16), _column(item, 7), _column(item, 25)),
+        line=line,
+    )
+
+
+def parse_fio_json(data: bytes) -> ParsedStatement:
+    text = _utf8(data)
+    try:
+        document = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise StatementError(f"invalid JSON: {exc.msg}", exc.lineno) from None
+    statement = document.get("accountStatement") if isinstance(document, dict) else None
+    if not isinstance(statement, dict):
+        raise StatementError("not a Fio statement: no accountStatement object")
+    info = statement.get("info") or {}
+    tx_list = statement.get("transactionList") or {}
+    items = tx_list.get("transaction") if isinstance(tx_list, dict) else tx_list
+    if not isinstance(info, dict) or not isinstance(items, list | None):
+        raise StatementError("accountStatement has an unexpected structure")
+    items = items or []
+    nul = "\\u0000" in text  # the only way a NUL gets into a valid JSON string
+    if nul:
+        found = _INFO_OBJECT.search(text)
+        _json_nul(info, text.count("\n", 0, found.start()) + 1 if found else None, "info.")
+    account = normalise_account(info.get("accountId"), info.get("bankId"))
+    account = account or normalise_account(info.get("iban"))
+    if not account:
+        raise StatementError("accountStatement.info names no account (accountId)")
+    currency = str(info.get("currency") or "CZK").strip()
+    lines = _json_lines(text, items)
+    return ParsedStatement(
+        format="fio-json",
+        account=account,
+        transactions=[
+            _json_transaction(item, line, currency, nul)
+            for item, line in zip(items, lines, strict=True)
+        ],
+        opening_balance=_optional_decimal(info.get("openingBalance"), "openingBalance"),
+        closing_balance=_optional_decimal(info.get("closingBalance"), "closingBalance"),
+        statement_date=_json_date(info.get("dateEnd"), None, "dateEnd"),
+    )
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+
+def _csv_date(text: str, line: int | None) -> date:
+    try:
+        day, month, year = text.split(".")
+        return date(int(year), int(month), int(day))
+    except (ValueError, OverflowError):
+        raise StatementError(f"date {text!r} is not DD.MM.YYYY", line) from None
+
+
+def _columns(header: list[str], line: int) -> dict[str, int]:
+    columns = {}
+    for key, names in _CSV_COLUMNS.items():
+        for name in names:
+            if name in header:
+                columns[key] = header.index(name)
+                break
+    missing = [name for name in ("id", "date", "amount") if name not in columns]
+    if missing:
+        raise StatementError(f"header lacks the columns {', '.join(missing)}", line)
+    return columns
+
+
+def _note_amount(notes: list[str], start: str) -> Decimal | None:
+    for note in notes:
+        if note.startswith(start) and ":" in note:
+            value = note.rpartition(":")[2].strip().removesuffix("CZK").removesuffix("EUR")
+            try:
+                return _decimal(value, None, start)
+            except StatementError:
+                return None
+    return None
+
+
+def _account_in_notes(notes: list[str]) -> str | None:
+    """Our account from the free-text lines of an internet-banking export.
+
+    An account named after the word "účet/účtu" wins; otherwise the first "number/bank"
+    that is not a statement's "number/year" ("Výpis č. 12/2026 z účtu ...": a number of
+    at most three digits before a four-digit code is taken for a statement number).
+    """
+    for note in notes:
+        if found := _ACCOUNT_AFTER_WORD.search(note):
+            return found.group(1)
+    for note in notes:
+        for found in _ACCOUNT_IN_TEXT.finditer(note):
+            whole, number = found.group(1), found.group(2)
+            if "-" in whole or len(number.lstrip("0")) > 3:
+                return found.group()
+    return None
+
+
+def parse_fio_csv(data: bytes) -> ParsedStatement:
+    text = _utf8(data)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
+    meta: dict[str, str] = {}
+    notes: list[str] = []
+    columns: dict[str, int] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    header: list[str] = []
+    nul = "\0" in text
+    end = 0
+    try:
+        for row in reader:
+            line, end = end + 1, reader.line_num
+            cells = [cell.strip() for cell in row]
+            if nul and any("\0" in cell for cell in cells):
+                index = next(i for i, cell in enumerate(cells) if "\0" in cell)
+                name = header[index] if index < len(header) and header[index] else ""
+                what = f"column {index + 1}" + (f" ({name})" if name else "")
+                raise StatementError(f"{what} {_NUL}", line)
+            if columns is not None:
+                if any(cells):
+                    rows.append((line, cells))
+            elif cells and cells[0] in _HEADER_FIRST:
+                columns, header = _columns(cells, line), cells
+            elif len(cells) >= 2 and cells[0] and cells[1] and not any(cells[2:]):
+                meta[cells[0]] = cells[1]
+            elif cells and cells[0]:
+                notes.append(cells[0])
+    except csv.Error as exc:
+        raise StatementError(f"malformed CSV: {exc}", reader.line_num) from None
+    if columns is None:
+        raise StatementError("no 'ID pohybu;Datum;Objem;...' header line found")
+    account = normalise_account(meta.get("accountId"), meta.get("bankId"))
+    if account is None:
+        found = _account_in_notes(notes)
+        account = normalise_account(found) if found else None
+    if account is None:
+        raise StatementError("the export does not name our account (accountId)")
+    currency = meta.get("currency") or "CZK"
+    opening = meta.get("openingBalance")
+    closing = meta.get("closingBalance")
+    date_end = meta.get("dateEnd")
+    return ParsedStatement(
+        format="fio-csv",
+        account=account,
+        transactions=[_csv_transaction(cells, columns, line, currency) for line, cells in rows],
+        opening_balance=_optional_decimal(opening, "openingBalance")
+        if opening
+        else _note_amount(notes, "Počáteční stav"),
+        closing_balance=_optional_decimal(closing, "closingBalance")
+        if closing
+        else _note_amount(notes, "Koncový stav"),
+        statement_date=_csv_date(date_end, None) if date_end else None,
+    )
+
+
+def _csv_transaction(
+    cells: list[str], columns: dict[str, int], line: int, currency: str
+) -> ParsedTransaction:
+    def get(key: str) -> str:
+        index = columns.get(key)
+        return cells[index] if index is not None and index < len(cells) else ""
+
+    tx_id = get("id")
+    if not tx_id:
+        raise StatementError("row has no ID pohybu", line)
+    return ParsedTransaction(
+        bank_tx_id=tx_id,
+        booked_on=_csv_date(get("date"), line),
+        amount=_decimal(get("amount"), line, "amount"),
+        currency=get("currency") or currency,
+        variable_symbol=normalise_symbol(get("vs")),
+        specific_symbol=normalise_symbol(get("ss")),
+        constant_symbol=normalise_symbol(get("ks")),
+        counter_account=national_account(get("account"), get("bank")),
+        counter_name=get("name") or None,
+        message=join_texts(get("message"), get("user"), get("comment")),
+        line=line,
+    )

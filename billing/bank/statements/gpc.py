@@ -1,0 +1,333 @@
+"""GPC / ABO statements: the Czech fixed-width "obratová položka" format (its renderer, for
+tests and benchmarks, is billing/statements/gpc_render.py).
+
+Every record is 128 characters + CRLF (or LF), windows-1250. Positions are 1-based:
+
+* 074 header: 4-19 our account (prefix 6 + number 10 digits; no bank code), 20-39 account
+  name, 40-45 old balance date, 46-59 old balance in haléře + 60 sign, 61-74 new balance + 75
+  sign, 76-89 debit turnover + 90 sign ("0" or "-"), 91-104 credit turnover + 105 sign,
+  106-108 statement number, 109-114 statement date, 115-128 filler.
+* 075 transaction: 4-19 our account, 20-35 counter-account, 36-48 document number, 49-60
+  amount in haléře, 61 posting code, 62-71 VS, 72-81 "00" + bank code (4) + KS (4), 82-91 SS,
+  92-97 value date, 98-117 name, 118 change code, 119-122 currency (ISO numeric, "0203" is
+  CZK; other banks put a data type here, read as CZK), 123-128 due (posting) date.
+* 076 extra identification (ČSOB): 4-29 transfer id, 30-35 date, 36-128 the counter-party's
+  full name, which replaces the 20-character name of the 075.
+* 078 / 079 message for the recipient: lines 1-2 / 3-4 of 35 characters from position 4.
+  Lines are joined with one space (a word the bank split at a line end gets a space in it).
+
+Records whose tail is filler or free text (074, 076, 078, 079) may come right-trimmed; a 075
+must be complete. Dates are DDMMYY (90-99 are 19xx), all checked.
+
+Posting codes: standard 1 debit, 2 credit, 4 reversal of a debit (money back in), 5 reversal
+of a credit (money out); Česká spořitelna uses 3 / 4 for the reversals. A 5 means standard, a 3
+ČS; with only 4s the dialect whose balance adds up wins. Turnovers may count reversals as
+negative amounts of their own side ("red", header sign "-" when they prevail) or on the other
+side ("black"); both are accepted.
+
+bank_tx_id is the document number without leading zeros (Fio puts its "ID pohybu" there, so
+ids agree with Fio JSON/CSV), else the 076 transfer id; when empty or repeated in the file,
+"<statement date YYYYMMDD>-<statement no.>-<position>[-<document no.>]", which is stable when
+the same statement is imported again but not across overlapping exports.
+
+Several 074 blocks may follow each other (daily statements), for one account, each adding up;
+opening balance from the first, closing balance and date from the last.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+
+from billing.bank.statements import (
+    ParsedStatement,
+    ParsedTransaction,
+    StatementError,
+    normalise_account,
+    normalise_symbol,
+)
+
+RECORD = 128
+_MIN_LENGTH = {"074": 114, "076": 35, "078": 3, "079": 3}  # shortest right-trimmed record
+CURRENCIES = {
+    "0203": "CZK", "0978": "EUR", "0840": "USD", "0826": "GBP", "0756": "CHF", "0985": "PLN",
+    "0348": "HUF", "0946": "RON", "0752": "SEK", "0578": "NOK", "0208": "DKK", "0036": "AUD",
+    "0124": "CAD", "0392": "JPY",
+}  # fmt: skip
+_STANDARD = {"1": -1, "2": 1, "4": 1, "5": -1}
+_CESKA_SPORITELNA = {"1": -1, "2": 1, "3": 1, "4": -1}
+_PROVISIONAL = {"1": -1, "2": 1, "3": 1, "4": 1, "5": -1}  # 4 is flipped for ČS
+# (first position, field) per record type, to say where a NUL byte is
+_FIELDS = {
+    "074": ((4, "account number"), (20, "account name"), (40, "old balance date"),
+            (46, "old balance"), (61, "new balance"), (76, "debit turnover"),
+            (91, "credit turnover"), (106, "statement number"), (109, "statement date"),
+            (115, "filler")),
+    "075": ((4, "account number"), (20, "counter-account"), (36, "document number"),
+            (49, "amount"), (61, "posting code"), (62, "variable symbol"),
+            (72, "counter-account bank code"), (78, "constant symbol"), (82, "specific symbol"),
+            (92, "value date"), (98, "counter-party name"), (118, "change code"),
+            (119, "currency"), (123, "due date")),
+    "076": ((4, "transfer id"), (30, "date"), (36, "counter-party name")),
+    "078": ((4, "message"),),
+    "079": ((4, "message"),),
+}  # fmt: skip
+_NO_ACCOUNT = "0" * 16
+_CENT = Decimal("0.01")
+_DATES: dict[str, date] = {}
+
+
+class _Block:
+    __slots__ = ("line", "account", "old", "new", "debit", "credit", "number", "date")
+    __slots__ += ("txs", "sums", "counts", "code4")
+
+    def __init__(self, line: int, account: str) -> None:
+        self.line, self.account = line, account
+        self.txs: list[ParsedTransaction] = []
+        self.sums = dict.fromkeys("12345", 0)  # haléře per posting code
+        self.counts = dict.fromkeys("12345", 0)
+        self.code4: list[ParsedTransaction] = []  # their sign depends on the dialect
+
+
+def _field_symbol(field: str) -> str | None:
+    """normalise_symbol, quicker for zero-padded digits (windows-1250 has no other digits)."""
+    digits = field.lstrip("0")
+    if digits.isdigit():
+        return digits
+    return normalise_symbol(field) if digits else None
+
+
+def _counter(field: str) -> str | None:
+    """16 digits of counter-account + 4 digits of bank code."""
+    if field.startswith(_NO_ACCOUNT):
+        return None
+    if not field.isdigit():
+        return normalise_account(f"{field[:6]}-{field[6:16]}", field[16:])
+    prefix, number, bank = field[:6].lstrip("0"), field[6:16].lstrip("0") or "0", field[16:]
+    account = f"{prefix}-{number}" if prefix else number
+    return account if bank == "0000" else f"{account}/{bank}"
+
+
+def _date(text: str, line: int, what: str) -> date:
+    found = _DATES.get(text)
+    if found is None:
+        try:
+            if not (len(text) == 6 and text.isascii() and text.isdigit()):
+                raise ValueError(text)
+            year = int(text[4:])
+            found = date(year + (2000 if year < 90 else 1900), int(text[2:4]), int(text[:2]))
+        except ValueError:
+            raise StatementError(f"{what} {text!r} is not a valid date (DDMMYY)", line) from None
+        _DATES[text] = found
+    return found
+
+
+def _booked(value: str, due: str, line: int, default: date) -> date:
+    """The due (posting) date, else the value date, else the statement date; all checked."""
+    booked = default
+    if value != "000000":
+        booked = _date(value, line, "value date")
+    if due != "000000":
+        booked = _date(due, line, "due date")
+    return booked
+
+
+def _int(text: str, line: int, what: str) -> int:
+    if text.isascii() and text.isdigit():
+        return int(text)
+    raise StatementError(f"{what} is not numeric ({text!r})", line)
+
+
+def _sign(char: str, line: int, what: str, positive: str) -> int:
+    if char in positive:
+        return 1
+    if char == "-":
+        return -1
+    raise StatementError(f"{what} sign {char!r} is not one of {positive!r} or '-'", line)
+
+
+def _money(haler: int) -> Decimal:
+    return Decimal(haler) * _CENT
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("cp1250")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start]
+        raise StatementError(f"byte 0x{byte:02x} is not valid windows-1250 text", line) from None
+
+
+def _nul_error(data: bytes) -> StatementError:
+    """PostgreSQL text cannot hold NUL: name the line, field and position of the first."""
+    index = data.index(b"\0")
+    start = data.rfind(b"\n", 0, index) + 1
+    position = index - start + 1
+    kind = data[start : start + 3].decode("cp1250", errors="replace")
+    fields = [name for first, name in _FIELDS.get(kind, ()) if first <= position <= RECORD]
+    what = "record type" if position <= 3 else fields[-1] if fields else "record"
+    line = data.count(b"\n", 0, index) + 1
+    return StatementError(f"{what} contains a NUL character (U+0000) at position {position}", line)
+
+
+def _pad(record: str, kind: str, line: int) -> str:
+    length = len(record)
+    if length < RECORD and length >= _MIN_LENGTH.get(kind, RECORD + 1):
+        return record.ljust(RECORD)
+    hint = ""
+    if length > RECORD:
+        try:
+            if len(record.encode("cp1250").decode("utf-8")) == RECORD:
+                hint = " (the file looks UTF-8 encoded; GPC is windows-1250)"
+        except UnicodeError:
+            pass
+    raise StatementError(f"record is {length} characters long, expected {RECORD}{hint}", line)
+
+
+def _header(r: str, line: int) -> _Block:
+    block = _Block(line, r[3:19])
+    _int(block.account, line, "account number")
+    if r[39:45] != "000000":
+        _date(r[39:45], line, "old balance date")
+    block.old = _int(r[45:59], line, "old balance") * _sign(r[59], line, "old balance", "+")
+    block.new = _int(r[60:74], line, "new balance") * _sign(r[74], line, "new balance", "+")
+    block.debit = _int(r[75:89], line, "debit turnover") * _sign(r[89], line, "debit", "0+ ")
+    block.credit = _int(r[90:104], line, "credit turnover") * _sign(r[104], line, "credit", "0+ ")
+    number = r[105:108].strip()
+    block.number = _int(number, line, "statement number") if number else 0
+    block.date = _date(r[108:114], line, "statement date")
+    return block
+
+
+def parse_gpc(data: bytes, *, bank_code: str | None = None) -> ParsedStatement:
+    if b"\0" in data:  # windows-1250 has NUL only as the byte 0x00
+        raise _nul_error(data)
+    lines = _decode(data).replace("\r\n", "\n").split("\n")
+    while lines and not lines[-1].strip("\r\x1a"):
+        lines.pop()  # trailing newline, blank lines, DOS end-of-file mark
+    blocks: list[_Block] = []
+    block: _Block | None = None
+    tx: ParsedTransaction | None = None
+    # VS, KS and counter-accounts repeat (SS values rarely do): normalise each distinct once
+    symbols, counters = lru_cache(maxsize=None)(_field_symbol), lru_cache(maxsize=None)(_counter)
+    dates, currencies = _DATES, CURRENCIES
+    for line, r in enumerate(lines, 1):
+        kind = r[:3]
+        if len(r) != RECORD:
+            r = _pad(r, kind, line)
+        if kind == "075":
+            if block is None:
+                raise StatementError("transaction record 075 before any 074 header", line)
+            if r[3:19] != block.account:
+                raise StatementError(f"account {r[3:19]} differs from the header's", line)
+            amount_text = r[48:60]
+            if not (amount_text.isdigit() and amount_text.isascii()):
+                raise StatementError(f"amount is not numeric ({amount_text!r})", line)
+            amount = int(amount_text)
+            code = r[60]
+            sign = _PROVISIONAL.get(code)
+            if sign is None:
+                raise StatementError(f"unknown posting code {code!r}", line)
+            block.sums[code] += amount
+            block.counts[code] += 1
+            value, due = r[91:97], r[122:128]
+            booked = dates.get(due)
+            if booked is None or (value != due and value not in dates):
+                booked = _booked(value, due, line, block.date)
+            tx = ParsedTransaction(
+                r[35:48].strip().lstrip("0"),
+                booked,
+                Decimal(sign * amount) * _CENT,
+                currencies.get(r[118:122], "CZK"),
+                symbols(r[61:71]),
+                _field_symbol(r[81:91]),
+                symbols(r[77:81]),
+                counters(r[19:35] + r[73:77]),
+                r[97:117].strip() or None,
+                None,
+                line,
+            )
+            block.txs.append(tx)
+            if code == "4":
+                block.code4.append(tx)
+        elif kind == "074":
+            block = _header(r, line)
+            blocks.append(block)
+            tx = None
+        elif kind in ("076", "078", "079"):
+            if tx is None:
+                raise StatementError(f"record {kind} does not follow a 075 transaction", line)
+            if kind == "076":
+                tx.bank_tx_id = tx.bank_tx_id or r[3:29].strip().lstrip("0")
+                tx.counter_name = r[35:].strip() or tx.counter_name
+            else:
+                parts = [
+                    part for s in (r[3:38], r[38:73], r[73:108], r[108:]) if (part := s.strip())
+                ]
+                if parts:
+                    tx.message = " ".join([tx.message, *parts] if tx.message else parts)
+        else:
+            raise StatementError(f"unknown record type {kind!r}", line)
+    if not blocks:
+        raise StatementError("no 074 statement header in the file")
+    return _finish(blocks, bank_code)
+
+
+def _check(block: _Block) -> dict[str, int]:
+    """Pick the posting-code dialect and verify the block against its header."""
+    sums, codes = block.sums, {code for code, count in block.counts.items() if count}
+    if "3" in codes and "5" in codes:
+        raise StatementError("posting codes 3 and 5 in one statement", block.line)
+    dialects = [_CESKA_SPORITELNA] if "3" in codes else [_STANDARD]
+    if "3" not in codes and "5" not in codes:
+        dialects.append(_CESKA_SPORITELNA)
+    for signs in dialects:
+        net = sum(sign * sums[code] for code, sign in signs.items())
+        if block.old + net == block.new:
+            break
+    else:
+        signs = dialects[0]
+        net = sum(sign * sums[code] for code, sign in signs.items())
+    back_in, back_out = ("4", "5") if signs is _STANDARD else ("3", "4")
+    debit, credit = sums["1"] - sums[back_in], sums["2"] - sums[back_out]
+    black = (sums["1"] + sums[back_out], sums["2"] + sums[back_in])
+    if block.old + net != block.new or (block.debit, block.credit) not in ((debit, credit), black):
+        raise StatementError(
+            f"transactions do not match the header: debits {_money(debit)} (header "
+            f"{_money(block.debit)}), credits {_money(credit)} (header {_money(block.credit)}), "
+            f"old balance {_money(block.old)} + transactions {_money(net)} = "
+            f"{_money(block.old + net)} (header new balance {_money(block.new)})",
+            block.line,
+        )
+    return signs
+
+
+def _finish(blocks: list[_Block], bank_code: str | None) -> ParsedStatement:
+    own = blocks[0].account
+    for block in blocks:
+        if block.account != own:
+            raise StatementError(f"account {block.account} differs from {own}", block.line)
+        if _check(block) is _CESKA_SPORITELNA:
+            for tx in block.code4:  # ČS: 4 is the reversal of a credit, money out
+                tx.amount = -tx.amount
+    transactions = [tx for block in blocks for tx in block.txs]
+    counts = Counter(tx.bank_tx_id for tx in transactions)
+    if counts[""] or len(counts) < len(transactions):
+        for block in blocks:
+            prefix = f"{block.date:%Y%m%d}-{block.number:03d}-"
+            for position, tx in enumerate(block.txs, 1):
+                bank_id = tx.bank_tx_id
+                if not bank_id or counts[bank_id] > 1:
+                    suffix = f"-{bank_id}" if bank_id else ""
+                    tx.bank_tx_id = f"{prefix}{position:05d}{suffix}"
+    return ParsedStatement(
+        format="gpc",
+        account=normalise_account(f"{own[:6]}-{own[6:]}", bank_code) or "0",
+        transactions=transactions,
+        opening_balance=_money(blocks[0].old),
+        closing_balance=_money(blocks[-1].new),
+        statement_date=blocks[-1].date,
+    )

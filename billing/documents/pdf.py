@@ -1,0 +1,370 @@
+"""Invoice PDFs in Czech (§ 29 of the VAT act), rendered with reportlab's platypus.
+
+Everything printed comes from the invoice's own snapshot (parties, lines, the per-rate
+recap as issued); nothing is recomputed. Fonts, styles, Czech formatting and the QR code are
+billing/documents/pdf_kit.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from io import BytesIO
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    PageTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+from sqlalchemy.orm import object_session
+
+from billing.documents.pdf_kit import (
+    FONT,
+    FONT_BOLD,
+    NBSP,
+    QR_SIZE,
+    QrFlowable,
+    ensure_fonts,
+    format_date,
+    format_money,
+    format_quantity,
+    format_rate,
+)
+from billing.documents.pdf_kit import para as _p
+from billing.documents.qrplatba import QrPlatbaError, spayd_for_invoice
+from billing.models import Invoice, InvoiceLine
+
+log = logging.getLogger(__name__)
+
+ZERO = Decimal("0.00")
+
+TITLES = {
+    "regular": "Faktura – daňový doklad",
+    "goods": "Faktura – daňový doklad",
+    "voip_topup": "Faktura – daňový doklad",
+    "advance": "Zálohová faktura – výzva k platbě (není daňovým dokladem)",
+    "credit_note": "Opravný daňový doklad (dobropis)",
+    "advance_receipt": "Daňový doklad k přijaté platbě",  # billing.invoicing.receipts
+}
+
+
+# -- the document ----------------------------------------------------------------------------
+
+
+def render_invoice_pdf(invoice: Invoice, open_amount: Decimal) -> bytes:
+    """The printable invoice; with a QR Platba when ``open_amount`` is still due."""
+    ensure_fonts()
+    buffer = BytesIO()
+    title = document_title(invoice)
+    doc = BaseDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=16 * mm,
+        rightMargin=16 * mm,
+        topMargin=14 * mm,
+        bottomMargin=16 * mm,
+        title=f"{title} č. {invoice.number}",
+        author=invoice.supplier_name,
+        subject=f"{invoice.customer_name}, {format_money(invoice.total, invoice.currency)}",
+        creator="ispzone",
+        lang="cs-CZ",
+    )
+    frame = Frame(
+        doc.leftMargin,
+        doc.bottomMargin,
+        doc.width,
+        doc.height,
+        leftPadding=0,
+        rightPadding=0,
+        topPadding=0,
+        bottomPadding=0,
+    )
+    doc.addPageTemplates([PageTemplate("invoice", frames=[frame], onPage=_footer(invoice))])
+    story: list[Flowable] = [
+        _p(f"{title} č. {invoice.number}", "title"),
+        Spacer(0, 4 * mm),
+        _parties(invoice, doc.width),
+        Spacer(0, 4 * mm),
+        _dates_and_payment(invoice, doc.width),
+        Spacer(0, 5 * mm),
+        _lines_table(invoice, doc.width),
+        Spacer(0, 4 * mm),
+        _recap_and_totals(invoice, open_amount, doc.width),
+    ]
+    story.extend(_closing(invoice, open_amount, doc.width))
+    doc.build(story)
+    return buffer.getvalue()
+
+
+def document_title(invoice: Invoice) -> str:
+    return TITLES.get(invoice.kind, TITLES["regular"])
+
+
+def _parties(invoice: Invoice, width: float) -> Table:
+    supplier = _party_block(
+        "Dodavatel",
+        invoice.supplier_name,
+        invoice.supplier_address,
+        invoice.supplier_ico,
+        invoice.supplier_dic,
+    )
+    if invoice.supplier_account:
+        supplier.append(_p(f"Bankovní účet: {invoice.supplier_account}"))
+    if invoice.supplier_register:  # § 435 of the Civil Code
+        supplier.append(_p(invoice.supplier_register))
+    customer = _party_block(
+        "Odběratel",
+        invoice.customer_name,
+        invoice.customer_address,
+        invoice.customer_ico,
+        invoice.customer_dic,
+    )
+    table = Table([[supplier, customer]], colWidths=[width / 2, width / 2])
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("BOX", (1, 0), (1, 0), 0.6, colors.grey),
+                ("LEFTPADDING", (0, 0), (0, 0), 0),
+                ("LEFTPADDING", (1, 0), (1, 0), 8),
+                ("TOPPADDING", (1, 0), (1, 0), 6),
+                ("BOTTOMPADDING", (1, 0), (1, 0), 8),
+            ]
+        )
+    )
+    return table
+
+
+def _party_block(
+    heading: str, name: str, address: str, ico: str | None, dic: str | None
+) -> list[Flowable]:
+    block: list[Flowable] = [_p(heading.upper(), "heading"), _p(name, "party")]
+    block.extend(_p(line.strip()) for line in address.split(",", 1) if line.strip())
+    if ico:
+        block.append(_p(f"IČO: {ico}"))
+    if dic:
+        block.append(_p(f"DIČ: {dic}"))
+    return block
+
+
+def _dates_and_payment(invoice: Invoice, width: float) -> Table:
+    dates: list[tuple[str, str]] = [("Datum vystavení:", format_date(invoice.issue_date))]
+    if invoice.taxable_date:
+        dates.append(("Datum uskut. zdaň. plnění:", format_date(invoice.taxable_date)))
+    if invoice.due_date:
+        dates.append(("Datum splatnosti:", format_date(invoice.due_date)))
+    if invoice.kind == "advance_receipt":
+        dates.append(("K zálohové faktuře č.:", invoice.advance.number))
+    corrected = _corrected_number(invoice)
+    if corrected:
+        dates.append(("Opravuje doklad č.:", corrected))
+    payment: list[tuple[str, str]] = [("Forma úhrady:", "bankovním převodem")]
+    if invoice.supplier_account:
+        payment.append(("Bankovní účet:", invoice.supplier_account))
+    if invoice.supplier_iban:
+        payment.append(("IBAN:", _group_iban(invoice.supplier_iban)))
+    payment.append(("Variabilní symbol:", invoice.variable_symbol))
+    payment.append(("Specifický symbol:", invoice.specific_symbol))
+    rows = [[*_pair(dates, i), *_pair(payment, i)] for i in range(max(len(dates), len(payment)))]
+    col = width / 2
+    table = Table(rows, colWidths=[col * 0.62, col * 0.38, col * 0.38, col * 0.62])
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, 8.5),
+                ("FONT", (1, 0), (1, -1), FONT_BOLD, 8.5),
+                ("FONT", (3, 0), (3, -1), FONT_BOLD, 8.5),
+                ("LEFTPADDING", (0, 0), (0, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+            ]
+        )
+    )
+    return table
+
+
+def _pair(items: list[tuple[str, str]], index: int) -> tuple[str, str]:
+    return items[index] if index < len(items) else ("", "")
+
+
+def _group_iban(iban: str) -> str:
+    compact = iban.replace(" ", "")
+    return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
+
+
+def _corrected_number(invoice: Invoice) -> str | None:
+    """The number of the document a credit note corrects (§ 45 wants it printed)."""
+    if not invoice.corrects_invoice_id:
+        return None
+    session = object_session(invoice)
+    if session is None:
+        return None
+    original = session.get(Invoice, invoice.corrects_invoice_id)
+    return original.number if original else None
+
+
+LINE_HEADER = [
+    "Popis",
+    "Množství",
+    "Cena za j.\nbez DPH",
+    "Sazba\nDPH",
+    "Základ\ndaně",
+    "DPH",
+    "Celkem\ns DPH",
+]
+
+
+def _lines_table(invoice: Invoice, width: float) -> Table:
+    rows: list[list] = [LINE_HEADER]
+    rows.extend(_line_row(line, invoice.currency) for line in invoice.lines)
+    fixed = [18 * mm, 24 * mm, 14 * mm, 25 * mm, 22 * mm, 25 * mm]
+    table = Table(rows, colWidths=[width - sum(fixed), *fixed], repeatRows=1)
+    table.setStyle(_grid_style(len(rows)))
+    return table
+
+
+def _line_row(line: InvoiceLine, currency: str) -> list:
+    return [
+        _p(line.description),
+        f"{format_quantity(line.quantity)}{NBSP}{line.unit}",
+        format_money(line.unit_price_net, currency),
+        format_rate(line.vat_rate),
+        format_money(line.net, currency),
+        format_money(line.vat, currency),
+        format_money(line.gross, currency),
+    ]
+
+
+def _grid_style(n_rows: int, total_row: bool = False) -> TableStyle:
+    commands: list[tuple] = [
+        ("FONT", (0, 0), (-1, -1), FONT, 8.5),
+        ("FONT", (0, 0), (-1, 0), FONT_BOLD, 8, 9.5),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ecf0")),
+        ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("VALIGN", (0, 0), (-1, 0), "BOTTOM"),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.grey),
+        ("LINEBELOW", (0, 1), (-1, n_rows - 1), 0.25, colors.lightgrey),
+        ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+    ]
+    if total_row:
+        commands.append(("FONT", (0, -1), (-1, -1), FONT_BOLD, 8.5))
+        commands.append(("LINEABOVE", (0, -1), (-1, -1), 0.6, colors.grey))
+    return TableStyle(commands)
+
+
+def _recap_and_totals(invoice: Invoice, open_amount: Decimal, width: float) -> Table:
+    cur = invoice.currency
+    rows: list[list] = [["Sazba DPH", "Základ daně", "DPH", "Celkem"]]
+    for r in invoice.vat_recap:
+        rows.append(
+            [
+                format_rate(r.rate),
+                format_money(r.base, cur),
+                format_money(r.vat, cur),
+                format_money(r.total, cur),
+            ]
+        )
+    rows.append(
+        [
+            "Součet",
+            format_money(invoice.total_net, cur),
+            format_money(invoice.total_vat, cur),
+            format_money(invoice.total, cur),
+        ]
+    )
+    recap = Table(rows, colWidths=[20 * mm, 27 * mm, 24 * mm, 27 * mm])
+    recap.setStyle(_grid_style(len(rows), total_row=True))
+    totals = _totals_block(invoice, open_amount)
+    outer = Table([[recap, totals]], colWidths=[100 * mm, width - 100 * mm])
+    outer.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (0, 0), 0),
+                ("RIGHTPADDING", (-1, 0), (-1, 0), 0),
+            ]
+        )
+    )
+    return outer
+
+
+def _totals_block(invoice: Invoice, open_amount: Decimal) -> list[Flowable]:
+    cur = invoice.currency
+    label = {"credit_note": "Celkem", "advance_receipt": "Přijatá platba"}.get(
+        invoice.kind, "Celkem k úhradě"
+    )
+    block: list[Flowable] = [_p(f"{label}: {format_money(invoice.total, cur)}", "total")]
+    if invoice.kind != "credit_note":
+        if ZERO < open_amount < invoice.total:
+            block.append(_p(f"Zbývá uhradit: {format_money(open_amount, cur)}", "total"))
+        elif open_amount <= 0:
+            block.append(_p("Uhrazeno, neplaťte.", "right"))
+    return block
+
+
+def _closing(invoice: Invoice, open_amount: Decimal, width: float) -> Iterable[Flowable]:
+    notes: list[Flowable] = []
+    if invoice.kind == "advance":
+        notes.append(
+            _p(
+                "Zálohová faktura není daňovým dokladem. Daňový doklad k přijaté platbě "
+                "vystavíme do 15 dnů ode dne jejího přijetí."
+            )
+        )
+    if invoice.kind == "credit_note":
+        notes.append(_p("Částku dobropisu vrátíme nebo započteme s dalšími platbami."))
+    if invoice.note:
+        notes.append(_p(invoice.note))
+    qr = _qr_block(invoice, open_amount)
+    if qr is None:
+        return [Spacer(0, 5 * mm), *notes]
+    side = Table([[notes or "", qr]], colWidths=[width - QR_SIZE - 6 * mm, QR_SIZE + 6 * mm])
+    side.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (0, 0), 0),
+                ("RIGHTPADDING", (-1, 0), (-1, 0), 0),
+            ]
+        )
+    )
+    return [Spacer(0, 5 * mm), side]
+
+
+def _qr_block(invoice: Invoice, open_amount: Decimal) -> list[Flowable] | None:
+    """QR Platba for the open amount; a broken bank setting costs the QR, not the invoice."""
+    try:
+        spayd = spayd_for_invoice(invoice, open_amount)
+    except QrPlatbaError as exc:
+        log.warning("invoice %s: no QR Platba: %s", invoice.number, exc)
+        return None
+    if spayd is None:
+        return None
+    return [QrFlowable(spayd), _p("QR Platba", "caption")]
+
+
+def _footer(invoice: Invoice) -> Callable[[Canvas, BaseDocTemplate], None]:
+    text = f"{invoice.supplier_name} · {document_title(invoice)} č. {invoice.number}"
+
+    def draw(canvas: Canvas, doc: BaseDocTemplate) -> None:
+        canvas.saveState()
+        canvas.setFont(FONT, 7)
+        canvas.setFillColor(colors.grey)
+        canvas.drawString(doc.leftMargin, 9 * mm, text)
+        canvas.drawRightString(
+            doc.pagesize[0] - doc.rightMargin, 9 * mm, f"strana {canvas.getPageNumber()}"
+        )
+        canvas.restoreState()
+
+    return draw

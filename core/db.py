@@ -1,0 +1,240 @@
+"""Database plumbing shared by every package: declarative base, column types, sessions.
+
+No Flask here: the web layer, the CLI and the tests all open sessions through
+:func:`make_session_factory`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, DateTime, Engine, MetaData, Numeric, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CENT = Decimal("0.01")
+
+
+class Money(TypeDecorator):
+    """NUMERIC(12,2) holding a ``Decimal`` in CZK.
+
+    PostgreSQL stores it natively. SQLite has no decimal type (it would go through float),
+    so there it is kept as an integer number of haléře; sums stay exact on both.
+    """
+
+    impl = Numeric(12, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(12, 2, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("money must be Decimal or int, never float")
+        value = Decimal(value)
+        if value != value.quantize(CENT):
+            raise ValueError(f"money has more than 2 decimal places: {value}")
+        if dialect.name == "sqlite":
+            return int(value * 100)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return (Decimal(int(value)) / 100).quantize(CENT)
+        return Decimal(value).quantize(CENT)
+
+    @property
+    def python_type(self):
+        return Decimal
+
+
+class Price4(TypeDecorator):
+    """NUMERIC(12,4) for unit prices (a call minute may cost 0,4950 Kč).
+
+    Like :class:`Money`, kept as an exact integer (ten-thousandths of a koruna) on SQLite.
+    """
+
+    impl = Numeric(12, 4)
+    cache_ok = True
+    QUANTUM = Decimal("0.0001")
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(12, 4, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("prices must be Decimal or int, never float")
+        value = Decimal(value)
+        if value != value.quantize(self.QUANTUM):
+            raise ValueError(f"price has more than 4 decimal places: {value}")
+        if dialect.name == "sqlite":
+            return int(value * 10000)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return (Decimal(int(value)) / 10000).quantize(self.QUANTUM)
+        return Decimal(value).quantize(self.QUANTUM)
+
+    @property
+    def python_type(self):
+        return Decimal
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always returned timezone-aware (UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use core.clock.now()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    @property
+    def python_type(self):
+        return datetime
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {Decimal: Money(), datetime: UTCDateTime()}
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"timeout": 30})
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn, _record):  # pragma: no cover - trivial
+            # pysqlite's own transaction handling would begin only before a write, which
+            # breaks SAVEPOINTs (begin_nested); SQLAlchemy emits BEGIN itself instead.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # pragma: no cover - trivial
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def money_sum(column):
+    """SUM of a Money column, 0 when empty, converted back to Decimal on every backend."""
+    from sqlalchemy import func, type_coerce
+
+    return type_coerce(func.coalesce(func.sum(column), 0), Money())
+
+
+def bulk_update(session, table, rows: list[dict]) -> None:
+    """Update many rows by primary key ``id`` (every row carries the same keys)."""
+    if not rows:
+        return
+    from sqlalchemy import bindparam, text, update
+
+    if session.get_bind().dialect.name != "postgresql":
+        keys = [k for k in rows[0] if k != "id"]
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("_id"))
+            .values({k: bindparam(f"_{k}") for k in keys})
+        )
+        session.connection().execute(stmt, [{f"_{k}": v for k, v in r.items()} for r in rows])
+        return
+    keys = [k for k in rows[0] if k != "id"]
+    tmp = f"_upd_{table.name}"
+    session.execute(
+        text(
+            f'CREATE TEMP TABLE IF NOT EXISTS "{tmp}" AS '
+            f'SELECT id, {", ".join(keys)} FROM "{table.name}" WITH NO DATA'
+        )
+    )
+    session.execute(text(f'TRUNCATE "{tmp}"'))
+    bulk_insert(session, tmp, rows)
+    assignments = ", ".join(f"{k} = t.{k}" for k in keys)
+    session.execute(
+        text(f'UPDATE "{table.name}" AS b SET {assignments} FROM "{tmp}" AS t WHERE b.id = t.id')
+    )
+
+
+def bulk_insert(session, table, rows: list[dict]) -> None:
+    """Insert many rows fast, inside the session's transaction.
+
+    PostgreSQL: ``COPY ... FROM STDIN`` (an order of magnitude faster than multi-row
+    INSERTs for tens of thousands of rows). Elsewhere: an executemany INSERT.
+    Every row must carry the same keys; column defaults are not applied on the COPY path,
+    so callers pass every value they need.
+    """
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        from sqlalchemy import insert
+
+        session.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    raw = session.connection().connection.driver_connection
+    names = ", ".join(f'"{c}"' for c in columns)
+    name = getattr(table, "name", table)
+    with raw.cursor() as cur, cur.copy(f'COPY "{name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
+
+
+def is_in(session, column, values):
+    """``column IN values`` that stays one parameter on PostgreSQL (``= ANY(array)``).
+
+    A long IN list costs a placeholder per value to compile and send; an array is one.
+    """
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
