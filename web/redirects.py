@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, request, url_for
 
 MAX_LENGTH = 2048
 _DECODE_ROUNDS = 4
@@ -77,8 +77,6 @@ def public_url(endpoint: str, **values) -> str:
     if not base:
         raise RuntimeError("PUBLIC_URL is not set: cannot build a link for an e-mail")
     path = url_for(endpoint, **values)
-    from flask import has_request_context, request
-
     if has_request_context() and request.script_root and path.startswith(request.script_root):
         path = path[len(request.script_root):]  # PUBLIC_URL carries any mount prefix itself
     return base + path
