@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed
 
+# the local demo: development defaults (SQLite in instance/, a generated SECRET_KEY)
+run: export ISPZONE_ENV := development
+run: export PUBLIC_URL ?= http://127.0.0.1:5000
 run: venv
 	$(BIN)/ispzone db upgrade
 	$(BIN)/ispzone demo --if-empty

@@ -30,7 +30,7 @@ DEFAULTS = {
     "MAIL_FROM": "Příkladnet zákaznická zóna <zona@priklad.net>",
     "MAIL_OUTBOX_DIR": None,  # default: instance/outbox when SMTP_HOST is unset
     "OPERATOR_EMAIL": "podpora@priklad.net",
-    "PUBLIC_URL": None,  # e.g. https://zona.priklad.net, for links in CLI-sent e-mails
+    "PUBLIC_URL": None,  # e.g. https://zona.priklad.net: every e-mail link, the trusted hosts
     # our bank accounts whose statements `payments import` accepts, comma separated
     # ("2001234588/2010", "19-2000145399/0800" or IBANs); default: SUPPLIER_ACCOUNT
     "BANK_ACCOUNTS": "",
@@ -70,11 +70,15 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     cli.init_app(app)
     _error_handlers(app)
+    from web import security
+
+    security.init_app(app)
     # Last, so that it is outermost: the /radius endpoints in front of Flask
     # (enforcement.radius.api) see the client address it reports too.
-    if app.config["PROXY_FIX"]:
-        opts = dict(part.split("=") for part in app.config["PROXY_FIX"].split(","))
-        app.wsgi_app = ProxyFix(app.wsgi_app, **{k.strip(): int(v) for k, v in opts.items()})
+    from web.settings import proxy_fix_options
+
+    if opts := proxy_fix_options(app.config["PROXY_FIX"]):
+        app.wsgi_app = ProxyFix(app.wsgi_app, **opts)
     return app
 
 
@@ -97,6 +101,9 @@ def _configure(app: Flask, test_config: dict) -> None:
         if key.startswith("SUPPLIER_"):
             app.config[key] = value
     app.config.update(test_config)
+    from web import settings
+
+    settings.check_production(app.config)  # missing production settings stop the start, clearly
     from billing.invoicing.supplier import Supplier
 
     Supplier.from_config(app.config)  # a bad SUPPLIER_* setting stops the start, clearly

@@ -112,6 +112,7 @@ def app_config(database_url, tmp_path):
         "TESTING": True,
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret",
+        "PUBLIC_URL": "http://localhost",  # the test client's host; every e-mail link uses it
         "WTF_CSRF_ENABLED": False,
         "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
         "RATELIMIT_STORAGE_URI": "memory://",

@@ -40,6 +40,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(invoices_group)
     app.cli.add_command(payments_group)
+    from web.security import security_group
+
+    app.cli.add_command(security_group)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")

@@ -23,6 +23,7 @@ from web import sessions, throttle
 from web.database import db
 from web.extensions import limiter, login_manager
 from web.mail import send_template
+from web.redirects import public_url, safe_next
 from zone import bp
 from zone.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm
 
@@ -43,10 +44,8 @@ login_manager.login_message = None
 
 
 def _safe_next(target: str | None) -> str:
-    """Only local paths: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("zone.index")
+    """Only local paths: never an open redirect (web.redirects.safe_next)."""
+    return safe_next(target, "zone.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -103,7 +102,7 @@ def forgot_password():
                 "password_reset",
                 lang=customer.language,
                 customer=customer,
-                link=url_for("zone.reset_password", token=token, _external=True),
+                link=public_url("zone.reset_password", token=token),
                 hours=hours,
             )
         # The same answer whether or not the account exists.

@@ -381,14 +381,28 @@ def test_foreign_host_is_redirected_to_our_warning_page(app, client):
     assert client.get("/healthz", headers={"Host": "10.0.0.5:8000"}).status_code == 200
 
 
-def test_capture_is_off_without_known_own_hosts_or_when_switched_off(app, client):
+@pytest.fixture
+def app_without_public_url(app_config):
+    """Only tests and development may run without PUBLIC_URL (production refuses to)."""
+    from app import create_app
+
+    app = create_app({**app_config, "PUBLIC_URL": None})
+    yield app
+    app.extensions["ispzone.engine"].dispose()
+
+
+def test_capture_is_off_without_known_own_hosts_or_when_switched_off(app_without_public_url):
+    app = app_without_public_url
+    client = app.test_client()
     assert not app.config.get("PUBLIC_URL") and not app.config.get("SERVER_NAME")
     assert client.get("/login", headers={"Host": "www.seznam.cz"}).status_code == 200
     app.config["ENFORCEMENT_OWN_HOSTS"] = ("zona.local",)
     r = client.get("/anything", headers={"Host": "www.seznam.cz"})
     assert r.status_code == 302 and r.headers["Location"] == "http://zona.local/warning"
     app.config["ENFORCEMENT_CAPTURE_FOREIGN_HOSTS"] = False
-    assert client.get("/login", headers={"Host": "www.seznam.cz"}).status_code == 200
+    # issue 13: not captured, a host that is not ours is refused (web.security), not served
+    assert client.get("/login", headers={"Host": "www.seznam.cz"}).status_code == 400
+    assert client.get("/login", headers={"Host": "zona.local"}).status_code == 200
 
 
 # -- the client-zone banner ------------------------------------------------------------------

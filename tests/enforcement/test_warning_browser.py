@@ -53,7 +53,11 @@ def test_warned_customer_acknowledges_in_a_browser(app_config, session, make_cus
             try:
                 page = browser.new_page()
                 page.set_default_timeout(20_000)
+                console: list[str] = []
+                page.on("console", lambda message: console.append(message.text))
                 _acknowledge(page, base)
+                # issue 13: the warning page lives with the Content-Security-Policy too
+                assert [m for m in console if "Content Security Policy" in m] == [], console
             finally:
                 browser.close()
     finally:

@@ -60,7 +60,11 @@ def test_voip_customer_tops_up_and_sees_the_invoice(app_config, monkeypatch):
             try:
                 page = browser.new_context().new_page()
                 page.set_default_timeout(20_000)
+                console: list[str] = []
+                page.on("console", lambda message: console.append(message.text))
                 invoice_href = _walk_through(page, base)
+                # issue 13: the VoIP pages live with the Content-Security-Policy too
+                assert [m for m in console if "Content Security Policy" in m] == [], console
             finally:
                 browser.close()
     finally:
