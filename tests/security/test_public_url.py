@@ -154,7 +154,7 @@ def test_development_and_tests_start_with_defaults(bare_environment, monkeypatch
 def test_the_command_refuses_to_start_with_a_clear_message(database_url, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in (*REQUIRED, "ISPZONE_ENV")}
     env["DATABASE_URL"] = database_url
-    result = subprocess.run([sys.executable, "-c", "from web.cli import main; main()", "routes"],
+    result = subprocess.run([sys.executable, "-c", "from app import main; main()", "routes"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
