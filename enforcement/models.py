@@ -1,4 +1,5 @@
-"""Enforcement tables: one case per customer (the state machine of DESIGN.md section 3),
+"""Enforcement tables: one case per customer (the state machine of
+docs/facts/enforcement-states.md),
 the router-action outbox, the routers themselves, and RADIUS accounting sessions.
 
 The *desired* state lives here; routers are told through :class:`RouterAction` rows written

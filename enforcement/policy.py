@@ -1,5 +1,5 @@
 """The enforcement policy: a pure function from one customer's facts and a day to what must
-happen (DESIGN.md section 3). No database, no clock: the sweep, the payment handler and the
+happen (docs/facts/enforcement-states.md). No database, no clock: the sweep, the payment handler and the
 tests all call :func:`decide` with the facts they gathered.
 
 Schedule (Europe/Prague calendar days, defaults in :mod:`enforcement.config`)::

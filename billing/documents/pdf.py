@@ -1,4 +1,5 @@
-"""Invoice PDFs in Czech (§ 29 of the VAT act), rendered with reportlab's platypus.
+"""Invoice PDFs in Czech (§ 29 of the VAT act, docs/facts/tax-documents.md), rendered with
+reportlab's platypus.
 
 Everything printed comes from the invoice's own snapshot (parties, lines, the per-rate
 recap as issued); nothing is recomputed. Fonts, styles, Czech formatting and the QR code are

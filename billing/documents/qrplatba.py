@@ -1,6 +1,6 @@
 """QR Platba: the Czech "Short Payment Descriptor" (SPAYD 1.0) and its QR code.
 
-Format (https://qr-platba.cz/pro-vyvojare/specifikace-formatu/)::
+Format (docs/facts/qr-platba.md, from https://qr-platba.cz/pro-vyvojare/specifikace-formatu/)::
 
     SPD*1.0*ACC:CZ5855000000001265098001*AM:480.50*CC:CZK*X-VS:1234*MSG:FAKTURA 2026000123
 

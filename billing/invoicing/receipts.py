@@ -2,7 +2,7 @@
 
 An advance invoice (zálohová faktura, a payment request) is not a tax document; the payment
 received on it is a taxable supply on the day it comes, and the supplier must issue a tax
-document for it within 15 days (reference/czech-billing.md). :func:`issue_receipts` issues
+document for it within 15 days (docs/facts/advance-settlement.md). :func:`issue_receipts` issues
 one for every bank payment allocated to an advance invoice that has none yet: run after a
 statement import, a manual assignment, and daily (``ispzone invoices receipts``); running it
 again issues nothing new.

@@ -34,7 +34,7 @@ class Invoice(Base):
     corrects_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
     period_key: Mapped[str | None] = mapped_column(String(7))  # YYYY-MM of recurring runs
     note: Mapped[str | None] = mapped_column(Text)
-    # What was printed: snapshots of both parties (§ 29).
+    # What was printed: snapshots of both parties (§ 29, docs/facts/tax-documents.md).
     supplier_name: Mapped[str] = mapped_column(String(200))
     supplier_address: Mapped[str] = mapped_column(String(300))
     supplier_ico: Mapped[str | None] = mapped_column(String(8))
@@ -60,10 +60,6 @@ class Invoice(Base):
     __table_args__ = (
         UniqueConstraint("customer_id", "period_key", "kind", name="uq_invoice_period"),
     )
-
-    @property
-    def is_tax_document(self) -> bool:
-        return self.kind != "advance"
 
 
 class InvoiceLine(Base):
