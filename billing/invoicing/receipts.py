@@ -28,6 +28,7 @@ from billing.models import (
     Allocation,
     BankTransaction,
     Invoice,
+    InvoiceKind,
     TaxReceipt,
     TaxReceiptVat,
 )
@@ -66,7 +67,7 @@ def pending(session: Session):
         .join(Invoice, Invoice.id == Allocation.invoice_id)
         .join(BankTransaction, BankTransaction.id == Allocation.bank_transaction_id)
         .outerjoin(TaxReceipt, TaxReceipt.allocation_id == Allocation.id)
-        .where(Invoice.kind == "advance", TaxReceipt.id.is_(None))
+        .where(Invoice.kind == InvoiceKind.ADVANCE, TaxReceipt.id.is_(None))
         .order_by(BankTransaction.booked_on, Allocation.id)
     ).all()
 

@@ -75,54 +75,39 @@ def debtor(session, supplier, make_customer):
 
 
 class SMTPServer:
-    """A tiny real SMTP server on loopback (no aiosmtpd here); ``stop()`` then ``start()``
-    simulates SMTP being down and back on the same port."""
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives in
+    ``messages``; ``stop()`` then ``start()`` simulates SMTP being down and back on the same
+    port."""
 
     def __init__(self) -> None:
         self.messages: list = []
         self.port = 0
-        self._server = None
+        self._controller = None
 
-    def start(self) -> SMTPServer:
-        import socketserver
-        import threading
+    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's handler hook
         from email import policy
         from email.parser import BytesParser
 
-        owner = self
+        self.messages.append(BytesParser(policy=policy.default).parsebytes(envelope.content))
+        return "250 Message accepted for delivery"
 
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self):
-                self.wfile.write(b"220 e3a-test ESMTP\r\n")
-                while line := self.rfile.readline():
-                    verb = line.strip().split(b" ")[0].upper()
-                    if verb == b"DATA":
-                        self.wfile.write(b"354 go ahead\r\n")
-                        data = b""
-                        while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
-                            data += chunk[1:] if chunk.startswith(b"..") else chunk
-                        owner.messages.append(BytesParser(policy=policy.default).parsebytes(data))
-                        self.wfile.write(b"250 queued\r\n")
-                    elif verb == b"QUIT":
-                        self.wfile.write(b"221 bye\r\n")
-                        return
-                    else:
-                        self.wfile.write(b"250 ok\r\n")
+    def start(self) -> SMTPServer:
+        import socket
 
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
+        from aiosmtpd.controller import Controller
 
-        self._server = Server(("127.0.0.1", self.port), Handler)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        if not self.port:  # aiosmtpd needs a real port (it connects to itself when ready)
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                self.port = probe.getsockname()[1]
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
 
 @pytest.fixture
