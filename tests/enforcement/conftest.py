@@ -1,4 +1,5 @@
-"""Shared enforcement fixtures: customers who owe money, and paying them by a GPC statement."""
+"""Shared enforcement fixtures: customers who owe money (``owe``, ``debtor``), paying them by a
+GPC statement (``pay``), a test SMTP server (aiosmtpd) and PPPoE customers."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from enforcement.models import EnforcementCase
 _tx_ids = itertools.count(1)
 
 
-def owe(session, supplier, customer, amount: str, due: date):
+def _owe(session, supplier, customer, amount: str, due: date):
     """Issue an invoice of ``amount`` (VAT included) due on ``due``."""
     invoice = issue_invoice(
         session, customer, [LineInput("Výjezd technika", Decimal("1"), Decimal(amount))],
@@ -43,12 +44,26 @@ def statement(payments: list[tuple[str, str, date]], account: str = "2001234588/
     return render_gpc(ParsedStatement("gpc", account, txs))
 
 
-def pay(session, payments, account: str = "2001234588/2010"):
+def _pay(session, payments, account: str = "2001234588/2010"):
     """Import a GPC statement paying ``payments`` and commit (as ``ispzone payments import``)."""
     report = import_statement(session, statement(payments, account), "vypis.gpc", "gpc",
                               bank_code="2010")
     session.commit()
     return report
+
+
+@pytest.fixture
+def owe():
+    """``owe(session, supplier, customer, amount, due)``: issue an invoice of ``amount`` (VAT
+    included) due on ``due``, and commit."""
+    return _owe
+
+
+@pytest.fixture
+def pay():
+    """``pay(session, payments[, account])``: import a GPC statement paying ``payments``
+    (``(variable symbol, amount, booked on)``) and commit."""
+    return _pay
 
 
 @pytest.fixture
@@ -68,7 +83,7 @@ def debtor(session, supplier, make_customer):
         service.router_name = router
         service.pppoe_username = username
         session.commit()
-        owe(session, supplier, customer, amount, due)
+        _owe(session, supplier, customer, amount, due)
         return customer
 
     return factory
