@@ -28,16 +28,22 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import now
 from core.mail import MailError, MailSettings, send
-from enforcement.models import EnforcementCase, EnforcementMail
+from enforcement.models import (
+    CaseState,
+    EnforcementCase,
+    EnforcementMail,
+    MailKind,
+    MailStatus,
+)
 
 ACTOR = "system:mail"
 # the case states in which a notice of this kind still makes sense
 STILL_VALID = {
-    "reminder1": {"reminded", "warned", "acknowledged"},
-    "reminder2": {"reminded", "warned", "acknowledged"},
-    "warning": {"warned", "acknowledged"},
-    "disconnected": {"disconnected"},
-    "payment_received": None,  # always
+    MailKind.REMINDER1: {CaseState.REMINDED, CaseState.WARNED, CaseState.ACKNOWLEDGED},
+    MailKind.REMINDER2: {CaseState.REMINDED, CaseState.WARNED, CaseState.ACKNOWLEDGED},
+    MailKind.WARNING: {CaseState.WARNED, CaseState.ACKNOWLEDGED},
+    MailKind.DISCONNECTED: {CaseState.DISCONNECTED},
+    MailKind.PAYMENT_RECEIVED: None,  # always
 }
 Render = Callable[[Session, EnforcementMail], EmailMessage]
 
@@ -61,7 +67,7 @@ def claim(session_factory, lease_seconds: int, limit: int) -> list[int]:
     stmt = (
         select(EnforcementMail.id)
         .where(
-            EnforcementMail.status == "pending",
+            EnforcementMail.status == MailStatus.PENDING,
             EnforcementMail.next_attempt_at <= moment,
             or_(EnforcementMail.claimed_until.is_(None), EnforcementMail.claimed_until <= moment),
         )
@@ -92,10 +98,10 @@ def drain(session_factory, settings: MailSettings, render: Render, *, lease_seco
         for mail_id in ids:
             with session_factory() as session, session.begin():
                 mail = session.get(EnforcementMail, mail_id)
-                if mail is None or mail.status != "pending":
+                if mail is None or mail.status != MailStatus.PENDING:
                     continue
                 if not _still_valid(session, mail):
-                    mail.status, mail.claimed_until = "cancelled", None
+                    mail.status, mail.claimed_until = MailStatus.CANCELLED, None
                     mail.last_error = "no longer applies (the case moved on)"
                     report.cancelled += 1
                     continue
@@ -111,14 +117,14 @@ def drain(session_factory, settings: MailSettings, render: Render, *, lease_seco
                         except MailError as exc:
                             error = smtp_down = str(exc)  # do not knock on a closed door again
                 if error is None:
-                    mail.status, mail.sent_at, mail.claimed_until = "sent", now(), None
+                    mail.status, mail.sent_at, mail.claimed_until = MailStatus.SENT, now(), None
                     mail.attempts += 1
                     report.sent += 1
                     continue
                 mail.attempts += 1
                 mail.last_error, mail.claimed_until = error[:2000], None
                 if mail.attempts >= max_attempts:
-                    mail.status = "failed"
+                    mail.status = MailStatus.FAILED
                     audit.record(session, "enforcement.mail_failed", actor=ACTOR,
                                  customer_id=mail.customer_id, new_value=mail.kind,
                                  details={"error": error[:500]})

@@ -18,8 +18,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import need
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -49,7 +47,7 @@ def _import_pypdf():
 
 
 @pytest.mark.browser
-def test_customer_walks_through_the_zone(app_config, tmp_path, monkeypatch):
+def test_customer_walks_through_the_zone(need, app_config, tmp_path, monkeypatch):
     need(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
     sync_playwright = _import_playwright()
     need(sync_playwright is not None, "playwright is not installed (pip install -e '.[test]')")

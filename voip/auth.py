@@ -18,7 +18,7 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from flask_babel import gettext as _
 from limits import parse_many
 
-from billing.models import Customer, Service, UserSession
+from billing.models import Customer, Service, ServiceKind, SessionKind, UserSession
 from core.clock import today
 from voip.accounts import LoginOutcome, authenticate
 from voip.blueprint import bp
@@ -54,13 +54,13 @@ def current() -> VoipUser | None:
 
 def _load() -> VoipUser | None:
     token = session.get(TOKEN_KEY)
-    found = sessions.load(token, kind="voip")
+    found = sessions.load(token, kind=SessionKind.VOIP)
     if found is None:
         session.pop(TOKEN_KEY, None)
         return None
     row, customer, _extras = found
     service = db().get(Service, row.service_id) if row.service_id else None
-    if service is None or service.kind != "voip" or not service.is_active(today()):
+    if service is None or service.kind != ServiceKind.VOIP or not service.is_active(today()):
         sessions.end(token)
         db().commit()
         session.pop(TOKEN_KEY, None)
@@ -160,7 +160,7 @@ def _page(form: VoipLoginForm, ask_number: bool):
 def _start(service: Service):
     """A fresh server-side session; the client zone's login in the cookie stays as it was."""
     sessions.end(session.pop(TOKEN_KEY, None))
-    token = sessions.start(service.customer, kind="voip", service_id=service.id)
+    token = sessions.start(service.customer, kind=SessionKind.VOIP, service_id=service.id)
     db().commit()
     session[TOKEN_KEY] = token
     return redirect(_safe_next(request.args.get("next")))

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.models import Service
+from billing.models import Service, ServiceKind
 from core.clock import PRAGUE
 from voip.models import Tariff
 from voip.tariffs import TariffIndex, index_for
@@ -109,7 +109,7 @@ class Callers:
     def __init__(self, session: Session):
         rows = session.execute(
             select(Service.phone_number, Service.id).where(
-                Service.kind == "voip", Service.phone_number.is_not(None)
+                Service.kind == ServiceKind.VOIP, Service.phone_number.is_not(None)
             )
         )
         self.by_digits = {number.lstrip("+"): sid for number, sid in rows}

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from billing.customers import credentials
+from billing.models import SessionKind
 from web import sessions, throttle
 from web.database import db
 from web.extensions import limiter, login_manager
@@ -32,7 +33,7 @@ SCOPE = "zone"
 
 @login_manager.user_loader
 def load_user(token: str):
-    found = sessions.load(token, kind="zone")
+    found = sessions.load(token, kind=SessionKind.ZONE)
     if found is None:
         return None
     row, customer, extras = found
@@ -65,7 +66,7 @@ def login():
             flash(_("Wrong customer number or password."), "error")
             return render_template("zone/login.html", form=form), 200
         sessions.fresh_cookie_session()
-        token = sessions.start(customer, kind="zone")
+        token = sessions.start(customer, kind=SessionKind.ZONE)
         db().commit()
         login_user(sessions.Principal(customer, None, token))
         response = make_response(redirect(_safe_next(request.args.get("next"))))

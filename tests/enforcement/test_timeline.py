@@ -22,7 +22,6 @@ from enforcement.cases import get_case
 from enforcement.cli import flask_renderer
 from enforcement.config import Policy
 from enforcement.models import RadiusSession, Router
-from tests.enforcement.conftest import owe, pay
 from tests.enforcement.fake_routeros import FakeRouterOS
 from tests.enforcement.nas import TestNAS
 
@@ -66,7 +65,7 @@ def customer(session, supplier, make_customer, monkeypatch):
     return c
 
 
-def test_the_whole_timeline(app, session, engine, supplier, customer, routers, outbox, tmp_path):
+def test_the_whole_timeline(owe, pay, app, session, engine, supplier, customer, routers, outbox, tmp_path):
     ros, nas = routers
     ros.add_ppp_session("novak8001", "10.40.0.1")
     factory = make_session_factory(engine)
@@ -148,7 +147,7 @@ def acknowledge(session, customer_id):
     ack(session, customer_id, ip="10.40.0.1", actor="customer:8001", policy=P)
 
 
-def test_timeline_audit_trail(app, session, supplier, customer, routers):
+def test_timeline_audit_trail(owe, pay, app, session, supplier, customer, routers):
     """Every transition is an audit event, in order."""
     from billing.models import AuditEvent
 

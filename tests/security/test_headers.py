@@ -11,8 +11,6 @@ import re
 
 import pytest
 
-from tests.conftest import login
-from tests.voip.conftest import voip_login
 from web.security import CSP, HEADERS, page_paths
 
 
@@ -39,14 +37,14 @@ def test_policy_forbids_inline_script_and_framing():
     assert HEADERS["X-Content-Type-Options"] == "nosniff"
 
 
-def test_every_get_route_has_the_headers(app, customer):
+def test_every_get_route_has_the_headers(app, customer, auth, voip_auth):
     pages = page_paths(app)
     endpoints = {endpoint for endpoint, _path in pages}
     assert {"zone.index", "zone.login", "zone.invoices", "voip.index", "voip.login",
             "enforcement.warning", "zone.healthz", "static"} <= endpoints
     anonymous, zone_user, voip_user = (app.test_client() for _ in range(3))
-    assert login(zone_user, "2001", "correct-horse-1").status_code == 302
-    assert voip_login(voip_user, "567", "voip-pass").status_code == 302
+    assert auth.login("2001", "correct-horse-1", client=zone_user).status_code == 302
+    assert voip_auth.login("567", "voip-pass", client=voip_user).status_code == 302
     statuses = set()
     for client in (anonymous, zone_user, voip_user):
         for https in (False, True):
@@ -60,11 +58,11 @@ def test_every_get_route_has_the_headers(app, customer):
     assert {200, 302, 404} <= statuses
 
 
-def test_pages_have_no_inline_script_or_style(app, customer):
+def test_pages_have_no_inline_script_or_style(app, customer, auth):
     """What the policy forbids is not in the pages either (the browser test checks that
     Chromium reports no violation)."""
     client = app.test_client()
-    login(client, "2001", "correct-horse-1")
+    auth.login("2001", "correct-horse-1", client=client)
     for _endpoint, path in page_paths(app):
         response = client.get(path)
         if response.mimetype == "text/html":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.voip.conftest import voip_login
 from web.redirects import is_safe_next
 
 # Known bypasses of naive "starts with /" checks: browsers drop tabs/CR/LF, read "\" as "/",
@@ -118,14 +117,14 @@ def test_client_zone_login_refuses_bypasses(app, make_customer):
     assert r.headers["Location"] == "/invoices"
 
 
-def test_voip_login_refuses_bypasses(app, make_line, make_customer):
+def test_voip_login_refuses_bypasses(app, make_line, make_customer, voip_auth):
     customer = make_customer(number="3001", password="zone-pass-1")
     make_line("+420601234567", password="voip-pass", customer=customer)
     for query in [*AT_THE_DOORS, "%2Fvoip%2F%09%2F", "%2F%2Fevil.example%2Fvoip%2F"]:
         client = app.test_client()
-        r = voip_login(client, "567", "voip-pass", query_string=f"next={query}")
+        r = voip_auth.login("567", "voip-pass", client=client, query_string=f"next={query}")
         assert r.status_code == 302, query
         assert r.headers["Location"] == "/voip/", query
     client = app.test_client()
-    r = voip_login(client, "567", "voip-pass", query_string="next=%2Fvoip%2Ftopup")
+    r = voip_auth.login("567", "voip-pass", client=client, query_string="next=%2Fvoip%2Ftopup")
     assert r.headers["Location"] == "/voip/topup"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need
+from tests.support import need
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "slow-client-test-token_42"

@@ -16,12 +16,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import need
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _import_playwright, _path
 
 
 @pytest.mark.browser
-def test_voip_customer_tops_up_and_sees_the_invoice(app_config, monkeypatch):
+def test_voip_customer_tops_up_and_sees_the_invoice(need, app_config, monkeypatch):
     need(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
     sync_playwright = _import_playwright()
     need(sync_playwright is not None, "playwright is not installed (pip install -e '.[test]')")
