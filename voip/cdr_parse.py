@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from billing.models import Service
 from core.clock import PRAGUE
+from core.errors import Invalid
 from voip.models import Tariff
 from voip.tariffs import TariffIndex, index_for
 
@@ -36,7 +37,7 @@ MAX_LISTED = 50
 DESTINATIONS_CACHED = 200_000  # dst texts remembered per tariff
 
 
-class CdrFileError(ValueError):
+class CdrFileError(Invalid, ValueError):
     """The CDR file was rejected (with line numbers); nothing was imported."""
 
 

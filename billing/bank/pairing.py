@@ -37,6 +37,7 @@ from billing.models import (
 from core import events
 from core.clock import now
 from core.db import bulk_insert, bulk_update, is_in, money_sum
+from core.errors import Conflict
 
 MATCHED, UNMATCHED, OUTGOING = "matched", "unmatched", "outgoing"
 # The currency of our invoices: only payments in it are paired. A movement in another
@@ -46,7 +47,7 @@ PAIRED_CURRENCY = "CZK"
 CHUNK = 5000
 
 
-class PairingError(ValueError):
+class PairingError(Conflict, ValueError):
     pass
 
 

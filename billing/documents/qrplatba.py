@@ -26,6 +26,8 @@ from stdnum import iban as stdnum_iban
 from stdnum.cz import bankaccount as cz_bankaccount
 from stdnum.exceptions import ValidationError
 
+from core.errors import DomainError
+
 if TYPE_CHECKING:
     from billing.models import Invoice
 
@@ -44,7 +46,7 @@ _LATIN_EXTRAS = str.maketrans(
 )
 
 
-class QrPlatbaError(ValueError):
+class QrPlatbaError(DomainError, ValueError):
     """The payment cannot be expressed as a valid QR Platba."""
 
 
