@@ -14,11 +14,11 @@ catch them as such. Each subclass may set the HTTP ``status`` (400 bad input, 40
 conflict with the current state, 422 a well-formed but invalid document) and the form
 ``field`` the message belongs to.
 
-Deliberately *not* under this root (see docs/architecture.md): infrastructure failures
-that say nothing about what the user asked for and that a retry may cure, e.g. the
-database driver's errors (``sqlalchemy.exc``: the door retries serialization failures and
-otherwise answers 500), ``core.mail.MailError`` (an SMTP server down: logged, the mail is
-retried), ``enforcement.drivers.DriverError`` (a router unreachable: the outbox retries) and
+Deliberately *not* under this root: infrastructure failures that say nothing about what
+the user asked for and that a retry may cure (docs/doors.md): the database driver's errors
+(``sqlalchemy.exc``: the doors retry serialization failures, the web otherwise answers
+500), ``core.mail.MailError`` (an SMTP server down: logged, the mail is retried),
+``enforcement.drivers.DriverError`` (a router unreachable: the outbox retries) and
 ``billing.bank.fio_api.FioApiError`` (the bank's API down or refusing the token). Turning
 those into a polite "refused" page would hide an outage from the operator.
 """
