@@ -25,8 +25,10 @@ run: venv
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, and the layers of the house (import-linter contracts in pyproject.toml)
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # The benchmarks of issues 2-5, one after another (they need PostgreSQL; bench/web.py needs
 # wrk, bench/enforcement.py FreeRADIUS and radclient: apt-get install wrk freeradius

@@ -1,4 +1,5 @@
-"""The application factory: configuration, extensions, blueprints, error handlers, CLI."""
+"""The application factory (configuration, extensions, blueprints, error handlers, CLI) and
+:func:`main`, the ``ispzone`` command. The top of the house: no module imports this one."""
 
 from __future__ import annotations
 
@@ -44,10 +45,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     _configure(app, test_config or {})
 
-    from web import database, formatting, i18n, sessions
+    from web import database, door, formatting, i18n, sessions
     from web.extensions import babel, csrf, limiter, login_manager
 
     database.init_app(app)
+    door.init_app(app)  # the request's unit of work and the refusal handler (docs/doors.md)
     i18n.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, default_timezone="Europe/Prague")
     i18n.init_jinja(app)
@@ -57,13 +59,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.session_interface = sessions.HttpsAwareSessionInterface()
     formatting.init_app(app)
 
-    import enforcement
-    import voip
     import zone
+    from enforcement import views as enforcement_views
+    from voip import views as voip_views
 
     app.register_blueprint(zone.bp)
-    voip.init_app(app)
-    enforcement.init_app(app)
+    voip_views.init_app(app)
+    enforcement_views.init_app(app)
 
     from web import cli
 
@@ -75,6 +77,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         opts = dict(part.split("=") for part in app.config["PROXY_FIX"].split(","))
         app.wsgi_app = ProxyFix(app.wsgi_app, **{k.strip(): int(v) for k, v in opts.items()})
     return app
+
+
+def main() -> None:
+    """The ``ispzone`` command: Flask's CLI of the app plus the operators' commands."""
+    from flask.cli import FlaskGroup
+
+    cli = FlaskGroup(create_app=create_app, help="ispzone: client zone, billing, enforcement")
+    cli.main()
 
 
 def _configure(app: Flask, test_config: dict) -> None:

@@ -7,8 +7,9 @@ sends it through :mod:`core.mail`, and marks it sent; SMTP trouble reschedules i
 exponential backoff and jitter. A notice that no longer applies (a reminder for a case that
 is ``ok`` again) is cancelled instead of sent.
 
-Rendering needs the Flask templates and translations: :func:`flask_renderer` builds the
-``render`` callable in the CLI/worker app context; the queue itself imports no Flask.
+Rendering needs the Flask templates and translations: the caller hands :func:`drain` a
+``render`` callable (:func:`enforcement.cli.flask_renderer` in the CLI/worker, with the app);
+the queue itself imports no Flask.
 """
 
 from __future__ import annotations
@@ -173,33 +174,3 @@ def qr_png(spayd: str) -> bytes:
     buffer = io.BytesIO()
     segno.make(spayd, error="m", micro=False).save(buffer, kind="png", scale=5, border=4)
     return buffer.getvalue()
-
-
-def flask_renderer(app) -> Render:
-    """Render ``templates/email/enforcement_<kind>.txt`` in the customer's language, with a
-    PNG QR Platba for each open invoice (a phone's banking app reads it from the screen)."""
-    from flask import render_template
-    from flask_babel import force_locale
-
-    from core.clock import today
-    from core.mail import compose
-
-    def render(session: Session, mail: EnforcementMail) -> EmailMessage:
-        with app.app_context(), force_locale(mail.lang or "cs"):
-            context = notice_context(session, mail, today())
-            text = render_template(
-                f"email/enforcement_{mail.kind}.txt",
-                public_url=(app.config.get("PUBLIC_URL") or "").rstrip("/"),
-                operator_email=app.config.get("OPERATOR_EMAIL"),
-                disconnect_days=app.config.get("ENFORCEMENT_DISCONNECT_DAYS", 10),
-                **context,
-            )
-        subject, _, body = text.strip().partition("\n")
-        attachments = [
-            (f"qr-platba-{item['invoice'].number}.png", "image/png", qr_png(item["spayd"]))
-            for item in context["invoices"] if item["spayd"] and mail.kind != "payment_received"
-        ]
-        settings = MailSettings.from_config(app.config)
-        return compose(settings, mail.to_address, subject.strip(), body.strip() + "\n", attachments)
-
-    return render

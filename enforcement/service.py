@@ -32,7 +32,7 @@ from enforcement.models import EnforcementCase, EnforcementMail, RouterAction
 from enforcement.policy import NOW, Decision, Facts, decide
 
 if TYPE_CHECKING:
-    from flask import Flask
+    from collections.abc import Mapping
 
 CASE_COLUMNS = (
     "state", "state_since", "overdue_since", "reminder1_sent_at", "reminder2_sent_at",
@@ -368,10 +368,11 @@ def _on_overdue_debt_changed(session: Session, customer_id: int, **_payload) -> 
         open_cases.discard(customer_id)
 
 
-def install(app: Flask) -> None:
-    """Subscribe the payment handler (with the app's policy; the last app configured wins)."""
-    _settings["policy"] = Policy.from_config(app.config)
-    _settings["default_router"] = app.config.get("ENFORCEMENT_DEFAULT_ROUTER") or "default"
+def install(config: Mapping) -> None:
+    """Subscribe the payment handler (with the app's policy, from its ``config``; the last
+    app configured wins)."""
+    _settings["policy"] = Policy.from_config(config)
+    _settings["default_router"] = config.get("ENFORCEMENT_DEFAULT_ROUTER") or "default"
     events.subscribe(events.OVERDUE_DEBT_CHANGED, _on_overdue_debt_changed)
 
 

@@ -20,8 +20,8 @@ from limits import parse_many
 
 from billing.models import Customer, Service, UserSession
 from core.clock import today
-from voip import bp
 from voip.accounts import LoginOutcome, authenticate
+from voip.blueprint import bp
 from voip.forms import VoipLoginForm
 from web import sessions
 from web.database import db

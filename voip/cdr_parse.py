@@ -36,6 +36,12 @@ LAYOUTS = {17: "loguniqueid", 18: "loguniqueid + loguserfield", 21: "+ newcdrcol
 MAX_LISTED = 50
 DESTINATIONS_CACHED = 200_000  # dst texts remembered per tariff
 
+# A rated call as the parser hands it to the writers: these voip_call columns, in this order,
+# except that ``started_at`` is the local 'YYYY-MM-DD HH:MM:SS+01:00' and ``cost`` an int of
+# haléře (exact; made a Decimal, or COPY text, when written).
+CALL = ("cdr_uniqueid", "service_id", "started_at", "source", "billsec", "charged_seconds",
+        "cost", "destination_number", "destination", "prefix", "tariff_id")
+
 
 class CdrFileError(Invalid, ValueError):
     """The CDR file was rejected (with line numbers); nothing was imported."""

@@ -1,4 +1,5 @@
-"""The ``ispzone`` command: Flask's CLI of the app plus the operators' commands.
+"""The operators' commands of the ``ispzone`` command (its entry, ``main``, is in app.py):
+database schema, demo, legacy import, invoices, payments.
 
 Each command opens one unit of work through the CLI door (``web.cli_door``: commit, or roll
 back and print the refusal on stderr with exit status 1) and calls one domain function;
@@ -12,17 +13,10 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 from billing.invoicing.supplier import Supplier
 from web.cli_door import run, sessions, unit_of_work
-
-
-def main() -> None:
-    from app import create_app
-
-    cli = FlaskGroup(create_app=create_app, help="ispzone: client zone, billing, enforcement")
-    cli.main()
 
 
 def supplier() -> Supplier:

@@ -19,9 +19,6 @@ def init_app(app: Flask) -> None:
     app.extensions["ispzone.engine"] = engine
     app.extensions["ispzone.sessions"] = make_session_factory(engine)
     app.teardown_appcontext(_close_session)
-    from web import door
-
-    door.init_app(app)
 
 
 READ_ONLY_METHODS = ("GET", "HEAD")

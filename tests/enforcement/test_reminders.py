@@ -15,6 +15,7 @@ from core.clock import today
 from core.db import make_session_factory
 from core.mail import MailSettings
 from enforcement import mailq, service
+from enforcement.cli import flask_renderer
 from enforcement.config import Policy
 from enforcement.models import EnforcementMail
 from tests.conftest import need
@@ -29,7 +30,7 @@ def send_mails(app, engine):
 
     def run(settings: MailSettings | None = None):
         settings = settings or MailSettings.from_config(app.config)
-        return mailq.drain(factory, settings, mailq.flask_renderer(app), retry_base_seconds=5)
+        return mailq.drain(factory, settings, flask_renderer(app), retry_base_seconds=5)
 
     return run
 

@@ -19,6 +19,7 @@ from core.mail import MailSettings
 from enforcement import mailq, service
 from enforcement import outbox as worker
 from enforcement.cases import get_case
+from enforcement.cli import flask_renderer
 from enforcement.config import Policy
 from enforcement.models import RadiusSession, Router
 from tests.enforcement.conftest import owe, pay
@@ -83,7 +84,7 @@ def test_the_whole_timeline(app, session, engine, supplier, customer, routers, o
             session.commit()
             report = worker.drain(factory, settings)
             assert report.retried == 0 and report.failed == 0, report
-            mailq.drain(factory, MailSettings.from_config(app.config), mailq.flask_renderer(app))
+            mailq.drain(factory, MailSettings.from_config(app.config), flask_renderer(app))
         return [m["Subject"] for m in outbox.messages()[before:]]
 
     def state() -> str:
@@ -131,7 +132,7 @@ def test_the_whole_timeline(app, session, engine, supplier, customer, routers, o
         pay(session, [("8001", "605.00", START + timedelta(days=30))])
         assert state() == "ok"
         worker.drain(factory, settings)
-        mailq.drain(factory, MailSettings.from_config(app.config), mailq.flask_renderer(app))
+        mailq.drain(factory, MailSettings.from_config(app.config), flask_renderer(app))
     assert ros.entries("blocked") == set() and ros.entries("warned") == set()
     assert outbox.messages()[-1]["Subject"] == "Platba přijata, děkujeme"
     assert "obnoveno" in outbox.messages()[-1].get_body().get_content()

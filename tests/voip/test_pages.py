@@ -73,10 +73,12 @@ def test_calls_are_paged(logged_in, session, line, tariff):
         cdr_row(f"p{i}", "601234567", "321000111", local(start + timedelta(minutes=i)), 10 + i) for i in range(55)
     ])
     first = logged_in.get("/voip/").get_data(as_text=True)
-    assert "Strana 1 z 2" in first and "0:10" not in first.split('class="calls"')[1]
+    # The shortest call (0:10) is the oldest: not on page 1. Match the duration cell, not a time
+    # of day such as 10:10 in the first column.
+    assert "Strana 1 z 2" in first and '"num">0:10<' not in first.split('class="calls"')[1]
     second = logged_in.get("/voip/?page=2").get_data(as_text=True)
     rows = second.split('class="calls"')[1].split("</table>")[0].count("<tr>") - 1
-    assert rows == 5 and "0:10" in second and "Strana 2 z 2" in second
+    assert rows == 5 and '"num">0:10<' in second and "Strana 2 z 2" in second
 
 
 def test_low_credit_threshold(logged_in, session, line):
