@@ -116,7 +116,8 @@ def edit_info():
 
 def _notify_operator(customer, changes: list[customers.Change]) -> None:
     """The operator's e-mail, sent once the change is committed (web.door.after_commit)."""
-    after_commit(lambda: _send_notice(customer, changes, request.remote_addr))
+    ip = request.remote_addr
+    after_commit(lambda: _send_notice(customer, changes, ip))
 
 
 def _send_notice(customer, changes: list[customers.Change], ip: str | None) -> None:
