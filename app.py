@@ -45,10 +45,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     _configure(app, test_config or {})
 
-    from web import database, formatting, i18n, sessions
+    from web import database, door, formatting, i18n, sessions
     from web.extensions import babel, csrf, limiter, login_manager
 
     database.init_app(app)
+    door.init_app(app)  # the request's unit of work and the refusal handler (docs/doors.md)
     i18n.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, default_timezone="Europe/Prague")
     i18n.init_jinja(app)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from billing.models import Service, ServiceAddress
 from core import audit
 from core.clock import now
+from core.errors import Conflict
 from enforcement.models import (
     CASE_STATES,
     ActionKind,
@@ -27,7 +28,7 @@ from enforcement.models import (
 )
 
 
-class CaseError(ValueError):
+class CaseError(Conflict, ValueError):
     """A transition that the state machine does not allow (e.g. acknowledging while ok)."""
 
 

@@ -45,22 +45,21 @@ def sessions():
     return current_app.extensions["ispzone.sessions"]
 
 
-def transaction():
-    from web.cli import transaction as tx
+def transaction(*, commit: bool = True):
+    """The CLI door's unit of work (web.cli_door); ``commit=False``: a dry run."""
+    from web.cli_door import unit_of_work
 
-    return tx()
+    return unit_of_work(commit=commit)
 
 
 def run_sweep(day: date | None = None, *, dry_run: bool = False):
     from enforcement import service
 
-    with transaction() as session:
+    with transaction(commit=not dry_run) as session:
         report = service.sweep(
             session, day or today(), policy(), dry_run=dry_run,
             default_router=current_app.config["ENFORCEMENT_DEFAULT_ROUTER"],
         )
-        if dry_run:
-            session.rollback()
     return report
 
 

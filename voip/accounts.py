@@ -20,6 +20,7 @@ from billing.models import Service
 from core import audit
 from core.clock import PRAGUE, now
 from core.db import money_sum
+from core.errors import DomainError
 from core.passwords import hash_password, needs_rehash, verify_password
 from voip.models import CallRecord, VoipAccount
 from voip.tariffs import InvalidNumber, normalize_number
@@ -27,7 +28,7 @@ from voip.tariffs import InvalidNumber, normalize_number
 ZERO = Decimal("0.00")
 
 
-class AccountError(ValueError):
+class AccountError(DomainError, ValueError):
     pass
 
 

@@ -61,8 +61,7 @@ def _load() -> VoipUser | None:
     row, customer, _extras = found
     service = db().get(Service, row.service_id) if row.service_id else None
     if service is None or service.kind != ServiceKind.VOIP or not service.is_active(today()):
-        sessions.end(token)
-        db().commit()
+        sessions.end(token)  # committed by the web door with the request
         session.pop(TOKEN_KEY, None)
         return None
     return VoipUser(service, customer, row, token)
@@ -161,7 +160,6 @@ def _start(service: Service):
     """A fresh server-side session; the client zone's login in the cookie stays as it was."""
     sessions.end(session.pop(TOKEN_KEY, None))
     token = sessions.start(service.customer, kind=SessionKind.VOIP, service_id=service.id)
-    db().commit()
     session[TOKEN_KEY] = token
     return redirect(_safe_next(request.args.get("next")))
 
@@ -171,7 +169,6 @@ def logout():
     token = session.pop(TOKEN_KEY, None)
     if token:
         sessions.end(token)
-        db().commit()
     g.pop("voip_user", None)
     flash(_("You have been logged out of the VoIP zone."), "info")
     return redirect(url_for("voip.login"))

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from billing.models import Service, ServiceKind
 from core.clock import PRAGUE
+from core.errors import Invalid
 from voip.models import Tariff
 from voip.tariffs import TariffIndex, index_for
 
@@ -42,7 +43,7 @@ CALL = ("cdr_uniqueid", "service_id", "started_at", "source", "billsec", "charge
         "cost", "destination_number", "destination", "prefix", "tariff_id")
 
 
-class CdrFileError(ValueError):
+class CdrFileError(Invalid, ValueError):
     """The CDR file was rejected (with line numbers); nothing was imported."""
 
 

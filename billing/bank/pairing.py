@@ -38,6 +38,7 @@ from billing.models import (
 from core import events
 from core.clock import now
 from core.db import bulk_insert, bulk_update, is_in, money_sum
+from core.errors import Conflict
 
 # bank_transaction.status (billing.models.BankTransactionStatus)
 MATCHED, UNMATCHED, OUTGOING = (
@@ -50,7 +51,7 @@ PAIRED_CURRENCY = "CZK"
 CHUNK = 5000
 
 
-class PairingError(ValueError):
+class PairingError(Conflict, ValueError):
     pass
 
 

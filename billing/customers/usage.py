@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing.models import Service, ServiceKind, TrafficDay
+from core.errors import DomainError
 
 MAX_DAYS = 366
 
 
-class RangeError(ValueError):
+class RangeError(DomainError, ValueError):
     """``code`` is "order" (start after end) or "length" (more than MAX_DAYS days)."""
 
     def __init__(self, code: str, message: str):

@@ -27,6 +27,7 @@ from stdnum.cz import bankaccount as cz_bankaccount
 from stdnum.exceptions import ValidationError
 
 from billing.models import InvoiceKind
+from core.errors import DomainError
 
 if TYPE_CHECKING:
     from billing.models import Invoice
@@ -46,7 +47,7 @@ _LATIN_EXTRAS = str.maketrans(
 )
 
 
-class QrPlatbaError(ValueError):
+class QrPlatbaError(DomainError, ValueError):
     """The payment cannot be expressed as a valid QR Platba."""
 
 

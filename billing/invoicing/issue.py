@@ -24,11 +24,12 @@ from billing.models import (
 from core import audit
 from core.clock import today
 from core.db import money_sum
+from core.errors import DomainError
 
 DEFAULT_DUE_DAYS = 14
 
 
-class InvoicingError(ValueError):
+class InvoicingError(DomainError, ValueError):
     pass
 
 

@@ -34,12 +34,13 @@ from billing.models import (
 )
 from core import audit
 from core.clock import today
+from core.errors import Conflict
 
 PREFIX = "DP"
 SERIAL_DIGITS = 6
 
 
-class ReceiptError(ValueError):
+class ReceiptError(Conflict, ValueError):
     """A receipt cannot be issued (e.g. its number series is full)."""
 
 

@@ -30,6 +30,7 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.clock import today
+from core.db import run_in_transaction
 from enforcement.radius import accounting as acct
 from enforcement.radius.authorize import ACCEPT, BLOCKED_MODES, REJECT, Lists, answer_for
 
@@ -198,16 +199,12 @@ class RadiusApi:
             # A NAS sending such records is misconfigured; no answer makes it visible there.
             log.warning("radius accounting: unusable record: %s", exc)
             return 400, {"error": str(exc)}
-        session = self.extensions["ispzone.sessions"]()
-        try:
-            acct.record(session, record)
-            session.commit()
+        try:  # one unit of work, retried on a serialization failure or deadlock
+            run_in_transaction(self.extensions["ispzone.sessions"],
+                               lambda session: acct.record(session, record))
         except SQLAlchemyError:
-            session.rollback()
             log.exception("radius accounting: database error, the NAS will retry")
             return 503, {}
-        finally:
-            session.close()
         return 204, None
 
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from core.errors import Invalid
+
 FORMATS = ("gpc", "fio-json", "fio-csv", "camt053")
 
 
@@ -54,7 +56,7 @@ class ParsedStatement:
     statement_date: date | None = None
 
 
-class StatementError(ValueError):
+class StatementError(Invalid, ValueError):
     """The file is not a valid statement; ``line`` is 1-based, or None for the whole file."""
 
     def __init__(self, reason: str, line: int | None = None) -> None:
