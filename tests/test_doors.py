@@ -19,7 +19,7 @@ from billing.models import AuditEvent
 from core import audit
 from core.db import is_retryable, make_engine, make_session_factory, run_in_transaction
 from core.errors import Conflict, DomainError
-from tests.conftest import PG_URL, need
+from tests.support import PG_URL, need
 
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = "door.test"
