@@ -40,8 +40,9 @@ def invoice(session, customer, supplier, amount, days_ago=30):
 _seq = iter(range(1, 10**6))
 
 
-def payment(session, amount, vs=None, ss=None):
+def payment(session, amount, vs=None, ss=None, currency="CZK"):
     tx = BankTransaction(
+        currency=currency,
         source_account="2001234567/2010",
         bank_tx_id=f"T{next(_seq)}",
         booked_on=today(),
@@ -112,8 +113,7 @@ def test_unknown_symbols_wait_for_an_operator(session, make_customer, supplier):
 def test_a_payment_in_another_currency_is_not_paired_even_by_hand(session, make_customer, supplier):
     c = make_customer(number="3006")
     inv = invoice(session, c, supplier, "450.00")
-    tx = payment(session, "450.00", vs="3006")
-    tx.currency = "EUR"
+    tx = payment(session, "450.00", vs="3006", currency="EUR")  # a movement is never changed
     assert pair(session, tx) == "unmatched"
     with pytest.raises(PairingError, match="is in EUR; invoices are paid in CZK"):
         assign(session, tx, c, actor="operator:test")
