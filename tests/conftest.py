@@ -45,6 +45,26 @@ def _pg_schema_url(base: str, schema_name: str) -> str:
     return f"{base}{sep}options=-csearch_path%3D{schema_name}"
 
 
+# On PostgreSQL the tests' app and sessions connect as a role that owns no table, as in
+# production (README, "Production: database roles"); the schema is the connecting user's
+# of TEST_DATABASE_URL, which migrates it and grants this role (core/schema.py).
+APP_ROLE = "ispzone_app_test"
+
+
+def _create_app_role(admin) -> None:
+    with admin.begin() as conn:  # roles are the cluster's: another run may have made it
+        conn.execute(text(
+            f"DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        ))
+
+
+def _as_app_role(owner_url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(owner_url).set(username=APP_ROLE).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def _template_db(tmp_path_factory):
     if PG_URL:
@@ -55,8 +75,9 @@ def _template_db(tmp_path_factory):
             conn.execute(text(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE"))
             conn.execute(text(f"CREATE SCHEMA {schema_name}"))
         url = _pg_schema_url(PG_URL, schema_name)
+        _create_app_role(admin)
         engine = make_engine(url)
-        schema.upgrade(engine)
+        schema.upgrade(engine, app_role=APP_ROLE)
         engine.dispose()
         yield url
         with admin.begin() as conn:
@@ -71,7 +92,8 @@ def _template_db(tmp_path_factory):
 
 
 @pytest.fixture
-def database_url(_template_db, tmp_path):
+def owner_url(_template_db, tmp_path):
+    """The database as its owner (who migrates it); on SQLite the same file as the app's."""
     if PG_URL:
         engine = make_engine(_template_db)
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
@@ -84,6 +106,12 @@ def database_url(_template_db, tmp_path):
     target = tmp_path / "test.sqlite3"
     shutil.copy(_template_db, target)
     return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def database_url(owner_url):
+    """The database as the application connects to it (on PostgreSQL: a non-owner role)."""
+    return _as_app_role(owner_url) if PG_URL else owner_url
 
 
 @pytest.fixture
