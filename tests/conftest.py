@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from billing.invoicing.supplier import Supplier
 from billing.models import Contract, Customer, Service, ServiceAddress
@@ -46,9 +46,11 @@ def _pg_schema_url(base: str, schema_name: str) -> str:
 
 
 # On PostgreSQL the tests' app and sessions connect as a role that owns no table, as in
-# production (README, "Production: database roles"); the schema is the connecting user's
-# of TEST_DATABASE_URL, which migrates it and grants this role (core/schema.py).
-APP_ROLE = "ispzone_app_test"
+# production (README, "Production: database roles"): TEST_DATABASE_APP_URL's user (made
+# here when missing). TEST_DATABASE_URL's user owns the schema: it migrates it and grants
+# the app's role (core/schema.py).
+APP_URL = make_url(os.environ.get("TEST_DATABASE_APP_URL") or "postgresql://ispzone_app_test@/")
+APP_ROLE = APP_URL.username
 
 
 def _create_app_role(admin) -> None:
@@ -60,9 +62,8 @@ def _create_app_role(admin) -> None:
 
 
 def _as_app_role(owner_url: str) -> str:
-    from sqlalchemy import make_url
-
-    return make_url(owner_url).set(username=APP_ROLE).render_as_string(hide_password=False)
+    url = make_url(owner_url).set(username=APP_ROLE, password=APP_URL.password)
+    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

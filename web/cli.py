@@ -68,6 +68,13 @@ def db_upgrade(revision: str) -> None:
         except schema.RoleError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"database at {revision}" + (f"; role {role} granted" if role else ""))
+    if not role and current_app.extensions["ispzone.engine"].dialect.name == "postgresql":
+        click.echo(
+            "warning: the application connects as the tables' owner, which could switch the "
+            "append-only triggers off; set DATABASE_OWNER_URL (README, Production: database "
+            "roles)",
+            err=True,
+        )
 
 
 @db_group.command("downgrade")
