@@ -125,6 +125,43 @@ def test_downgrade_removes_the_triggers_and_upgrade_puts_them_back(fresh_engine)
         conn.execute(text("UPDATE audit_event SET actor = 'again'"))
 
 
+def test_guards_protect_any_table_with_its_mutable_columns(fresh_engine):
+    """migrations/guards.py as another migration (the ledger's) uses it."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    from migrations.guards import protect, unprotect
+
+    with fresh_engine.begin() as conn:
+        conn.execute(text("CREATE TABLE leg (id INTEGER PRIMARY KEY, amount INTEGER, note TEXT)"))
+        conn.execute(text("INSERT INTO leg VALUES (1, 100, NULL)"))
+        op = Operations(MigrationContext.configure(conn))
+        with pytest.raises(ValueError, match="leg has no column"):
+            protect(op, "leg", mutable_columns=("notes",))
+        protect(op, "leg", mutable_columns=("note",), hint="post a reversal")
+        protect(op, "leg", mutable_columns=("note",), hint="post a reversal")  # idempotent
+
+    def run(sql):
+        with fresh_engine.begin() as conn:
+            if fresh_engine.dialect.name == "postgresql":
+                # the owner, even as a superuser replicating, meets the row trigger
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+            conn.execute(text(sql))
+
+    run("UPDATE leg SET note = 'checked'")
+    run("UPDATE leg SET amount = amount")  # nothing immutable changes
+    for sql in ("UPDATE leg SET amount = 1", "UPDATE leg SET id = 2", "DELETE FROM leg"):
+        with pytest.raises(DatabaseError, match="leg is append-only: post a reversal"):
+            run(sql)
+    if fresh_engine.dialect.name == "postgresql":
+        with pytest.raises(DatabaseError, match="append-only"), fresh_engine.begin() as conn:
+            conn.execute(text("TRUNCATE leg"))
+    with fresh_engine.begin() as conn:
+        unprotect(Operations(MigrationContext.configure(conn)), "leg")
+    run("UPDATE leg SET amount = 1")
+    run("DELETE FROM leg")
+
+
 def test_the_app_role_is_the_urls_user_when_the_owner_is_another():
     pg, owner = "postgresql://ispzone@db/ispzone", "postgresql://ispzone_owner@db/ispzone"
     assert schema.app_role(pg, owner) == "ispzone"
