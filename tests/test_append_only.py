@@ -162,6 +162,22 @@ def test_guards_protect_any_table_with_its_mutable_columns(fresh_engine):
     run("DELETE FROM leg")
 
 
+GUARDED = ("audit_event", "invoice", "invoice_line", "invoice_vat_recap", "tax_receipt",
+           "tax_receipt_vat", "bank_transaction", "statement_import", "allocation")
+
+
+def test_every_guard_is_in_place_at_head(session):
+    """A later migration that rebuilds a table (SQLite's batch mode copies it) drops its
+    triggers; it must protect the table again (migrations/guards.py)."""
+    if session.get_bind().dialect.name == "postgresql":
+        sql = ("SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+               "WHERE t.tgname = c.relname || '_append_only' AND c.relnamespace = "
+               "current_schema()::regnamespace")
+    else:
+        sql = "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%append_only%'"
+    assert set(GUARDED) <= set(session.scalars(text(sql)))
+
+
 def test_the_app_role_is_the_urls_user_when_the_owner_is_another():
     pg, owner = "postgresql://ispzone@db/ispzone", "postgresql://ispzone_owner@db/ispzone"
     assert schema.app_role(pg, owner) == "ispzone"

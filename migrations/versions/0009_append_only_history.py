@@ -9,6 +9,8 @@ What the application legitimately changes stays changeable:
 
 - ``bank_transaction``: the pairing (``status``, ``customer_id``) moves as a payment is
   paired, dismissed, restored or unpaired; what the bank reported is fixed.
+- ``statement_import``: its counts are written after the file's movements (in the same
+  transaction); the file's name, format, hash and account are fixed.
 - ``allocation``: unpairing a payment removes its allocations (the ledger keeps the history
   as a reversing entry, the audit trail the invoices it had paid); an allocation is never
   changed, and one a tax document was issued for cannot go (its foreign key).
@@ -37,6 +39,11 @@ PROTECTED = (
     ("bank_transaction", {
         "mutable_columns": ("status", "customer_id"),
         "hint": "only its pairing (status, customer) changes; what the bank reported does not",
+    }),
+    ("statement_import", {
+        # the counts are filled in once the file's movements are stored (same transaction)
+        "mutable_columns": ("new_transactions", "duplicate_transactions"),
+        "hint": "the record of an imported statement file is never changed",
     }),
     ("allocation", {
         "deletable": True,
