@@ -40,12 +40,12 @@ def invoice(session, customer, supplier, amount, days_ago=30):
 _seq = iter(range(1, 10**6))
 
 
-def payment(session, amount, vs=None, ss=None, currency="CZK"):
+def payment(session, amount, vs=None, ss=None, currency="CZK", booked_on=None):
     tx = BankTransaction(
         currency=currency,
         source_account="2001234567/2010",
         bank_tx_id=f"T{next(_seq)}",
-        booked_on=today(),
+        booked_on=booked_on or today(),
         amount=D(amount),
         variable_symbol=vs,
         specific_symbol=ss,
@@ -214,8 +214,8 @@ def _run(session, customer, supplier, steps, portable: bool, monkeypatch) -> lis
                 txs = []
                 for amount, target in a:
                     ss = invoices[target].specific_symbol if 0 <= target < len(invoices) else None
-                    tx = payment(session, amount, vs=customer.customer_number, ss=ss)
-                    tx.booked_on = today() - timedelta(days=b)
+                    tx = payment(session, amount, vs=customer.customer_number, ss=ss,
+                                 booked_on=today() - timedelta(days=b))
                     txs.append(tx)
                 session.flush()
                 for tx in txs:
