@@ -72,8 +72,8 @@ class RoleError(RuntimeError):
 def grant_app_role(conn: Connection, role: str) -> None:
     """Grant ``role`` the application's privileges on every table and sequence of the
     current schema, and on those that later migrations create (default privileges of the
-    owner). Idempotent. Refused when ``role`` owns a table there or is a superuser: such a
-    role could disable the append-only triggers."""
+    owner). Idempotent. Refused when ``role`` owns a table there (or is a member of its
+    owner) or is a superuser: such a role could disable the append-only triggers."""
     schema = conn.scalar(text("SELECT current_schema()"))
     found = conn.execute(
         text("SELECT rolsuper FROM pg_roles WHERE rolname = :role"), {"role": role}
@@ -85,8 +85,9 @@ def grant_app_role(conn: Connection, role: str) -> None:
         )
     owned = conn.scalars(
         text(
+            # owning a table, or being a member of its owner, allows ALTER TABLE
             "SELECT tablename FROM pg_tables WHERE schemaname = :schema "
-            "AND tableowner = :role ORDER BY tablename LIMIT 3"
+            "AND pg_has_role(:role, tableowner, 'MEMBER') ORDER BY tablename LIMIT 3"
         ),
         {"schema": schema, "role": role},
     ).all()
