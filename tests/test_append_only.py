@@ -27,7 +27,6 @@ from billing.models import Allocation, BankTransaction, Invoice
 from core import audit, schema
 from core.clock import today
 from core.db import make_engine, make_session_factory
-from tests.conftest import APP_ROLE, PG_URL, _pg_schema_url, need
 
 D = Decimal
 REFUSED = "append-only"
@@ -191,19 +190,19 @@ def test_the_app_role_is_the_urls_user_when_the_owner_is_another():
 
 
 @pytest.fixture
-def fresh_engine(tmp_path):
+def fresh_engine(tmp_path, pg_url, pg_schema_url):
     """A database of its own (an SQLite file, or a PostgreSQL schema) as its owner."""
-    if not PG_URL:
+    if not pg_url:
         engine = make_engine(f"sqlite:///{tmp_path / 'append_only.sqlite3'}")
         yield engine
         engine.dispose()
         return
     name = f"ispzone_append_only_{os.getpid()}"
-    admin = make_engine(PG_URL)
+    admin = make_engine(pg_url)
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {name}"))
-    engine = make_engine(_pg_schema_url(PG_URL, name))
+    engine = make_engine(pg_schema_url(pg_url, name))
     yield engine
     engine.dispose()
     with admin.begin() as conn:
@@ -212,11 +211,11 @@ def fresh_engine(tmp_path):
 
 
 @pytest.fixture
-def app_session(engine):
+def app_session(engine, need, app_role):
     """A session as the application's role (conftest connects the tests as that role)."""
     need(engine.dialect.name == "postgresql", "TEST_DATABASE_URL (PostgreSQL) is not set")
     session = make_session_factory(engine)()
-    assert session.scalar(text("SELECT current_user")) == APP_ROLE
+    assert session.scalar(text("SELECT current_user")) == app_role
     assert not session.scalar(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
     yield session
     session.rollback()
@@ -260,26 +259,27 @@ def test_the_app_role_does_the_apps_work(app_session, make_customer, supplier):
         app_session.execute(text("UPDATE audit_event SET actor = 'x'"))
 
 
-def test_db_upgrade_runs_as_the_owner_and_grants_the_app_role(fresh_engine, tmp_path):
+def test_db_upgrade_runs_as_the_owner_and_grants_the_app_role(fresh_engine, tmp_path, need,
+                                                              app_role):
     """``ispzone db upgrade`` with DATABASE_OWNER_URL: the owner migrates, the app's role
     (DATABASE_URL's user) gets rows but no tables; a superuser as the app's role is refused."""
     need(fresh_engine.dialect.name == "postgresql", "TEST_DATABASE_URL (PostgreSQL) is not set")
     from app import create_app
 
     owner = fresh_engine.url.render_as_string(hide_password=False)
-    app_url = make_url(owner).set(username=APP_ROLE).render_as_string(hide_password=False)
+    app_url = make_url(owner).set(username=app_role).render_as_string(hide_password=False)
     config = {"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": app_url,
               "DATABASE_OWNER_URL": owner, "MAIL_OUTBOX_DIR": str(tmp_path / "outbox")}
     app = create_app(config)
     result = app.test_cli_runner().invoke(args=["db", "upgrade"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert f"role {APP_ROLE} granted" in result.output
+    assert f"role {app_role} granted" in result.output
     app_engine = app.extensions["ispzone.engine"]
     with app_engine.begin() as conn:
         owners = conn.scalars(text(
             "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = current_schema()"
         )).all()
-        assert owners and APP_ROLE not in owners
+        assert owners and app_role not in owners
         conn.execute(text("INSERT INTO audit_event (at, actor, action) "
                           "VALUES (now(), 'system', 'test')"))
         assert "audit_event" in inspect(conn).get_table_names()
