@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.clock import now
@@ -41,8 +41,15 @@ def record(
     new_value=None,
     ip: str | None = None,
     details: dict | None = None,
+    id: int | None = None,
+    at: datetime | None = None,
 ) -> AuditEvent:
+    """Add one event (the trail is append-only: the database refuses UPDATE and DELETE, so
+    an event is written once, complete). ``id`` from :func:`reserve_id` and ``at`` when
+    work done before it refers to the event."""
     event = AuditEvent(
+        id=id,
+        at=at or now(),
         action=action,
         actor=actor,
         customer_id=customer_id,
@@ -54,3 +61,14 @@ def record(
     )
     session.add(event)
     return event
+
+
+def reserve_id(session: Session) -> int:
+    """The id of an event that this transaction records later (``record(..., id=...)``),
+    for rows written before it that refer to it (a CDR import's calls).
+
+    PostgreSQL: the table's sequence. SQLite: one past the highest id; there is one writer
+    at a time, and a transaction that read before another one wrote cannot write itself."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(text("SELECT nextval(pg_get_serial_sequence('audit_event', 'id'))"))
+    return session.scalar(text("SELECT coalesce(max(id), 0) + 1 FROM audit_event"))

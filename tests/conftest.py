@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from billing.invoicing.supplier import Supplier
 from billing.models import Contract, Customer, Service, ServiceAddress
@@ -53,6 +53,33 @@ def pg_schema_url_fixture():
     return pg_schema_url
 
 
+# On PostgreSQL the tests' app and sessions connect as a role that owns no table, as in
+# production (README, "Production: database roles"): TEST_DATABASE_APP_URL's user (made
+# here when missing). TEST_DATABASE_URL's user owns the schema: it migrates it and grants
+# the app's role (core/schema.py).
+APP_URL = make_url(os.environ.get("TEST_DATABASE_APP_URL") or "postgresql://ispzone_app_test@/")
+APP_ROLE = APP_URL.username
+
+
+@pytest.fixture
+def app_role():
+    """The non-owner role the tests' app connects as on PostgreSQL."""
+    return APP_ROLE
+
+
+def _create_app_role(admin) -> None:
+    with admin.begin() as conn:  # roles are the cluster's: another run may have made it
+        conn.execute(text(
+            f"DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        ))
+
+
+def _as_app_role(owner_url: str) -> str:
+    url = make_url(owner_url).set(username=APP_ROLE, password=APP_URL.password)
+    return url.render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def _template_db(tmp_path_factory):
     if PG_URL:
@@ -63,8 +90,9 @@ def _template_db(tmp_path_factory):
             conn.execute(text(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE"))
             conn.execute(text(f"CREATE SCHEMA {schema_name}"))
         url = pg_schema_url(PG_URL, schema_name)
+        _create_app_role(admin)
         engine = make_engine(url)
-        schema.upgrade(engine)
+        schema.upgrade(engine, app_role=APP_ROLE)
         engine.dispose()
         yield url
         with admin.begin() as conn:
@@ -79,7 +107,8 @@ def _template_db(tmp_path_factory):
 
 
 @pytest.fixture
-def database_url(_template_db, tmp_path):
+def owner_url(_template_db, tmp_path):
+    """The database as its owner (who migrates it); on SQLite the same file as the app's."""
     if PG_URL:
         engine = make_engine(_template_db)
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
@@ -92,6 +121,12 @@ def database_url(_template_db, tmp_path):
     target = tmp_path / "test.sqlite3"
     shutil.copy(_template_db, target)
     return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def database_url(owner_url):
+    """The database as the application connects to it (on PostgreSQL: a non-owner role)."""
+    return _as_app_role(owner_url) if PG_URL else owner_url
 
 
 @pytest.fixture

@@ -77,8 +77,9 @@ def import_cdr(
     reader = csv.reader(stream)
     try:
         with _no_cycle_collection(), session.begin_nested():
-            event = audit.record(session, "voip.cdr_imported", actor=actor, new_value=(name or "")[-200:])
-            session.flush()
+            # the audit event is written last, complete (the trail is append-only); the
+            # calls carry its id as their import batch
+            started, batch = now(), audit.reserve_id(session)
             unrated: list[int] = []
             tariffs = Tariffs(session)
             pg = session.get_bind().dialect.name == "postgresql"
@@ -88,9 +89,9 @@ def import_cdr(
             if pg:
                 from voip.cdr_pg import PgWriter
 
-                charged = PgWriter(session, event.id).run(chunks, services, tariffs)
+                charged = PgWriter(session, batch).run(chunks, services, tariffs)
             else:
-                charged = _SqliteWriter(session, event.id).run(chunks, services)
+                charged = _SqliteWriter(session, batch).run(chunks, services)
             if unrated and not skip_unrated:
                 raise CdrFileError(
                     f"{len(unrated)} answered calls cannot be rated (no tariff prefix for the "
@@ -99,7 +100,9 @@ def import_cdr(
                 )
             result.unrated_lines = unrated
             _settle(session, result, charged)
-            event.details = _details(result, name)
+            event = audit.record(session, "voip.cdr_imported", actor=actor, id=batch, at=started,
+                                 new_value=(name or "")[-200:])
+            event.details = _details(result, name)  # before it is written: one INSERT
             session.flush()
     except csv.Error as exc:  # e.g. a NUL byte, an unterminated quote
         raise CdrFileError(f"line {reader.line_num}: {exc}") from None

@@ -44,8 +44,23 @@ def db_group() -> None:
 def db_upgrade(revision: str) -> None:
     from core import schema
 
-    schema.upgrade(current_app.extensions["ispzone.engine"], revision)
-    click.echo(f"database at {revision}")
+    config = current_app.config
+    role = schema.app_role(
+        config["DATABASE_URL"], config["DATABASE_OWNER_URL"], config["DATABASE_APP_ROLE"]
+    )
+    with _owner_engine() as engine:
+        try:
+            schema.upgrade(engine, revision, app_role=role)
+        except schema.RoleError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"database at {revision}" + (f"; role {role} granted" if role else ""))
+    if not role and current_app.extensions["ispzone.engine"].dialect.name == "postgresql":
+        click.echo(
+            "warning: the application connects as the tables' owner, which could switch the "
+            "append-only triggers off; set DATABASE_OWNER_URL (README, Production: database "
+            "roles)",
+            err=True,
+        )
 
 
 @db_group.command("downgrade")
@@ -53,8 +68,25 @@ def db_upgrade(revision: str) -> None:
 def db_downgrade(revision: str) -> None:
     from core import schema
 
-    schema.downgrade(current_app.extensions["ispzone.engine"], revision)
+    with _owner_engine() as engine:
+        schema.downgrade(engine, revision)
     click.echo(f"database at {revision}")
+
+
+@contextmanager
+def _owner_engine():
+    """The schema's owner (DATABASE_OWNER_URL), or the app's engine when that is unset."""
+    owner = current_app.config["DATABASE_OWNER_URL"]
+    if not owner:
+        yield current_app.extensions["ispzone.engine"]
+        return
+    from core.db import make_engine
+
+    engine = make_engine(owner)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @click.command("demo", help="Fill the database with the demo ISP (idempotent).")

@@ -9,9 +9,17 @@ from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy.orm import Session
 
 from core.db import make_engine, make_session_factory
+from web import settings
+
+# Two roles in production (README, "Production: database roles"): DATABASE_URL is the
+# application's role, which owns no table; `ispzone db upgrade` runs as DATABASE_OWNER_URL
+# (default: DATABASE_URL) and grants DATABASE_APP_ROLE (default: DATABASE_URL's user, when
+# it differs from the owner's) the application's privileges (core/schema.py).
+DEFAULTS = {"DATABASE_OWNER_URL": "", "DATABASE_APP_ROLE": ""}
 
 
 def init_app(app: Flask) -> None:
+    settings.apply(app, DEFAULTS)
     # No pre-ping: it costs a round trip on every request. A connection that the server
     # closed fails that one request; SQLAlchemy then sees the disconnect and invalidates
     # the pool, so the next requests get fresh connections.
