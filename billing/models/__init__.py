@@ -18,11 +18,20 @@ from billing.models.invoices import (
     TaxReceipt,
     TaxReceiptVat,
 )
-from billing.models.payments import Allocation, BankTransaction, LedgerEntry, StatementImport
+from billing.models.ledger import (
+    AccountKind,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerLeg,
+    LedgerTransaction,
+    TransactionKind,
+)
+from billing.models.payments import Allocation, BankTransaction, StatementImport
 from core.audit import AuditEvent
 from core.db import Base
 
 __all__ = [
+    "AccountKind",
     "INVOICE_KINDS",
     "SERVICE_KINDS",
     "Allocation",
@@ -35,7 +44,10 @@ __all__ = [
     "Invoice",
     "InvoiceLine",
     "InvoiceVatRecap",
+    "LedgerAccount",
     "LedgerEntry",
+    "LedgerLeg",
+    "LedgerTransaction",
     "PasswordResetToken",
     "Service",
     "ServiceAddress",
@@ -43,5 +55,6 @@ __all__ = [
     "TaxReceipt",
     "TaxReceiptVat",
     "TrafficDay",
+    "TransactionKind",
     "UserSession",
 ]

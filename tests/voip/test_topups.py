@@ -19,6 +19,7 @@ from core.db import make_session_factory
 from tests.conftest import PG_URL, login, need
 from tests.voip.conftest import confirm_key, flash_texts, voip_login
 from voip import topups
+from voip.accounts import open_line
 from voip.models import TopUp, VoipAccount
 
 CAP = Decimal("1000")
@@ -160,8 +161,8 @@ def test_only_offered_coupons_and_own_keys(client, session, line, make_line):
 
 
 def test_low_credit_flag_is_reset_when_credit_is_back(session, line):
-    session.add(VoipAccount(service_id=line.id, credit=Decimal("10.00"), low_credit_threshold=Decimal("150.00"),
-                            low_credit_notified=True))
+    open_line(session, line.id, Decimal("10.00"), actor="test", threshold=Decimal("150.00"))
+    session.get(VoipAccount, line.id).low_credit_notified = True
     session.commit()
     top_up(session, line, "100")
     session.commit()
