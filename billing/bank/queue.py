@@ -109,8 +109,9 @@ class Unassigned:
 def unassign(session: Session, tx: BankTransaction, actor: str, reason: str) -> Unassigned:
     """Undo the pairing of a matched payment (audited), as if it had never been paired.
 
-    Its ledger entry is reversed by a new entry (the ledger is append-only), its allocations
-    are removed (the invoices it paid are open again), the movement goes back to the
+    Its ledger payment is reversed by a new transaction (the ledger is append-only), with
+    what it had settled; its allocations are removed (the invoices it paid are open again),
+    the movement goes back to the
     unmatched queue with no customer, and the customer's remaining credit settles their open
     invoices again. Refused (nothing changed) for anything but a matched payment, and for a
     payment with a tax document issued for it (billing.invoicing.receipts): that is never deleted.

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from billing.ledger.balances import customer_balance
 from billing.models import AccountKind, Invoice, LedgerAccount, LedgerLeg, LedgerTransaction
 from billing.models import TransactionKind as TK
-from billing.models.ledger import CUSTOMER_ACCOUNTS, LINE_ACCOUNTS, LedgerEntry
+from billing.models.ledger import CUSTOMER_ACCOUNTS, LINE_ACCOUNTS
 from core.clock import now, today
 from core.db import CENT, bulk_insert
 
@@ -441,9 +441,3 @@ def post_staged(session: Session, kind: str, source_sql: str, params: dict, acto
     )
     return n
 
-
-def entries_of(session: Session, customer_id: int) -> list[LedgerEntry]:
-    """The customer's ledger entries (the view), oldest first."""
-    return list(session.scalars(
-        select(LedgerEntry).where(LedgerEntry.customer_id == customer_id).order_by(LedgerEntry.id)
-    ))
