@@ -166,7 +166,8 @@ _PAYMENT_POSTINGS = (
 _ALLOCATION_POSTINGS = (
     "SELECT customer_id, CAST(:booked AS date) AS booked_on, amount, "
     "'prepaid_credit:' || customer_id AS debit_key, 'receivable:' || customer_id AS credit_key, "
-    "NULL::text AS description, invoice_id, bank_transaction_id, allocation_id "
+    "NULL::text AS description, NULL::integer AS invoice_id, "
+    "NULL::integer AS bank_transaction_id, allocation_id "
     "FROM settled_batch ORDER BY allocation_id"
 )
 

@@ -268,9 +268,8 @@ def post_allocations(session: Session, allocations: Sequence[dict], actor: str) 
             TK.ALLOCATION,
             [(account_key(A.PREPAID_CREDIT, a["customer_id"]), a["amount"]),
              (account_key(A.RECEIVABLE, a["customer_id"]), -a["amount"])],
-            booked_on=booked, actor=actor, customer_id=a["customer_id"],
-            invoice_id=a["invoice_id"], bank_transaction_id=a.get("bank_transaction_id"),
-            allocation_id=a["id"],
+            # the allocation row names the invoice and the source
+            booked_on=booked, actor=actor, customer_id=a["customer_id"], allocation_id=a["id"],
         )
         for a in allocations
     ])
@@ -417,6 +416,7 @@ def post_staged(session: Session, kind: str, source_sql: str, params: dict, acto
             "THEN split_part(k, ':', 2)::integer END, :moment "
             "FROM (SELECT debit_key AS k FROM ledger_staged UNION "
             "SELECT credit_key FROM ledger_staged) AS keys "
+            "WHERE NOT EXISTS (SELECT 1 FROM ledger_account a WHERE a.key = keys.k) "
             "ORDER BY k ON CONFLICT (key) DO NOTHING"
         ),
         {"moment": moment},

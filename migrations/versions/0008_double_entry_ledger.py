@@ -88,14 +88,10 @@ def upgrade() -> None:
         sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["bank_transaction_id"], ["bank_transaction.id"],
                                 name=op.f("fk_ledger_transaction_bank_transaction_id_bank_transaction")),
-        sa.ForeignKeyConstraint(["customer_id"], ["customer.id"],
-                                name=op.f("fk_ledger_transaction_customer_id_customer")),
         sa.ForeignKeyConstraint(["invoice_id"], ["invoice.id"],
                                 name=op.f("fk_ledger_transaction_invoice_id_invoice")),
         sa.ForeignKeyConstraint(["reverses_id"], ["ledger_transaction.id"],
                                 name=op.f("fk_ledger_transaction_reverses_id_ledger_transaction")),
-        sa.ForeignKeyConstraint(["service_id"], ["service.id"],
-                                name=op.f("fk_ledger_transaction_service_id_service")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_transaction")),
     )
     with op.batch_alter_table("ledger_transaction") as batch:
@@ -122,6 +118,14 @@ def upgrade() -> None:
         batch.create_index(batch.f("ix_ledger_leg_account_id"), ["account_id"], unique=False)
         batch.create_index(batch.f("ix_ledger_leg_transaction_id"), ["transaction_id"],
                            unique=False)
+
+    op.create_table(
+        "ledger_check",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("lo", sa.Integer(), nullable=False),
+        sa.Column("hi", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_check")),
+    )
 
     _convert()
 
@@ -341,10 +345,12 @@ def _view_read_only_up() -> None:
 
 
 def _guards_up() -> None:
-    """Legs are written before their header. The header is refused unless its legs are two
-    or more summing to zero; a leg is refused once its header exists; a leg without a header
-    is refused at commit (the deferred foreign key); legs and headers are never updated or
-    deleted. PostgreSQL checks once per statement (transition tables), SQLite per row."""
+    """Legs are written before their header. A transaction whose legs are fewer than two or
+    do not sum to zero is refused (PostgreSQL: at commit, by a DEFERRABLE INITIALLY DEFERRED
+    constraint trigger over the id range each INSERT statement queued in ledger_check;
+    SQLite: when its header is inserted); a leg is refused once its header exists (PostgreSQL:
+    once per statement, with a transition table); a leg without a header is refused at commit
+    (the deferred foreign key); legs and headers are never updated or deleted."""
     if _pg():
         op.execute(f"""
             CREATE FUNCTION ledger_append_only() RETURNS trigger AS $$
@@ -355,18 +361,31 @@ def _guards_up() -> None:
                 RAISE EXCEPTION '{TX_APPEND_ONLY}' USING ERRCODE = 'raise_exception';
             END;
             $$ LANGUAGE plpgsql""")
+        # each INSERT statement of headers queues the range of its ids ...
+        op.execute("""
+            CREATE FUNCTION ledger_transaction_queue_check() RETURNS trigger AS $$
+            BEGIN
+                INSERT INTO ledger_check (lo, hi)
+                SELECT min(id), max(id) FROM new_transactions HAVING count(*) > 0;
+                RETURN NULL;
+            END;
+            $$ LANGUAGE plpgsql""")
+        # ... and a deferred constraint trigger checks the range at commit (once per
+        # statement, set-based, not once per transaction)
         op.execute(f"""
             CREATE FUNCTION ledger_transaction_balanced() RETURNS trigger AS $$
             DECLARE bad record;
             BEGIN
-                SELECT n.id, count(l.id) AS legs, coalesce(sum(l.amount), 0) AS total INTO bad
-                FROM new_transactions n LEFT JOIN ledger_leg l ON l.transaction_id = n.id
-                GROUP BY n.id HAVING count(l.id) < 2 OR coalesce(sum(l.amount), 0) <> 0
+                SELECT t.id, count(l.id) AS legs, coalesce(sum(l.amount), 0) AS total INTO bad
+                FROM ledger_transaction t LEFT JOIN ledger_leg l ON l.transaction_id = t.id
+                WHERE t.id BETWEEN NEW.lo AND NEW.hi
+                GROUP BY t.id HAVING count(l.id) < 2 OR coalesce(sum(l.amount), 0) <> 0
                 LIMIT 1;
                 IF FOUND THEN
                     RAISE EXCEPTION '{UNBALANCED}: transaction % has % legs summing to %',
                         bad.id, bad.legs, bad.total USING ERRCODE = 'check_violation';
                 END IF;
+                DELETE FROM ledger_check WHERE id = NEW.id;
                 RETURN NULL;
             END;
             $$ LANGUAGE plpgsql""")
@@ -383,8 +402,11 @@ def _guards_up() -> None:
                 RETURN NULL;
             END;
             $$ LANGUAGE plpgsql""")
-        op.execute("CREATE TRIGGER ledger_transaction_balanced AFTER INSERT ON ledger_transaction "
+        op.execute("CREATE TRIGGER ledger_transaction_queue_check AFTER INSERT ON ledger_transaction "
                    "REFERENCING NEW TABLE AS new_transactions FOR EACH STATEMENT "
+                   "EXECUTE FUNCTION ledger_transaction_queue_check()")
+        op.execute("CREATE CONSTRAINT TRIGGER ledger_transaction_balanced AFTER INSERT ON ledger_check "
+                   "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
                    "EXECUTE FUNCTION ledger_transaction_balanced()")
         op.execute("CREATE TRIGGER ledger_leg_open_transaction AFTER INSERT ON ledger_leg "
                    "REFERENCING NEW TABLE AS new_legs FOR EACH STATEMENT "
@@ -416,9 +438,11 @@ def _guards_down() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update ON {table}")
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
         op.execute("DROP TRIGGER IF EXISTS ledger_leg_open_transaction ON ledger_leg")
-        op.execute("DROP TRIGGER IF EXISTS ledger_transaction_balanced ON ledger_transaction")
+        op.execute("DROP TRIGGER IF EXISTS ledger_transaction_queue_check ON ledger_transaction")
+        op.execute("DROP TRIGGER IF EXISTS ledger_transaction_balanced ON ledger_check")
         op.execute("DROP TRIGGER IF EXISTS ledger_entry_read_only ON ledger_entry")
         for function in ("ledger_append_only", "ledger_transaction_balanced",
+                         "ledger_transaction_queue_check",
                          "ledger_leg_open_transaction", "ledger_entry_read_only"):
             op.execute(f"DROP FUNCTION IF EXISTS {function}()")
         return
@@ -509,6 +533,7 @@ def downgrade() -> None:
         batch.drop_index(batch.f("ix_ledger_leg_transaction_id"))
         batch.drop_index(batch.f("ix_ledger_leg_account_id"))
     op.drop_table("ledger_leg")
+    op.drop_table("ledger_check")
     with op.batch_alter_table("ledger_transaction") as batch:
         batch.drop_index(batch.f("ix_ledger_transaction_invoice_id"))
         batch.drop_index(batch.f("ix_ledger_transaction_customer_id"))
