@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing.bank.pairing import settle
 from billing.invoicing.supplier import Supplier, number_format
 from billing.invoicing.vat import LineInput, compute_document
 from billing.ledger import postings as ledger
@@ -165,8 +166,6 @@ def issue_invoice(
     session.add(invoice)
     session.flush()
     ledger.post_invoice(session, invoice, options.actor, credit_line=options.credit_line)
-    from billing.bank.pairing import settle  # late: payments reads invoices
-
     directed = {("cn", invoice.id): options.corrects.id} if options.corrects else {}
     settle(session, [customer.id], directed, actor=options.actor)
     audit.record(

@@ -1,18 +1,21 @@
 """All tables of the domain core. Import from here: ``from billing.models import Invoice``."""
 
-from billing.models.audit import PasswordResetToken, UserSession
+from billing.models.audit import PasswordResetToken, SessionKind, UserSession
 from billing.models.customers import (
     SERVICE_KINDS,
     Contract,
     Customer,
     Service,
     ServiceAddress,
+    ServiceKind,
+    ServicePeriod,
     TrafficDay,
 )
 from billing.models.invoices import (
     INVOICE_KINDS,
     DocumentSeries,
     Invoice,
+    InvoiceKind,
     InvoiceLine,
     InvoiceVatRecap,
     TaxReceipt,
@@ -26,7 +29,12 @@ from billing.models.ledger import (
     LedgerTransaction,
     TransactionKind,
 )
-from billing.models.payments import Allocation, BankTransaction, StatementImport
+from billing.models.payments import (
+    Allocation,
+    BankTransaction,
+    BankTransactionStatus,
+    StatementImport,
+)
 from core.audit import AuditEvent
 from core.db import Base
 
@@ -37,11 +45,13 @@ __all__ = [
     "Allocation",
     "AuditEvent",
     "BankTransaction",
+    "BankTransactionStatus",
     "Base",
     "Contract",
     "Customer",
     "DocumentSeries",
     "Invoice",
+    "InvoiceKind",
     "InvoiceLine",
     "InvoiceVatRecap",
     "LedgerAccount",
@@ -51,6 +61,9 @@ __all__ = [
     "PasswordResetToken",
     "Service",
     "ServiceAddress",
+    "ServiceKind",
+    "ServicePeriod",
+    "SessionKind",
     "StatementImport",
     "TaxReceipt",
     "TaxReceiptVat",

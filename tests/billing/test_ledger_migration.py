@@ -39,26 +39,25 @@ from billing.models import (
 from core import schema
 from core.clock import today
 from core.db import make_engine, make_session_factory, money_sum
-from tests.conftest import PG_URL, _pg_schema_url
 from voip import demo as voip_demo
 
 ACCOUNT = "2001234567/2010"
 
 
 @pytest.fixture
-def old_engine(tmp_path):
+def old_engine(tmp_path, pg_url, pg_schema_url):
     """An empty database of this test's own (SQLite file or PostgreSQL schema)."""
-    if not PG_URL:
+    if not pg_url:
         engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
         yield engine
         engine.dispose()
         return
     name = f"ispzone_ledger_migration_{os.getpid()}"
-    admin = make_engine(PG_URL)
+    admin = make_engine(pg_url)
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {name}"))
-    engine = make_engine(_pg_schema_url(PG_URL, name))
+    engine = make_engine(pg_schema_url(pg_url, name))
     yield engine
     engine.dispose()
     with admin.begin() as conn:
