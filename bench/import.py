@@ -17,9 +17,10 @@ and prints both, their ratio and the peak RSS. Targets: import + pairing <= 10 s
 <= 3x parse-only; peak memory <= 300 MB.
 
 Then, on a database set up the same way again, the floor of any import that pairs: only the
-rows such an import must store for these payments (one movement, one ledger entry and one
-allocation each, already resolved, COPYed in one transaction with the schema's indexes,
-constraints and foreign keys), timed against the same parse-only time. ``--no-floor`` skips it.
+rows such an import must store for these payments (one movement, one allocation, and two
+ledger transactions of two legs each: the payment and its allocation; already resolved,
+COPYed in one transaction with the schema's indexes, constraints, foreign keys and ledger
+guards), timed against the same parse-only time. ``--no-floor`` skips it.
 """
 
 from __future__ import annotations
@@ -84,10 +85,21 @@ def setup(admin_url: str, lines: int, statement: Path, db: str = DB, vacuum: boo
                f"2026{i:06d}", "CZK", "371.90", "78.10", "450.00", "Příkladnet s.r.o.",
                "Nádražní 12, Kolín", f"Zákazník {i}", "Hlavní 1, Kolín",
                "2026-01-01T00:00:00Z") for i in n))
-        copy("ledger_entry", ["customer_id", "booked_on", "kind", "amount", "invoice_id",
-                              "description", "created_at"],
-             ((i, issued, "invoice", "-450.00", i, "Faktura", "2026-01-01T00:00:00Z") for i in n))
-        for table in ("customer", "contract", "invoice"):
+        # each invoice's ledger transaction (billing.ledger.postings.invoice_posting): the
+        # customer's receivable +450.00, revenue -371.90, output VAT -78.10; legs first
+        revenue, vat = lines + 1, lines + 2
+        copy("ledger_account", ["id", "key", "kind", "customer_id", "created_at"],
+             [(i, f"receivable:{i}", "receivable", i, "2026-01-01T00:00:00Z") for i in n]
+             + [(revenue, "revenue", "revenue", None, "2026-01-01T00:00:00Z"),
+                (vat, "output_vat", "output_vat", None, "2026-01-01T00:00:00Z")])
+        copy("ledger_leg", ["transaction_id", "account_id", "amount"],
+             (leg for i in n for leg in ((i, i, "450.00"), (i, revenue, "-371.90"),
+                                         (i, vat, "-78.10"))))
+        copy("ledger_transaction", ["id", "kind", "booked_on", "actor", "description",
+                                    "customer_id", "invoice_id", "created_at"],
+             ((i, "invoice", issued, "bench", f"Faktura 2026{i:06d}", i, i,
+               "2026-01-01T00:00:00Z") for i in n))
+        for table in ("customer", "contract", "invoice", "ledger_account", "ledger_transaction"):
             cur.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
         conn.commit()
 
@@ -159,7 +171,24 @@ def measure_floor(url: str, statement: Path) -> None:
             "new_transactions, duplicate_transactions) VALUES ('floor', 'gpc', '', %s, now(), "
             "0, 0) RETURNING id", (parsed.account,)).fetchone()[0]
         first_id = conn.execute("SELECT nextval('bank_transaction_id_seq')").fetchone()[0]
-        movements, ledger, allocations = [], [], []
+        # the customers' prepaid-credit accounts exist beforehand (a pairing import creates
+        # them at most once per customer), and so do the ids of the transactions
+        conn.execute(
+            "INSERT INTO ledger_account (key, kind, customer_id, created_at) "
+            "SELECT 'prepaid_credit:' || id, 'prepaid_credit', id, now() FROM customer "
+            "UNION ALL SELECT 'bank_clearing', 'bank_clearing', NULL, now() "
+            "ON CONFLICT (key) DO NOTHING")
+        account = dict(conn.execute("SELECT key, id FROM ledger_account").fetchall())
+        first_tx = conn.execute(
+            "SELECT setval(pg_get_serial_sequence('ledger_transaction', 'id'), "
+            "nextval(pg_get_serial_sequence('ledger_transaction', 'id')) "
+            "+ 2 * %s::bigint)", (len(parsed.transactions),)).fetchone()[0] \
+            - 2 * len(parsed.transactions)
+        first_alloc = conn.execute("SELECT nextval('allocation_id_seq')").fetchone()[0]
+        conn.execute("SELECT setval('allocation_id_seq', %s::bigint)",
+                     (first_alloc + len(parsed.transactions),))
+        movements, legs, headers, allocations = [], [], [], []
+        bank = account["bank_clearing"]
         for n, tx in enumerate(parsed.transactions):
             customer_id, invoice_id = by_ss.get(tx.specific_symbol) or by_contract[
                 tx.variable_symbol]
@@ -168,9 +197,18 @@ def measure_floor(url: str, statement: Path) -> None:
                 f"{tx_id}\t{parsed.account}\t{tx.bank_tx_id}\t{tx.booked_on}\t{tx.amount}\tCZK\t"
                 f"{tx.variable_symbol or ''}\t{tx.specific_symbol or ''}\t"
                 f"{tx.constant_symbol or ''}\tmatched\t{customer_id}\t{import_id}\t{created}\n")
-            ledger.append(f"{customer_id}\t{tx.booked_on}\tpayment\t{tx.amount}\t{tx_id}\t"
-                          f"Platba\t{created}\n")
-            allocations.append(f"{invoice_id}\t{tx_id}\t{tx.amount}\t{created}\n")
+            # the payment (bank clearing -> prepaid credit) and its allocation (prepaid
+            # credit -> receivable): two transactions of two legs each
+            pay_tx, alloc_tx, alloc_id = first_tx + 2 * n, first_tx + 2 * n + 1, first_alloc + n
+            prepaid, receivable = account[f"prepaid_credit:{customer_id}"], account.get(
+                f"receivable:{customer_id}")
+            legs.append(f"{pay_tx}\t{bank}\t{tx.amount}\n{pay_tx}\t{prepaid}\t-{tx.amount}\n"
+                        f"{alloc_tx}\t{prepaid}\t{tx.amount}\n"
+                        f"{alloc_tx}\t{receivable}\t-{tx.amount}\n")
+            headers.append(f"{pay_tx}\tpayment\t{tx.booked_on}\tbench\tPlatba\t{customer_id}\t"
+                           f"{tx_id}\t\\N\t{created}\n{alloc_tx}\tallocation\t{tx.booked_on}\t"
+                           f"bench\t\t{customer_id}\t{tx_id}\t{alloc_id}\t{created}\n")
+            allocations.append(f"{alloc_id}\t{invoice_id}\t{tx_id}\t{tx.amount}\t{created}\n")
         conn.commit()
         t0 = time.perf_counter()
         with conn.cursor() as cur:
@@ -178,18 +216,19 @@ def measure_floor(url: str, statement: Path) -> None:
                 ("bank_transaction", "id, source_account, bank_tx_id, booked_on, amount, "
                  "currency, variable_symbol, specific_symbol, constant_symbol, status, "
                  "customer_id, statement_import_id, created_at", movements),
-                ("ledger_entry", "customer_id, booked_on, kind, amount, bank_transaction_id, "
-                 "description, created_at", ledger),
-                ("allocation", "invoice_id, bank_transaction_id, amount, created_at",
+                ("allocation", "id, invoice_id, bank_transaction_id, amount, created_at",
                  allocations),
+                ("ledger_leg", "transaction_id, account_id, amount", legs),
+                ("ledger_transaction", "id, kind, booked_on, actor, description, customer_id, "
+                 "bank_transaction_id, allocation_id, created_at", headers),
             ):
                 with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     copy.write("".join(lines))
         conn.commit()
         floor_s = time.perf_counter() - t0
-    rows = len(movements) + len(ledger) + len(allocations)
+    rows = len(movements) + 4 * len(legs) + 2 * len(headers) + len(allocations)
     print(f"floor: storing the {rows:,} rows any pairing import must write "
-          f"(movements, ledger entries, allocations; resolved beforehand)")
+          f"(movements, allocations, ledger transactions and legs; resolved beforehand)")
     print(f"parse only:       {parse_s:7.2f} s")
     print(f"floor:            {floor_s:7.2f} s = {floor_s / parse_s:.2f} x parse-only "
           f"(3x parse-only: {3 * parse_s:.2f} s)")

@@ -9,8 +9,8 @@ Needs PostgreSQL and ``wrk`` (``apt-get install wrk``); gunicorn comes with the 
 1. Creates the database if it is missing, migrates it, and fills it straight into the tables
    with COPY (skipped when the counts already match): N customers with one contract and one
    internet service each, M monthly invoices per customer (one line, one VAT recap row, the
-   ledger entry), and the bank payments that paid them (bank transaction, allocation, ledger
-   entry): all but the newest month are paid; every 20th customer still owes the newest
+   ledger transaction), and the bank payments that paid them (bank transaction, allocation,
+   the payment's and the allocation's ledger transactions): all but the newest month are paid; every 20th customer still owes the newest
    invoice, every 50th an older, overdue one. Totals are consistent (450 Kč at 21 % =
    371.90 + 78.10, as billing.invoicing.vat computes it; each customer's ledger balance is minus what
    is open). One Python pass feeds one COPY per table, each on its own connection and
@@ -306,7 +306,7 @@ def generate(url: str, n_customers: int, per_customer: int) -> None:
 
         t1 = time.perf_counter()
         with ExitStack() as stack:
-            invoice, line, recap, ledger, bank, alloc = sinks = [
+            invoice, line, recap, accounts, legs, ledger, bank, alloc = sinks = [
                 stack.enter_context(stream(table, columns)) for table, columns in (
                     ("invoice", "id, customer_id, contract_id, number, kind, issue_date, "
                      "taxable_date, due_date, variable_symbol, specific_symbol, currency, "
@@ -316,8 +316,13 @@ def generate(url: str, n_customers: int, per_customer: int) -> None:
                     ("invoice_line", "id, invoice_id, position, description, quantity, unit, "
                      "unit_price, prices_include_vat, vat_rate, net, vat, gross, service_id"),
                     ("invoice_vat_recap", "id, invoice_id, rate, base, vat, total"),
-                    ("ledger_entry", "id, customer_id, booked_on, kind, amount, invoice_id, "
-                     "bank_transaction_id, description, created_at"),
+                    # the double-entry ledger (docs/ledger.md): per invoice, its payment and
+                    # that payment's allocation one transaction each (ids: the invoice's,
+                    # + n_invoices, + 2 n_invoices), legs as billing.ledger.postings writes them
+                    ("ledger_account", "id, key, kind, customer_id, created_at"),
+                    ("ledger_leg", "transaction_id, account_id, amount"),
+                    ("ledger_transaction", "id, kind, booked_on, actor, description, "
+                     "customer_id, invoice_id, bank_transaction_id, allocation_id, created_at"),
                     ("bank_transaction", "id, source_account, bank_tx_id, booked_on, amount, "
                      "currency, variable_symbol, specific_symbol, counter_name, status, "
                      "customer_id, created_at"),
@@ -326,8 +331,16 @@ def generate(url: str, n_customers: int, per_customer: int) -> None:
             ]
             add_invoice, add_line, add_recap = invoice.add, line.add, recap.add
             add_ledger, add_bank, add_alloc = ledger.add, bank.add, alloc.add
+            add_leg = legs.add
             account = sup.account or "bench"
+            revenue, output_vat, clearing = (2 * n_customers + k for k in (1, 2, 3))
+            for key, id_ in (("revenue", revenue), ("output_vat", output_vat),
+                             ("bank_clearing", clearing)):
+                accounts.add(f"{id_}\t{key}\t{key}\t{NULL}\t{CREATED_AT}\n")
             for i in range(1, n_customers + 1):
+                receivable, prepaid = 2 * i - 1, 2 * i
+                accounts.add(f"{receivable}\treceivable:{i}\treceivable\t{i}\t{CREATED_AT}\n"
+                             f"{prepaid}\tprepaid_credit:{i}\tprepaid_credit\t{i}\t{CREATED_AT}\n")
                 number = str(NUMBER_BASE + i)
                 name, _street, _city, _postal, address = person(i)
                 tname, price, _d, _u, net, vat, gross = tariffs[i % 10]
@@ -348,8 +361,10 @@ def generate(url: str, n_customers: int, per_customer: int) -> None:
                                 f"{due}\t{number}\t{ss}\tCZK\t{invoice_tail}\t{period}\t{party}")
                     add_line(f"{inv_id}\t{inv_id}\t1\t{tname} – období {label}{line_tail}")
                     add_recap(f"{inv_id}\t{inv_id}{recap_tail}")
-                    add_ledger(f"{inv_id}\t{i}\t{issue}\tinvoice\t-{gross}\t{inv_id}\t{NULL}\t"
-                               f"Faktura {inv_no}\t{CREATED_AT}\n")
+                    add_leg(f"{inv_id}\t{receivable}\t{gross}\n{inv_id}\t{revenue}\t-{net}\n"
+                            f"{inv_id}\t{output_vat}\t-{vat}\n")
+                    add_ledger(f"{inv_id}\tinvoice\t{issue}\tbench\tFaktura {inv_no}\t{i}\t"
+                               f"{inv_id}\t{NULL}\t{NULL}\t{CREATED_AT}\n")
                     paid_on = paid_dates[(i * 7 + m.index) % 11]
                     if paid_on is None or (m.index == last and owes_latest) or (
                         m.index == last - 2 and owes_older
@@ -360,9 +375,14 @@ def generate(url: str, n_customers: int, per_customer: int) -> None:
                              f"{number}\t{ss if by_ss else NULL}\t{name}\tmatched\t{i}\t"
                              f"{CREATED_AT}\n")
                     add_alloc(f"{inv_id}\t{inv_id}\t{inv_id}\t{gross}\t{CREATED_AT}\n")
-                    add_ledger(f"{n_invoices + inv_id}\t{i}\t{paid_on}\tpayment\t{gross}\t{NULL}\t"
-                               f"{inv_id}\tPlatba VS {number} SS {ss if by_ss else '-'}\t"
-                               f"{CREATED_AT}\n")
+                    pay_tx, alloc_tx = n_invoices + inv_id, 2 * n_invoices + inv_id
+                    add_leg(f"{pay_tx}\t{clearing}\t{gross}\n{pay_tx}\t{prepaid}\t-{gross}\n"
+                            f"{alloc_tx}\t{prepaid}\t{gross}\n{alloc_tx}\t{receivable}\t-{gross}\n")
+                    add_ledger(f"{pay_tx}\tpayment\t{paid_on}\tbench\t"
+                               f"Platba VS {number} SS {ss if by_ss else '-'}\t{i}\t{NULL}\t"
+                               f"{inv_id}\t{NULL}\t{CREATED_AT}\n"
+                               f"{alloc_tx}\tallocation\t{paid_on}\tbench\t\t{i}\t{inv_id}\t"
+                               f"{inv_id}\t{inv_id}\t{CREATED_AT}\n")
                 if i % 1000 == 0:
                     for sink in sinks:
                         sink.flush()
@@ -388,7 +408,8 @@ def generate(url: str, n_customers: int, per_customer: int) -> None:
     t3 = time.perf_counter()
     with psycopg.connect(psycopg_url(url), autocommit=True) as conn:
         for table in ("customer", "contract", "service", "invoice", "invoice_line",
-                      "invoice_vat_recap", "ledger_entry", "bank_transaction", "allocation"):
+                      "invoice_vat_recap", "ledger_account", "ledger_transaction", "ledger_leg",
+                      "bank_transaction", "allocation"):
             conn.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT coalesce(max(id), 1) FROM {table}))"

@@ -48,7 +48,9 @@ class Money(TypeDecorator):
     def load_dialect_impl(self, dialect):
         if dialect.name == "sqlite":
             return dialect.type_descriptor(BigInteger())
-        return dialect.type_descriptor(Numeric(12, 2, asdecimal=True))
+        # NUMERIC(12,2) unless given (ledger legs: Money(precision=14, scale=2))
+        precision = self.impl.precision or 12
+        return dialect.type_descriptor(Numeric(precision, 2, asdecimal=True))
 
     def process_bind_param(self, value, dialect):
         if value is None:

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from billing.ledger import postings
 from billing.models import Service
 from core import audit
 from core.clock import PRAGUE, now
@@ -106,7 +107,9 @@ def peek(session: Session, service_id: int) -> VoipAccount:
     found = session.get(VoipAccount, service_id)
     if found is not None:
         return found
-    return VoipAccount(service_id=service_id, credit=ZERO, opening_credit=ZERO, low_credit_notified=False)
+    empty = VoipAccount(service_id=service_id, opening_credit=ZERO, low_credit_notified=False)
+    empty.__dict__["_read_with"] = session  # its credit is still the ledger's
+    return empty
 
 
 def account(session: Session, service_id: int) -> VoipAccount:
@@ -129,7 +132,6 @@ def account(session: Session, service_id: int) -> VoipAccount:
         insert(VoipAccount)
         .values(
             service_id=service_id,
-            credit=ZERO,
             opening_credit=ZERO,
             low_credit_notified=False,
             updated_at=moment,
@@ -149,7 +151,7 @@ def ensure_accounts(session: Session, service_ids) -> None:
     session.execute(
         insert(VoipAccount.__table__).on_conflict_do_nothing(index_elements=["service_id"]),
         [
-            {"service_id": sid, "credit": Decimal("0.00"), "opening_credit": Decimal("0.00"),
+            {"service_id": sid, "opening_credit": Decimal("0.00"),
              "low_credit_notified": False, "updated_at": moment}
             for sid in sorted(service_ids)
         ],
@@ -180,6 +182,24 @@ def lock_account(session: Session, service_id: int) -> VoipAccount:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
+
+
+def open_line(session: Session, service_id: int, opening_credit: Decimal, *, actor: str,
+              threshold: Decimal | None = None) -> VoipAccount:
+    """A line's account row with its opening credit posted to the ledger (the demo, a line
+    taken over from elsewhere). Refused when the line has a row already."""
+    if session.get(VoipAccount, service_id) is not None:
+        raise AccountError(f"the line {service_id} has its account already")
+    service = session.get(Service, service_id)
+    if service is None:
+        raise AccountError(f"no service {service_id}")
+    row = VoipAccount(service_id=service_id, opening_credit=opening_credit,
+                      low_credit_threshold=threshold, low_credit_notified=False)
+    session.add(row)
+    session.flush()
+    postings.post_opening_credit(session, service_id, opening_credit,
+                                 customer_id=service.customer_id, actor=actor)
+    return row
 
 
 def set_threshold(

@@ -9,7 +9,7 @@ rejected file leaves the caller's transaction as it was. Calls are keyed by Aste
 
 On PostgreSQL (voip/cdr_pg.py) importers take turns on a transaction-level advisory lock;
 the calls not stored yet are COPied straight into voip_call in chunks while the file is
-parsed, and one UPDATE subtracts their sum per account. Elsewhere (SQLite) an executemany
+parsed. The charges of the file are one ledger transaction (billing.ledger.postings). Elsewhere (SQLite) an executemany
 INSERT ... ON CONFLICT DO NOTHING does the same; both give identical results.
 Parsing and rating: voip/cdr_parse.py. Column layout and time zone: see docs/voip-tariffs.md.
 """
@@ -30,6 +30,8 @@ from sqlalchemy import update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from billing.ledger import postings
+from billing.ledger.balances import line_credit_of
 from core import audit
 from core.clock import now
 from core.db import is_in
@@ -99,6 +101,10 @@ def import_cdr(
                     "add the prefixes to the tariff, or import with --skip-unrated"
                 )
             result.unrated_lines = unrated
+            postings.post_call_charges(
+                session, {sid: total for sid, (_calls, total) in charged.items()},
+                reference=f"cdr:{event.id}", actor=actor,
+            )
             _settle(session, result, charged)
             event = audit.record(session, "voip.cdr_imported", actor=actor, id=batch, at=started,
                                  new_value=(name or "")[-200:])
@@ -156,7 +162,7 @@ def _settle(session: Session, result: CdrImportResult, charged: dict[int, tuple[
         .where(
             is_in(session, table.c.service_id, list(charged)),
             table.c.low_credit_threshold.is_not(None),
-            table.c.credit < table.c.low_credit_threshold,
+            line_credit_of(table.c.service_id) < table.c.low_credit_threshold,
             table.c.low_credit_notified.is_(False),
         )
         .values(low_credit_notified=True)
@@ -181,9 +187,9 @@ class _SqliteWriter:
         result = {}
         for sid, (calls, cents) in sorted(self.charged.items()):
             total = Decimal(cents).scaleb(-2)
+            # the line's row, as a top-up locks it (the charges are posted by import_cdr)
             self.session.execute(
-                update(table).where(table.c.service_id == sid)
-                .values(credit=table.c.credit - total, updated_at=self.moment)
+                update(table).where(table.c.service_id == sid).values(updated_at=self.moment)
             )
             result[sid] = (calls, total)
         return result

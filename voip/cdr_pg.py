@@ -136,14 +136,13 @@ class PgWriter:
         charged = {sid: (calls, Decimal(cents).scaleb(-2))
                    for sid, (calls, cents) in sorted(self.charged.items()) if calls}
         if charged:
+            # the lines' rows, as a top-up locks them (the charges are posted by import_cdr)
             s.execute(
                 text(
-                    "UPDATE voip_account AS a SET credit = a.credit - c.total, updated_at = :moment "
-                    "FROM unnest(CAST(:sids AS integer[]), CAST(:totals AS numeric[])) "
-                    "AS c(service_id, total) WHERE a.service_id = c.service_id"
+                    "UPDATE voip_account SET updated_at = :moment "
+                    "WHERE service_id = ANY(CAST(:sids AS integer[]))"
                 ),
-                {"moment": now(), "sids": list(charged),
-                 "totals": [total for _, total in charged.values()]},
+                {"moment": now(), "sids": list(charged)},
             )
         return charged
 

@@ -23,7 +23,7 @@ from billing.invoicing.supplier import Supplier
 from billing.models import Service
 from core.clock import PRAGUE, now, today
 from voip import config as voip_config
-from voip.accounts import account
+from voip.accounts import account, open_line
 from voip.cdr import import_cdr
 from voip.tariff_import import import_tariff_csv
 from voip.topups import top_up
@@ -137,10 +137,8 @@ def load(session: Session, supplier: Supplier, config) -> str:
     lines = list(session.scalars(select(Service).where(Service.kind == "voip").order_by(Service.id)))
     for service in lines:
         opening = OPENING_CREDIT.get(service.phone_number, OTHER_OPENING_CREDIT)
-        row = account(session, service.id)
-        row.opening_credit = row.credit = opening
-        if service.phone_number == DEMO_NUMBER:
-            row.low_credit_threshold = Decimal("50.00")
+        open_line(session, service.id, opening, actor=ACTOR,
+                  threshold=Decimal("50.00") if service.phone_number == DEMO_NUMBER else None)
     session.flush()
 
     text, _answered = master_csv(lines, 30, random.Random(1001))

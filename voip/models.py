@@ -1,10 +1,12 @@
 """VoIP tables: price lists (tariffs) with per-prefix rates, the prepaid account of a VoIP
 service, its top-ups and its rated calls.
 
-A VoIP *account* is a ``Service`` of kind ``voip`` (phone number, VoIP password hash and the
-optional top-up cap live on ``service``); :class:`VoipAccount` holds its running credit,
-which changes only together with a :class:`TopUp` (+) or a :class:`CallRecord` (-) row in
-the same transaction, so ``credit == sum(top-ups) - sum(call costs) + opening_credit``.
+A VoIP *line* is a ``Service`` of kind ``voip`` (phone number, VoIP password hash and the
+optional top-up cap live on ``service``); :class:`VoipAccount` is its row for the low-credit
+warning and the lock that top-ups take. Its credit is no column: it is the balance of the
+line's ledger account (docs/ledger.md), posted together with a :class:`TopUp` (+) or the
+calls of a CDR import (-) in the same transaction, so
+``credit == opening_credit + sum(top-ups) - sum(call costs)``.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
+from billing.ledger.balances import line_credit
 from core.clock import now
 from core.db import Base, Price4
 
@@ -68,17 +71,26 @@ class TariffRate(Base):
 
 
 class VoipAccount(Base):
-    """The prepaid credit of one VoIP service (one phone number)."""
+    """One VoIP line's settings and lock row; its credit is read from the ledger."""
 
     __tablename__ = "voip_account"
 
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id"), primary_key=True)
-    credit: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    # what the line started with (posted to the ledger as an opening balance)
     opening_credit: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     # The customer's low-credit warning: one e-mail each time the credit falls below it.
     low_credit_threshold: Mapped[Decimal | None] = mapped_column()
     low_credit_notified: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+    @property
+    def credit(self) -> Decimal:
+        """The line's prepaid credit now: the balance of its ledger account (0 for a row
+        that is not in a session)."""
+        session = object_session(self) or self.__dict__.get("_read_with")
+        if session is None or self.service_id is None:
+            return Decimal("0.00")
+        return line_credit(session, self.service_id)
 
 
 class TopUp(Base):

@@ -1,5 +1,7 @@
 """Coupon top-ups: credit at once, an invoice to pay, at most a cap per calendar month.
 
+The invoice and the line's credit are one ledger transaction (billing.ledger.postings).
+
 Coupon values include VAT (21 %): the top-up's invoice is the tax document for the coupon,
 and calls later consume VAT-inclusive credit without being invoiced again (see docs/voip.md).
 
@@ -168,6 +170,7 @@ def top_up(
             due_date=issued + timedelta(days=due_days),
             prices_include_vat=True,
             actor=actor,
+            credit_line=(service_id, amount),  # the coupon's credit, in the invoice's posting
         ),
         contract=contract,
     )
@@ -182,9 +185,9 @@ def top_up(
         ip=ip,
     )
     session.add(topup)
-    old_credit = account.credit
-    account.credit = old_credit + amount
-    if account.low_credit_threshold is None or account.credit >= account.low_credit_threshold:
+    new_credit = account.credit  # the ledger's, with this coupon
+    old_credit = new_credit - amount
+    if account.low_credit_threshold is None or new_credit >= account.low_credit_threshold:
         account.low_credit_notified = False
     session.flush()  # the UNIQUE request key speaks here (IntegrityError) if raced
     audit.record(
@@ -194,7 +197,7 @@ def top_up(
         customer_id=service.customer_id,
         field="credit",
         old_value=old_credit,
-        new_value=account.credit,
+        new_value=new_credit,
         ip=ip,
         details={
             "number": service.phone_number,

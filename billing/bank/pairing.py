@@ -20,10 +20,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from billing.bank.pairing_pg import pair_staged_batch, settle_given, stage_batch
+from billing.ledger import postings
 from billing.ledger.balances import ZERO
 from billing.models import (
     Allocation,
@@ -33,7 +34,6 @@ from billing.models import (
     Contract,
     Customer,
     Invoice,
-    LedgerEntry,
 )
 from core import events
 from core.clock import now
@@ -104,7 +104,7 @@ def pair_many(session: Session, txs: Sequence, actor: str = "system") -> dict:
         book_payments(session, matched, actor)
         owners_all.update(owner for _, owner in matched)
         directed_all.update(directed)
-    settle(session, owners_all, directed_all)
+    settle(session, owners_all, directed_all, actor=actor)
     for customer_id in sorted(owners_all):
         events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)
     return counts
@@ -151,26 +151,11 @@ def _resolve(session: Session, txs: Sequence[BankTransaction]) -> tuple[dict, di
 
 
 def book_payments(session: Session, matched: Sequence[tuple], actor: str) -> None:
-    """Ledger entries and audit events for paired payments ``[(tx, customer_id), ...]``."""
+    """Ledger postings and audit events for paired payments ``[(tx, customer_id), ...]``."""
     if not matched:
         return
     moment = now()
-    bulk_insert(
-        session,
-        LedgerEntry.__table__,
-        [
-            {
-                "customer_id": owner,
-                "booked_on": tx.booked_on,
-                "kind": "payment",
-                "amount": tx.amount,
-                "bank_transaction_id": tx.id,
-                "description": f"Platba VS {tx.variable_symbol or '-'} SS {tx.specific_symbol or '-'}",
-                "created_at": moment,
-            }
-            for tx, owner in matched
-        ],
-    )
+    postings.post_payments(session, matched, actor)
     bulk_insert(
         session,
         AuditEvent.__table__,
@@ -188,7 +173,8 @@ def book_payments(session: Session, matched: Sequence[tuple], actor: str) -> Non
     )
 
 
-def settle(session: Session, customer_ids: Iterable[int], directed: dict[tuple, int]) -> Decimal:
+def settle(session: Session, customer_ids: Iterable[int], directed: dict[tuple, int],
+           actor: str = "system") -> Decimal:
     """Apply the customers' unapplied payments and credit notes to their open invoices.
 
     ``directed`` maps a source (``("tx", id)`` or ``("cn", id)``) to the invoice it is meant
@@ -199,15 +185,17 @@ def settle(session: Session, customer_ids: Iterable[int], directed: dict[tuple, 
     if not customer_ids:
         return ZERO
     if _is_postgresql(session):
-        return settle_given(session, customer_ids, directed)
+        return settle_given(session, customer_ids, directed, actor)
     applied = ZERO
     for ids in _chunks(customer_ids):
         opened = _open_invoices(session, ids)
         payments = _unapplied_payments(session, ids)
-        rows = []
+        rows: list[dict] = []
+        owners: list[int] = []
         for customer_id, plist in payments.items():
             invoices = opened.get(customer_id, [])
             by_id = {inv[0]: inv for inv in invoices}
+            first = len(rows)
             for pay in plist:  # directed first
                 target = by_id.get(directed.get(pay[0]))
                 if target is not None:
@@ -217,15 +205,29 @@ def settle(session: Session, customer_ids: Iterable[int], directed: dict[tuple, 
                     if pay[1] <= 0:
                         break
                     applied += _apply(pay, inv, rows)
+            owners.extend([customer_id] * (len(rows) - first))
         if rows:
-            moment = now()
-            for row in rows:
-                row.setdefault("bank_transaction_id", None)
-                row.setdefault("credit_note_id", None)
-                row["created_at"] = moment
-            bulk_insert(session, Allocation.__table__, rows)
+            _store_allocations(session, rows, owners, actor)
     session.flush()
     return applied
+
+
+def _store_allocations(session: Session, rows: list[dict], owners: list[int], actor: str) -> None:
+    """Insert the allocations (in order) and post each to the ledger."""
+    moment = now()
+    for row in rows:
+        row.setdefault("bank_transaction_id", None)
+        row.setdefault("credit_note_id", None)
+        row["created_at"] = moment
+    table = Allocation.__table__
+    ids = session.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+    ).scalars().all()
+    postings.post_allocations(
+        session,
+        [{**row, "id": id_, "customer_id": owner} for row, id_, owner in zip(rows, ids, owners, strict=True)],
+        actor,
+    )
 
 
 def _apply(pay: list, inv: list, rows: list) -> Decimal:

@@ -29,8 +29,9 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from billing.ledger import postings
 from core import events
-from core.clock import now
+from core.clock import now, today
 
 BIG_BATCH = 1000
 
@@ -139,9 +140,36 @@ inserted AS (
     FROM (SELECT *, 0 AS phase FROM directed_paid
           UNION ALL SELECT *, 1 FROM fifo WHERE amount > 0) x
     ORDER BY customer_id, phase, src_rn, inv_rn
-    RETURNING amount)
-SELECT coalesce(sum(amount), 0) FROM inserted
+    RETURNING id, invoice_id, bank_transaction_id, amount)
+INSERT INTO settled_batch (allocation_id, invoice_id, customer_id, bank_transaction_id, amount)
+SELECT i.id, i.invoice_id, v.customer_id, i.bank_transaction_id, i.amount
+FROM inserted i JOIN invoice v ON v.id = i.invoice_id
 """
+
+_SETTLED_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS settled_batch (allocation_id integer PRIMARY KEY, "
+    "invoice_id integer, customer_id integer, bank_transaction_id integer, "
+    "amount numeric(12, 2)) ON COMMIT DROP"
+)
+
+# the ledger postings of a batch: payments (bank clearing -> the customer's prepaid credit)
+# and allocations (prepaid credit -> settles the receivable); see billing.ledger.postings
+_PAYMENT_POSTINGS = (
+    "SELECT b.customer_id, b.booked_on, b.amount, 'bank_clearing' AS debit_key, "
+    "'prepaid_credit:' || b.customer_id AS credit_key, "
+    "'Platba VS ' || coalesce(nullif(b.variable_symbol, ''), '-') || "
+    "' SS ' || coalesce(nullif(b.specific_symbol, ''), '-') AS description, "
+    "NULL::integer AS invoice_id, b.tx_id AS bank_transaction_id, "
+    "NULL::integer AS allocation_id "
+    "FROM pairing_batch b WHERE b.status = 'matched' ORDER BY b.tx_id"
+)
+_ALLOCATION_POSTINGS = (
+    "SELECT customer_id, CAST(:booked AS date) AS booked_on, amount, "
+    "'prepaid_credit:' || customer_id AS debit_key, 'receivable:' || customer_id AS credit_key, "
+    "NULL::text AS description, NULL::integer AS invoice_id, "
+    "NULL::integer AS bank_transaction_id, allocation_id "
+    "FROM settled_batch ORDER BY allocation_id"
+)
 
 
 _NO_JIT = "billing.bank.pairing_pg.no_jit"
@@ -209,17 +237,7 @@ def pair_staged_batch(session: Session, actor: str, update_transactions: bool) -
         )
     moment = now()
     params = {"moment": moment, "actor": actor}
-    session.execute(
-        text(
-            "INSERT INTO ledger_entry (customer_id, booked_on, kind, amount, "
-            "bank_transaction_id, description, created_at) "
-            "SELECT b.customer_id, b.booked_on, 'payment', b.amount, b.tx_id, "
-            "'Platba VS ' || coalesce(nullif(b.variable_symbol, ''), '-') || "
-            "' SS ' || coalesce(nullif(b.specific_symbol, ''), '-'), :moment "
-            "FROM pairing_batch b WHERE b.status = 'matched' ORDER BY b.tx_id"
-        ),
-        params,
-    )
+    postings.post_staged(session, "payment", _PAYMENT_POSTINGS, {}, actor)
     session.execute(
         text(
             "INSERT INTO audit_event (at, actor, customer_id, action, new_value, details) "
@@ -236,6 +254,7 @@ def pair_staged_batch(session: Session, actor: str, update_transactions: bool) -
         "FROM pairing_batch WHERE status = 'matched' AND directed_invoice_id IS NOT NULL",
         {},
         moment,
+        actor,
     )
     counts = {"matched": 0, "unmatched": 0, "outgoing": 0}
     rows = session.execute(text("SELECT status, count(*) FROM pairing_batch GROUP BY status"))
@@ -248,7 +267,8 @@ def pair_staged_batch(session: Session, actor: str, update_transactions: bool) -
     return counts
 
 
-def settle_given(session: Session, customer_ids: list[int], directed: dict[tuple, int]) -> Decimal:
+def settle_given(session: Session, customer_ids: list[int], directed: dict[tuple, int],
+                 actor: str = "system") -> Decimal:
     """:func:`billing.bank.pairing.settle` for the given customers and directed sources."""
     plan_for_pairing(session)
     kinds, sources, invoices = [], [], []
@@ -264,6 +284,7 @@ def settle_given(session: Session, customer_ids: list[int], directed: dict[tuple
         {"customer_ids": customer_ids, "d_kinds": kinds, "d_sources": sources,
          "d_invoices": invoices},
         now(),
+        actor,
     )
 
 
@@ -281,7 +302,7 @@ def lock_customers(session: Session, customer_ids: Sequence[int]) -> None:
 
 
 def _settle(session: Session, customers_sql: str, directed_sql: str, params: dict,
-            moment) -> Decimal:
+            moment, actor: str) -> Decimal:
     session.flush()
     # One settler per customer at a time: two transactions pairing money of one customer
     # (two statements of different accounts, an import and a manual assign, a payment and
@@ -290,10 +311,14 @@ def _settle(session: Session, customers_sql: str, directed_sql: str, params: dic
     # id order (no deadlock between settlers); NO KEY UPDATE leaves foreign-key checks of
     # rows that reference the customer free to go on.
     session.execute(text(_LOCK_CUSTOMERS.format(customers=customers_sql)), params)
-    applied = session.execute(
+    session.execute(text(_SETTLED_DDL))
+    session.execute(text("TRUNCATE settled_batch"))
+    session.execute(
         text(_SETTLE.format(customers=customers_sql, directed=directed_sql)),
         {**params, "moment": moment},
-    ).scalar_one()
+    )
+    applied = session.execute(text("SELECT coalesce(sum(amount), 0) FROM settled_batch")).scalar_one()
+    postings.post_staged(session, "allocation", _ALLOCATION_POSTINGS, {"booked": today()}, actor)
     return Decimal(applied).quantize(Decimal("0.01"))
 
 

@@ -4,7 +4,8 @@
   currency than CZK), oldest first.
 * :func:`assign`: pair one of them with a customer.
 * :func:`unassign`: undo a pairing (a payment put on the wrong customer, or one the bank has
-  reversed): its ledger entry is reversed, its allocations go, and it waits in the queue again.
+  reversed): its ledger payment is reversed (with what it had settled), its allocations go, and it
+  waits in the queue again.
 * :func:`dismiss` / :func:`restore`: take a movement that is no customer's payment out of the
   queue (returned to the payer, reversed by the bank, a EUR payment booked elsewhere), and
   put it back.
@@ -82,7 +83,7 @@ def assign(session: Session, tx: BankTransaction, customer: Customer, actor: str
     tx.status, tx.customer_id = MATCHED, customer.id
     session.flush()
     book_payments(session, [(tx, customer.id)], actor)
-    settle(session, {customer.id}, {})
+    settle(session, {customer.id}, {}, actor=actor)
     audit.record(
         session,
         "payment.assigned",
@@ -109,8 +110,9 @@ class Unassigned:
 def unassign(session: Session, tx: BankTransaction, actor: str, reason: str) -> Unassigned:
     """Undo the pairing of a matched payment (audited), as if it had never been paired.
 
-    Its ledger entry is reversed by a new entry (the ledger is append-only), its allocations
-    are removed (the invoices it paid are open again), the movement goes back to the
+    Its ledger payment is reversed by a new transaction (the ledger is append-only), with
+    what it had settled; its allocations are removed (the invoices it paid are open again),
+    the movement goes back to the
     unmatched queue with no customer, and the customer's remaining credit settles their open
     invoices again. Refused (nothing changed) for anything but a matched payment, and for a
     payment with a tax document issued for it (billing.invoicing.receipts): that is never deleted.
@@ -174,12 +176,13 @@ def unassign(session: Session, tx: BankTransaction, actor: str, reason: str) -> 
         reopened[number] = reopened.get(number, ZERO) + allocation.amount
         session.delete(allocation)
     tx.status, tx.customer_id = UNMATCHED, None
-    ledger.reverse(
-        session, entries[0],
-        f"Zrušení párování platby VS {tx.variable_symbol or '-'} SS {tx.specific_symbol or '-'}",
+    ledger.post_unpairing(
+        session, tx, customer_id, sum(reopened.values(), ZERO), reverses_id=entries[0].id,
+        actor=actor,
+        description=f"Zrušení párování platby VS {tx.variable_symbol or '-'} SS {tx.specific_symbol or '-'}",
     )
     session.expire(tx, ["allocations"])
-    reapplied = settle(session, [customer_id], {})
+    reapplied = settle(session, [customer_id], {}, actor=actor)
     audit.record(
         session,
         "payment.unassigned",

@@ -82,6 +82,8 @@ class IssueOptions:
     note: str | None = None
     corrects: Invoice | None = None
     actor: str = "system"
+    # a VoIP coupon: (service id, amount) credited to that line in the invoice's posting
+    credit_line: tuple[int, Decimal] | None = None
 
 
 def issue_invoice(
@@ -164,17 +166,9 @@ def issue_invoice(
         )
     session.add(invoice)
     session.flush()
-    ledger.post(
-        session,
-        customer.id,
-        "credit_note" if options.kind == "credit_note" else "invoice",
-        -invoice.total,
-        booked_on=issued,
-        invoice_id=invoice.id,
-        description=f"{'Dobropis' if options.kind == 'credit_note' else 'Faktura'} {number}",
-    )
+    ledger.post_invoice(session, invoice, options.actor, credit_line=options.credit_line)
     directed = {("cn", invoice.id): options.corrects.id} if options.corrects else {}
-    settle(session, [customer.id], directed)
+    settle(session, [customer.id], directed, actor=options.actor)
     audit.record(
         session,
         "invoice.issued",

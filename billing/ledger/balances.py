@@ -1,4 +1,9 @@
-"""Read side of a customer's money: invoice states, open amounts, balance, overdue debt."""
+"""Read side of money: invoice states, open amounts, overdue debt, and the balances of ledger
+accounts, each a sum of legs (docs/ledger.md).
+
+A customer's balance is minus the sum of the legs on their receivable and prepaid-credit
+accounts (negative = debt); a VoIP line's credit is minus the sum on its line account.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from functools import lru_cache
 from sqlalchemy import Date, and_, bindparam, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from billing.models import Allocation, Invoice, LedgerEntry
+from billing.models import AccountKind, Allocation, Invoice, LedgerAccount, LedgerLeg
+from billing.models.ledger import CUSTOMER_ACCOUNTS
 from core.db import Money, money_sum
 
 ZERO = Decimal("0.00")
@@ -127,11 +133,7 @@ def _summary_query():
     left = Invoice.total - func.coalesce(paid.c.paid, 0)
     is_open = and_(Invoice.kind != "credit_note", left > 0)
     overdue = and_(is_open, Invoice.due_date < on)
-    ledger_sum = (
-        select(money_sum(LedgerEntry.amount))
-        .where(LedgerEntry.customer_id == customer_id)
-        .scalar_subquery()
-    )
+    ledger_sum = _customer_balance_query(customer_id).scalar_subquery()
     return (
         select(
             type_coerce(func.coalesce(func.sum(case((is_open, left))), 0), Money()),
@@ -143,6 +145,57 @@ def _summary_query():
         .outerjoin(paid, paid.c.invoice_id == Invoice.id)
         .where(Invoice.customer_id == customer_id)
     )
+
+
+# -- balances of ledger accounts ----------------------------------------------------------
+
+
+def _customer_balance_query(customer_id):
+    return (
+        select(type_coerce(-func.coalesce(func.sum(LedgerLeg.amount), 0), Money()))
+        .join(LedgerAccount, LedgerAccount.id == LedgerLeg.account_id)
+        .where(
+            LedgerAccount.customer_id == customer_id,
+            LedgerAccount.kind.in_([str(k) for k in CUSTOMER_ACCOUNTS]),
+        )
+    )
+
+
+def customer_balance(session: Session, customer_id: int) -> Decimal:
+    """Payments and credit notes minus invoices: negative is debt, positive is credit."""
+    return session.scalar(_customer_balance_query(customer_id))
+
+
+def account_balance(session: Session, kind: str, owner: int | None = None) -> Decimal:
+    """The sum of the legs of one account (debit +, credit -); 0 for one never used."""
+    query = (
+        select(money_sum(LedgerLeg.amount))
+        .join(LedgerAccount, LedgerAccount.id == LedgerLeg.account_id)
+        .where(LedgerAccount.kind == str(AccountKind(kind)))
+    )
+    if AccountKind(kind) in CUSTOMER_ACCOUNTS:
+        query = query.where(LedgerAccount.customer_id == owner)
+    elif AccountKind(kind) == AccountKind.VOIP_LINE_CREDIT:
+        query = query.where(LedgerAccount.service_id == owner)
+    return session.scalar(query)
+
+
+def line_credit_of(service_id):
+    """SQL: the credit of the VoIP line ``service_id`` (a value or a correlated column)."""
+    return (
+        select(type_coerce(-func.coalesce(func.sum(LedgerLeg.amount), 0), Money()))
+        .join(LedgerAccount, LedgerAccount.id == LedgerLeg.account_id)
+        .where(
+            LedgerAccount.kind == str(AccountKind.VOIP_LINE_CREDIT),
+            LedgerAccount.service_id == service_id,
+        )
+        .scalar_subquery()
+    )
+
+
+def line_credit(session: Session, service_id: int) -> Decimal:
+    """A VoIP line's prepaid credit: opening credit + top-ups - calls."""
+    return session.scalar(select(line_credit_of(service_id)))
 
 
 @dataclass(frozen=True)

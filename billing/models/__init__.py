@@ -21,17 +21,25 @@ from billing.models.invoices import (
     TaxReceipt,
     TaxReceiptVat,
 )
+from billing.models.ledger import (
+    AccountKind,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerLeg,
+    LedgerTransaction,
+    TransactionKind,
+)
 from billing.models.payments import (
     Allocation,
     BankTransaction,
     BankTransactionStatus,
-    LedgerEntry,
     StatementImport,
 )
 from core.audit import AuditEvent
 from core.db import Base
 
 __all__ = [
+    "AccountKind",
     "INVOICE_KINDS",
     "SERVICE_KINDS",
     "Allocation",
@@ -46,7 +54,10 @@ __all__ = [
     "InvoiceKind",
     "InvoiceLine",
     "InvoiceVatRecap",
+    "LedgerAccount",
     "LedgerEntry",
+    "LedgerLeg",
+    "LedgerTransaction",
     "PasswordResetToken",
     "Service",
     "ServiceAddress",
@@ -57,5 +68,6 @@ __all__ = [
     "TaxReceipt",
     "TaxReceiptVat",
     "TrafficDay",
+    "TransactionKind",
     "UserSession",
 ]

@@ -1,4 +1,4 @@
-"""Bank movements, their allocation to invoices, and the append-only ledger."""
+"""Bank movements and their allocation to invoices (the ledger: billing/models/ledger.py)."""
 
 from __future__ import annotations
 
@@ -90,24 +90,3 @@ class Allocation(Base):
     bank_transaction: Mapped[BankTransaction | None] = relationship(
         back_populates="allocations", foreign_keys=[bank_transaction_id]
     )
-
-
-class LedgerEntry(Base):
-    """Append-only. Balance of a customer = sum(amount); negative means debt.
-
-    Invoices enter negative, payments and credit notes positive. The database refuses
-    UPDATE and DELETE (triggers in the migration); a correction is a new reversing entry.
-    """
-
-    __tablename__ = "ledger_entry"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    booked_on: Mapped[date] = mapped_column(Date)
-    kind: Mapped[str] = mapped_column(String(16))  # invoice | payment | credit_note | reversal
-    amount: Mapped[Decimal] = mapped_column()
-    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"), index=True)
-    bank_transaction_id: Mapped[int | None] = mapped_column(ForeignKey("bank_transaction.id"))
-    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
-    description: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(default=now)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from billing.models import AuditEvent, Contract, Service
 from core.clock import today
 from tests.voip.test_tariffs import load_sample_tariff, tariff_text
+from voip.accounts import open_line
 from voip.cdr import CdrFileError, import_cdr
 from voip.models import CallRecord, VoipAccount
 from voip.tariff_import import import_tariff_csv
@@ -29,8 +30,8 @@ def add_voip(session, customer, number="+420601234567", credit=None, threshold=N
     session.add(service)
     session.flush()
     if credit is not None:
-        session.add(VoipAccount(service_id=service.id, credit=D(credit), opening_credit=D(credit),
-                                low_credit_threshold=threshold and D(threshold)))
+        open_line(session, service.id, D(credit), actor="test",
+                  threshold=threshold and D(threshold))
     session.commit()
     return service
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from billing.models import AuditEvent, Invoice
 from core.clock import PRAGUE, now
 from voip import topups
+from voip.accounts import open_line
 from voip.models import CallRecord, TopUp, VoipAccount
 
 NBSP = "\u00a0"
@@ -34,7 +35,7 @@ def local(moment: datetime) -> str:
 
 
 def credit(session, line, amount: str) -> None:
-    session.add(VoipAccount(service_id=line.id, credit=Decimal(amount), opening_credit=Decimal(amount)))
+    open_line(session, line.id, Decimal(amount), actor="test")
     session.commit()
 
 

@@ -17,6 +17,7 @@ from billing.models import AuditEvent, Contract, Invoice
 from core.clock import PRAGUE, today
 from core.db import make_session_factory
 from voip import topups
+from voip.accounts import open_line
 from voip.models import TopUp, VoipAccount
 
 CAP = Decimal("1000")
@@ -158,8 +159,8 @@ def test_only_offered_coupons_and_own_keys(voip_auth, client, session, line, mak
 
 
 def test_low_credit_flag_is_reset_when_credit_is_back(session, line):
-    session.add(VoipAccount(service_id=line.id, credit=Decimal("10.00"), low_credit_threshold=Decimal("150.00"),
-                            low_credit_notified=True))
+    open_line(session, line.id, Decimal("10.00"), actor="test", threshold=Decimal("150.00"))
+    session.get(VoipAccount, line.id).low_credit_notified = True
     session.commit()
     top_up(session, line, "100")
     session.commit()
