@@ -103,7 +103,7 @@ def import_cdr(
             result.unrated_lines = unrated
             postings.post_call_charges(
                 session, {sid: total for sid, (_calls, total) in charged.items()},
-                reference=f"cdr:{event.id}", actor=actor,
+                reference=f"cdr:{batch}", actor=actor,
             )
             _settle(session, result, charged)
             event = audit.record(session, "voip.cdr_imported", actor=actor, id=batch, at=started,

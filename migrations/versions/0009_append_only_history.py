@@ -1,7 +1,7 @@
 """append-only history: audit events, issued tax documents, bank movements
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-06 20:00:00
 
 The database refuses UPDATE and DELETE of rows that are evidence (migrations/guards.py).
@@ -24,7 +24,7 @@ from alembic import op
 from migrations.guards import protect, unprotect
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
