@@ -21,16 +21,17 @@ def set_cap(number: str, amount: str) -> None:
     VOIP_TOPUP_CAP setting (AMOUNT = default). Audited with the old and new value."""
     from flask import current_app
 
-    from voip.accounts import AccountError, parse_amount
+    from voip.accounts import AccountError
     from voip.accounts import set_cap as set_line_cap
+    from web import parsing
     from web.cli import transaction
 
     try:
-        cap = None if amount.strip().lower() == "default" else parse_amount(amount)
+        cap = None if amount.strip().lower() == "default" else parsing.amount(amount)
         with transaction() as session:
             service, old = set_line_cap(session, number, cap, actor="operator:cli")
             phone = service.phone_number
-    except AccountError as exc:
+    except (AccountError, parsing.ParseError) as exc:
         raise click.ClickException(f"{exc} (nothing was changed)") from exc
     default = current_app.config["VOIP_TOPUP_CAP"]
     shown_old = f"{old} CZK" if old is not None else f"default ({default} CZK)"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -19,6 +19,7 @@ from voip.auth import current, voip_login_required
 from voip.forms import ThresholdForm, TopUpConfirmForm
 from voip.models import TopUp
 from voip.tariffs import InvalidNumber, minutes_for, quote
+from web import parsing
 from web.database import db
 from web.formatting import format_money
 from web.i18n import current_lang
@@ -54,7 +55,7 @@ def helpers() -> dict:
 @voip_login_required
 def index():
     user = current()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = parsing.page_number(request.args.get("page"))
     calls, total = accounts.calls_page(db(), user.service.id, page, CALLS_PER_PAGE)
     recent = db().scalars(
         select(TopUp).where(TopUp.service_id == user.service.id).order_by(TopUp.created_at.desc()).limit(24)
@@ -85,9 +86,9 @@ def threshold():
         abort(400)
     raw = (form.threshold.data or "").strip()
     try:
-        value = accounts.parse_amount(raw) if raw else None
+        value = parsing.optional(raw, parsing.amount)
         accounts.set_threshold(db(), user.service, value, actor=user.actor, ip=request.remote_addr)
-    except accounts.AccountError:
+    except (parsing.ParseError, accounts.AccountError):
         db().rollback()
         flash(_("Enter the amount in CZK, e.g. 50 or 49,50."), "error")
         return redirect(url_for("voip.index"))
@@ -130,8 +131,8 @@ def tariff():
 
 def _coupon(raw: str | None) -> Decimal | None:
     try:
-        value = Decimal((raw or "").strip())
-    except InvalidOperation:
+        value = parsing.amount(raw)
+    except parsing.ParseError:
         return None
     coupons = current_app.config["VOIP_COUPONS"]
     return value if value in coupons else None

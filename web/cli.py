@@ -102,6 +102,8 @@ def import_command(file: Path) -> None:
             result = importer.import_file(session, file, supplier())
     except importer.ImportFileError as exc:
         raise click.ClickException(f"{file}: {exc} (nothing was imported)") from exc
+    except RecursionError as exc:
+        raise click.ClickException(f"{file}: nested too deeply (nothing was imported)") from exc
     click.echo(result)
 
 
@@ -218,16 +220,19 @@ def payments_import(file: Path, fmt: str | None, any_account: bool) -> None:
 def _import_statement(data: bytes, name: str, fmt: str | None, any_account: bool):
     """Import and pair in one transaction; only statements of our accounts unless
     ``any_account``."""
-    from billing.bank.importing import import_statement
+    from billing.bank.importing import StatementError, import_statement
 
     own = supplier().account or ""
     accounts = [a.strip() for a in (current_app.config["BANK_ACCOUNTS"] or own).split(",")]
-    with transaction() as session:
-        return import_statement(
-            session, data, name, fmt, "operator:cli",
-            bank_code=own.rsplit("/", 1)[1] if "/" in own else None,
-            own_accounts=None if any_account else accounts,
-        )
+    try:
+        with transaction() as session:
+            return import_statement(
+                session, data, name, fmt, "operator:cli",
+                bank_code=own.rsplit("/", 1)[1] if "/" in own else None,
+                own_accounts=None if any_account else accounts,
+            )
+    except RecursionError as exc:  # a parser that does not limit nesting itself
+        raise StatementError("nested too deeply to be a bank statement") from exc
 
 
 @payments_group.command("fetch-fio")

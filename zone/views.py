@@ -28,6 +28,7 @@ from billing.documents import qrplatba
 from billing.invoicing.receipts import customer_receipt, receipts_for, render_receipt_pdf
 from billing.ledger.balances import account_summary, invoice_page
 from core.clock import today
+from web import parsing
 from web.database import db
 from web.i18n import current_lang
 from web.mail import send_template
@@ -147,7 +148,7 @@ INVOICES_PER_PAGE = 20
 @login_required
 def invoices():
     page = invoice_page(
-        db(), current_user.customer_id, today(), request.args.get("page", 1, type=int),
+        db(), current_user.customer_id, today(), parsing.page_number(request.args.get("page")),
         INVOICES_PER_PAGE,
     )
     kind_labels = {  # one translation per kind on the page, not one per row
@@ -243,7 +244,11 @@ def traffic():
 
 def _traffic_params(own_ids: set[int]) -> tuple[date, date, int | None]:
     """The range and service asked for; defaults (with a flashed reason) when not valid."""
-    service_id = request.args.get("service", type=int) or None
+    try:
+        service_id = parsing.optional(request.args.get("service"), parsing.integer,
+                                      minimum=1, maximum=2**31 - 1)
+    except parsing.ParseError:
+        abort(404)
     if service_id is not None and service_id not in own_ids:
         abort(404)
     default_start, default_end = usage.month_to_date(today())
@@ -266,5 +271,5 @@ def _traffic_params(own_ids: set[int]) -> tuple[date, date, int | None]:
 
 
 def _date_arg(name: str) -> date | None:
-    raw = request.args.get(name, "").strip()
-    return date.fromisoformat(raw) if raw else None
+    """The day of the query parameter ``name``; ParseError (a ValueError) when not one."""
+    return parsing.optional(request.args.get(name), parsing.day)
