@@ -160,3 +160,22 @@ def test_set_cap_refuses_nasty_amounts(app, make_line):  # noqa: F811
         for raw in ("1e999999", "sNaN", "0x10"):
             result = app.test_cli_runner().invoke(args=["voip", "set-cap", "+420601234567", raw])
             assert result.exit_code == 1 and "nothing was changed" in result.output, result.output
+
+
+def test_ids_in_urls_beyond_the_database_are_404(client, make_customer):  # noqa: F811
+    """/receipts/9223372036854775808.pdf overflowed the driver (found by the route fuzz test)."""
+    make_customer(number="4003", password="zone-pass-1")
+    assert login(client, "4003", "zone-pass-1").status_code == 302
+    for path in ("/receipts/9223372036854775808.pdf", "/invoices/2147483648", "/services/" + "9" * 40):
+        assert client.get(path).status_code == 404
+    assert client.get("/invoices/2147483647").status_code == 404  # the largest id: looked up
+
+
+def test_a_json_body_is_not_a_form(client, make_customer):  # noqa: F811
+    """Flask-WTF fed a JSON body to the form: 30,000 levels deep it raised RecursionError."""
+    make_customer(number="4004", password="zone-pass-1")
+    assert login(client, "4004", "zone-pass-1").status_code == 302
+    deep = '{"a":' * 30_000 + "1" + "}" * 30_000
+    for body in (deep, "[1, 2]", '{"name": {"x": 1}}'):
+        response = client.post("/info/edit", data=body, content_type="application/json")
+        assert response.status_code == 415

@@ -113,18 +113,35 @@ def page_number(raw: object, maximum: int = 100_000) -> int:
         return 1
 
 
-def _refuse_nul() -> None:
+def _refuse_bad_input() -> None:
     """No value, name or path with a NUL byte reaches a view: no text column stores it
-    (PostgreSQL refuses such a string with an error, i.e. a 500)."""
+    (PostgreSQL refuses such a string with an error, i.e. a 500). No JSON body either: the
+    pages' forms take form data only, and Flask-WTF would otherwise feed a JSON body (any
+    shape, nested or 30,000 levels deep) to the form (the RADIUS API is not a Flask view)."""
     from flask import abort, request
 
     if "\x00" in request.path:
         abort(400)
+    if request.is_json:
+        abort(415)
     for source in (request.args, request.form):
         for name, values in source.lists():
             if "\x00" in name or any("\x00" in v for v in values):
                 abort(400)
 
 
+MAX_ID = 2**31 - 1  # the ids are INTEGER columns
+
+
 def install(app) -> None:
-    app.before_request(_refuse_nul)
+    """The request guard, and ``<int:...>`` in URLs bounded to ids the database can hold
+    (a larger number is a 404, not an overflow in the driver). Call before the blueprints
+    are registered."""
+    from werkzeug.routing import IntegerConverter
+
+    class IdConverter(IntegerConverter):
+        def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002
+            super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
+
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(_refuse_bad_input)
