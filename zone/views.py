@@ -22,8 +22,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
+from billing.customers import email_change, usage
 from billing.customers import self_service as customers
-from billing.customers import usage
 from billing.documents import qrplatba
 from billing.invoicing.receipts import customer_receipt, receipts_for, render_receipt_pdf
 from billing.ledger.balances import account_summary, invoice_page
@@ -32,7 +32,7 @@ from web import parsing
 from web.database import db
 from web.i18n import current_lang
 from web.mail import send_template
-from zone import bp, charts
+from zone import bp, charts, email
 from zone.forms import ContactForm
 
 log = logging.getLogger(__name__)
@@ -94,10 +94,17 @@ def edit_info():
     customer = current_user.customer
     form = ContactForm.for_customer(customer)
     if form.validate_on_submit():  # the domain's rules included (ContactForm.validate)
+        data = form.contact_data()
+        # a new e-mail address waits for the link sent to it (zone/email.py)
+        new_email = customers.clean_contact({"email": data.pop("email")})["email"]
+        new_email = new_email if new_email.lower() != (customer.email or "").lower() else None
         try:
             changes = customers.update_contact(
-                db(), customer, form.contact_data(), current_user.actor, request.remote_addr
+                db(), customer, data, current_user.actor, request.remote_addr
             )
+            if new_email:
+                email_change.request_change(db(), customer, new_email,
+                                            actor=current_user.actor, ip=request.remote_addr)
         except customers.ContactValidationError as exc:
             form.add_contact_errors(exc.errors)
         else:
@@ -105,7 +112,11 @@ def edit_info():
             if changes:
                 _notify_operator(customer, changes)
                 flash(_("Your contact details have been saved."), "success")
-            else:
+            if new_email:
+                email.ask_to_confirm(customer, new_email)
+                flash(_("We have sent a link to %(email)s. The new address takes effect once you open it; until then we write to %(old)s.",
+                        email=new_email, old=customer.email or "—"), "info")
+            if not changes and not new_email:
                 flash(_("Nothing has changed."), "info")
             return redirect(url_for("zone.info"))
     return render_template("zone/info_edit.html", form=form)
