@@ -1,5 +1,5 @@
 """Changing the e-mail address in the client zone: confirmed from the new mailbox
-(billing/customers/email_change.py has the rules; docs/client-zone.md the story)."""
+(billing/customers/email_change.py has the rules; ``EMAIL_CHANGE_HOURS`` in the README)."""
 
 from __future__ import annotations
 
