@@ -32,7 +32,7 @@ from core.clock import today
 from enforcement import acknowledge as ack
 from enforcement.cases import CaseError
 from enforcement.config import Policy
-from web import i18n, sessions
+from web import i18n, security, sessions
 from web.database import db
 from web.extensions import limiter
 
@@ -55,7 +55,7 @@ NEVER_CAPTURED = ("zone.healthz",)
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(capture_foreign_host)
+    security.on_foreign_host(app, capture_foreign_host)  # web.security checks the Host first
     app.context_processor(_banner_context)
     # whether to show the banner comes with the login session: no query of its own
     sessions.add_extra(BANNER_EXTRA, ack.notice_column())

@@ -24,8 +24,7 @@ from hypothesis import strategies as st
 from werkzeug.routing import IntegerConverter, PathConverter
 
 from billing.invoicing.issue import IssueOptions, LineInput, issue_invoice
-from tests.conftest import login
-from tests.voip.conftest import make_line, voip_login  # noqa: F401 - fixture
+from tests.voip.conftest import make_line, voip_auth  # noqa: F401 - fixtures
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 
@@ -121,14 +120,14 @@ def voip_user(app, client, make_customer, make_line):  # noqa: F811
     return ("voip", "5002", "zone-pass-2")
 
 
-def _log_in(client, who) -> None:
+def _log_in(auth, voip_auth, who) -> None:  # noqa: F811
     kind, number, password = who
-    assert login(client, number, password).status_code == 302
+    assert auth.login(number, password).status_code == 302
     if kind == "voip":
-        assert voip_login(client, "567", "voip-pass").status_code == 302
+        assert voip_auth.login("567", "voip-pass").status_code == 302
 
 
-def _fuzz(app, client, who, rule_text: str, method: str) -> None:
+def _fuzz(app, client, log_in, rule_text: str, method: str) -> None:
     logs_out = rule_text.endswith("/logout")
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -136,7 +135,7 @@ def _fuzz(app, client, who, rule_text: str, method: str) -> None:
     @given(data=st.data())
     def run(data):
         if logs_out:
-            _log_in(client, who)
+            log_in()
         path = _path(app, rule_text, data)
         query = data.draw(params, label="query")
         if method == "GET":
@@ -154,15 +153,17 @@ def _fuzz(app, client, who, rule_text: str, method: str) -> None:
 
 
 @pytest.mark.parametrize("rule_text, method", ROUTES, ids=[f"{m} {r}" for r, m in ROUTES])
-def test_subscriber_gets_no_500(app, client, subscriber, rule_text, method):
-    _log_in(client, subscriber)
-    _fuzz(app, client, subscriber, rule_text, method)
+def test_subscriber_gets_no_500(app, client, auth, voip_auth, subscriber, rule_text, method):  # noqa: F811
+    log_in = lambda: _log_in(auth, voip_auth, subscriber)  # noqa: E731
+    log_in()
+    _fuzz(app, client, log_in, rule_text, method)
 
 
 @pytest.mark.parametrize("rule_text, method", ROUTES, ids=[f"{m} {r}" for r, m in ROUTES])
-def test_voip_user_gets_no_500(app, client, voip_user, rule_text, method):
-    _log_in(client, voip_user)
-    _fuzz(app, client, voip_user, rule_text, method)
+def test_voip_user_gets_no_500(app, client, auth, voip_auth, voip_user, rule_text, method):  # noqa: F811
+    log_in = lambda: _log_in(auth, voip_auth, voip_user)  # noqa: E731
+    log_in()
+    _fuzz(app, client, log_in, rule_text, method)
 
 
 def test_every_route_is_fuzzed():

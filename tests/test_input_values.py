@@ -9,8 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import login
-from tests.voip.conftest import make_line, voip_login  # noqa: F401 - fixture
+from tests.voip.conftest import make_line, voip_auth  # noqa: F401 - fixtures
 from voip.models import TopUp, VoipAccount
 from web import parsing
 
@@ -84,10 +83,10 @@ def test_day_text_choice_optional():
 
 
 @pytest.fixture
-def voip_user(client, make_line, make_customer):  # noqa: F811
+def voip_user(client, voip_auth, make_line, make_customer):  # noqa: F811
     line = make_line("+420601234567", password="voip-pass",
                      customer=make_customer(number="3001", password="zone-pass-1"))
-    assert voip_login(client, "567", "voip-pass").status_code == 302
+    assert voip_auth.login("567", "voip-pass", client=client).status_code == 302
     return line
 
 
@@ -118,11 +117,11 @@ def test_threshold_with_a_nasty_value(client, session, voip_user, value):
     assert account is None or account.low_credit_threshold is None
 
 
-def test_page_numbers_out_of_range(client, voip_user, make_customer):  # noqa: F811
+def test_page_numbers_out_of_range(auth, client, voip_user, make_customer):  # noqa: F811
     for page in ("9" * 30, "-5", "1e3", "sNaN"):
         assert client.get("/voip/", query_string={"page": page}).status_code == 200
     make_customer(number="4001", password="zone-pass-1")
-    assert login(client, "4001", "zone-pass-1").status_code == 302
+    assert auth.login("4001", "zone-pass-1", client=client).status_code == 302
     for page in ("9" * 30, "-5", "sNaN"):
         assert client.get("/invoices", query_string={"page": page}).status_code == 200
     for query in ({"from": "2026-02-30"}, {"from": "9999999-01-01"}, {"to": "\u0663"},
@@ -130,7 +129,7 @@ def test_page_numbers_out_of_range(client, voip_user, make_customer):  # noqa: F
         assert client.get("/traffic", query_string=query).status_code in (200, 404)
 
 
-def test_nul_anywhere_is_400(client, make_customer):  # noqa: F811
+def test_nul_anywhere_is_400(auth, client, make_customer):  # noqa: F811
     make_customer(number="4002", password="zone-pass-1")
     assert client.post("/login", data={"customer_number": "40\x0002", "password": "x"}).status_code == 400
     assert client.get("/login?next=/\x00").status_code == 400
@@ -162,19 +161,19 @@ def test_set_cap_refuses_nasty_amounts(app, make_line):  # noqa: F811
             assert result.exit_code == 1 and "nothing was changed" in result.output, result.output
 
 
-def test_ids_in_urls_beyond_the_database_are_404(client, make_customer):  # noqa: F811
+def test_ids_in_urls_beyond_the_database_are_404(auth, client, make_customer):  # noqa: F811
     """/receipts/9223372036854775808.pdf overflowed the driver (found by the route fuzz test)."""
     make_customer(number="4003", password="zone-pass-1")
-    assert login(client, "4003", "zone-pass-1").status_code == 302
+    assert auth.login("4003", "zone-pass-1", client=client).status_code == 302
     for path in ("/receipts/9223372036854775808.pdf", "/invoices/2147483648", "/services/" + "9" * 40):
         assert client.get(path).status_code == 404
     assert client.get("/invoices/2147483647").status_code == 404  # the largest id: looked up
 
 
-def test_a_json_body_is_not_a_form(client, make_customer):  # noqa: F811
+def test_a_json_body_is_not_a_form(auth, client, make_customer):  # noqa: F811
     """Flask-WTF fed a JSON body to the form: 30,000 levels deep it raised RecursionError."""
     make_customer(number="4004", password="zone-pass-1")
-    assert login(client, "4004", "zone-pass-1").status_code == 302
+    assert auth.login("4004", "zone-pass-1", client=client).status_code == 302
     deep = '{"a":' * 30_000 + "1" + "}" * 30_000
     for body in (deep, "[1, 2]", '{"name": {"x": 1}}'):
         response = client.post("/info/edit", data=body, content_type="application/json")

@@ -31,14 +31,15 @@ from flask import (
 from flask_babel import gettext as _
 from limits import parse_many
 
-from billing.models import Customer, Service, UserSession
+from billing.models import Customer, Service, ServiceKind, SessionKind, UserSession
 from core.clock import today
-from voip import bp
 from voip.accounts import LoginOutcome, authenticate
+from voip.blueprint import bp
 from voip.forms import VoipLoginForm
 from web import sessions, throttle
 from web.database import db
 from web.extensions import limiter
+from web.redirects import safe_next
 
 TOKEN_KEY = "voip_token"
 
@@ -66,13 +67,13 @@ def current() -> VoipUser | None:
 
 def _load() -> VoipUser | None:
     token = session.get(TOKEN_KEY)
-    found = sessions.load(token, kind="voip")
+    found = sessions.load(token, kind=SessionKind.VOIP)
     if found is None:
         session.pop(TOKEN_KEY, None)
         return None
     row, customer, _extras = found
     service = db().get(Service, row.service_id) if row.service_id else None
-    if service is None or service.kind != "voip" or not service.is_active(today()):
+    if service is None or service.kind != ServiceKind.VOIP or not service.is_active(today()):
         sessions.end(token)
         db().commit()
         session.pop(TOKEN_KEY, None)
@@ -96,10 +97,8 @@ def _voip_user() -> dict:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only pages of this zone: never an open redirect."""
-    if target and target.startswith("/voip/") and "//" not in target and "\\" not in target:
-        return target
-    return url_for("voip.index")
+    """Only pages of this zone: never an open redirect (web.redirects.safe_next)."""
+    return safe_next(target, "voip.index", prefix="/voip/")
 
 
 # -- throttling -----------------------------------------------------------------------------
@@ -210,7 +209,7 @@ def _page(form: VoipLoginForm, ask_number: bool):
 def _start(service: Service):
     """A fresh server-side session; the client zone's login in the cookie stays as it was."""
     sessions.end(session.pop(TOKEN_KEY, None))
-    token = sessions.start(service.customer, kind="voip", service_id=service.id)
+    token = sessions.start(service.customer, kind=SessionKind.VOIP, service_id=service.id)
     db().commit()
     session[TOKEN_KEY] = token
     response = make_response(redirect(_safe_next(request.args.get("next"))))

@@ -14,8 +14,9 @@ from billing.invoicing.supplier import Supplier
 from billing.ledger.balances import states_for
 from billing.models import Invoice
 from core.clock import today
-from voip import accounts, bp, topups
+from voip import accounts, topups
 from voip.auth import current, voip_login_required
+from voip.blueprint import bp
 from voip.forms import ThresholdForm, TopUpConfirmForm
 from voip.models import TopUp
 from voip.tariffs import InvalidNumber, minutes_for, quote
@@ -234,3 +235,15 @@ def topup_done(topup_id: int):
         state=state,
         account=accounts.peek(db(), done.service_id),
     )
+
+
+def init_app(app) -> None:
+    """The package's one door into the Flask ``app``: the settings, the blueprint (these
+    views and :mod:`voip.auth`), the ``ispzone voip`` commands and the demo step."""
+    from voip import cli, config, demo
+    from web import settings
+
+    settings.apply(app, config.DEFAULTS)
+    app.register_blueprint(bp)
+    cli.init_app(app)
+    app.extensions.setdefault("ispzone.demo_hooks", []).append(demo.load)

@@ -1,4 +1,5 @@
-"""The ``ispzone`` command: Flask's CLI of the app plus the operators' commands.
+"""The operators' commands of the ``ispzone`` command (its entry, ``main``, is in app.py):
+database schema, demo, legacy import, invoices, payments.
 
 Each command opens one transaction and calls one domain function.
 """
@@ -10,16 +11,9 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 from billing.invoicing.supplier import Supplier
-
-
-def main() -> None:
-    from app import create_app
-
-    cli = FlaskGroup(create_app=create_app, help="ispzone: client zone, billing, enforcement")
-    cli.main()
 
 
 @contextmanager
@@ -46,6 +40,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(invoices_group)
     app.cli.add_command(payments_group)
+    from web.security import security_group
+
+    app.cli.add_command(security_group)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")

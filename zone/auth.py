@@ -19,10 +19,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from billing.customers import credentials
+from billing.models import SessionKind
 from web import sessions, throttle
 from web.database import db
 from web.extensions import limiter, login_manager
 from web.mail import send_template
+from web.redirects import public_url, safe_next
 from zone import bp
 from zone.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm
 
@@ -31,7 +33,7 @@ SCOPE = "zone"
 
 @login_manager.user_loader
 def load_user(token: str):
-    found = sessions.load(token, kind="zone")
+    found = sessions.load(token, kind=SessionKind.ZONE)
     if found is None:
         return None
     row, customer, extras = found
@@ -43,10 +45,8 @@ login_manager.login_message = None
 
 
 def _safe_next(target: str | None) -> str:
-    """Only local paths: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("zone.index")
+    """Only local paths: never an open redirect (web.redirects.safe_next)."""
+    return safe_next(target, "zone.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -66,7 +66,7 @@ def login():
             flash(_("Wrong customer number or password."), "error")
             return render_template("zone/login.html", form=form), 200
         sessions.fresh_cookie_session()
-        token = sessions.start(customer, kind="zone")
+        token = sessions.start(customer, kind=SessionKind.ZONE)
         db().commit()
         login_user(sessions.Principal(customer, None, token))
         response = make_response(redirect(_safe_next(request.args.get("next"))))
@@ -103,7 +103,7 @@ def forgot_password():
                 "password_reset",
                 lang=customer.language,
                 customer=customer,
-                link=url_for("zone.reset_password", token=token, _external=True),
+                link=public_url("zone.reset_password", token=token),
                 hours=hours,
             )
         # The same answer whether or not the account exists.

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing.models import Service, TrafficDay
+from billing.models import Service, ServiceKind, TrafficDay
 
 MAX_DAYS = 366
 
@@ -58,7 +58,7 @@ def internet_services(session: Session, customer_id: int) -> list[Service]:
     return list(
         session.scalars(
             select(Service)
-            .where(Service.customer_id == customer_id, Service.kind == "internet")
+            .where(Service.customer_id == customer_id, Service.kind == ServiceKind.INTERNET)
             .order_by(Service.valid_from, Service.id)
         )
     )
@@ -78,7 +78,7 @@ def daily_traffic(
         .join(Service, Service.id == TrafficDay.service_id)
         .where(
             Service.customer_id == customer_id,
-            Service.kind == "internet",
+            Service.kind == ServiceKind.INTERNET,
             TrafficDay.day >= start,
             TrafficDay.day <= end,
         )

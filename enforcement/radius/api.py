@@ -5,7 +5,7 @@ Callers are FreeRADIUS servers only: the request must come from an address in
 ``Authorization: Bearer <token>`` or ``X-Ispzone-Token`` (else 401). With no token set the
 endpoints refuse everyone. CSRF does not apply (no browser, no cookie session).
 
-Status codes follow rlm_rest (docs/radius.md): authorize 200 = go on with pap/chap,
+Status codes follow rlm_rest (docs/radius.md, docs/facts/freeradius-rest.md): authorize 200 = go on with pap/chap,
 401 = reject, 404 = notfound (the site rejects); accounting 204 = recorded, 503 = database
 trouble, so FreeRADIUS sends no Accounting-Response and the NAS retries.
 

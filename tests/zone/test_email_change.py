@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from billing.customers import email_change
 from billing.models import AuditEvent, Customer
-from tests.conftest import login
 from tests.zone.test_pages import CONTACT
 
 NEW = "jana.nova@example.org"
@@ -31,8 +30,8 @@ def jana(make_customer):
 
 
 @pytest.fixture
-def logged_in(client, jana):
-    assert login(client, "3001", "secret-pass").status_code == 302
+def logged_in(auth, client, jana):
+    assert auth.login("3001", "secret-pass", client=client).status_code == 302
     return client
 
 
@@ -142,7 +141,7 @@ def test_a_stale_link_fails(logged_in, session, jana, outbox):
     assert current_email(session, jana) == "second@example.org"
 
 
-def test_an_expired_a_forged_and_another_customers_link_fail(app, logged_in, client, session,
+def test_an_expired_a_forged_and_another_customers_link_fail(auth, app, logged_in, client, session,
                                                              jana, make_customer, outbox,
                                                              monkeypatch):
     ask(logged_in)
@@ -155,7 +154,7 @@ def test_an_expired_a_forged_and_another_customers_link_fail(app, logged_in, cli
 
     other = make_customer(number="3002", password="secret-pass", email="petr@example.cz")
     other_client = app.test_client()
-    assert login(other_client, "3002", "secret-pass").status_code == 302
+    assert auth.login("3002", "secret-pass", client=other_client).status_code == 302
     response = other_client.post(link)
     assert response.status_code == 404 and "jinému zákaznickému číslu" in response.get_data(as_text=True)
     assert current_email(session, other) == "petr@example.cz"
@@ -183,9 +182,9 @@ def test_same_address_sends_nothing(logged_in, session, jana, outbox):
     assert current_email(session, jana) == "jana@example.cz"
 
 
-def test_english_customer_gets_english(app, client, session, make_customer, outbox):
+def test_english_customer_gets_english(auth, app, client, session, make_customer, outbox):
     make_customer(number="3003", password="secret-pass", email="tom@example.cz", language="en")
-    assert login(client, "3003", "secret-pass").status_code == 302
+    assert auth.login("3003", "secret-pass", client=client).status_code == 302
     ask(client, email="tom@example.org")
     subjects = sorted(m["Subject"] for m in outbox.messages())
     assert subjects == ["Confirm your new e-mail address", "Your e-mail address is about to change"]
