@@ -10,19 +10,12 @@ from flask_login import current_user, login_required
 from billing.customers import email_change
 from web.database import db
 from web.mail import send_template
+from web.redirects import public_url
 from zone import bp
 
 
 def _hours() -> int:
     return int(current_app.config.get("EMAIL_CHANGE_HOURS") or email_change.DEFAULT_HOURS)
-
-
-def _external(endpoint: str, **values) -> str:
-    """An absolute link for an e-mail: from PUBLIC_URL, never from the request's Host."""
-    base = (current_app.config.get("PUBLIC_URL") or "").rstrip("/")
-    if base:
-        return base + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
 
 
 def ask_to_confirm(customer, new_email: str) -> None:
@@ -31,14 +24,14 @@ def ask_to_confirm(customer, new_email: str) -> None:
     token = email_change.make_token(current_app.secret_key, customer, new_email)
     send_template(
         new_email, "email_change_confirm", lang=customer.language,
-        customer=customer, link=_external("zone.confirm_email", token=token), hours=_hours(),
+        customer=customer, link=public_url("zone.confirm_email", token=token), hours=_hours(),
     )
     if customer.email:
         send_template(
             customer.email, "email_change_notice", lang=customer.language,
             customer=customer, new_email=new_email, ip=request.remote_addr,
             operator_email=current_app.config["OPERATOR_EMAIL"],
-            password_link=_external("zone.forgot_password"),
+            password_link=public_url("zone.forgot_password"),
         )
 
 
