@@ -45,7 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     _configure(app, test_config or {})
 
-    from web import database, door, formatting, i18n, sessions
+    from web import database, door, formatting, i18n, parsing, sessions
     from web.extensions import babel, csrf, limiter, login_manager
 
     database.init_app(app)
@@ -58,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     app.session_interface = sessions.HttpsAwareSessionInterface()
     formatting.init_app(app)
+    parsing.install(app)
 
     import zone
     from enforcement import views as enforcement_views

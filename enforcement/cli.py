@@ -86,11 +86,11 @@ def flask_renderer(app: Flask) -> Render:
     from flask_babel import force_locale
 
     from core.mail import compose
-    from enforcement.mailq import notice_context, qr_png
+    from enforcement.mailq import as_of, notice_context, qr_png
 
     def render(session: Session, mail: EnforcementMail) -> EmailMessage:
         with app.app_context(), force_locale(mail.lang or "cs"):
-            context = notice_context(session, mail, today())
+            context = notice_context(session, mail, as_of(mail, today()))
             text = render_template(
                 f"email/enforcement_{mail.kind}.txt",
                 public_url=(app.config.get("PUBLIC_URL") or "").rstrip("/"),

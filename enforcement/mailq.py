@@ -2,7 +2,8 @@
 
 The sweep (and the payment handler) write :class:`EnforcementMail` rows in their own
 transaction, so a notice exists exactly once whatever happens to SMTP. :func:`drain` claims
-due rows for a lease, renders each at send time (the list of open invoices is current then),
+due rows for a lease, renders each at send time as of the sweep's day (the list of open
+invoices is current then, the totals and due dates are those of the day swept),
 sends it through :mod:`core.mail`, and marks it sent; SMTP trouble reschedules it with
 exponential backoff and jitter. A notice that no longer applies (a reminder for a case that
 is ``ok`` again) is cancelled instead of sent.
@@ -171,7 +172,19 @@ def notice_context(session: Session, mail: EnforcementMail, on: date) -> dict:
         "invoices": invoices,
         "summary": account_summary(session, mail.customer_id, on),
         "extra": json.loads(mail.context) if mail.context else {},
+        "as_of": on,
     }
+
+
+def as_of(mail: EnforcementMail, default: date) -> date:
+    """The day a notice speaks of: its sweep's day (``as_of`` in its context), so that
+    ``enforcement run --date`` renders the totals, lists and deadlines of that day; notices
+    queued before the day was stored there are rendered as of ``default`` (today)."""
+    try:
+        raw = json.loads(mail.context).get("as_of") if mail.context else None
+        return date.fromisoformat(raw) if raw else default
+    except (ValueError, TypeError, AttributeError):
+        return default
 
 
 def qr_png(spayd: str) -> bytes:

@@ -230,7 +230,7 @@ def apply(
                                              targets.get(row.customer_id, []),
                                              reason=step.reason, at=moment)
             if step.mail:
-                mails.append(_mail_row(row, step.mail, decision, moment))
+                mails.append(_mail_row(row, step.mail, decision, moment, report.day))
         report.changes.append(_change(row, decision))
     bulk_insert(session, AuditEvent.__table__, audits)
     bulk_insert(session, RouterAction.__table__, actions)
@@ -245,10 +245,12 @@ def _change(row, decision: Decision) -> Change:
                   decision.mails, decision.actions)
 
 
-def _mail_row(row, kind: str, decision: Decision, moment: datetime) -> dict:
-    context = {}
+def _mail_row(row, kind: str, decision: Decision, moment: datetime, day: date) -> dict:
+    """A notice of the sweep of ``day``: it is rendered as of that day (``as_of``), whenever
+    it is sent, so ``enforcement run --date`` mails the totals and lists of that day."""
+    context = {"as_of": day.isoformat()}
     if kind == MailKind.DISCONNECTED:
-        context["disconnected_on"] = prague_date(moment).isoformat()
+        context["disconnected_on"] = day.isoformat()
     if kind == MailKind.PAYMENT_RECEIVED:
         context["previous_state"] = row.state or CaseState.OK
     return {
@@ -256,7 +258,7 @@ def _mail_row(row, kind: str, decision: Decision, moment: datetime) -> dict:
         "kind": kind,
         "to_address": row.email,
         "lang": row.language if row.language in ("cs", "en") else "cs",
-        "context": json.dumps(context) if context else None,
+        "context": json.dumps(context),
         "status": MailStatus.PENDING if row.email else MailStatus.CANCELLED,
         "attempts": 0,
         "next_attempt_at": moment,

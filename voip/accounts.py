@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -228,19 +228,6 @@ def set_threshold(
     )
     session.flush()
     return row
-
-
-def parse_amount(raw: str) -> Decimal:
-    """'1 500', '1500,50', '1500.5' -> Decimal('1500.50'); AccountError when not an amount."""
-    text = raw.strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
-    text = text.removesuffix("Kč").removesuffix("CZK")
-    try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise AccountError(f"{raw!r} is not an amount") from exc
-    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
-        raise AccountError(f"{raw!r} is not an amount in CZK with at most two decimals")
-    return value.quantize(Decimal("0.01"))
 
 
 def set_cap(session: Session, number: str, cap: Decimal | None, *, actor: str) -> tuple[Service, Decimal | None]:

@@ -6,7 +6,10 @@ logging in to (or out of) one zone does not touch the other.
 
 Only 10^N suffixes exist, so failures are throttled per client IP, per suffix and in all
 (suffix spraying from many addresses). An unknown suffix and a wrong password get the same
-answer and count the same.
+answer and count the same. Spraying must not lock the owners out: a browser that logged in to
+a line before holds a signed device cookie (web/throttle.py, as the client zone does) and is
+counted on its own instead of per suffix, and the limit over all suffixes slows unknown
+browsers down (a growing, capped delay) instead of refusing them.
 """
 
 from __future__ import annotations
@@ -14,7 +17,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from limits import parse_many
 
@@ -23,7 +36,7 @@ from core.clock import today
 from voip.accounts import LoginOutcome, authenticate
 from voip.blueprint import bp
 from voip.forms import VoipLoginForm
-from web import sessions
+from web import sessions, throttle
 from web.database import db
 from web.extensions import limiter
 from web.redirects import safe_next
@@ -89,27 +102,61 @@ def _safe_next(target: str | None) -> str:
 
 # -- throttling -----------------------------------------------------------------------------
 
+SCOPE = "voip"
 
-def _counters(suffix: str) -> list[tuple[object, tuple[str, ...]]]:
+
+def _known_device(suffix: str) -> str | None:
+    """The nonce of this browser's device cookie when it logged in to a line ending in
+    ``suffix`` before (set by :func:`_start`), else None."""
+    found = throttle.remembered(SCOPE)
+    if found is None or suffix == "invalid":
+        return None
+    number, nonce = found
+    return nonce if number.endswith(suffix) else None
+
+
+def _counters(suffix: str, device: str | None) -> list[tuple[object, tuple[str, ...]]]:
+    """The refusing counters: the client IP, and the suffix - or, for a known browser, that
+    browser on that suffix, so that spraying a suffix does not lock its owner out."""
     cfg = current_app.config
     prefix = cfg.get("RATELIMIT_KEY_PREFIX") or "ispzone"
     ip = request.remote_addr or "-"
-    pairs = [
-        (cfg["VOIP_LOGIN_IP_FAILURES"], (prefix, "voip-login-ip", ip)),
-        (cfg["VOIP_LOGIN_SUFFIX_FAILURES"], (prefix, "voip-login-suffix", suffix)),
-        (cfg["VOIP_LOGIN_GLOBAL_FAILURES"], (prefix, "voip-login-global")),
-    ]
+    pairs = [(cfg["VOIP_LOGIN_IP_FAILURES"], (prefix, "voip-login-ip", ip))]
+    if device:
+        pairs.append((cfg["VOIP_LOGIN_DEVICE_FAILURES"], (prefix, "voip-login-device", suffix, device)))
+    else:
+        pairs.append((cfg["VOIP_LOGIN_SUFFIX_FAILURES"], (prefix, "voip-login-suffix", suffix)))
     return [(item, ids) for limit, ids in pairs for item in parse_many(limit)]
 
 
-def _may_try(suffix: str) -> bool:
-    return all(limiter.limiter.test(item, *ids) for item, ids in _counters(suffix))
+def _global_ids() -> tuple[str, str]:
+    return (current_app.config.get("RATELIMIT_KEY_PREFIX") or "ispzone", "voip-login-global")
 
 
-def _failed(suffix: str, counted=("voip-login-ip", "voip-login-suffix", "voip-login-global")) -> None:
-    for item, ids in _counters(suffix):
-        if ids[1] in counted:
+def _may_try(suffix: str, device: str | None) -> bool:
+    return all(limiter.limiter.test(item, *ids) for item, ids in _counters(suffix, device))
+
+
+def _slow_down(device: str | None) -> None:
+    """Beyond the global limit every unknown browser waits (growing, capped); known
+    browsers do not. Nobody is refused for what others did."""
+    if device:
+        return
+    cfg = current_app.config
+    delay = throttle.slowdown(cfg["VOIP_LOGIN_GLOBAL_FAILURES"], *_global_ids(),
+                              base=float(cfg["VOIP_LOGIN_GLOBAL_DELAY"]),
+                              cap=float(cfg["VOIP_LOGIN_GLOBAL_DELAY_MAX"]))
+    if delay > 0:
+        throttle.sleep(delay)
+
+
+def _failed(suffix: str, device: str | None, *, only_ip: bool = False) -> None:
+    for item, ids in _counters(suffix, device):
+        if ids[1] == "voip-login-ip" or not only_ip:
             limiter.limiter.hit(item, *ids)
+    if not only_ip:
+        throttle.count_toward_slowdown(current_app.config["VOIP_LOGIN_GLOBAL_FAILURES"],
+                                       *_global_ids())
 
 
 def _suffix_key(raw: str) -> str:
@@ -130,9 +177,11 @@ def login():
     ask_number = bool(form.number.data)
     if form.validate_on_submit():
         suffix = _suffix_key(form.suffix.data)
-        if not _may_try(suffix):
+        device = _known_device(suffix)
+        if not _may_try(suffix, device):
             flash(_("Too many failed attempts. Please wait a while and try again."), "error")
             return _page(form, ask_number), 429
+        _slow_down(device)
         result = (
             authenticate(db(), suffix, form.password.data, today(), form.number.data or None)
             if suffix != "invalid"
@@ -140,11 +189,11 @@ def login():
         )
         if result is not None and result.outcome is LoginOutcome.NEEDS_NUMBER:
             # the password was not tried; the shared suffix costs the IP one attempt
-            _failed(suffix, counted=("voip-login-ip",))
+            _failed(suffix, device, only_ip=True)
             flash(_("Several phone numbers end with these digits. Enter your full phone number."), "info")
             return _page(form, True), 200
         if result is None or result.outcome is LoginOutcome.FAILED:
-            _failed(suffix)
+            _failed(suffix, device)
             flash(_("Wrong phone number or password."), "error")
             return _page(form, ask_number), 200
         return _start(result.service)
@@ -161,7 +210,9 @@ def _start(service: Service):
     sessions.end(session.pop(TOKEN_KEY, None))
     token = sessions.start(service.customer, kind=SessionKind.VOIP, service_id=service.id)
     session[TOKEN_KEY] = token
-    return redirect(_safe_next(request.args.get("next")))
+    response = make_response(redirect(_safe_next(request.args.get("next"))))
+    throttle.remember_device(response, SCOPE, service.phone_number)
+    return response
 
 
 @bp.post("/logout")

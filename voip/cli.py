@@ -21,12 +21,15 @@ def set_cap(number: str, amount: str) -> None:
     VOIP_TOPUP_CAP setting (AMOUNT = default). Audited with the old and new value."""
     from flask import current_app
 
-    from voip.accounts import parse_amount
     from voip.accounts import set_cap as set_line_cap
+    from web import parsing
     from web.cli_door import unit_of_work
 
+    try:
+        cap = None if amount.strip().lower() == "default" else parsing.amount(amount)
+    except parsing.ParseError as exc:
+        raise click.ClickException(f"{exc} (nothing was changed)") from exc
     with unit_of_work(refused="{error} (nothing was changed)") as session:
-        cap = None if amount.strip().lower() == "default" else parse_amount(amount)
         service, old = set_line_cap(session, number, cap, actor="operator:cli")
         phone = service.phone_number
     default = current_app.config["VOIP_TOPUP_CAP"]

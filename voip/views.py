@@ -6,7 +6,7 @@ views declare only where a refusal sends the customer (:func:`web.door.on_refusa
 from __future__ import annotations
 
 import secrets
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -23,6 +23,7 @@ from voip.blueprint import bp
 from voip.forms import ThresholdForm, TopUpConfirmForm
 from voip.models import TopUp
 from voip.tariffs import InvalidNumber, minutes_for, quote
+from web import parsing
 from web.database import db
 from web.door import on_refusal
 from web.formatting import format_money
@@ -59,7 +60,7 @@ def helpers() -> dict:
 @voip_login_required
 def index():
     user = current()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = parsing.page_number(request.args.get("page"))
     calls, total = accounts.calls_page(db(), user.service.id, page, CALLS_PER_PAGE)
     recent = db().scalars(
         select(TopUp).where(TopUp.service_id == user.service.id).order_by(TopUp.created_at.desc()).limit(24)
@@ -85,13 +86,15 @@ def index():
 @voip_login_required
 @on_refusal(accounts.AccountError, redirect_to="voip.index",
             message=lambda _exc: _("Enter the amount in CZK, e.g. 50 or 49,50."))
+@on_refusal(parsing.ParseError, redirect_to="voip.index",
+            message=lambda _exc: _("Enter the amount in CZK, e.g. 50 or 49,50."))
 def threshold():
     user = current()
     form = ThresholdForm()
     if not form.validate_on_submit():
         abort(400)
     raw = (form.threshold.data or "").strip()
-    value = accounts.parse_amount(raw) if raw else None
+    value = parsing.optional(raw, parsing.amount)
     accounts.set_threshold(db(), user.service, value, actor=user.actor, ip=request.remote_addr)
     if value is None:
         flash(_("The low-credit warning is switched off."), "success")
@@ -131,8 +134,8 @@ def tariff():
 
 def _coupon(raw: str | None) -> Decimal | None:
     try:
-        value = Decimal((raw or "").strip())
-    except InvalidOperation:
+        value = parsing.amount(raw)
+    except parsing.ParseError:
         return None
     coupons = current_app.config["VOIP_COUPONS"]
     return value if value in coupons else None

@@ -115,8 +115,11 @@ def demo_command(if_empty: bool) -> None:
 def import_command(file: Path) -> None:
     from billing.legacy_import import writer as importer
 
-    result = run(lambda session: importer.import_file(session, file, supplier()),
-                 refused=f"{file}: {{error}} (nothing was imported)")
+    try:
+        result = run(lambda session: importer.import_file(session, file, supplier()),
+                     refused=f"{file}: {{error}} (nothing was imported)")
+    except RecursionError as exc:
+        raise click.ClickException(f"{file}: nested too deeply (nothing was imported)") from exc
     click.echo(result)
 
 
@@ -208,18 +211,22 @@ def _import_statement(data: bytes, name: str, fmt: str | None, any_account: bool
                       refused: str):
     """Import and pair in one transaction; only statements of our accounts unless
     ``any_account``. A refusal is the command's error, worded by ``refused``."""
-    from billing.bank.importing import import_statement
+    from billing.bank.importing import StatementError, import_statement
 
     own = supplier().account or ""
     accounts = [a.strip() for a in (current_app.config["BANK_ACCOUNTS"] or own).split(",")]
-    return run(
-        lambda session: import_statement(
-            session, data, name, fmt, "operator:cli",
-            bank_code=own.rsplit("/", 1)[1] if "/" in own else None,
-            own_accounts=None if any_account else accounts,
-        ),
-        refused=refused,
-    )
+
+    def work(session):
+        try:
+            return import_statement(
+                session, data, name, fmt, "operator:cli",
+                bank_code=own.rsplit("/", 1)[1] if "/" in own else None,
+                own_accounts=None if any_account else accounts,
+            )
+        except RecursionError as exc:  # a parser that does not limit nesting itself
+            raise StatementError("nested too deeply to be a bank statement") from exc
+
+    return run(work, refused=refused)
 
 
 @payments_group.command("fetch-fio")

@@ -22,17 +22,18 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
+from billing.customers import email_change, usage
 from billing.customers import self_service as customers
-from billing.customers import usage
 from billing.documents import qrplatba
 from billing.invoicing.receipts import customer_receipt, receipts_for, render_receipt_pdf
 from billing.ledger.balances import account_summary, invoice_page
 from core.clock import today
+from web import parsing
 from web.database import db
 from web.door import after_commit, on_refusal
 from web.i18n import current_lang
 from web.mail import send_template
-from zone import bp, charts
+from zone import bp, charts, email
 from zone.forms import ContactForm
 
 log = logging.getLogger(__name__)
@@ -102,13 +103,24 @@ def edit_info():
     customer = current_user.customer
     form = ContactForm.for_customer(customer)
     if form.validate_on_submit():  # the domain's rules included (ContactForm.validate)
+        data = form.contact_data()
+        # a new e-mail address waits for the link sent to it (zone/email.py)
+        new_email = customers.clean_contact({"email": data.pop("email")})["email"]
+        new_email = new_email if new_email.lower() != (customer.email or "").lower() else None
         changes = customers.update_contact(
-            db(), customer, form.contact_data(), current_user.actor, request.remote_addr
+            db(), customer, data, current_user.actor, request.remote_addr
         )
+        if new_email:
+            email_change.request_change(db(), customer, new_email,
+                                        actor=current_user.actor, ip=request.remote_addr)
         if changes:
             _notify_operator(customer, changes)
             flash(_("Your contact details have been saved."), "success")
-        else:
+        if new_email:
+            after_commit(lambda: email.ask_to_confirm(customer, new_email))
+            flash(_("We have sent a link to %(email)s. The new address takes effect once you open it; until then we write to %(old)s.",
+                    email=new_email, old=customer.email or "—"), "info")
+        if not changes and not new_email:
             flash(_("Nothing has changed."), "info")
         return redirect(url_for("zone.info"))
     return render_template("zone/info_edit.html", form=form)
@@ -157,7 +169,7 @@ INVOICES_PER_PAGE = 20
 @login_required
 def invoices():
     page = invoice_page(
-        db(), current_user.customer_id, today(), request.args.get("page", 1, type=int),
+        db(), current_user.customer_id, today(), parsing.page_number(request.args.get("page")),
         INVOICES_PER_PAGE,
     )
     kind_labels = {  # one translation per kind on the page, not one per row
@@ -253,7 +265,11 @@ def traffic():
 
 def _traffic_params(own_ids: set[int]) -> tuple[date, date, int | None]:
     """The range and service asked for; defaults (with a flashed reason) when not valid."""
-    service_id = request.args.get("service", type=int) or None
+    try:
+        service_id = parsing.optional(request.args.get("service"), parsing.integer,
+                                      minimum=1, maximum=2**31 - 1)
+    except parsing.ParseError:
+        abort(404)
     if service_id is not None and service_id not in own_ids:
         abort(404)
     default_start, default_end = usage.month_to_date(today())
@@ -276,5 +292,5 @@ def _traffic_params(own_ids: set[int]) -> tuple[date, date, int | None]:
 
 
 def _date_arg(name: str) -> date | None:
-    raw = request.args.get(name, "").strip()
-    return date.fromisoformat(raw) if raw else None
+    """The day of the query parameter ``name``; ParseError (a ValueError) when not one."""
+    return parsing.optional(request.args.get(name), parsing.day)

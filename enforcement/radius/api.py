@@ -44,6 +44,9 @@ DEFAULTS: dict = {
     "RADIUS_API_TOKEN": "",
     # addresses / prefixes of the FreeRADIUS servers, comma separated
     "RADIUS_ALLOWED_CLIENTS": "127.0.0.1,::1",
+    # reverse proxies whose X-Forwarded-For the allow-list believes (with PROXY_FIX);
+    # empty = the TCP peer itself must be allowed, and forwarded requests are refused
+    "RADIUS_TRUSTED_PROXIES": "",
     # a disconnected customer: "walled-garden" (accept, address list "blocked") or "reject"
     "RADIUS_BLOCKED_MODE": "walled-garden",
 }
@@ -79,6 +82,33 @@ def client_allowed(address: str | None, spec: str) -> bool:
     if ip.version == 6 and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
     return any(ip in net for net in _networks(spec))
+
+
+FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def caller_address(environ: dict, trusted_proxies: str) -> str | None:
+    """The address the allow-list checks: the TCP peer, never a header it sent.
+
+    ProxyFix (``PROXY_FIX``) rewrites ``REMOTE_ADDR`` from ``X-Forwarded-For`` for everyone
+    and keeps the peer in ``werkzeug.proxy_fix.orig``. Its report is believed only when the
+    peer is one of ``RADIUS_TRUSTED_PROXIES``. A forwarded request from any other peer is
+    refused (None): FreeRADIUS talks to the app directly, so it comes through a proxy nobody
+    declared (e.g. the public one on this host) and its real sender is unknown.
+    """
+    orig = environ.get("werkzeug.proxy_fix.orig") or {}
+    peer = orig.get("REMOTE_ADDR", environ.get("REMOTE_ADDR"))
+    forwarded = any(environ.get(h) for h in FORWARDING_HEADERS)
+    if not forwarded:
+        return peer
+    if orig and trusted_proxies.strip() and client_allowed(peer, trusted_proxies):
+        return environ.get("REMOTE_ADDR")
+    return None
+
+
+def attributes_clean(attrs: dict[str, str]) -> bool:
+    """No NUL in names or values: no database stores it (PostgreSQL refuses text with it)."""
+    return not any("\x00" in k or "\x00" in v for k, v in attrs.items())
 
 
 def presented_token(environ: dict) -> str:
@@ -141,9 +171,9 @@ class RadiusApi:
             return _respond(start_response, 413 if length > MAX_BODY else 400, {})
         try:
             attrs = attributes(json.loads(environ["wsgi.input"].read(length) or b"null"))
-        except ValueError:  # bad JSON or bad UTF-8
+        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, absurdly deep nesting
             attrs = None
-        if attrs is None:
+        if attrs is None or not attributes_clean(attrs):
             return _respond(start_response, 400, {})
         try:
             status, body = handler(attrs)
@@ -153,9 +183,10 @@ class RadiusApi:
         return _respond(start_response, status, body)
 
     def _refusal(self, environ) -> int | None:
-        remote = environ.get("REMOTE_ADDR")
+        remote = caller_address(environ, self.config["RADIUS_TRUSTED_PROXIES"])
         if not client_allowed(remote, self.config["RADIUS_ALLOWED_CLIENTS"]):
-            log.warning("radius api: refused client %s", remote)
+            log.warning("radius api: refused client %s (peer %s)", remote,
+                        (environ.get("werkzeug.proxy_fix.orig") or environ).get("REMOTE_ADDR"))
             return 403
         expected = str(self.config["RADIUS_API_TOKEN"] or "")
         if not expected or not hmac.compare_digest(presented_token(environ).encode(),

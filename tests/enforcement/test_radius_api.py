@@ -120,12 +120,13 @@ def test_freeradius_is_never_rate_limited(database_url, tmp_path, pppoe):
 
 
 def test_behind_a_proxy_the_reported_address_is_checked(database_url, tmp_path, pppoe):
-    """With PROXY_FIX the allow-list sees the address the proxy reports (docs/radius.md)."""
+    """With PROXY_FIX the allow-list sees the address a trusted proxy reports (docs/radius.md)."""
     from app import create_app
 
     app = create_app({
         "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "x",
         "RATELIMIT_STORAGE_URI": "memory://", "PROXY_FIX": "x_for=1",
+        "RADIUS_TRUSTED_PROXIES": "127.0.0.1",
         "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"), "RADIUS_API_TOKEN": TOKEN,
     })
     try:
@@ -135,6 +136,60 @@ def test_behind_a_proxy_the_reported_address_is_checked(database_url, tmp_path, 
         assert authorize(client, headers={**AUTH, "X-Forwarded-For": "127.0.0.1"}).status_code == 200
     finally:
         app.extensions["ispzone.engine"].dispose()
+
+
+@pytest.fixture
+def proxied_app(database_url, tmp_path):
+    from app import create_app
+
+    app = create_app({
+        "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "x",
+        "RATELIMIT_STORAGE_URI": "memory://", "PROXY_FIX": "x_for=1",
+        "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"), "RADIUS_API_TOKEN": TOKEN,
+    })
+    yield app
+    app.extensions["ispzone.engine"].dispose()
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_not_believed(proxied_app, pppoe):
+    """Issue 13 item 6: from 127.0.0.2 with X-Forwarded-For: 127.0.0.1 the API answered 200
+    with the customer's Cleartext-Password. The allow-list checks the TCP peer."""
+    pppoe()
+    client = proxied_app.test_client()
+    spoofed = {**AUTH, "X-Forwarded-For": "127.0.0.1"}
+    for peer in ("127.0.0.2", "192.0.2.7"):
+        response = authorize(client, headers=spoofed, environ_base={"REMOTE_ADDR": peer})
+        assert response.status_code == 403
+        assert b"Cleartext-Password" not in response.data
+        response = client.post("/radius/accounting", json={}, headers=spoofed,
+                               environ_base={"REMOTE_ADDR": peer})
+        assert response.status_code == 403
+    # the peer itself allowed and no forwarding header: as before
+    assert authorize(client).status_code == 200
+    # an allowed peer that forwards someone else's request is a proxy nobody declared
+    assert authorize(client, headers={**AUTH, "X-Forwarded-For": "192.0.2.7"}).status_code == 403
+    assert authorize(client, headers={**AUTH, "Forwarded": "for=127.0.0.1"}).status_code == 403
+
+
+def test_only_declared_proxies_are_believed(proxied_app, pppoe):
+    pppoe()
+    proxied_app.config["RADIUS_TRUSTED_PROXIES"] = "10.9.0.0/24"
+    client = proxied_app.test_client()
+    via = {"REMOTE_ADDR": "10.9.0.5"}
+    ok = authorize(client, headers={**AUTH, "X-Forwarded-For": "127.0.0.1"}, environ_base=via)
+    assert ok.status_code == 200
+    bad = authorize(client, headers={**AUTH, "X-Forwarded-For": "192.0.2.7"}, environ_base=via)
+    assert bad.status_code == 403
+    # the proxy itself is not a FreeRADIUS server
+    assert authorize(client, environ_base=via).status_code == 403
+
+
+def test_forwarded_request_without_proxy_fix_is_refused(app, client, pppoe):
+    """Without PROXY_FIX nobody interprets X-Forwarded-For: its sender cannot be known."""
+    pppoe()
+    app.config["RADIUS_TRUSTED_PROXIES"] = "127.0.0.1"
+    assert authorize(client, headers={**AUTH, "X-Forwarded-For": "127.0.0.1"}).status_code == 403
+    assert authorize(client).status_code == 200
 
 
 def test_other_methods_paths_and_oversized_bodies(app, client, pppoe):
@@ -231,6 +286,17 @@ def test_malformed_body_is_400(client):
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize("path", ["/radius/authorize", "/radius/accounting"])
+def test_deeply_nested_json_is_400(client, path):
+    """Issue 13 item 6: a 30,000-deep JSON body raised RecursionError (500)."""
+    body = "[" * 30_000 + "]" * 30_000
+    response = client.post(path, data=body, headers=AUTH, content_type="application/json")
+    assert response.status_code == 400
+    body = '{"a":' * 10_000 + "1" + "}" * 10_000  # within the 64 KiB a body may have
+    response = client.post(path, data=body, headers=AUTH, content_type="application/json")
+    assert response.status_code == 400
+
+
 # --- accounting ---------------------------------------------------------------------------
 
 
@@ -322,6 +388,23 @@ def test_unusable_records_are_400(client):
     response = client.post("/radius/accounting", headers=AUTH, json=rest(**{
         "Acct-Status-Type": "Start", "Acct-Session-Id": "x"}))
     assert response.status_code == 400  # no NAS address
+
+
+@pytest.mark.parametrize("where", ["Acct-Session-Id", "User-Name", "NAS-IP-Address", "name"])
+def test_nul_bytes_in_accounting_are_400_not_503(client, session, pppoe, where):
+    """Issue 13 item 6: NUL in a value made PostgreSQL refuse the row: 503, and the NAS
+    retried the record forever. It is a bad record (400) and nothing is written."""
+    pppoe()
+    if where == "name":
+        response = acct(client, "Start", **{"Foo\x00Bar": "x"})
+    else:
+        extra = {"session_id": "81\x0001"} if where == "Acct-Session-Id" else (
+            {"user": "ali\x00ce"} if where == "User-Name" else {"NAS-IP-Address": "10.0.0.1\x00"})
+        response = acct(client, "Start", **extra)
+    assert response.status_code == 400
+    session.rollback()
+    assert session.scalars(select(RadiusSession)).all() == []
+    assert authorize(client, user="ali\x00ce").status_code == 400
 
 
 def test_database_down_is_503_so_the_nas_retries(tmp_path):
