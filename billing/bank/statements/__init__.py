@@ -21,6 +21,7 @@ the whole file); treat the results as values.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -137,13 +138,84 @@ def join_texts(*parts: object) -> str | None:
     return " | ".join(texts) or None
 
 
-def unique_ids(candidates: list[str | None], fallbacks: list[str]) -> list[str]:
-    """Keep each bank-given id that is present and unique in the file; else the fallback."""
-    counts = Counter(c for c in candidates if c)
-    return [
-        c if c and counts[c] == 1 else (f"{fb}-{c}" if c else fb)
-        for c, fb in zip(candidates, fallbacks, strict=True)
-    ]
+DERIVED_PREFIX = "noid-"
+
+
+def derived_id(
+    account: str, tx: ParsedTransaction, sequence: int
+) -> str:
+    """The identity of a movement the bank gave no id, the same in every format.
+
+    Made of what every format states: our account's number (without the bank code, which
+    GPC does not carry), the booking date, the amount, VS, SS, KS, the counter-account, and
+    ``sequence``: 1 for the first id-less movement of the day with these same fields in the
+    file, 2 for the second... (docs/bank-statements.md, "Movements without a bank id").
+    """
+    own = (national_account(account) or account or "").partition("/")[0]
+    amount = tx.amount.quantize(CENT) if tx.amount.is_finite() else tx.amount
+    key = "|".join(
+        (
+            own,
+            tx.booked_on.isoformat(),
+            f"{amount:f}",
+            tx.variable_symbol or "",
+            tx.specific_symbol or "",
+            tx.constant_symbol or "",
+            tx.counter_account or "",
+            str(sequence),
+        )
+    )
+    return DERIVED_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def assign_derived_ids(statement: ParsedStatement) -> None:
+    """Give each movement without a bank id (``bank_tx_id == ""``) its derived id."""
+    sequences: Counter[tuple] = Counter()
+    for tx in statement.transactions:
+        if tx.bank_tx_id:
+            continue
+        fields = (
+            tx.booked_on, tx.amount, tx.variable_symbol, tx.specific_symbol,
+            tx.constant_symbol, tx.counter_account,
+        )  # fmt: skip
+        sequences[fields] += 1
+        tx.bank_tx_id = derived_id(statement.account, tx, sequences[fields])
+
+
+def refuse_repeated_ids(
+    transactions: list[ParsedTransaction], what: str, where: str = "line"
+) -> None:
+    """Two movements of one file with one bank id: the file is refused (one of them would
+    otherwise be dropped as "already imported"), naming both places."""
+    first: dict[str, int] = {}
+    for tx in transactions:
+        if not tx.bank_tx_id:
+            continue
+        if tx.bank_tx_id in first:
+            raise StatementError(
+                f"{what} {tx.bank_tx_id!r} is repeated: the movement at {where} "
+                f"{first[tx.bank_tx_id]} has it too (two movements of one file cannot share "
+                "a bank id)",
+                tx.line,
+            )
+        first[tx.bank_tx_id] = tx.line
+
+
+def check_balances(
+    statement: ParsedStatement, line: int | None, what: str = "movements"
+) -> None:
+    """Opening balance + the movements = closing balance, when the file states both."""
+    opening, closing = statement.opening_balance, statement.closing_balance
+    if opening is None or closing is None:
+        return
+    total = sum((tx.amount for tx in statement.transactions), Decimal(0))
+    if opening + total != closing:
+        raise StatementError(
+            f"{what} do not add up: opening balance {opening} + {len(statement.transactions)} "
+            f"{what} {total} = {opening + total}, but the closing balance is {closing} "
+            "(a movement is missing, repeated or altered)",
+            line,
+        )
 
 
 def detect_format(data: bytes) -> str:

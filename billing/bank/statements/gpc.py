@@ -45,6 +45,7 @@ from billing.bank.statements import (
     ParsedStatement,
     ParsedTransaction,
     StatementError,
+    assign_derived_ids,
     normalise_account,
     normalise_symbol,
 )
@@ -152,13 +153,31 @@ def _money(haler: int) -> Decimal:
     return Decimal(haler) * _CENT
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("cp1250")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        byte = data[exc.start]
-        raise StatementError(f"byte 0x{byte:02x} is not valid windows-1250 text", line) from None
+def _records(data: bytes):
+    """(line number, record) for each line, decoded one at a time (the file is never held
+    decoded or split whole: docs/bank-statements.md, "Size"); the line end (CRLF or LF) is
+    dropped, and so are blank lines and a DOS end-of-file mark at the end of the file."""
+    blank: list[tuple[int, str]] = []
+    start, size, line = 0, len(data), 0
+    while start < size:
+        end = data.find(b"\n", start)
+        if end < 0:
+            end = size
+        raw = data[start : end - 1 if end > start and data[end - 1] == 13 else end]
+        start, line = end + 1, line + 1
+        try:
+            record = raw.decode("cp1250")
+        except UnicodeDecodeError as exc:
+            byte = raw[exc.start]
+            raise StatementError(
+                f"byte 0x{byte:02x} is not valid windows-1250 text", line
+            ) from None
+        if not record.strip("\r\x1a"):
+            blank.append((line, record))  # an error only if a record follows
+            continue
+        yield from blank
+        blank.clear()
+        yield line, record
 
 
 def _nul_error(data: bytes) -> StatementError:
@@ -205,16 +224,13 @@ def _header(r: str, line: int) -> _Block:
 def parse_gpc(data: bytes, *, bank_code: str | None = None) -> ParsedStatement:
     if b"\0" in data:  # windows-1250 has NUL only as the byte 0x00
         raise _nul_error(data)
-    lines = _decode(data).replace("\r\n", "\n").split("\n")
-    while lines and not lines[-1].strip("\r\x1a"):
-        lines.pop()  # trailing newline, blank lines, DOS end-of-file mark
     blocks: list[_Block] = []
     block: _Block | None = None
     tx: ParsedTransaction | None = None
     # VS, KS and counter-accounts repeat (SS values rarely do): normalise each distinct once
     symbols, counters = lru_cache(maxsize=None)(_field_symbol), lru_cache(maxsize=None)(_counter)
     dates, currencies = _DATES, CURRENCIES
-    for line, r in enumerate(lines, 1):
+    for line, r in _records(data):
         kind = r[:3]
         if len(r) != RECORD:
             r = _pad(r, kind, line)
@@ -307,23 +323,28 @@ def _check(block: _Block) -> dict[str, int]:
 
 def _finish(blocks: list[_Block], bank_code: str | None) -> ParsedStatement:
     own = blocks[0].account
+    previous: _Block | None = None
     for block in blocks:
         if block.account != own:
             raise StatementError(f"account {block.account} differs from {own}", block.line)
+        if previous is not None and block.old != previous.new:
+            raise StatementError(
+                f"old balance {_money(block.old)} is not the new balance "
+                f"{_money(previous.new)} of the statement before it (line {previous.line}): "
+                "a statement is missing or the files are out of order",
+                block.line,
+            )
+        previous = block
         if _check(block) is _CESKA_SPORITELNA:
             for tx in block.code4:  # ČS: 4 is the reversal of a credit, money out
                 tx.amount = -tx.amount
     transactions = [tx for block in blocks for tx in block.txs]
     counts = Counter(tx.bank_tx_id for tx in transactions)
-    if counts[""] or len(counts) < len(transactions):
-        for block in blocks:
-            prefix = f"{block.date:%Y%m%d}-{block.number:03d}-"
-            for position, tx in enumerate(block.txs, 1):
-                bank_id = tx.bank_tx_id
-                if not bank_id or counts[bank_id] > 1:
-                    suffix = f"-{bank_id}" if bank_id else ""
-                    tx.bank_tx_id = f"{prefix}{position:05d}{suffix}"
-    return ParsedStatement(
+    if len(counts) < len(transactions):  # empty or repeated document numbers: no bank id
+        for tx in transactions:
+            if counts[tx.bank_tx_id] > 1:
+                tx.bank_tx_id = ""
+    statement = ParsedStatement(
         format="gpc",
         account=normalise_account(f"{own[:6]}-{own[6:]}", bank_code) or "0",
         transactions=transactions,
@@ -331,3 +352,5 @@ def _finish(blocks: list[_Block], bank_code: str | None) -> ParsedStatement:
         closing_balance=_money(blocks[-1].new),
         statement_date=blocks[-1].date,
     )
+    assign_derived_ids(statement)
+    return statement
