@@ -205,9 +205,10 @@ def payments_group() -> None:
               help="Accept a statement of an account not listed in BANK_ACCOUNTS.")
 def payments_import(file: Path, fmt: str | None, any_account: bool) -> None:
     """Import a statement (GPC/ABO, Fio JSON/CSV, camt.053) and pair its payments."""
-    from billing.bank.importing import StatementError
+    from billing.bank.importing import StatementError, check_size
 
     try:
+        check_size(file.stat().st_size, current_app.config["STATEMENT_MAX_BYTES"])
         report = _import_statement(file.read_bytes(), str(file), fmt, any_account)
     except StatementError as exc:
         raise click.ClickException(f"{file}: {exc} (nothing was imported)") from exc
@@ -227,6 +228,7 @@ def _import_statement(data: bytes, name: str, fmt: str | None, any_account: bool
             session, data, name, fmt, "operator:cli",
             bank_code=own.rsplit("/", 1)[1] if "/" in own else None,
             own_accounts=None if any_account else accounts,
+            max_bytes=current_app.config["STATEMENT_MAX_BYTES"],
         )
 
 
@@ -287,6 +289,8 @@ def payments_unmatched(dismissed: bool) -> None:
                 f"{tx.id:>8}  {tx.booked_on:%Y-%m-%d}  {tx.amount:>12} {tx.currency}  "
                 f"VS {tx.variable_symbol or '-':<10} SS {tx.specific_symbol or '-':<10} "
                 f"{tx.counter_account or ''}  {tx.counter_name or ''}  {tx.message or ''}"
+                + (f"  [suspected duplicate of {tx.duplicate_of}: dismiss it if it is]"
+                   if tx.duplicate_of else "")
             )
 
 

@@ -8,6 +8,15 @@ unique key (its writers are serialised anyway). PostgreSQL: importers of one acc
 turns on a transaction-scoped advisory lock, so the second waits for the first to commit and
 then finds its movements stored; the file is COPYed into a temporary table and stored,
 resolved and paired by a few set-based statements (billing.bank.pairing_pg).
+
+A new incoming payment that looks like a movement already stored from a statement in another
+format (same account, booking date, amount, VS and SS; KS and counter-account equal where
+both files state them; another id) is stored as a suspected duplicate (``duplicate_of``)
+and held in the unmatched queue instead of paired: the same payment imported from a GPC and
+a camt.053 statement must not pay twice (docs/bank-statements.md).
+
+Files over ``max_bytes`` (the setting STATEMENT_MAX_BYTES, 50 MiB by default) are refused
+before they are read (:func:`check_size`).
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -34,10 +43,12 @@ from billing.bank.pairing_pg import (
     start_pairing_batch,
 )
 from billing.bank.statements import (
+    DERIVED_PREFIX,
     ParsedStatement,
     StatementError,
     national_account,
     parse_statement,
+    refuse_repeated_ids,
 )
 from billing.models import BankTransaction, StatementImport
 from core import audit
@@ -46,8 +57,25 @@ from core.db import is_in
 
 CHUNK = 20000
 CENT = Decimal("0.01")
+MAX_BYTES = 50 * 1024 * 1024  # the default of the setting STATEMENT_MAX_BYTES
 
-__all__ = ["ImportReport", "StatementError", "import_statement", "store_statement"]
+__all__ = [
+    "MAX_BYTES",
+    "ImportReport",
+    "StatementError",
+    "check_size",
+    "import_statement",
+    "store_statement",
+]
+
+
+def check_size(size: int, max_bytes: int | None = MAX_BYTES) -> None:
+    """Refuse a statement file of more than ``max_bytes`` bytes (None: no limit)."""
+    if max_bytes is not None and size > max_bytes:
+        raise StatementError(
+            f"the file has {size:,} bytes, more than the {max_bytes:,} a statement may have "
+            "(setting STATEMENT_MAX_BYTES); split the period into several statements"
+        )
 
 
 @dataclass(frozen=True)
@@ -60,11 +88,18 @@ class ImportReport:
     matched: int
     unmatched: int
     outgoing: int
+    held: int = 0  # of the unmatched: suspected duplicates of movements from other files
 
     def __str__(self) -> str:
+        held = (
+            f", of them {self.held} held as suspected duplicates of movements imported "
+            "from another file (see payments unmatched)"
+            if self.held
+            else ""
+        )
         return (
             f"{self.file_format} statement of {self.account}: {self.total} movements, "
-            f"{self.new} new ({self.matched} paired, {self.unmatched} unmatched, "
+            f"{self.new} new ({self.matched} paired, {self.unmatched} unmatched{held}, "
             f"{self.outgoing} outgoing), {self.duplicates} already imported"
         )
 
@@ -77,6 +112,7 @@ def import_statement(
     actor: str = "system",
     bank_code: str | None = None,
     own_accounts: Sequence[str] | None = None,
+    max_bytes: int | None = MAX_BYTES,
 ) -> ImportReport:
     """Parse ``data`` and store + pair its movements. Raises StatementError; caller commits.
 
@@ -84,8 +120,9 @@ def import_statement(
     so that one account has one key whichever format its statements come in.
     ``own_accounts``: when given, a statement of any other account is refused (its payments
     are not ours to pair); a GPC account without bank code takes the code of the one of
-    ours with that number.
+    ours with that number. ``max_bytes``: larger files are refused (None: no limit).
     """
+    check_size(len(data), max_bytes)
     parsed = parse_statement(data, fmt)
     account = national_account(parsed.account) or parsed.account
     if own_accounts is not None:
@@ -117,6 +154,8 @@ def store_statement(
     record = StatementImport(
         filename=filename[-300:], file_format=parsed.format, sha256=sha256, account=parsed.account
     )
+    # one bank id, one movement: a repeat would be dropped as "already imported"
+    refuse_repeated_ids(parsed.transactions, "bank id")
     session.add(record)
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
@@ -124,6 +163,13 @@ def store_statement(
         counts = pair_staged_batch(session, actor, update_transactions=False)
     else:
         new_count, counts = _store_and_pair(session, parsed, record.id, actor)
+    held = session.scalar(
+        select(func.count(BankTransaction.id)).where(
+            BankTransaction.statement_import_id == record.id,
+            BankTransaction.duplicate_of.is_not(None),
+        )
+    )
+    counts = {**counts, "held": held}
     record.new_transactions = new_count
     record.duplicate_transactions = len(parsed.transactions) - new_count
     audit.record(
@@ -143,18 +189,15 @@ def store_statement(
         counts["matched"],
         counts["unmatched"],
         counts["outgoing"],
+        held,
     )
 
 
 def _insert_new(session: Session, account: str, chunk, import_id: int) -> list[int]:
     insert = sqlite.insert
-    seen: set[str] = set()
     created = now()
     rows = []
     for tx in chunk:
-        if tx.bank_tx_id in seen:  # the same movement twice within one file
-            continue
-        seen.add(tx.bank_tx_id)
         rows.append(
             {
                 "source_account": account,
@@ -191,6 +234,17 @@ def _store_and_pair(session: Session, parsed: ParsedStatement, import_id: int, a
     for start in range(0, len(parsed.transactions), CHUNK):
         chunk = parsed.transactions[start : start + CHUNK]
         new_ids.extend(_insert_new(session, parsed.account, chunk, import_id))
+    if new_ids and _may_have_lookalikes(session, parsed, import_id):
+        session.execute(
+            text(
+                "UPDATE bank_transaction SET duplicate_of = ("
+                " SELECT min(k.id) FROM bank_transaction k"
+                " LEFT JOIN statement_import si ON si.id = k.statement_import_id"
+                f" WHERE {_LOOKALIKE.format(t='bank_transaction')}"
+                ") WHERE statement_import_id = :import_id AND amount > 0"
+            ),
+            {"import_id": import_id, "fmt": parsed.format, "noid": f"{DERIVED_PREFIX}%"},
+        )
     new_txs = []
     columns = (
         BankTransaction.id,
@@ -199,6 +253,7 @@ def _store_and_pair(session: Session, parsed: ParsedStatement, import_id: int, a
         BankTransaction.booked_on,
         BankTransaction.variable_symbol,
         BankTransaction.specific_symbol,
+        BankTransaction.duplicate_of,
     )
     for start in range(0, len(new_ids), CHUNK):
         ids = new_ids[start : start + CHUNK]
@@ -210,6 +265,46 @@ def _store_and_pair(session: Session, parsed: ParsedStatement, import_id: int, a
     return len(new_ids), pair_many(session, new_txs, actor)
 
 
+# A stored movement ``k`` that the new movement ``t`` looks like: the same account, day,
+# amount, VS and SS; KS and counter-account equal where both state them; not the movement
+# itself, not from this import, not a suspected duplicate itself; from a statement in another
+# format (or, in the same format, one of the two has a bank id and the other has none; the
+# same format gives one movement the same id, so two bank ids there are two payments).
+_LOOKALIKE = """k.source_account = {t}.source_account AND k.booked_on = {t}.booked_on
+     AND k.amount = {t}.amount AND k.bank_tx_id <> {t}.bank_tx_id
+     AND coalesce(k.variable_symbol, '') = coalesce({t}.variable_symbol, '')
+     AND coalesce(k.specific_symbol, '') = coalesce({t}.specific_symbol, '')
+     AND (k.constant_symbol IS NULL OR {t}.constant_symbol IS NULL
+          OR k.constant_symbol = {t}.constant_symbol)
+     AND (k.counter_account IS NULL OR {t}.counter_account IS NULL
+          OR k.counter_account = {t}.counter_account)
+     AND k.duplicate_of IS NULL AND k.amount > 0
+     AND (k.statement_import_id IS NULL OR k.statement_import_id <> :import_id)
+     AND (coalesce(si.file_format, '') <> :fmt
+          OR (k.bank_tx_id LIKE :noid) <> ({t}.bank_tx_id LIKE :noid))"""
+
+
+def _may_have_lookalikes(session: Session, parsed: ParsedStatement, import_id: int) -> bool:
+    """Whether any movement of the account from another import falls in the file's days
+    (else the search is skipped: the usual first import of a period)."""
+    days = [tx.booked_on for tx in parsed.transactions if tx.amount > 0]
+    if not days:
+        return False
+    return (
+        session.scalar(
+            select(BankTransaction.id)
+            .where(
+                BankTransaction.source_account == parsed.account,
+                BankTransaction.booked_on.between(min(days), max(days)),
+                (BankTransaction.statement_import_id.is_(None))
+                | (BankTransaction.statement_import_id != import_id),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 # -- PostgreSQL: COPY the file into a temporary table, insert the new movements already
 # resolved (status, owner) and stage them for the set-based pairing in billing.bank.pairing.
 
@@ -218,7 +313,7 @@ _INCOMING_COLUMNS = (
     "specific_symbol, constant_symbol, counter_account, counter_name, message, status, "
     "statement_import_id, created_at"
 )
-_STORED_COLUMNS = _INCOMING_COLUMNS.replace("id, ", "", 1)
+_STORED_COLUMNS = _INCOMING_COLUMNS.replace("id, ", "", 1) + ", duplicate_of"
 
 
 # advisory lock namespace for "statements of one account are imported one at a time"
@@ -246,6 +341,20 @@ def _store_resolved_pg(session: Session, parsed: ParsedStatement, import_id: int
     _copy_incoming(session, parsed, import_id)
     if big:
         plan_for_big_batch(session, "bank_tx_incoming")
+    if _may_have_lookalikes(session, parsed, import_id):
+        session.execute(
+            text(
+                "UPDATE bank_tx_incoming u SET duplicate_of = d.k_id FROM ("
+                " SELECT t.id AS position, min(k.id) AS k_id"
+                " FROM bank_tx_incoming t JOIN bank_transaction k"
+                "  ON k.source_account = t.source_account AND k.booked_on = t.booked_on"
+                "  AND k.amount = t.amount"
+                " LEFT JOIN statement_import si ON si.id = k.statement_import_id"
+                f" WHERE {_LOOKALIKE.format(t='t')} AND t.amount > 0"
+                " GROUP BY t.id) d WHERE u.id = d.position"
+            ),
+            {"import_id": import_id, "fmt": parsed.format, "noid": f"{DERIVED_PREFIX}%"},
+        )
     start_pairing_batch(session)
     # new ids in file order (t.id is the position in the file): nextval over sorted rows
     result = session.execute(
@@ -287,12 +396,8 @@ def _copy_incoming(session: Session, parsed: ParsedStatement, import_id: int) ->
     esc = _copy_text
     account = esc(parsed.account)
     tail = f"\tunmatched\t{import_id}\t{now().isoformat()}\n"
-    seen: set[str] = set()
     lines = []
     for position, tx in enumerate(parsed.transactions, 1):
-        if tx.bank_tx_id in seen:  # the same movement twice within one file
-            continue
-        seen.add(tx.bank_tx_id)
         if tx.amount != tx.amount.quantize(CENT):  # what the Money column type refuses
             raise ValueError(f"money has more than 2 decimal places: {tx.amount}")
         lines.append(

@@ -212,8 +212,8 @@ def check_balances(
     if opening + total != closing:
         raise StatementError(
             f"{what} do not add up: opening balance {opening} + {len(statement.transactions)} "
-            f"{what} {total} = {opening + total}, but the closing balance is {closing} "
-            "(a movement is missing, repeated or altered)",
+            f"movements totalling {total} = {opening + total}, but the closing balance is "
+            f"{closing} (a movement is missing, repeated or altered)",
             line,
         )
 
