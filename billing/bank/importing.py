@@ -48,7 +48,6 @@ from billing.bank.statements import (
     StatementError,
     national_account,
     parse_statement,
-    refuse_repeated_ids,
 )
 from billing.models import BankTransaction, StatementImport
 from core import audit
@@ -138,7 +137,9 @@ def import_statement(
     if "/" not in account and bank_code:
         account = f"{account}/{bank_code}"
     parsed.account = account
-    return store_statement(session, parsed, filename, hashlib.sha256(data).hexdigest(), actor)
+    return store_statement(
+        session, parsed, filename, hashlib.sha256(data).hexdigest(), actor, release=True
+    )
 
 
 def _same_account(a: str, b: str) -> bool:
@@ -149,20 +150,27 @@ def _same_account(a: str, b: str) -> bool:
 
 
 def store_statement(
-    session: Session, parsed: ParsedStatement, filename: str, sha256: str, actor: str = "system"
+    session: Session,
+    parsed: ParsedStatement,
+    filename: str,
+    sha256: str,
+    actor: str = "system",
+    release: bool = False,
 ) -> ImportReport:
+    """Store ``parsed`` and pair its new movements. ``release``: empty
+    ``parsed.transactions`` as soon as they are stored, so that their memory serves the
+    pairing (a statement of 50 MB holds hundreds of thousands of them)."""
+    total = len(parsed.transactions)
     record = StatementImport(
         filename=filename[-300:], file_format=parsed.format, sha256=sha256, account=parsed.account
     )
-    # one bank id, one movement: a repeat would be dropped as "already imported"
-    refuse_repeated_ids(parsed.transactions, "bank id")
     session.add(record)
     session.flush()
     if session.get_bind().dialect.name == "postgresql":
-        new_count = _store_resolved_pg(session, parsed, record.id)
+        new_count = _store_resolved_pg(session, parsed, record.id, release)
         counts = pair_staged_batch(session, actor, update_transactions=False)
     else:
-        new_count, counts = _store_and_pair(session, parsed, record.id, actor)
+        new_count, counts = _store_and_pair(session, parsed, record.id, actor, release)
     held = session.scalar(
         select(func.count(BankTransaction.id)).where(
             BankTransaction.statement_import_id == record.id,
@@ -171,7 +179,7 @@ def store_statement(
     )
     counts = {**counts, "held": held}
     record.new_transactions = new_count
-    record.duplicate_transactions = len(parsed.transactions) - new_count
+    record.duplicate_transactions = total - new_count
     audit.record(
         session,
         "statement.imported",
@@ -183,7 +191,7 @@ def store_statement(
     return ImportReport(
         parsed.format,
         parsed.account,
-        len(parsed.transactions),
+        total,
         new_count,
         record.duplicate_transactions,
         counts["matched"],
@@ -195,9 +203,13 @@ def store_statement(
 
 def _insert_new(session: Session, account: str, chunk, import_id: int) -> list[int]:
     insert = sqlite.insert
+    seen: set[str] = set()
     created = now()
     rows = []
     for tx in chunk:
+        if tx.bank_tx_id in seen:  # the parsers refuse this; a caller's own list may not
+            continue
+        seen.add(tx.bank_tx_id)
         rows.append(
             {
                 "source_account": account,
@@ -228,13 +240,18 @@ def _insert_new(session: Session, account: str, chunk, import_id: int) -> list[i
     return list(session.connection().execute(stmt, rows).scalars())
 
 
-def _store_and_pair(session: Session, parsed: ParsedStatement, import_id: int, actor: str):
+def _store_and_pair(
+    session: Session, parsed: ParsedStatement, import_id: int, actor: str, release: bool
+):
     """Store the new movements, read them back and pair them (the portable path)."""
     new_ids: list[int] = []
+    days = _payment_days(parsed)
     for start in range(0, len(parsed.transactions), CHUNK):
         chunk = parsed.transactions[start : start + CHUNK]
         new_ids.extend(_insert_new(session, parsed.account, chunk, import_id))
-    if new_ids and _may_have_lookalikes(session, parsed, import_id):
+    if release:
+        parsed.transactions.clear()
+    if new_ids and _may_have_lookalikes(session, parsed.account, days, import_id):
         session.execute(
             text(
                 "UPDATE bank_transaction SET duplicate_of = ("
@@ -284,18 +301,23 @@ _LOOKALIKE = """k.source_account = {t}.source_account AND k.booked_on = {t}.book
           OR (k.bank_tx_id LIKE :noid) <> ({t}.bank_tx_id LIKE :noid))"""
 
 
-def _may_have_lookalikes(session: Session, parsed: ParsedStatement, import_id: int) -> bool:
+def _payment_days(parsed: ParsedStatement) -> tuple | None:
+    """The first and last day of the statement's incoming payments (None: there are none)."""
+    days = {tx.booked_on for tx in parsed.transactions if tx.amount > 0}
+    return (min(days), max(days)) if days else None
+
+
+def _may_have_lookalikes(session: Session, account: str, days, import_id: int) -> bool:
     """Whether any movement of the account from another import falls in the file's days
     (else the search is skipped: the usual first import of a period)."""
-    days = [tx.booked_on for tx in parsed.transactions if tx.amount > 0]
-    if not days:
+    if days is None:
         return False
     return (
         session.scalar(
             select(BankTransaction.id)
             .where(
-                BankTransaction.source_account == parsed.account,
-                BankTransaction.booked_on.between(min(days), max(days)),
+                BankTransaction.source_account == account,
+                BankTransaction.booked_on.between(*days),
                 (BankTransaction.statement_import_id.is_(None))
                 | (BankTransaction.statement_import_id != import_id),
             )
@@ -320,7 +342,9 @@ _STORED_COLUMNS = _INCOMING_COLUMNS.replace("id, ", "", 1) + ", duplicate_of"
 _LOCK_NAMESPACE = 0x15F20001
 
 
-def _store_resolved_pg(session: Session, parsed: ParsedStatement, import_id: int) -> int:
+def _store_resolved_pg(
+    session: Session, parsed: ParsedStatement, import_id: int, release: bool
+) -> int:
     """Insert the file's new movements, resolved, and stage them in ``pairing_batch``.
 
     Each key once: importers of one account take turns (a transaction-scoped advisory lock
@@ -338,10 +362,13 @@ def _store_resolved_pg(session: Session, parsed: ParsedStatement, import_id: int
         text("CREATE TEMP TABLE IF NOT EXISTS bank_tx_incoming (LIKE bank_transaction) ON COMMIT DROP")
     )
     session.execute(text("TRUNCATE bank_tx_incoming"))
+    days = _payment_days(parsed)
     _copy_incoming(session, parsed, import_id)
+    if release:
+        parsed.transactions.clear()
     if big:
         plan_for_big_batch(session, "bank_tx_incoming")
-    if _may_have_lookalikes(session, parsed, import_id):
+    if _may_have_lookalikes(session, parsed.account, days, import_id):
         session.execute(
             text(
                 "UPDATE bank_tx_incoming u SET duplicate_of = d.k_id FROM ("
@@ -388,25 +415,31 @@ def _copy_text(value) -> str:
 
 
 def _copy_incoming(session: Session, parsed: ParsedStatement, import_id: int) -> None:
-    """COPY the statement (each bank id once, file order in ``id``) into bank_tx_incoming.
+    """COPY the statement (file order in ``id``) into bank_tx_incoming.
 
     The rows are written as COPY text directly: psycopg's per-value adaptation
-    (``write_row``) cost more than the whole set-based pairing.
+    (``write_row``) cost more than the whole set-based pairing. 5,000 rows at a time: the
+    text of a whole 50 MB statement is never held at once.
     """
     esc = _copy_text
     account = esc(parsed.account)
     tail = f"\tunmatched\t{import_id}\t{now().isoformat()}\n"
-    lines = []
-    for position, tx in enumerate(parsed.transactions, 1):
-        if tx.amount != tx.amount.quantize(CENT):  # what the Money column type refuses
-            raise ValueError(f"money has more than 2 decimal places: {tx.amount}")
-        lines.append(
-            f"{position}\t{account}\t{esc(tx.bank_tx_id)}\t{tx.booked_on.isoformat()}\t"
-            f"{tx.amount:f}\t{esc(tx.currency)}\t{esc(tx.variable_symbol)}\t"
-            f"{esc(tx.specific_symbol)}\t{esc(tx.constant_symbol)}\t{esc(tx.counter_account)}\t"
-            f"{esc(tx.counter_name)}\t{esc(tx.message)}{tail}"
-        )
     raw = session.connection().connection.driver_connection
+    txs = parsed.transactions
+    seen: set[str] = set()  # each bank id once (the parsers refuse repeats; see _insert_new)
     with raw.cursor() as cur, cur.copy(f"COPY bank_tx_incoming ({_INCOMING_COLUMNS}) FROM STDIN") as copy:
-        for start in range(0, len(lines), 5000):
-            copy.write("".join(lines[start : start + 5000]))
+        for start in range(0, len(txs), 5000):
+            lines = []
+            for position, tx in enumerate(txs[start : start + 5000], start + 1):
+                if tx.bank_tx_id in seen:
+                    continue
+                seen.add(tx.bank_tx_id)
+                if tx.amount != tx.amount.quantize(CENT):  # what the Money column refuses
+                    raise ValueError(f"money has more than 2 decimal places: {tx.amount}")
+                lines.append(
+                    f"{position}\t{account}\t{esc(tx.bank_tx_id)}\t{tx.booked_on.isoformat()}\t"
+                    f"{tx.amount:f}\t{esc(tx.currency)}\t{esc(tx.variable_symbol)}\t"
+                    f"{esc(tx.specific_symbol)}\t{esc(tx.constant_symbol)}\t"
+                    f"{esc(tx.counter_account)}\t{esc(tx.counter_name)}\t{esc(tx.message)}{tail}"
+                )
+            copy.write("".join(lines))

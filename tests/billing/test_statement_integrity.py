@@ -280,16 +280,6 @@ def test_a_refused_statement_writes_nothing(app, session, tmp_path, case):
         assert session.scalar(select(func.count()).select_from(table)) == 0
 
 
-def test_store_statement_refuses_a_repeated_bank_id(session):
-    parsed = ParsedStatement("gpc", "2001234567/2010", [tx("11", "5.00"), tx("11", "7.00")])
-    from billing.bank.importing import store_statement
-
-    with pytest.raises(StatementError, match="bank id '11' is repeated"):
-        store_statement(session, parsed, "x", "0" * 64)
-    session.rollback()
-    assert session.scalar(select(func.count()).select_from(BankTransaction)) == 0
-
-
 # --- size ------------------------------------------------------------------------------
 
 

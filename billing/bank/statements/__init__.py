@@ -187,18 +187,18 @@ def refuse_repeated_ids(
 ) -> None:
     """Two movements of one file with one bank id: the file is refused (one of them would
     otherwise be dropped as "already imported"), naming both places."""
-    first: dict[str, int] = {}
+    seen: set[str] = set()
     for tx in transactions:
         if not tx.bank_tx_id:
             continue
-        if tx.bank_tx_id in first:
+        if tx.bank_tx_id in seen:
+            first = next(t for t in transactions if t.bank_tx_id == tx.bank_tx_id)
             raise StatementError(
                 f"{what} {tx.bank_tx_id!r} is repeated: the movement at {where} "
-                f"{first[tx.bank_tx_id]} has it too (two movements of one file cannot share "
-                "a bank id)",
+                f"{first.line} has it too (two movements of one file cannot share a bank id)",
                 tx.line,
             )
-        first[tx.bank_tx_id] = tx.line
+        seen.add(tx.bank_tx_id)
 
 
 def check_balances(

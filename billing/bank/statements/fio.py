@@ -26,7 +26,6 @@ identification, comment, joined with " | ".
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 from collections.abc import Callable
@@ -343,17 +342,32 @@ def _account_in_notes(notes: list[str]) -> str | None:
     return None
 
 
+def _csv_lines(data: bytes):
+    """The file's lines (line ends kept), decoded one at a time: the file is never held
+    decoded whole (docs/bank-statements.md, "Size")."""
+    start, size, line = 3 if data.startswith(b"\xef\xbb\xbf") else 0, len(data), 0
+    while start < size:
+        end = data.find(b"\n", start)
+        end = size if end < 0 else end + 1
+        line += 1
+        try:
+            yield data[start:end].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            byte = data[start + exc.start]
+            raise StatementError(f"byte 0x{byte:02x} is not valid UTF-8", line) from None
+        start = end
+
+
 def parse_fio_csv(data: bytes) -> ParsedStatement:
-    text = _utf8(data)
     # strict: a file that ends inside a quoted field (cut off) is an error, not a last cell
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", strict=True)
+    reader = csv.reader(_csv_lines(data), delimiter=";", strict=True)
     meta: dict[str, str] = {}
     meta_lines: dict[str, int] = {}
     notes: list[tuple[int, str]] = []
     columns: dict[str, int] | None = None
     transactions: list[ParsedTransaction] = []
     header: list[str] = []
-    nul = "\0" in text
+    nul = b"\0" in data
     end = 0
     try:
         for row in reader:

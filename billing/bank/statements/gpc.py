@@ -153,6 +153,10 @@ def _money(haler: int) -> Decimal:
     return Decimal(haler) * _CENT
 
 
+def _signed_money(haler: int) -> Decimal:
+    return Decimal(haler) * _CENT
+
+
 def _records(data: bytes):
     """(line number, record) for each line, decoded one at a time (the file is never held
     decoded or split whole: docs/bank-statements.md, "Size"); the line end (CRLF or LF) is
@@ -227,8 +231,10 @@ def parse_gpc(data: bytes, *, bank_code: str | None = None) -> ParsedStatement:
     blocks: list[_Block] = []
     block: _Block | None = None
     tx: ParsedTransaction | None = None
-    # VS, KS and counter-accounts repeat (SS values rarely do): normalise each distinct once
-    symbols, counters = lru_cache(maxsize=None)(_field_symbol), lru_cache(maxsize=None)(_counter)
+    # VS, KS, counter-accounts and amounts repeat (SS values rarely do): normalise each
+    # distinct one once; bounded, as in a statement of many customers each appears once
+    symbols, counters = lru_cache(maxsize=4096)(_field_symbol), lru_cache(maxsize=4096)(_counter)
+    money = lru_cache(maxsize=4096)(_signed_money)
     dates, currencies = _DATES, CURRENCIES
     for line, r in _records(data):
         kind = r[:3]
@@ -256,7 +262,7 @@ def parse_gpc(data: bytes, *, bank_code: str | None = None) -> ParsedStatement:
             tx = ParsedTransaction(
                 r[35:48].strip().lstrip("0"),
                 booked,
-                Decimal(sign * amount) * _CENT,
+                money(sign * amount),
                 currencies.get(r[118:122], "CZK"),
                 symbols(r[61:71]),
                 _field_symbol(r[81:91]),
@@ -339,8 +345,9 @@ def _finish(blocks: list[_Block], bank_code: str | None) -> ParsedStatement:
             for tx in block.code4:  # ČS: 4 is the reversal of a credit, money out
                 tx.amount = -tx.amount
     transactions = [tx for block in blocks for tx in block.txs]
-    counts = Counter(tx.bank_tx_id for tx in transactions)
-    if len(counts) < len(transactions):  # empty or repeated document numbers: no bank id
+    if len({tx.bank_tx_id for tx in transactions}) < len(transactions):
+        # empty or repeated document numbers: no bank id
+        counts = Counter(tx.bank_tx_id for tx in transactions)
         for tx in transactions:
             if counts[tx.bank_tx_id] > 1:
                 tx.bank_tx_id = ""
