@@ -52,7 +52,7 @@ def movement(i: int) -> dict:
         "ss": f"2026{i:06d}"[-10:],
         "counter": f"{1_000_000 + i % 90_000}",
         "bank": "0800",
-        "name": f"{NAMES[i % len(NAMES)]} {i}",
+        "name": f"{NAMES[i % len(NAMES)][:13]} {i}",  # at most 20: no GPC 076 record
         "message": f"Platba za internet č. {i}, měsíc {i % 12 + 1}",
     }
 

@@ -55,6 +55,7 @@ from core.clock import now
 from core.db import is_in
 
 CHUNK = 20000
+INSERT_CHUNK = 5000  # rows as dicts: a small batch at a time (memory)
 CENT = Decimal("0.01")
 MAX_BYTES = 50 * 1024 * 1024  # the default of the setting STATEMENT_MAX_BYTES
 
@@ -246,8 +247,8 @@ def _store_and_pair(
     """Store the new movements, read them back and pair them (the portable path)."""
     new_ids: list[int] = []
     days = _payment_days(parsed)
-    for start in range(0, len(parsed.transactions), CHUNK):
-        chunk = parsed.transactions[start : start + CHUNK]
+    for start in range(0, len(parsed.transactions), INSERT_CHUNK):
+        chunk = parsed.transactions[start : start + INSERT_CHUNK]
         new_ids.extend(_insert_new(session, parsed.account, chunk, import_id))
     if release:
         parsed.transactions.clear()

@@ -3,7 +3,9 @@
 No database, no Flask: bytes in, :class:`ParsedStatement` out. Every problem with the input is
 a :class:`StatementError` naming the line it was found on, so an operator can open the file and
 see it. The importer (which stores :class:`ParsedTransaction` rows as ``BankTransaction``)
-deduplicates on ``(account, bank_tx_id)``; each parser documents where its id comes from.
+deduplicates on ``(account, bank_tx_id)``; each parser documents where its id comes from. A
+movement without a bank id gets :func:`derived_id`, the same in every format; one bank id on
+two movements of one file refuses the file (docs/bank-statements.md).
 
 Normalisation shared by all formats:
 

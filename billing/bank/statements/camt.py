@@ -2,7 +2,9 @@
 
 Any version (001.02 ... 001.13): element names are matched without their namespace. Documents
 with a DTD or entity declarations are refused (no entity expansion, no external loads); the
-parser is expat, which also gives each ``Ntry`` its line number.
+parser is expat, fed a megabyte at a time, which also gives each ``Ntry`` its line number;
+each ``Ntry`` is converted when it ends and then dropped, so memory holds one entry, not the
+document.
 
 Per ``Stmt``: our account is ``Acct/Id/IBAN`` (else ``Acct/Id/Othr/Id``); the opening balance
 is ``Bal`` of type OPBD (else PRCD, the previous closing balance ČBA statements carry), the
@@ -14,9 +16,14 @@ reversals *not* flipped (ISO's own reading: the indicator already gives the dire
 reading is used for the statement.
 
 bank_tx_id: ``AcctSvcrRef`` of the entry, else of ``TxDtls/Refs`` (``NtryRef`` is only a
-position in many banks' statements); missing or repeated ids become
-"<Stmt/Id>-<position>[-<id>]". An entry with several ``TxDtls`` that each carry an amount adding
-up to the entry is split into one transaction per ``TxDtls``.
+position in many banks' statements); an entry without one gets the derived id that every
+format gives it (billing.bank.statements.derived_id); one id on two entries refuses the file.
+An entry with several ``TxDtls`` that each carry an amount adding up to the entry is split
+into one transaction per ``TxDtls``.
+
+Integrity: each statement's booked entries add up from its opening to its closing balance,
+each statement opens with the previous one's closing balance, and ``TxsSummry`` (when sent)
+states the number and sums of the entries (all, credit, debit) that are there.
 
 Symbols, first found wins: tokens "VS123", "/VS/123", "VS:123", "VS 123" (likewise SS, KS) in
 ``Refs/EndToEndId``, ``Refs/InstrId``, ``Refs/PmtInfId``, ``RmtInf/Strd/CdtrRefInf/Ref``

@@ -21,6 +21,12 @@ A transaction's ``line`` is the physical line where its row starts.
 
 The message is the distinct non-empty texts of: message for the recipient, user
 identification, comment, joined with " | ".
+
+Integrity (both forms): an "ID pohybu" on two movements refuses the file; when the file
+states the opening and closing balance, the movements must add up from one to the other
+(this is what finds a CSV cut after a complete row); a CSV row with fewer cells than the
+header, or a file that ends inside a quoted field, is a cut file. The JSON's transactions are
+converted one by one as they are read, the CSV one line at a time.
 """
 
 from __future__ import annotations

@@ -26,12 +26,14 @@ negative amounts of their own side ("red", header sign "-" when they prevail) or
 side ("black"); both are accepted.
 
 bank_tx_id is the document number without leading zeros (Fio puts its "ID pohybu" there, so
-ids agree with Fio JSON/CSV), else the 076 transfer id; when empty or repeated in the file,
-"<statement date YYYYMMDD>-<statement no.>-<position>[-<document no.>]", which is stable when
-the same statement is imported again but not across overlapping exports.
+ids agree with Fio JSON/CSV), else the 076 transfer id; when empty, or repeated in the file
+(then it identifies nothing), the movement has no bank id and gets the derived id that every
+format gives it (billing.bank.statements.derived_id, docs/bank-statements.md).
 
-Several 074 blocks may follow each other (daily statements), for one account, each adding up;
-opening balance from the first, closing balance and date from the last.
+Several 074 blocks may follow each other (daily statements), for one account, each adding up
+(its 075 records to its turnovers and balances) and each opening with the previous one's new
+balance; opening balance from the first, closing balance and date from the last. The file is
+read one line at a time.
 """
 
 from __future__ import annotations
