@@ -347,12 +347,14 @@ def _finish(blocks: list[_Block], bank_code: str | None) -> ParsedStatement:
             for tx in block.code4:  # ČS: 4 is the reversal of a credit, money out
                 tx.amount = -tx.amount
     transactions = [tx for block in blocks for tx in block.txs]
-    if len({tx.bank_tx_id for tx in transactions}) < len(transactions):
+    ids = sorted(tx.bank_tx_id for tx in transactions)  # references only: no set of copies
+    if any(a == b for a, b in zip(ids, ids[1:], strict=False)):
         # empty or repeated document numbers: no bank id
         counts = Counter(tx.bank_tx_id for tx in transactions)
         for tx in transactions:
             if counts[tx.bank_tx_id] > 1:
                 tx.bank_tx_id = ""
+    del ids
     statement = ParsedStatement(
         format="gpc",
         account=normalise_account(f"{own[:6]}-{own[6:]}", bank_code) or "0",
