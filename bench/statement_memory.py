@@ -9,8 +9,8 @@ camt.053; every movement an incoming payment of a customer's VS, one in ten with
 VS; each paying customer a customer of its own, as in a statement of a big ISP; names and
 messages with Czech letters), then imports each into a fresh database, SQLite
 (a file) and PostgreSQL (a database ``bench_statement_memory`` created anew), each import in
-a process of its own, exactly as ``ispzone payments import`` does it (the file read whole,
-parsed, stored and paired in one transaction, committed). Prints per format and backend the
+a process of its own, exactly as ``ispzone payments import`` does it (the file given by its
+path, parsed, stored and paired in one transaction, committed). Prints per format and backend the
 file size, the number of movements, the time and the peak RSS of the importing process
 (VmHWM, the high-water mark: interpreter and modules included).
 
@@ -208,8 +208,7 @@ def child(url: str, path: Path) -> None:
     engine = make_engine(url)
     session = make_session_factory(engine)()
     t0 = time.perf_counter()
-    data = path.read_bytes()
-    report = import_statement(session, data, path.name, bank_code="2010", max_bytes=None)
+    report = import_statement(session, path, path.name, bank_code="2010", max_bytes=None)
     session.commit()
     seconds = time.perf_counter() - t0
     peak = peak_mb()

@@ -209,14 +209,14 @@ def payments_import(file: Path, fmt: str | None, any_account: bool) -> None:
 
     try:
         check_size(file.stat().st_size, current_app.config["STATEMENT_MAX_BYTES"])
-        report = _import_statement(file.read_bytes(), str(file), fmt, any_account)
+        report = _import_statement(file, str(file), fmt, any_account)
     except StatementError as exc:
         raise click.ClickException(f"{file}: {exc} (nothing was imported)") from exc
     click.echo(report)
     _issue_receipts()
 
 
-def _import_statement(data: bytes, name: str, fmt: str | None, any_account: bool):
+def _import_statement(data: bytes | Path, name: str, fmt: str | None, any_account: bool):
     """Import and pair in one transaction; only statements of our accounts unless
     ``any_account``."""
     from billing.bank.importing import import_statement

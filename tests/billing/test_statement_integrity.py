@@ -298,3 +298,23 @@ def test_a_file_over_the_size_limit_is_refused(app, session, tmp_path):
     app.config["STATEMENT_MAX_BYTES"] = len(data)
     result = app.test_cli_runner().invoke(args=["payments", "import", "--any-account", str(path)])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("name", ["statement_2026-11.gpc", "fio_2026-11.csv",
+                                  "fio_2026-11.json", "camt053_2026-11.xml"])
+def test_a_file_read_line_by_line_parses_as_its_bytes(name):
+    with (SAMPLES / name).open("rb") as file:
+        from_file = parse_statement(file)
+    assert from_file == parse_statement(sample(name))
+
+
+def test_a_file_read_line_by_line_names_the_line_of_a_nul(tmp_path):
+    data = sample("statement_2026-11.gpc").replace("Jan Novák".encode("cp1250"),
+                                                  "Jan\0Novák".encode("cp1250"))
+    path = tmp_path / "x.gpc"
+    path.write_bytes(data)
+    with path.open("rb") as file, pytest.raises(StatementError) as caught:
+        parse_statement(file)
+    assert str(caught.value) == str(error_of(data))
+    assert str(caught.value) == ("line 2: counter-party name contains a NUL character (U+0000) "
+                                 "at position 101")

@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import BinaryIO
 
 FORMATS = ("gpc", "fio-json", "fio-csv", "camt053")
 
@@ -245,15 +246,23 @@ def detect_format(data: bytes) -> str:
 
 
 def parse_statement(
-    data: bytes, fmt: str | None = None, *, bank_code: str | None = None
+    data: bytes | BinaryIO, fmt: str | None = None, *, bank_code: str | None = None
 ) -> ParsedStatement:
     """Parse ``data`` in format ``fmt`` (detected when None).
 
+    ``data``: the bytes, or a binary file open for reading (GPC and Fio CSV are then read
+    line by line, never held whole; the other formats are read into memory).
     ``bank_code`` is only used by GPC, whose header carries our account number but not our
     bank code; the caller (which knows which account it imports) may supply it.
     """
     from billing.bank.statements import camt, fio, gpc
 
+    if not isinstance(data, bytes | bytearray):
+        head = data.read(65536)
+        data.seek(0)
+        fmt = fmt or detect_format(head)
+        if fmt not in ("gpc", "fio-csv"):
+            data = data.read()
     fmt = fmt or detect_format(data)
     if fmt == "gpc":
         return gpc.parse_gpc(data, bank_code=bank_code)

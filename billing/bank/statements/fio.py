@@ -37,6 +37,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
+from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billing.bank.statements import (
@@ -51,6 +52,7 @@ from billing.bank.statements import (
     normalise_symbol,
     refuse_repeated_ids,
 )
+from billing.bank.statements.gpc import raw_lines
 
 try:
     _PRAGUE: tzinfo = ZoneInfo("Europe/Prague")
@@ -348,23 +350,23 @@ def _account_in_notes(notes: list[str]) -> str | None:
     return None
 
 
-def _csv_lines(data: bytes):
-    """The file's lines (line ends kept), decoded one at a time: the file is never held
-    decoded whole (docs/bank-statements.md, "Size")."""
-    start, size, line = 3 if data.startswith(b"\xef\xbb\xbf") else 0, len(data), 0
-    while start < size:
-        end = data.find(b"\n", start)
-        end = size if end < 0 else end + 1
-        line += 1
+def _csv_lines(source: bytes | BinaryIO):
+    """The lines of ``source`` (bytes, or a binary file read line by line), line ends kept,
+    decoded one at a time: the file is never held decoded whole (docs/bank-statements.md,
+    "Size")."""
+    lines = raw_lines(source) if isinstance(source, bytes | bytearray) else source
+    for line, raw in enumerate(lines, 1):
+        if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
         try:
-            yield data[start:end].decode("utf-8")
+            yield raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            byte = data[start + exc.start]
+            byte = raw[exc.start]
             raise StatementError(f"byte 0x{byte:02x} is not valid UTF-8", line) from None
-        start = end
 
 
-def parse_fio_csv(data: bytes) -> ParsedStatement:
+def parse_fio_csv(data: bytes | BinaryIO) -> ParsedStatement:
+    """``data``: the file's bytes, or the file open for reading in binary mode."""
     # strict: a file that ends inside a quoted field (cut off) is an error, not a last cell
     reader = csv.reader(_csv_lines(data), delimiter=";", strict=True)
     meta: dict[str, str] = {}
@@ -373,7 +375,7 @@ def parse_fio_csv(data: bytes) -> ParsedStatement:
     columns: dict[str, int] | None = None
     transactions: list[ParsedTransaction] = []
     header: list[str] = []
-    nul = b"\0" in data
+    nul = b"\0" in data if isinstance(data, bytes | bytearray) else True
     end = 0
     try:
         for row in reader:

@@ -42,6 +42,7 @@ from collections import Counter
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
+from typing import BinaryIO
 
 from billing.bank.statements import (
     ParsedStatement,
@@ -159,18 +160,28 @@ def _signed_money(haler: int) -> Decimal:
     return Decimal(haler) * _CENT
 
 
-def _records(data: bytes):
-    """(line number, record) for each line, decoded one at a time (the file is never held
-    decoded or split whole: docs/bank-statements.md, "Size"); the line end (CRLF or LF) is
-    dropped, and so are blank lines and a DOS end-of-file mark at the end of the file."""
-    blank: list[tuple[int, str]] = []
-    start, size, line = 0, len(data), 0
+def raw_lines(data: bytes):
+    """The lines of ``data`` with their line ends, like iterating over a binary file."""
+    start, size = 0, len(data)
     while start < size:
         end = data.find(b"\n", start)
-        if end < 0:
-            end = size
-        raw = data[start : end - 1 if end > start and data[end - 1] == 13 else end]
-        start, line = end + 1, line + 1
+        end = size if end < 0 else end + 1
+        yield data[start:end]
+        start = end
+
+
+def _records(source):
+    """(line number, record) for each line of ``source`` (bytes, or a binary file read line
+    by line), decoded one at a time (the file is never held decoded or split whole:
+    docs/bank-statements.md, "Size"); the line end (CRLF or LF) is dropped, and so are blank
+    lines and a DOS end-of-file mark at the end of the file."""
+    blank: list[tuple[int, str]] = []
+    lines = raw_lines(source) if isinstance(source, bytes | bytearray) else source
+    for line, raw in enumerate(lines, 1):
+        if raw.endswith(b"\n"):
+            raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+        if b"\0" in raw:  # windows-1250 has NUL only as the byte 0x00
+            raise _nul_error(raw, line)
         try:
             record = raw.decode("cp1250")
         except UnicodeDecodeError as exc:
@@ -186,15 +197,12 @@ def _records(data: bytes):
         yield line, record
 
 
-def _nul_error(data: bytes) -> StatementError:
+def _nul_error(raw: bytes, line: int) -> StatementError:
     """PostgreSQL text cannot hold NUL: name the line, field and position of the first."""
-    index = data.index(b"\0")
-    start = data.rfind(b"\n", 0, index) + 1
-    position = index - start + 1
-    kind = data[start : start + 3].decode("cp1250", errors="replace")
+    position = raw.index(b"\0") + 1
+    kind = raw[:3].decode("cp1250", errors="replace")
     fields = [name for first, name in _FIELDS.get(kind, ()) if first <= position <= RECORD]
     what = "record type" if position <= 3 else fields[-1] if fields else "record"
-    line = data.count(b"\n", 0, index) + 1
     return StatementError(f"{what} contains a NUL character (U+0000) at position {position}", line)
 
 
@@ -227,9 +235,8 @@ def _header(r: str, line: int) -> _Block:
     return block
 
 
-def parse_gpc(data: bytes, *, bank_code: str | None = None) -> ParsedStatement:
-    if b"\0" in data:  # windows-1250 has NUL only as the byte 0x00
-        raise _nul_error(data)
+def parse_gpc(data: bytes | BinaryIO, *, bank_code: str | None = None) -> ParsedStatement:
+    """``data``: the file's bytes, or the file open for reading in binary mode."""
     blocks: list[_Block] = []
     block: _Block | None = None
     tx: ParsedTransaction | None = None
