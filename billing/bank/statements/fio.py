@@ -376,6 +376,7 @@ def parse_fio_csv(data: bytes | BinaryIO) -> ParsedStatement:
     transactions: list[ParsedTransaction] = []
     header: list[str] = []
     nul = b"\0" in data if isinstance(data, bytes | bytearray) else True
+    shared = _Shared()
     end = 0
     try:
         for row in reader:
@@ -394,7 +395,7 @@ def parse_fio_csv(data: bytes | BinaryIO) -> ParsedStatement:
                             "the file is cut off or damaged",
                             line,
                         )
-                    transactions.append(_csv_transaction(cells, columns, line, ""))
+                    transactions.append(_csv_transaction(cells, columns, line, "", shared))
             elif cells and cells[0] in _HEADER_FIRST:
                 columns, header = _columns(cells, line), cells
             elif len(cells) >= 2 and cells[0] and cells[1] and not any(cells[2:]):
@@ -442,8 +443,22 @@ def parse_fio_csv(data: bytes | BinaryIO) -> ParsedStatement:
     return result
 
 
+class _Shared(dict):
+    """One object per distinct value of what repeats in a statement (days, amounts,
+    currencies, KS): a 50 MB export has hundreds of thousands of rows. At most 20,000."""
+
+    def get_or(self, key: str, make):
+        found = self.get(key)
+        if found is None:
+            found = make()
+            if len(self) < 20000:
+                self[key] = found
+        return found
+
+
 def _csv_transaction(
-    cells: list[str], columns: dict[str, int], line: int, currency: str
+    cells: list[str], columns: dict[str, int], line: int, currency: str,
+    shared: _Shared | None = None,
 ) -> ParsedTransaction:
     def get(key: str) -> str:
         index = columns.get(key)
@@ -452,14 +467,17 @@ def _csv_transaction(
     tx_id = get("id")
     if not tx_id:
         raise StatementError("row has no ID pohybu", line)
+    shared = _Shared() if shared is None else shared
+    day, amount, ks = get("date"), get("amount"), get("ks")
     return ParsedTransaction(
         bank_tx_id=tx_id,
-        booked_on=_csv_date(get("date"), line),
-        amount=_decimal(get("amount"), line, "amount"),
-        currency=get("currency") or currency,
+        booked_on=shared.get_or("d" + day, lambda: _csv_date(day, line)),
+        amount=shared.get_or("a" + amount, lambda: _decimal(amount, line, "amount")),
+        currency=shared.get_or("c" + (get("currency") or currency),
+                               lambda: get("currency") or currency),
         variable_symbol=normalise_symbol(get("vs")),
         specific_symbol=normalise_symbol(get("ss")),
-        constant_symbol=normalise_symbol(get("ks")),
+        constant_symbol=shared.get_or("k" + ks, lambda: normalise_symbol(ks) or "") or None,
         counter_account=national_account(get("account"), get("bank")),
         counter_name=get("name") or None,
         message=join_texts(get("message"), get("user"), get("comment")),
