@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/statement_memory.py [--megabytes 45] [--formats gpc,fio-csv,...]
         [--backends sqlite,postgresql] [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
-        [--keep DIR]
+        [--keep DIR] [--database bench_statement_memory]
 
 Writes one statement of about ``--megabytes`` MB in each format (GPC, Fio CSV, Fio JSON,
 camt.053; every movement an incoming payment of a customer's VS, one in ten with an unknown
@@ -157,7 +157,8 @@ RENDERERS = {"gpc": render_gpc_file, "fio-csv": render_fio_csv, "fio-json": rend
              "camt053": render_camt}
 
 
-def fresh_database(backend: str, admin_url: str, folder: Path, fmt: str, count: int) -> str:
+def fresh_database(backend: str, admin_url: str, folder: Path, fmt: str, count: int,
+                   db: str = DB) -> str:
     import psycopg
 
     from core import schema
@@ -168,10 +169,12 @@ def fresh_database(backend: str, admin_url: str, folder: Path, fmt: str, count: 
         path.unlink(missing_ok=True)
         url = f"sqlite:///{path}"
     else:
+        if not db.isidentifier() or not db.isascii():
+            raise SystemExit(f"unsupported database name {db!r}")
         with psycopg.connect(admin_url.replace("+psycopg", ""), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DB}")
-            conn.execute(f"CREATE DATABASE {DB}")
-        url = admin_url.rsplit("/", 1)[0] + f"/{DB}"
+            conn.execute(f"DROP DATABASE IF EXISTS {db}")
+            conn.execute(f"CREATE DATABASE {db}")
+        url = admin_url.rsplit("/", 1)[0] + f"/{db}"
     engine = make_engine(url)
     schema.upgrade(engine)
     with engine.begin() as conn:  # customer i has the number 100000 + i, the VS it pays with
@@ -224,6 +227,7 @@ def main() -> None:
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--keep", type=Path, help="write the statements and databases here")
+    ap.add_argument("--database", default=DB, help="the PostgreSQL database (dropped, made anew)")
     ap.add_argument("--child", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -239,7 +243,7 @@ def main() -> None:
         path.write_bytes(data)
         del data
         for backend in args.backends.split(","):
-            url = fresh_database(backend, args.admin_url, folder, fmt, count)
+            url = fresh_database(backend, args.admin_url, folder, fmt, count, args.database)
             out = subprocess.run([sys.executable, __file__, "--child", url, str(path)],
                                  check=True, capture_output=True, text=True).stdout
             result = json.loads(out.strip().splitlines()[-1])
