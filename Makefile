@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed
 
+# the local demo: development defaults (SQLite in instance/, a generated SECRET_KEY)
+run: export ISPZONE_ENV := development
+run: export PUBLIC_URL ?= http://127.0.0.1:5000
 run: venv
 	$(BIN)/ispzone db upgrade
 	$(BIN)/ispzone demo --if-empty
@@ -25,8 +28,10 @@ run: venv
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, and the layers of the house (import-linter contracts in pyproject.toml)
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # The benchmarks of issues 2-5, one after another (they need PostgreSQL; bench/web.py needs
 # wrk, bench/enforcement.py FreeRADIUS and radclient: apt-get install wrk freeradius

@@ -1,4 +1,5 @@
-"""The application factory: configuration, extensions, blueprints, error handlers, CLI."""
+"""The application factory (configuration, extensions, blueprints, error handlers, CLI) and
+:func:`main`, the ``ispzone`` command. The top of the house: no module imports this one."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ DEFAULTS = {
     "MAIL_FROM": "Příkladnet zákaznická zóna <zona@priklad.net>",
     "MAIL_OUTBOX_DIR": None,  # default: instance/outbox when SMTP_HOST is unset
     "OPERATOR_EMAIL": "podpora@priklad.net",
-    "PUBLIC_URL": None,  # e.g. https://zona.priklad.net, for links in CLI-sent e-mails
+    "PUBLIC_URL": None,  # e.g. https://zona.priklad.net: every e-mail link, the trusted hosts
     # our bank accounts whose statements `payments import` accepts, comma separated
     # ("2001234588/2010", "19-2000145399/0800" or IBANs); default: SUPPLIER_ACCOUNT
     "BANK_ACCOUNTS": "",
@@ -47,10 +48,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     _configure(app, test_config or {})
 
-    from web import database, formatting, i18n, sessions
+    from web import database, door, formatting, i18n, sessions
     from web.extensions import babel, csrf, limiter, login_manager
 
     database.init_app(app)
+    door.init_app(app)  # the request's unit of work and the refusal handler (docs/doors.md)
     i18n.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, default_timezone="Europe/Prague")
     i18n.init_jinja(app)
@@ -60,24 +62,36 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.session_interface = sessions.HttpsAwareSessionInterface()
     formatting.init_app(app)
 
-    import enforcement
-    import voip
     import zone
+    from enforcement import views as enforcement_views
+    from voip import views as voip_views
 
     app.register_blueprint(zone.bp)
-    voip.init_app(app)
-    enforcement.init_app(app)
+    voip_views.init_app(app)
+    enforcement_views.init_app(app)
 
     from web import cli
 
     cli.init_app(app)
     _error_handlers(app)
+    from web import security
+
+    security.init_app(app)
     # Last, so that it is outermost: the /radius endpoints in front of Flask
     # (enforcement.radius.api) see the client address it reports too.
-    if app.config["PROXY_FIX"]:
-        opts = dict(part.split("=") for part in app.config["PROXY_FIX"].split(","))
-        app.wsgi_app = ProxyFix(app.wsgi_app, **{k.strip(): int(v) for k, v in opts.items()})
+    from web.settings import proxy_fix_options
+
+    if opts := proxy_fix_options(app.config["PROXY_FIX"]):
+        app.wsgi_app = ProxyFix(app.wsgi_app, **opts)
     return app
+
+
+def main() -> None:
+    """The ``ispzone`` command: Flask's CLI of the app plus the operators' commands."""
+    from flask.cli import FlaskGroup
+
+    cli = FlaskGroup(create_app=create_app, help="ispzone: client zone, billing, enforcement")
+    cli.main()
 
 
 def _configure(app: Flask, test_config: dict) -> None:
@@ -91,6 +105,9 @@ def _configure(app: Flask, test_config: dict) -> None:
         if key.startswith("SUPPLIER_"):
             app.config[key] = value
     app.config.update(test_config)
+    from web import settings
+
+    settings.check_production(app.config)  # missing production settings stop the start, clearly
     from billing.invoicing.supplier import Supplier
 
     Supplier.from_config(app.config)  # a bad SUPPLIER_* setting stops the start, clearly

@@ -237,6 +237,7 @@ def profile(url: str, customers: int, outbox: Path, requests: int = 2000) -> str
     from app import create_app
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "RADIUS_API_TOKEN": TOKEN,
+                      "PUBLIC_URL": "http://127.0.0.1", "PROXY_FIX": "none",
                       "MAIL_OUTBOX_DIR": str(outbox)})
     client = app.test_client()
     headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -289,6 +290,7 @@ def main() -> int:
     url = prepare(args.database_url, args.customers)
     workdir = Path(tempfile.mkdtemp(prefix="e2b-bench-"))
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-radius",
+           "PUBLIC_URL": "http://127.0.0.1", "PROXY_FIX": "none",  # production settings
            "RADIUS_API_TOKEN": TOKEN, "MAIL_OUTBOX_DIR": str(workdir / "outbox")}
     server = radius = None
     try:

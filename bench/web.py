@@ -694,7 +694,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="ispzone-bench-") as tmp:
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SMTP_HOST")}
-        env.update(DATABASE_URL=url, SECRET_KEY=SECRET_KEY,
+        env.update(DATABASE_URL=url, SECRET_KEY=SECRET_KEY, PUBLIC_URL="http://127.0.0.1",
+                   PROXY_FIX="none",
                    MAIL_OUTBOX_DIR=str(Path(tmp) / "outbox"))
         servers: list[Server] = []
         try:

@@ -43,7 +43,8 @@ def capture(url: str, number: str, out: Path) -> str:
     Returns the Cookie header of that session (the floor app reads the same cookie)."""
     from sqlalchemy import event
 
-    os.environ.update(DATABASE_URL=url, SECRET_KEY=bench_web.SECRET_KEY)
+    os.environ.update(DATABASE_URL=url, SECRET_KEY=bench_web.SECRET_KEY,
+                      PUBLIC_URL="http://127.0.0.1", PROXY_FIX="none")
     from app import create_app
 
     app = create_app({"MAIL_OUTBOX_DIR": str(out.parent / "outbox")})
@@ -92,6 +93,7 @@ def main() -> int:
         cookie = capture(url, number, captured)
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "SMTP_HOST")}
         env.update(DATABASE_URL=url, SECRET_KEY=bench_web.SECRET_KEY,
+                   PUBLIC_URL="http://127.0.0.1", PROXY_FIX="none",
                    MAIL_OUTBOX_DIR=str(Path(tmp) / "outbox"), FLOOR_CAPTURE=str(captured),
                    FLOOR_DATABASE_URL=bench_web.psycopg_url(url))
         plan = [

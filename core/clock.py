@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 PRAGUE = ZoneInfo("Europe/Prague")
@@ -20,8 +20,3 @@ def today() -> date:
 
 def prague_date(moment: datetime) -> date:
     return moment.astimezone(PRAGUE).date()
-
-
-def start_of_day(day: date) -> datetime:
-    """Midnight in Prague at the start of ``day``, as UTC."""
-    return datetime.combine(day, time(0), tzinfo=PRAGUE).astimezone(UTC)

@@ -1,15 +1,25 @@
-"""Database plumbing shared by every package: declarative base, column types, sessions.
+"""Database plumbing shared by every package: declarative base, column types, sessions,
+and the transaction door (:func:`transaction`, :func:`run_in_transaction`,
+:func:`after_commit`).
 
 No Flask here: the web layer, the CLI and the tests all open sessions through
-:func:`make_session_factory`.
+:func:`make_session_factory`; domain functions flush, and only the doors (``web.door``,
+``web.cli_door``, jobs through :func:`run_in_transaction`) commit or roll back.
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Engine, MetaData, Numeric, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -22,6 +32,7 @@ NAMING_CONVENTION = {
 }
 
 CENT = Decimal("0.01")
+T = TypeVar("T")
 
 
 class Money(TypeDecorator):
@@ -151,7 +162,12 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - trivial
-            conn.exec_driver_sql("BEGIN")
+            # A unit of work that will write asks for the write lock at once
+            # (execution option ``sqlite_immediate``): a read transaction that writes
+            # later fails at once ("database is locked") when another writer committed
+            # in between, a busy wait cannot help it.
+            immediate = conn.get_execution_options().get("sqlite_immediate")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     if url.startswith("postgresql://"):
@@ -238,3 +254,107 @@ def is_in(session, column, values):
 
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     return column.in_(values)
+
+
+# -- the transaction door ------------------------------------------------------------------
+#
+# Domain functions flush; the door commits. Every commit and rollback of a unit of work goes
+# through :func:`transaction` / :func:`commit` / :func:`rollback` below (the web door and the
+# CLI door call them), and retries of serialization failures and deadlocks live only in
+# :func:`run_in_transaction`.
+
+_AFTER_COMMIT = "ispzone.after_commit"
+log = logging.getLogger(__name__)
+
+# PostgreSQL: serialization_failure, deadlock_detected (SQLSTATE class 40)
+RETRY_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def after_commit(session: Session, fn: Callable[[], object]) -> None:
+    """Run ``fn()`` once the session's current unit of work has been committed (e-mails,
+    other side effects that must not happen for work that is rolled back). Dropped on
+    rollback. A failing ``fn`` is logged; the committed work stands."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(fn)
+
+
+def commit(session: Session) -> None:
+    """Commit the unit of work, then run its :func:`after_commit` callbacks in order."""
+    session.commit()
+    callbacks = session.info.pop(_AFTER_COMMIT, [])
+    for fn in callbacks:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - committed work stands; the side effect is logged
+            log.exception("after-commit callback %r failed", fn)
+
+
+def rollback(session: Session) -> None:
+    """Roll the unit of work back and forget its :func:`after_commit` callbacks."""
+    session.info.pop(_AFTER_COMMIT, None)
+    session.rollback()
+
+
+@contextmanager
+def transaction(session: Session, *, commit_at_end: bool = True) -> Iterator[Session]:
+    """One unit of work on ``session``: committed when the block ends, rolled back when it
+    raises (anything, also a refusal: :class:`core.errors.DomainError`). With
+    ``commit_at_end=False`` (a dry run) it is rolled back in any case."""
+    try:
+        yield session
+    except BaseException:
+        rollback(session)
+        raise
+    if commit_at_end:
+        commit(session)
+    else:
+        rollback(session)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A failure that the same work, tried again in a new transaction, may not meet:
+    PostgreSQL serialization failure (40001) or deadlock (40P01), SQLite "database is
+    locked"/"busy"."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state in RETRY_SQLSTATES:
+        return True
+    text = str(orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def run_in_transaction(
+    sessions: sessionmaker[Session] | Session,
+    fn: Callable[[Session], T],
+    retries: int = 3,
+    *,
+    backoff: float = 0.05,
+) -> T:
+    """``fn(session)`` in a unit of work: committed (then its after-commit callbacks run)
+    and its result returned. A serialization failure or deadlock (:func:`is_retryable`)
+    rolls back and runs ``fn`` again in a new transaction, at most ``retries`` more times,
+    with a short growing pause; any other error rolls back and is raised. ``fn`` must
+    therefore do nothing outside the database that it cannot repeat (use
+    :func:`after_commit` for that).
+
+    ``sessions``: a session factory (a new session per call, closed at the end) or a
+    session (used as it is, left open)."""
+    own = not isinstance(sessions, Session)
+    session = sessions() if own else sessions
+    try:
+        attempt = 0
+        while True:
+            try:
+                with transaction(session):
+                    result = fn(session)
+                return result
+            except DBAPIError as exc:
+                if attempt >= retries or not is_retryable(exc):
+                    raise
+                attempt += 1
+                log.info("transaction retried (%d of %d): %s", attempt, retries, exc.orig)
+                time.sleep(backoff * attempt * (1 + random.random()))
+    finally:
+        if own:
+            session.close()

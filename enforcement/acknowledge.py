@@ -21,10 +21,10 @@ from billing.models import Customer, Service, ServiceAddress
 from core.clock import now, prague_date
 from enforcement import cases
 from enforcement.config import Policy
-from enforcement.models import EnforcementCase
+from enforcement.models import ActionKind, CaseState, EnforcementCase
 
 # States in which the customer is told about the debt (banner, /warning page).
-NOTICE_STATES = ("warned", "acknowledged", "disconnected")
+NOTICE_STATES = (CaseState.WARNED, CaseState.ACKNOWLEDGED, CaseState.DISCONNECTED)
 
 
 @dataclass(frozen=True)
@@ -76,9 +76,9 @@ def acknowledge(
     ``warned`` raises :class:`enforcement.cases.CaseError`.
     """
     case = cases.get_case(session, customer_id, lock=True)
-    if case.state == "acknowledged":
+    if case.state == CaseState.ACKNOWLEDGED:
         return case
-    if case.state != "warned":
+    if case.state != CaseState.WARNED:
         raise cases.CaseError(f"cannot acknowledge in state {case.state!r}")
     at = at or now()
     case.acknowledged_at = at
@@ -88,7 +88,7 @@ def acknowledge(
     cases.transition(
         session,
         case,
-        "acknowledged",
+        CaseState.ACKNOWLEDGED,
         actor=actor,
         at=at,
         ip=ip,
@@ -97,7 +97,7 @@ def acknowledge(
     cases.enqueue(
         session,
         customer_id,
-        [("list_remove", warned_list)],
+        [(ActionKind.LIST_REMOVE, warned_list)],
         reason="ack",
         default_router=default_router,
     )
@@ -120,7 +120,7 @@ def warning_info(session: Session, customer_id: int, on: date) -> WarningInfo:
     return WarningInfo(
         customer_id=customer_id,
         customer_number=number,
-        state=case.state if case else "ok",
+        state=case.state if case else CaseState.OK,
         overdue_debt=sum((i.open_amount for i in invoices if i.overdue), ZERO),
         open_total=sum((i.open_amount for i in invoices), ZERO),
         invoices=invoices,

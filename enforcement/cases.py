@@ -17,10 +17,18 @@ from sqlalchemy.orm import Session
 from billing.models import Service, ServiceAddress
 from core import audit
 from core.clock import now
-from enforcement.models import CASE_STATES, EnforcementCase, RouterAction
+from core.errors import Conflict
+from enforcement.models import (
+    CASE_STATES,
+    ActionKind,
+    ActionStatus,
+    CaseState,
+    EnforcementCase,
+    RouterAction,
+)
 
 
-class CaseError(ValueError):
+class CaseError(Conflict, ValueError):
     """A transition that the state machine does not allow (e.g. acknowledging while ok)."""
 
 
@@ -31,7 +39,7 @@ def get_case(session: Session, customer_id: int, *, lock: bool = False) -> Enfor
         stmt = stmt.with_for_update()
     case = session.scalars(stmt).first()
     if case is None:
-        case = EnforcementCase(customer_id=customer_id, state="ok", state_since=now())
+        case = EnforcementCase(customer_id=customer_id, state=CaseState.OK, state_since=now())
         session.add(case)
         session.flush()
     return case
@@ -139,7 +147,7 @@ def action_rows(
     seen_kicks = set()
     for router, address, username in targets:
         for kind, list_name in steps:
-            if kind == "kick":
+            if kind == ActionKind.KICK:
                 key = (router, username or address)
                 if key in seen_kicks:
                     continue
@@ -153,7 +161,7 @@ def action_rows(
                     "address": address,
                     "username": username,
                     "reason": reason,
-                    "status": "pending",
+                    "status": ActionStatus.PENDING,
                     "attempts": 0,
                     "next_attempt_at": at,
                     "last_error": None,

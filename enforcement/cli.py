@@ -7,17 +7,20 @@ import logging
 import signal
 import time
 from datetime import date, datetime
+from email.message import EmailMessage
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from billing.models import Customer
 from core.clock import PRAGUE, now, today
 from core.mail import MailSettings
 from enforcement.config import Policy
-from enforcement.models import DRIVERS, EnforcementCase, Router, RouterAction
+from enforcement.mailq import Render
+from enforcement.models import DRIVERS, EnforcementCase, EnforcementMail, Router, RouterAction
 
 ACTOR = "operator:cli"
 log = logging.getLogger(__name__)
@@ -42,22 +45,21 @@ def sessions():
     return current_app.extensions["ispzone.sessions"]
 
 
-def transaction():
-    from web.cli import transaction as tx
+def transaction(*, commit: bool = True):
+    """The CLI door's unit of work (web.cli_door); ``commit=False``: a dry run."""
+    from web.cli_door import unit_of_work
 
-    return tx()
+    return unit_of_work(commit=commit)
 
 
 def run_sweep(day: date | None = None, *, dry_run: bool = False):
     from enforcement import service
 
-    with transaction() as session:
+    with transaction(commit=not dry_run) as session:
         report = service.sweep(
             session, day or today(), policy(), dry_run=dry_run,
             default_router=current_app.config["ENFORCEMENT_DEFAULT_ROUTER"],
         )
-        if dry_run:
-            session.rollback()
     return report
 
 
@@ -68,13 +70,43 @@ def drain_all():
     config = current_app.config
     actions = outbox.drain(sessions(), outbox_settings())
     mails = mailq.drain(
-        sessions(), MailSettings.from_config(config), mailq.flask_renderer(current_app._get_current_object()),
+        sessions(), MailSettings.from_config(config), flask_renderer(current_app._get_current_object()),
         lease_seconds=int(config["ENFORCEMENT_LEASE_SECONDS"]),
         retry_base_seconds=float(config["ENFORCEMENT_RETRY_BASE_SECONDS"]),
         retry_max_seconds=float(config["ENFORCEMENT_RETRY_MAX_SECONDS"]),
         max_attempts=int(config["ENFORCEMENT_MAIL_MAX_ATTEMPTS"]),
     )
     return actions, mails
+
+
+def flask_renderer(app: Flask) -> Render:
+    """Render ``templates/email/enforcement_<kind>.txt`` in the customer's language, with a
+    PNG QR Platba for each open invoice (a phone's banking app reads it from the screen)."""
+    from flask import render_template
+    from flask_babel import force_locale
+
+    from core.mail import compose
+    from enforcement.mailq import notice_context, qr_png
+
+    def render(session: Session, mail: EnforcementMail) -> EmailMessage:
+        with app.app_context(), force_locale(mail.lang or "cs"):
+            context = notice_context(session, mail, today())
+            text = render_template(
+                f"email/enforcement_{mail.kind}.txt",
+                public_url=(app.config.get("PUBLIC_URL") or "").rstrip("/"),
+                operator_email=app.config.get("OPERATOR_EMAIL"),
+                disconnect_days=app.config.get("ENFORCEMENT_DISCONNECT_DAYS", 10),
+                **context,
+            )
+        subject, _, body = text.strip().partition("\n")
+        attachments = [
+            (f"qr-platba-{item['invoice'].number}.png", "image/png", qr_png(item["spayd"]))
+            for item in context["invoices"] if item["spayd"] and mail.kind != "payment_received"
+        ]
+        settings = MailSettings.from_config(app.config)
+        return compose(settings, mail.to_address, subject.strip(), body.strip() + "\n", attachments)
+
+    return render
 
 
 def customer_by_number(session, number: str) -> Customer:

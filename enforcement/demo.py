@@ -37,7 +37,9 @@ def _at(days_ago: int, hour: int) -> datetime:
     return datetime.combine(today() - timedelta(days=days_ago), time(hour), tzinfo=PRAGUE)
 
 
-def load(session, supplier, config) -> str:
+def load(session, supplier, config, instance_path: str | None = None) -> str:
+    """The demo's enforcement part; ``instance_path`` is the app's instance folder, where
+    the recording driver keeps its files (None: the default folder)."""
     from enforcement.acknowledge import acknowledge
     from enforcement.drivers import RouterConfig, driver_for
     from enforcement.outbox import OutboxSettings
@@ -62,7 +64,7 @@ def load(session, supplier, config) -> str:
                   default_router=default_router)  # 1004's day has come (1003's is tomorrow's run)
     _backdate(session, customers)
 
-    settings = OutboxSettings.from_config(config, _instance_path())
+    settings = OutboxSettings.from_config(config, instance_path)
     actions = session.scalars(select(RouterAction).where(
         RouterAction.customer_id.in_(ids), RouterAction.status == "pending")
         .order_by(RouterAction.id)).all()
@@ -105,11 +107,3 @@ def _backdate(session, customers) -> None:
             action.created_at = action.next_attempt_at = moment or action.created_at
     session.flush()
 
-
-def _instance_path() -> str | None:
-    try:
-        from flask import current_app
-
-        return current_app.instance_path
-    except RuntimeError:  # outside an app context (a script): the default folder
-        return None

@@ -7,8 +7,9 @@ sends it through :mod:`core.mail`, and marks it sent; SMTP trouble reschedules i
 exponential backoff and jitter. A notice that no longer applies (a reminder for a case that
 is ``ok`` again) is cancelled instead of sent.
 
-Rendering needs the Flask templates and translations: :func:`flask_renderer` builds the
-``render`` callable in the CLI/worker app context; the queue itself imports no Flask.
+Rendering needs the Flask templates and translations: the caller hands :func:`drain` a
+``render`` callable (:func:`enforcement.cli.flask_renderer` in the CLI/worker, with the app);
+the queue itself imports no Flask.
 """
 
 from __future__ import annotations
@@ -27,16 +28,22 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import now
 from core.mail import MailError, MailSettings, send
-from enforcement.models import EnforcementCase, EnforcementMail
+from enforcement.models import (
+    CaseState,
+    EnforcementCase,
+    EnforcementMail,
+    MailKind,
+    MailStatus,
+)
 
 ACTOR = "system:mail"
 # the case states in which a notice of this kind still makes sense
 STILL_VALID = {
-    "reminder1": {"reminded", "warned", "acknowledged"},
-    "reminder2": {"reminded", "warned", "acknowledged"},
-    "warning": {"warned", "acknowledged"},
-    "disconnected": {"disconnected"},
-    "payment_received": None,  # always
+    MailKind.REMINDER1: {CaseState.REMINDED, CaseState.WARNED, CaseState.ACKNOWLEDGED},
+    MailKind.REMINDER2: {CaseState.REMINDED, CaseState.WARNED, CaseState.ACKNOWLEDGED},
+    MailKind.WARNING: {CaseState.WARNED, CaseState.ACKNOWLEDGED},
+    MailKind.DISCONNECTED: {CaseState.DISCONNECTED},
+    MailKind.PAYMENT_RECEIVED: None,  # always
 }
 Render = Callable[[Session, EnforcementMail], EmailMessage]
 
@@ -60,7 +67,7 @@ def claim(session_factory, lease_seconds: int, limit: int) -> list[int]:
     stmt = (
         select(EnforcementMail.id)
         .where(
-            EnforcementMail.status == "pending",
+            EnforcementMail.status == MailStatus.PENDING,
             EnforcementMail.next_attempt_at <= moment,
             or_(EnforcementMail.claimed_until.is_(None), EnforcementMail.claimed_until <= moment),
         )
@@ -91,10 +98,10 @@ def drain(session_factory, settings: MailSettings, render: Render, *, lease_seco
         for mail_id in ids:
             with session_factory() as session, session.begin():
                 mail = session.get(EnforcementMail, mail_id)
-                if mail is None or mail.status != "pending":
+                if mail is None or mail.status != MailStatus.PENDING:
                     continue
                 if not _still_valid(session, mail):
-                    mail.status, mail.claimed_until = "cancelled", None
+                    mail.status, mail.claimed_until = MailStatus.CANCELLED, None
                     mail.last_error = "no longer applies (the case moved on)"
                     report.cancelled += 1
                     continue
@@ -110,14 +117,14 @@ def drain(session_factory, settings: MailSettings, render: Render, *, lease_seco
                         except MailError as exc:
                             error = smtp_down = str(exc)  # do not knock on a closed door again
                 if error is None:
-                    mail.status, mail.sent_at, mail.claimed_until = "sent", now(), None
+                    mail.status, mail.sent_at, mail.claimed_until = MailStatus.SENT, now(), None
                     mail.attempts += 1
                     report.sent += 1
                     continue
                 mail.attempts += 1
                 mail.last_error, mail.claimed_until = error[:2000], None
                 if mail.attempts >= max_attempts:
-                    mail.status = "failed"
+                    mail.status = MailStatus.FAILED
                     audit.record(session, "enforcement.mail_failed", actor=ACTOR,
                                  customer_id=mail.customer_id, new_value=mail.kind,
                                  details={"error": error[:500]})
@@ -173,33 +180,3 @@ def qr_png(spayd: str) -> bytes:
     buffer = io.BytesIO()
     segno.make(spayd, error="m", micro=False).save(buffer, kind="png", scale=5, border=4)
     return buffer.getvalue()
-
-
-def flask_renderer(app) -> Render:
-    """Render ``templates/email/enforcement_<kind>.txt`` in the customer's language, with a
-    PNG QR Platba for each open invoice (a phone's banking app reads it from the screen)."""
-    from flask import render_template
-    from flask_babel import force_locale
-
-    from core.clock import today
-    from core.mail import compose
-
-    def render(session: Session, mail: EnforcementMail) -> EmailMessage:
-        with app.app_context(), force_locale(mail.lang or "cs"):
-            context = notice_context(session, mail, today())
-            text = render_template(
-                f"email/enforcement_{mail.kind}.txt",
-                public_url=(app.config.get("PUBLIC_URL") or "").rstrip("/"),
-                operator_email=app.config.get("OPERATOR_EMAIL"),
-                disconnect_days=app.config.get("ENFORCEMENT_DISCONNECT_DAYS", 10),
-                **context,
-            )
-        subject, _, body = text.strip().partition("\n")
-        attachments = [
-            (f"qr-platba-{item['invoice'].number}.png", "image/png", qr_png(item["spayd"]))
-            for item in context["invoices"] if item["spayd"] and mail.kind != "payment_received"
-        ]
-        settings = MailSettings.from_config(app.config)
-        return compose(settings, mail.to_address, subject.strip(), body.strip() + "\n", attachments)
-
-    return render

@@ -1,5 +1,6 @@
-"""Enforcement tables: one case per customer (the state machine of DESIGN.md section 3),
-the router-action outbox, the routers themselves, and RADIUS accounting sessions.
+"""Enforcement tables: one case per customer (the state machine of
+docs/facts/enforcement-states.md), the router-action outbox, the routers themselves, the mail
+outbox and RADIUS accounting sessions; their status values as enums beside them.
 
 The *desired* state lives here; routers are told through :class:`RouterAction` rows written
 in the same transaction as the state change, and sent by the worker with retries.
@@ -8,6 +9,7 @@ in the same transaction as the state change, and sent by the worker with retries
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -25,9 +27,63 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.clock import now
 from core.db import Base
 
-CASE_STATES = ("ok", "reminded", "warned", "acknowledged", "disconnected")
-ACTION_STATUSES = ("pending", "done", "failed")  # failed = gave up; an operator looks at it
-DRIVERS = ("routeros", "radius", "recording")
+
+class CaseState(StrEnum):
+    """``enforcement_case.state`` (docs/facts/enforcement-states.md)."""
+
+    OK = "ok"
+    REMINDED = "reminded"
+    WARNED = "warned"
+    ACKNOWLEDGED = "acknowledged"
+    DISCONNECTED = "disconnected"
+
+
+class RouterDriver(StrEnum):
+    """``router.driver``: how a router is told (enforcement/drivers/)."""
+
+    ROUTEROS = "routeros"
+    RADIUS = "radius"
+    RECORDING = "recording"
+
+
+class ActionKind(StrEnum):
+    """``router_action.kind``."""
+
+    LIST_ADD = "list_add"
+    LIST_REMOVE = "list_remove"
+    KICK = "kick"  # drop the PPP / RADIUS session
+
+
+class ActionStatus(StrEnum):
+    """``router_action.status``."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"  # gave up; an operator looks at it
+
+
+class MailKind(StrEnum):
+    """``enforcement_mail.kind``: the notices of the state machine."""
+
+    REMINDER1 = "reminder1"
+    REMINDER2 = "reminder2"
+    WARNING = "warning"
+    DISCONNECTED = "disconnected"
+    PAYMENT_RECEIVED = "payment_received"
+
+
+class MailStatus(StrEnum):
+    """``enforcement_mail.status``."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # the case went back to ok before the notice was sent
+
+
+CASE_STATES = tuple(state.value for state in CaseState)
+ACTION_STATUSES = tuple(status.value for status in ActionStatus)
+DRIVERS = tuple(driver.value for driver in RouterDriver)
 
 
 class EnforcementCase(Base):
@@ -36,7 +92,7 @@ class EnforcementCase(Base):
     __tablename__ = "enforcement_case"
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), primary_key=True)
-    state: Mapped[str] = mapped_column(String(16), default="ok", index=True)
+    state: Mapped[str] = mapped_column(String(16), default=CaseState.OK.value, index=True)
     state_since: Mapped[datetime] = mapped_column(default=now)
     # The oldest still-unpaid overdue invoice's due date when the case opened.
     overdue_since: Mapped[date | None] = mapped_column(Date)
@@ -59,7 +115,7 @@ class Router(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    driver: Mapped[str] = mapped_column(String(16))  # routeros | radius | recording
+    driver: Mapped[str] = mapped_column(String(16))  # RouterDriver
     host: Mapped[str | None] = mapped_column(String(255))
     port: Mapped[int | None] = mapped_column(Integer)  # API 8728 / API-SSL 8729 / CoA 3799
     use_tls: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -80,13 +136,12 @@ class RouterAction(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
     router_name: Mapped[str] = mapped_column(String(64))
-    # list_add | list_remove | kick (drop the PPP / RADIUS session)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  # ActionKind
     list_name: Mapped[str | None] = mapped_column(String(64))  # warned | blocked
     address: Mapped[str | None] = mapped_column(String(43))
     username: Mapped[str | None] = mapped_column(String(64))  # PPPoE / RADIUS User-Name
     reason: Mapped[str | None] = mapped_column(String(64))  # warn | ack | disconnect | reconnect | reconcile
-    status: Mapped[str] = mapped_column(String(8), default="pending")
+    status: Mapped[str] = mapped_column(String(8), default=ActionStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=now)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -121,7 +176,7 @@ class RadiusSession(Base):
     terminate_cause: Mapped[str | None] = mapped_column(String(32))
 
 
-MAIL_STATUSES = ("pending", "sent", "failed", "cancelled")
+MAIL_STATUSES = tuple(status.value for status in MailStatus)
 
 
 class EnforcementMail(Base):
@@ -135,12 +190,11 @@ class EnforcementMail(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
-    # reminder1 | reminder2 | warning | disconnected | payment_received
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # MailKind
     to_address: Mapped[str | None] = mapped_column(String(254))
     lang: Mapped[str] = mapped_column(String(2), default="cs")
     context: Mapped[str | None] = mapped_column(Text)  # JSON, e.g. the disconnection day
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[str] = mapped_column(String(10), default=MailStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=now)
     claimed_until: Mapped[datetime | None] = mapped_column()

@@ -36,7 +36,15 @@ from core import audit
 from core.clock import now
 from enforcement import drivers
 from enforcement.drivers import PermanentError, RouterConfig, SessionRef, TemporaryError
-from enforcement.models import EnforcementCase, RadiusSession, Router, RouterAction
+from enforcement.models import (
+    ActionKind,
+    ActionStatus,
+    CaseState,
+    EnforcementCase,
+    RadiusSession,
+    Router,
+    RouterAction,
+)
 
 ACTOR = "system:outbox"
 
@@ -113,7 +121,7 @@ def claim(session_factory, settings: OutboxSettings, limit: int = 500) -> list[R
         and_(ra.customer_id.is_(None), earlier.customer_id.is_(None), earlier.address == ra.address),
     )
     waiting_before = exists().where(
-        earlier.status == "pending",
+        earlier.status == ActionStatus.PENDING,
         earlier.router_name == ra.router_name,
         earlier.id < ra.id,
         same_group,
@@ -122,7 +130,7 @@ def claim(session_factory, settings: OutboxSettings, limit: int = 500) -> list[R
     stmt = (
         select(ra)
         .where(
-            ra.status == "pending",
+            ra.status == ActionStatus.PENDING,
             ra.next_attempt_at <= moment,
             or_(ra.claimed_until.is_(None), ra.claimed_until <= moment),
             ~waiting_before,
@@ -238,8 +246,8 @@ def _done(session_factory, action: RouterAction, result: str, report: DrainRepor
     with session_factory() as session, session.begin():
         session.execute(
             update(RouterAction)
-            .where(RouterAction.id == action.id, RouterAction.status == "pending")
-            .values(status="done", done_at=now(), claimed_until=None, result=result[:2000],
+            .where(RouterAction.id == action.id, RouterAction.status == ActionStatus.PENDING)
+            .values(status=ActionStatus.DONE, done_at=now(), claimed_until=None, result=result[:2000],
                     attempts=RouterAction.attempts + (1 if sent else 0), last_error=None)
         )
     report.done += 1
@@ -261,7 +269,7 @@ def _retry(session_factory, settings, action, error: str, report: DrainReport, r
     with session_factory() as session, session.begin():
         session.execute(
             update(RouterAction)
-            .where(RouterAction.id == action.id, RouterAction.status == "pending")
+            .where(RouterAction.id == action.id, RouterAction.status == ActionStatus.PENDING)
             .values(attempts=attempts, last_error=error[:2000], claimed_until=None,
                     next_attempt_at=now() + backoff(attempts, settings, rng))
         )
@@ -273,8 +281,8 @@ def _fail(session_factory, action, error: str, report: DrainReport, attempts: in
     with session_factory() as session, session.begin():
         session.execute(
             update(RouterAction)
-            .where(RouterAction.id == action.id, RouterAction.status == "pending")
-            .values(status="failed", last_error=error[:2000], claimed_until=None,
+            .where(RouterAction.id == action.id, RouterAction.status == ActionStatus.PENDING)
+            .values(status=ActionStatus.FAILED, last_error=error[:2000], claimed_until=None,
                     attempts=attempts if attempts is not None else action.attempts + 1)
         )
         audit.record(
@@ -309,7 +317,7 @@ class ReconcileReport:
 
 def desired_lists(session: Session, settings: OutboxSettings) -> dict[tuple[str, str], dict[str, int]]:
     """(router, list) -> {address: customer_id} that the cases say must be there."""
-    state_list = {"warned": settings.list_warned, "disconnected": settings.list_blocked}
+    state_list = {CaseState.WARNED: settings.list_warned, CaseState.DISCONNECTED: settings.list_blocked}
     rows = session.execute(
         select(Service.router_name, ServiceAddress.address, Service.customer_id,
                EnforcementCase.state)
@@ -335,7 +343,7 @@ def reconcile(session: Session, settings: OutboxSettings) -> ReconcileReport:
         select(ServiceAddress.address, Service.customer_id)
         .join(Service, Service.id == ServiceAddress.service_id))}
     pending = {(a.router_name, a.list_name, a.address) for a in session.scalars(
-        select(RouterAction).where(RouterAction.status == "pending"))}
+        select(RouterAction).where(RouterAction.status == ActionStatus.PENDING))}
     moment = now()
     for name in sorted(names):
         try:
@@ -356,8 +364,8 @@ def reconcile(session: Session, settings: OutboxSettings) -> ReconcileReport:
         for list_name, actual in lists.items():
             should = wanted.get((name, list_name), {})
             for kind, address, customer_id, changes in (
-                *(("list_add", a, should[a], report.added) for a in sorted(set(should) - actual)),
-                *(("list_remove", a, owners.get(a), report.removed)
+                *((ActionKind.LIST_ADD, a, should[a], report.added) for a in sorted(set(should) - actual)),
+                *((ActionKind.LIST_REMOVE, a, owners.get(a), report.removed)
                   for a in sorted(actual - set(should))),
             ):
                 if (name, list_name, address) in pending:
@@ -374,5 +382,5 @@ def reconcile(session: Session, settings: OutboxSettings) -> ReconcileReport:
 def _queue(session, customer_id, router, kind, list_name, address, moment) -> None:
     session.add(RouterAction(customer_id=customer_id, router_name=router, kind=kind,
                              list_name=list_name, address=address, reason="reconcile",
-                             status="pending", attempts=0, next_attempt_at=moment,
+                             status=ActionStatus.PENDING, attempts=0, next_attempt_at=moment,
                              created_at=moment))

@@ -1,5 +1,5 @@
 """The enforcement policy: a pure function from one customer's facts and a day to what must
-happen (DESIGN.md section 3). No database, no clock: the sweep, the payment handler and the
+happen (docs/facts/enforcement-states.md). No database, no clock: the sweep, the payment handler and the
 tests all call :func:`decide` with the facts they gathered.
 
 Schedule (Europe/Prague calendar days, defaults in :mod:`enforcement.config`)::
@@ -31,6 +31,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from enforcement.config import Policy
+from enforcement.models import ActionKind, CaseState, MailKind
 
 ZERO = Decimal("0.00")
 NOW = "now"  # in Decision.updates: "the moment the change is written"
@@ -40,7 +41,7 @@ NOW = "now"  # in Decision.updates: "the moment the change is written"
 class Facts:
     """What the policy needs to know about one customer (all days are Prague days)."""
 
-    state: str = "ok"
+    state: str = CaseState.OK
     overdue_debt: Decimal = ZERO
     oldest_overdue_due: date | None = None
     overdue_since: date | None = None  # the case's, set when it opened
@@ -111,7 +112,7 @@ def _not_before_exemption(day: date, facts: Facts) -> date:
 
 def decide(facts: Facts, today: date, policy: Policy) -> Decision:
     """Where the customer's case must be on ``today``, and the steps that get it there."""
-    if facts.state != "ok" and not owes(facts, policy):
+    if facts.state != CaseState.OK and not owes(facts, policy):
         return _back_to_ok(facts, policy)
     if is_exempt(facts, today) or not owes(facts, policy) or facts.oldest_overdue_due is None:
         return Decision(facts.state)
@@ -119,35 +120,36 @@ def decide(facts: Facts, today: date, policy: Policy) -> Decision:
     state, steps, updates = facts.state, [], {}
     opened = facts.overdue_since or facts.oldest_overdue_due
     anchor = _not_before_exemption(opened + timedelta(days=policy.grace_days), facts)
-    if state == "ok" and today >= anchor:
-        state = "reminded"
-        steps.append(Step("reminded", "reminder1", reason="overdue"))
+    if state == CaseState.OK and today >= anchor:
+        state = CaseState.REMINDED
+        steps.append(Step(CaseState.REMINDED, MailKind.REMINDER1, reason="overdue"))
         updates.update(overdue_since=facts.oldest_overdue_due, reminder1_sent_at=NOW)
-    if state == "reminded":
+    if state == CaseState.REMINDED:
         if facts.reminder2_on is None and today >= anchor + timedelta(days=policy.reminder2_days):
-            steps.append(Step(None, "reminder2", reason="overdue"))
+            steps.append(Step(None, MailKind.REMINDER2, reason="overdue"))
             updates["reminder2_sent_at"] = NOW
         if today >= anchor + timedelta(days=policy.warning_days):
-            state = "warned"
-            steps.append(Step("warned", "warning", (("list_add", policy.list_warned),), "warn"))
+            state = CaseState.WARNED
+            warn = ((ActionKind.LIST_ADD, policy.list_warned),)
+            steps.append(Step(CaseState.WARNED, MailKind.WARNING, warn, "warn"))
             updates["warned_at"] = NOW
-    elif state == "warned" and policy.disconnect_unacknowledged_days > 0:
+    elif state == CaseState.WARNED and policy.disconnect_unacknowledged_days > 0:
         warned_on = facts.warned_on or today
         due = warned_on + timedelta(days=policy.disconnect_unacknowledged_days)
         if today >= _not_before_exemption(due, facts):
-            state = "disconnected"
-            actions = (("list_remove", policy.list_warned), ("list_add", policy.list_blocked),
-                       ("kick", None))
-            steps.append(Step("disconnected", "disconnected", actions, "disconnect"))
+            state = CaseState.DISCONNECTED
+            actions = ((ActionKind.LIST_REMOVE, policy.list_warned),
+                       (ActionKind.LIST_ADD, policy.list_blocked), (ActionKind.KICK, None))
+            steps.append(Step(CaseState.DISCONNECTED, MailKind.DISCONNECTED, actions, "disconnect"))
             updates.update(disconnected_at=NOW, disconnect_due=due)
-    elif state == "acknowledged":
+    elif state == CaseState.ACKNOWLEDGED:
         due = facts.disconnect_due
         if due is None and facts.acknowledged_on is not None:
             due = facts.acknowledged_on + timedelta(days=policy.disconnect_days)
         if due is not None and today >= _not_before_exemption(due, facts):
-            state = "disconnected"
-            actions = (("list_add", policy.list_blocked), ("kick", None))
-            steps.append(Step("disconnected", "disconnected", actions, "disconnect"))
+            state = CaseState.DISCONNECTED
+            actions = ((ActionKind.LIST_ADD, policy.list_blocked), (ActionKind.KICK, None))
+            steps.append(Step(CaseState.DISCONNECTED, MailKind.DISCONNECTED, actions, "disconnect"))
             updates["disconnected_at"] = NOW
     return Decision(state, tuple(steps), updates)
 
@@ -158,12 +160,13 @@ def _back_to_ok(facts: Facts, policy: Policy) -> Decision:
     An acknowledged customer is already out of "warned" (the acknowledgement queued that),
     so nothing is sent for them: on RADIUS every removal costs the customer a redial."""
     actions: tuple[tuple[str, str | None], ...] = ()
-    if facts.state == "warned":
-        actions = (("list_remove", policy.list_warned),)
-    elif facts.state == "disconnected":
-        actions = (("list_remove", policy.list_blocked), ("list_remove", policy.list_warned))
+    if facts.state == CaseState.WARNED:
+        actions = ((ActionKind.LIST_REMOVE, policy.list_warned),)
+    elif facts.state == CaseState.DISCONNECTED:
+        actions = ((ActionKind.LIST_REMOVE, policy.list_blocked),
+                   (ActionKind.LIST_REMOVE, policy.list_warned))
     updates = {name: None for name in CYCLE_FIELDS}
-    if facts.state == "disconnected":
+    if facts.state == CaseState.DISCONNECTED:
         updates["reconnected_at"] = NOW
-    step = Step("ok", "payment_received", actions, "reconnect")
-    return Decision("ok", (step,), updates)
+    step = Step(CaseState.OK, MailKind.PAYMENT_RECEIVED, actions, "reconnect")
+    return Decision(CaseState.OK, (step,), updates)

@@ -28,11 +28,18 @@ from core.clock import today as prague_today
 from core.db import Money, bulk_insert, is_in
 from enforcement import cases
 from enforcement.config import Policy
-from enforcement.models import EnforcementCase, EnforcementMail, RouterAction
+from enforcement.models import (
+    CaseState,
+    EnforcementCase,
+    EnforcementMail,
+    MailKind,
+    MailStatus,
+    RouterAction,
+)
 from enforcement.policy import NOW, Decision, Facts, decide
 
 if TYPE_CHECKING:
-    from flask import Flask
+    from collections.abc import Mapping
 
 CASE_COLUMNS = (
     "state", "state_since", "overdue_since", "reminder1_sent_at", "reminder2_sent_at",
@@ -122,7 +129,7 @@ def gather(session: Session, today: date, customer_ids=None) -> list:
         .select_from(Customer)
         .outerjoin(debt, debt.c.customer_id == Customer.id)
         .outerjoin(case, case.customer_id == Customer.id)
-        .where(or_(debt.c.customer_id.is_not(None), and_(case.state.is_not(None), case.state != "ok")))
+        .where(or_(debt.c.customer_id.is_not(None), and_(case.state.is_not(None), case.state != CaseState.OK)))
         .order_by(Customer.id)
     )
     if customer_ids is not None:
@@ -136,7 +143,7 @@ def _day(moment: datetime | None) -> date | None:
 
 def facts_of(row) -> Facts:
     return Facts(
-        state=row.state or "ok",
+        state=row.state or CaseState.OK,
         overdue_debt=row.debt if row.debt is not None else Facts.overdue_debt,
         oldest_overdue_due=row.oldest,
         overdue_since=row.overdue_since,
@@ -207,7 +214,7 @@ def apply(
     targets = cases.customer_targets_many(session, needs_targets, default_router) if needs_targets else {}
     audits, actions, mails = [], [], []
     for row, decision in decided:
-        old = row.state or "ok"
+        old = row.state or CaseState.OK
         for step in decision.steps:
             if step.state is not None:
                 audits.append(cases.transition_audit_row(
@@ -234,23 +241,23 @@ def apply(
 
 
 def _change(row, decision: Decision) -> Change:
-    return Change(row.customer_id, row.customer_number, row.state or "ok", decision.state,
+    return Change(row.customer_id, row.customer_number, row.state or CaseState.OK, decision.state,
                   decision.mails, decision.actions)
 
 
 def _mail_row(row, kind: str, decision: Decision, moment: datetime) -> dict:
     context = {}
-    if kind == "disconnected":
+    if kind == MailKind.DISCONNECTED:
         context["disconnected_on"] = prague_date(moment).isoformat()
-    if kind == "payment_received":
-        context["previous_state"] = row.state or "ok"
+    if kind == MailKind.PAYMENT_RECEIVED:
+        context["previous_state"] = row.state or CaseState.OK
     return {
         "customer_id": row.customer_id,
         "kind": kind,
         "to_address": row.email,
         "lang": row.language if row.language in ("cs", "en") else "cs",
         "context": json.dumps(context) if context else None,
-        "status": "pending" if row.email else "cancelled",
+        "status": MailStatus.PENDING if row.email else MailStatus.CANCELLED,
         "attempts": 0,
         "next_attempt_at": moment,
         "claimed_until": None,
@@ -265,7 +272,7 @@ def _new_case_values(row, decision: Decision, moment: datetime) -> dict:
     for name, value in decision.updates.items():
         values[name] = moment if value == NOW else value
     values["state"] = decision.state
-    if decision.state != (row.state or "ok"):
+    if decision.state != (row.state or CaseState.OK):
         values["state_since"] = moment
     values["updated_at"] = moment
     values["customer_id"] = row.customer_id
@@ -305,7 +312,7 @@ def _write_cases_pg(session: Session, decided, rows: list[dict]) -> set[int]:
     session.execute(text("TRUNCATE enforcement_case_new"))
     staged = []
     for (row, _), values in zip(decided, rows, strict=True):
-        staged.append({**values, "old_state": row.state or "ok",
+        staged.append({**values, "old_state": row.state or CaseState.OK,
                        "old_updated_at": row.updated_at or values["updated_at"]})
     bulk_insert(session, "enforcement_case_new", staged)
     session.execute(text(
@@ -338,7 +345,7 @@ def reconnect_if_paid(
         return None
     row = rows[0]
     decision = decide(facts_of(row), prague_today(), policy)
-    if decision.state != "ok" or not decision.changed:
+    if decision.state != CaseState.OK or not decision.changed:
         return None
     report = SweepReport(prague_today())
     apply(session, [(row, decision)], report,
@@ -357,7 +364,7 @@ def _open_case_ids(session: Session) -> set[int]:
     cached = session.info.get(_OPEN_CASES)
     if cached is None or cached[0] is not transaction:
         ids = set(session.scalars(
-            select(EnforcementCase.customer_id).where(EnforcementCase.state != "ok")))
+            select(EnforcementCase.customer_id).where(EnforcementCase.state != CaseState.OK)))
         cached = session.info[_OPEN_CASES] = (transaction, ids)
     return cached[1]
 
@@ -368,10 +375,11 @@ def _on_overdue_debt_changed(session: Session, customer_id: int, **_payload) -> 
         open_cases.discard(customer_id)
 
 
-def install(app: Flask) -> None:
-    """Subscribe the payment handler (with the app's policy; the last app configured wins)."""
-    _settings["policy"] = Policy.from_config(app.config)
-    _settings["default_router"] = app.config.get("ENFORCEMENT_DEFAULT_ROUTER") or "default"
+def install(config: Mapping) -> None:
+    """Subscribe the payment handler (with the app's policy, from its ``config``; the last
+    app configured wins)."""
+    _settings["policy"] = Policy.from_config(config)
+    _settings["default_router"] = config.get("ENFORCEMENT_DEFAULT_ROUTER") or "default"
     events.subscribe(events.OVERDUE_DEBT_CHANGED, _on_overdue_debt_changed)
 
 
@@ -386,7 +394,7 @@ def force_reconnect(session: Session, customer_id: int, *, actor: str, policy: P
 
     policy = policy or _settings["policy"]
     rows = gather(session, prague_today(), [customer_id])
-    if not rows or (rows[0].state or "ok") == "ok":
+    if not rows or (rows[0].state or CaseState.OK) == CaseState.OK:
         return None
     row = rows[0]
     decision = _back_to_ok(facts_of(row), policy)

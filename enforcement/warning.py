@@ -32,8 +32,9 @@ from core.clock import today
 from enforcement import acknowledge as ack
 from enforcement.cases import CaseError
 from enforcement.config import Policy
-from web import i18n, sessions
+from web import i18n, security, sessions
 from web.database import db
+from web.door import on_refusal
 from web.extensions import limiter
 
 bp = Blueprint("enforcement", __name__)
@@ -55,7 +56,7 @@ NEVER_CAPTURED = ("zone.healthz",)
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(capture_foreign_host)
+    security.on_foreign_host(app, capture_foreign_host)  # web.security checks the Host first
     app.context_processor(_banner_context)
     # whether to show the banner comes with the login session: no query of its own
     sessions.add_extra(BANNER_EXTRA, ack.notice_column())
@@ -145,6 +146,8 @@ def warning():
 
 @bp.post("/warning/acknowledge")
 @limiter.limit("30/minute", key_func=lambda: _request_ip() or request.remote_addr)
+@on_refusal(CaseError, redirect_to="enforcement.warning", code=303, category="info",
+            message=lambda _exc: _("There is no notice to acknowledge."))
 def acknowledge():
     who = _recognise()
     if who is None:
@@ -158,21 +161,15 @@ def acknowledge():
         )
         return redirect(url_for("enforcement.warning"), 303)
     config = current_app.config
-    try:
-        ack.acknowledge(
-            db(),
-            customer_id,
-            ip=ip or request.remote_addr,
-            actor=actor,
-            policy=Policy.from_config(config),
-            warned_list=config["ENFORCEMENT_LIST_WARNED"],
-            default_router=config["ENFORCEMENT_DEFAULT_ROUTER"],
-        )
-    except CaseError:
-        db().rollback()
-        flash(_("There is no notice to acknowledge."), "info")
-        return redirect(url_for("enforcement.warning"), 303)
-    db().commit()
+    ack.acknowledge(
+        db(),
+        customer_id,
+        ip=ip or request.remote_addr,
+        actor=actor,
+        policy=Policy.from_config(config),
+        warned_list=config["ENFORCEMENT_LIST_WARNED"],
+        default_router=config["ENFORCEMENT_DEFAULT_ROUTER"],
+    )
     flash(_("Thank you. We have recorded that you have read the notice."), "success")
     return redirect(url_for("enforcement.warning"), 303)
 

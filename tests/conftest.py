@@ -1,5 +1,8 @@
 """Shared fixtures: a migrated database per test (SQLite by default, PostgreSQL when
-TEST_DATABASE_URL is set), the app, a client, and factories for customers."""
+TEST_DATABASE_URL is set), the app, a client, factories for customers, and the helpers test
+modules ask for by name (flaskr's style): ``auth`` (log in and out of the client zone, read a
+form's CSRF token), ``need`` (skip, or fail in CI, when a component is missing) and ``pg_url``.
+Test modules never import from a conftest."""
 
 from __future__ import annotations
 
@@ -18,9 +21,9 @@ from billing.models import Contract, Customer, Service, ServiceAddress
 from core import schema
 from core.db import Base, make_engine, make_session_factory
 from core.passwords import hash_password
+from tests.support import PG_URL, REQUIRE_INTEGRATION, pg_schema_url
+from tests.support import need as _need
 
-PG_URL = os.environ.get("TEST_DATABASE_URL")
-REQUIRE_INTEGRATION = os.environ.get("ISPZONE_REQUIRE_INTEGRATION") == "1"
 _HASHES: dict[str, str] = {}
 
 
@@ -31,18 +34,23 @@ def password_hash(password: str) -> str:
     return _HASHES[password]
 
 
-def need(condition: bool, reason: str) -> None:
-    """Skip on a developer laptop when an external component is missing; fail in CI."""
-    if condition:
-        return
-    if REQUIRE_INTEGRATION:
-        pytest.fail(f"ISPZONE_REQUIRE_INTEGRATION=1 but {reason}")
-    pytest.skip(reason)
+@pytest.fixture
+def need():
+    """``need(condition, reason)``: skip on a developer laptop when an external component is
+    missing; fail in CI (ISPZONE_REQUIRE_INTEGRATION=1)."""
+    return _need
 
 
-def _pg_schema_url(base: str, schema_name: str) -> str:
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options=-csearch_path%3D{schema_name}"
+@pytest.fixture
+def pg_url():
+    """TEST_DATABASE_URL (PostgreSQL), or None when the suite runs on SQLite."""
+    return PG_URL
+
+
+@pytest.fixture(name="pg_schema_url")
+def pg_schema_url_fixture():
+    """``pg_schema_url(base, schema)``: a PostgreSQL URL whose search_path is ``schema``."""
+    return pg_schema_url
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +62,7 @@ def _template_db(tmp_path_factory):
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE"))
             conn.execute(text(f"CREATE SCHEMA {schema_name}"))
-        url = _pg_schema_url(PG_URL, schema_name)
+        url = pg_schema_url(PG_URL, schema_name)
         engine = make_engine(url)
         schema.upgrade(engine)
         engine.dispose()
@@ -112,6 +120,7 @@ def app_config(database_url, tmp_path):
         "TESTING": True,
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret",
+        "PUBLIC_URL": "http://localhost",  # the test client's host; every e-mail link uses it
         "WTF_CSRF_ENABLED": False,
         "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
         "RATELIMIT_STORAGE_URI": "memory://",
@@ -201,16 +210,35 @@ def make_customer(session):
     return factory
 
 
-def csrf_token(html: str) -> str:
-    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-        r'name="csrf_token" value="([^"]+)"', html
-    )
-    assert m, "no CSRF token in the page"
-    return m.group(1)
+class AuthActions:
+    """Logging in to and out of the client zone, as a test does it (flaskr's ``auth``).
+
+    Each action uses the test's ``client`` unless another one is given (a second browser)."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, number: str, password: str, client=None):
+        return (client or self._client).post(
+            "/login", data={"customer_number": number, "password": password}
+        )
+
+    def logout(self, client=None):
+        return (client or self._client).post("/logout")
+
+    @staticmethod
+    def csrf_token(html: str) -> str:
+        """The CSRF token of the (first) form in ``html``."""
+        m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+            r'name="csrf_token" value="([^"]+)"', html
+        )
+        assert m, "no CSRF token in the page"
+        return m.group(1)
 
 
-def login(client, number: str, password: str):
-    return client.post("/login", data={"customer_number": number, "password": password})
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
 
 
 @pytest.fixture

@@ -18,8 +18,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import need
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -49,7 +47,7 @@ def _import_pypdf():
 
 
 @pytest.mark.browser
-def test_customer_walks_through_the_zone(app_config, tmp_path, monkeypatch):
+def test_customer_walks_through_the_zone(need, app_config, tmp_path, monkeypatch):
     need(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
     sync_playwright = _import_playwright()
     need(sync_playwright is not None, "playwright is not installed (pip install -e '.[test]')")
@@ -95,7 +93,19 @@ def test_customer_walks_through_the_zone(app_config, tmp_path, monkeypatch):
                 context = browser.new_context(accept_downloads=True)
                 page = context.new_page()
                 page.set_default_timeout(20_000)
+                console: list[str] = []
+                page.on("console", lambda message: console.append(message.text))
+                page.on("pageerror", lambda error: console.append(str(error)))
                 _walk_through(page, base, tmp_path, pypdf)
+                # issue 13: the pages live with the Content-Security-Policy (no inline
+                # script or style), so Chromium reports no violation on any of them
+                assert [m for m in console if "Content Security Policy" in m] == [], console
+                page.goto(f"{base}/login")
+                page.evaluate("document.body.setAttribute('style', 'color: red')")
+                page.wait_for_timeout(300)
+                assert any("Content Security Policy" in m for m in console), (
+                    "the console listener would not have seen a violation"
+                )
                 context.close()
             finally:
                 browser.close()
@@ -160,6 +170,10 @@ def _walk_through(page, base: str, tmp_path: Path, pypdf) -> None:
     assert data.startswith(b"%PDF"), data[:20]
     text = "\n".join(p.extract_text() or "" for p in pypdf.PdfReader(io.BytesIO(data)).pages)
     assert "Novák" in text
+
+    # -- the data transfer chart (inline SVG) -------------------------------------------------
+    page.goto(f"{base}/traffic")
+    assert page.locator("main figure.chart svg").count() == 1
 
     # -- change the phone number ---------------------------------------------------------------
     page.click('nav a[href="/info"]')

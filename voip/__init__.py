@@ -1,23 +1,9 @@
 """The VoIP sub-zone at ``/voip/``: phone-suffix login, tariff lookup, coupon top-ups under a
 monthly cap, credit and call history; ``ispzone voip ...`` commands for operators.
 
-One door: :func:`init_app` registers the settings, the blueprint, the CLI and the demo step.
+The package itself imports no Flask: its domain modules (accounts, tariffs, rating, cdr,
+topups, ...) are plain functions on a session. The view layer is :mod:`voip.blueprint`,
+:mod:`voip.views`, :mod:`voip.auth`, :mod:`voip.forms` and the CLI (:mod:`voip.cli`,
+:mod:`voip.cli_rating`); one door, :func:`voip.views.init_app`, registers the settings, the
+blueprint, the CLI and the demo step.
 """
-
-from __future__ import annotations
-
-from flask import Blueprint, Flask
-
-bp = Blueprint("voip", __name__, url_prefix="/voip")
-
-
-def init_app(app: Flask) -> None:
-    from voip import cli, config, demo
-    from web import settings
-
-    settings.apply(app, config.DEFAULTS)
-    from voip import views  # noqa: F401  (registers the routes on bp)
-
-    app.register_blueprint(bp)
-    cli.init_app(app)
-    app.extensions.setdefault("ispzone.demo_hooks", []).append(demo.load)

@@ -13,12 +13,14 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from billing.models import Service
 from core import audit
 from core.clock import PRAGUE, now
 from core.db import money_sum
+from core.errors import DomainError
 from core.passwords import hash_password, needs_rehash, verify_password
 from voip.models import CallRecord, VoipAccount
 from voip.tariffs import InvalidNumber, normalize_number
@@ -26,7 +28,7 @@ from voip.tariffs import InvalidNumber, normalize_number
 ZERO = Decimal("0.00")
 
 
-class AccountError(ValueError):
+class AccountError(DomainError, ValueError):
     pass
 
 
@@ -135,6 +137,23 @@ def account(session: Session, service_id: int) -> VoipAccount:
         .on_conflict_do_nothing(index_elements=["service_id"])
     )
     return session.get(VoipAccount, service_id, populate_existing=True)
+
+
+def ensure_accounts(session: Session, service_ids) -> None:
+    """The empty account rows of these services, at once (the CDR import's writers; rows
+    that exist are left alone: INSERT ... ON CONFLICT DO NOTHING)."""
+    if not service_ids:
+        return
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    moment = now()
+    session.execute(
+        insert(VoipAccount.__table__).on_conflict_do_nothing(index_elements=["service_id"]),
+        [
+            {"service_id": sid, "credit": Decimal("0.00"), "opening_credit": Decimal("0.00"),
+             "low_credit_notified": False, "updated_at": moment}
+            for sid in sorted(service_ids)
+        ],
+    )
 
 
 def lock_account(session: Session, service_id: int) -> VoipAccount:

@@ -18,14 +18,15 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from flask_babel import gettext as _
 from limits import parse_many
 
-from billing.models import Customer, Service, UserSession
+from billing.models import Customer, Service, ServiceKind, SessionKind, UserSession
 from core.clock import today
-from voip import bp
 from voip.accounts import LoginOutcome, authenticate
+from voip.blueprint import bp
 from voip.forms import VoipLoginForm
 from web import sessions
 from web.database import db
 from web.extensions import limiter
+from web.redirects import safe_next
 
 TOKEN_KEY = "voip_token"
 
@@ -53,15 +54,14 @@ def current() -> VoipUser | None:
 
 def _load() -> VoipUser | None:
     token = session.get(TOKEN_KEY)
-    found = sessions.load(token, kind="voip")
+    found = sessions.load(token, kind=SessionKind.VOIP)
     if found is None:
         session.pop(TOKEN_KEY, None)
         return None
     row, customer, _extras = found
     service = db().get(Service, row.service_id) if row.service_id else None
-    if service is None or service.kind != "voip" or not service.is_active(today()):
-        sessions.end(token)
-        db().commit()
+    if service is None or service.kind != ServiceKind.VOIP or not service.is_active(today()):
+        sessions.end(token)  # committed by the web door with the request
         session.pop(TOKEN_KEY, None)
         return None
     return VoipUser(service, customer, row, token)
@@ -83,10 +83,8 @@ def _voip_user() -> dict:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only pages of this zone: never an open redirect."""
-    if target and target.startswith("/voip/") and "//" not in target and "\\" not in target:
-        return target
-    return url_for("voip.index")
+    """Only pages of this zone: never an open redirect (web.redirects.safe_next)."""
+    return safe_next(target, "voip.index", prefix="/voip/")
 
 
 # -- throttling -----------------------------------------------------------------------------
@@ -161,8 +159,7 @@ def _page(form: VoipLoginForm, ask_number: bool):
 def _start(service: Service):
     """A fresh server-side session; the client zone's login in the cookie stays as it was."""
     sessions.end(session.pop(TOKEN_KEY, None))
-    token = sessions.start(service.customer, kind="voip", service_id=service.id)
-    db().commit()
+    token = sessions.start(service.customer, kind=SessionKind.VOIP, service_id=service.id)
     session[TOKEN_KEY] = token
     return redirect(_safe_next(request.args.get("next")))
 
@@ -172,7 +169,6 @@ def logout():
     token = session.pop(TOKEN_KEY, None)
     if token:
         sessions.end(token)
-        db().commit()
     g.pop("voip_user", None)
     flash(_("You have been logged out of the VoIP zone."), "info")
     return redirect(url_for("voip.login"))

@@ -27,13 +27,15 @@ from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.clock import now
 from core.db import is_in
+from voip.accounts import ensure_accounts
 from voip.cdr_parse import (
+    CALL,
     Callers,
     CdrFileError,
     CdrImportResult,
@@ -160,28 +162,6 @@ def _settle(session: Session, result: CdrImportResult, charged: dict[int, tuple[
     result.low_credit = sorted(flagged.scalars())
 
 
-def _ensure_accounts(session: Session, service_ids) -> None:
-    if not service_ids:
-        return
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    moment = now()
-    session.execute(
-        insert(VoipAccount.__table__).on_conflict_do_nothing(index_elements=["service_id"]),
-        [
-            {"service_id": sid, "credit": Decimal("0.00"), "opening_credit": Decimal("0.00"),
-             "low_credit_notified": False, "updated_at": moment}
-            for sid in sorted(service_ids)
-        ],
-    )
-
-
-# A rated call as the parser hands it to the writers: these voip_call columns, in this order,
-# except that ``started_at`` is the local 'YYYY-MM-DD HH:MM:SS+01:00' and ``cost`` an int of
-# haléře (exact; made a Decimal, or COPY text, when written).
-CALL = ("cdr_uniqueid", "service_id", "started_at", "source", "billsec", "charged_seconds",
-        "cost", "destination_number", "destination", "prefix", "tariff_id")
-
-
 class _SqliteWriter:
     """executemany INSERT ... ON CONFLICT DO NOTHING RETURNING, in chunks."""
 
@@ -193,7 +173,7 @@ class _SqliteWriter:
     def run(self, chunks, services: set[int]) -> dict[int, tuple[int, Decimal]]:
         for chunk in chunks:
             self._insert([self._row(call) for call in chunk.values()])
-        _ensure_accounts(self.session, services)
+        ensure_accounts(self.session, services)
         table = VoipAccount.__table__
         result = {}
         for sid, (calls, cents) in sorted(self.charged.items()):

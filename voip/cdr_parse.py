@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.models import Service
+from billing.models import Service, ServiceKind
 from core.clock import PRAGUE
+from core.errors import Invalid
 from voip.models import Tariff
 from voip.tariffs import TariffIndex, index_for
 
@@ -35,8 +36,14 @@ LAYOUTS = {17: "loguniqueid", 18: "loguniqueid + loguserfield", 21: "+ newcdrcol
 MAX_LISTED = 50
 DESTINATIONS_CACHED = 200_000  # dst texts remembered per tariff
 
+# A rated call as the parser hands it to the writers: these voip_call columns, in this order,
+# except that ``started_at`` is the local 'YYYY-MM-DD HH:MM:SS+01:00' and ``cost`` an int of
+# haléře (exact; made a Decimal, or COPY text, when written).
+CALL = ("cdr_uniqueid", "service_id", "started_at", "source", "billsec", "charged_seconds",
+        "cost", "destination_number", "destination", "prefix", "tariff_id")
 
-class CdrFileError(ValueError):
+
+class CdrFileError(Invalid, ValueError):
     """The CDR file was rejected (with line numbers); nothing was imported."""
 
 
@@ -103,7 +110,7 @@ class Callers:
     def __init__(self, session: Session):
         rows = session.execute(
             select(Service.phone_number, Service.id).where(
-                Service.kind == "voip", Service.phone_number.is_not(None)
+                Service.kind == ServiceKind.VOIP, Service.phone_number.is_not(None)
             )
         )
         self.by_digits = {number.lstrip("+"): sid for number, sid in rows}

@@ -35,7 +35,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.clock import now
-from voip.cdr import CALL, _ensure_accounts
+from voip.accounts import ensure_accounts
+from voip.cdr_parse import CALL
 
 __all__ = ["LOCK_KEY", "PgWriter", "copy_text"]
 
@@ -88,7 +89,7 @@ class _Chunk:
 
     def __init__(self, calls: dict[str, tuple], clean: bool, uniqueids: list[str],
                  lines: list[str] | None = None, sums: dict[int, list[int]] | None = None):
-        self.calls = calls  # uniqueid -> call (voip.cdr.CALL)
+        self.calls = calls  # uniqueid -> call (voip.cdr_parse.CALL)
         self.clean = clean  # no uniqueid has a character COPY escapes
         self.uniqueids, self.lines = uniqueids, lines  # in the same order
         self.sums = sums  # service id -> [calls, haléře]
@@ -131,7 +132,7 @@ class PgWriter:
             raise self.failure[0]
         if not services:
             return {}
-        _ensure_accounts(s, services)
+        ensure_accounts(s, services)
         charged = {sid: (calls, Decimal(cents).scaleb(-2))
                    for sid, (calls, cents) in sorted(self.charged.items()) if calls}
         if charged:

@@ -21,17 +21,14 @@ def set_cap(number: str, amount: str) -> None:
     VOIP_TOPUP_CAP setting (AMOUNT = default). Audited with the old and new value."""
     from flask import current_app
 
-    from voip.accounts import AccountError, parse_amount
+    from voip.accounts import parse_amount
     from voip.accounts import set_cap as set_line_cap
-    from web.cli import transaction
+    from web.cli_door import unit_of_work
 
-    try:
+    with unit_of_work(refused="{error} (nothing was changed)") as session:
         cap = None if amount.strip().lower() == "default" else parse_amount(amount)
-        with transaction() as session:
-            service, old = set_line_cap(session, number, cap, actor="operator:cli")
-            phone = service.phone_number
-    except AccountError as exc:
-        raise click.ClickException(f"{exc} (nothing was changed)") from exc
+        service, old = set_line_cap(session, number, cap, actor="operator:cli")
+        phone = service.phone_number
     default = current_app.config["VOIP_TOPUP_CAP"]
     shown_old = f"{old} CZK" if old is not None else f"default ({default} CZK)"
     shown_new = f"{cap} CZK" if cap is not None else f"default ({default} CZK)"

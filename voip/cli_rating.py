@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from web.cli import transaction
+from web.cli_door import run, unit_of_work
 
 
 @click.group("tariffs", help="VoIP price lists.")
@@ -31,19 +31,17 @@ def cdr_group() -> None:
 @click.option("--replace", is_flag=True, help="Replace the tariff already valid from that day.")
 def tariffs_import(file: Path, valid_from, name: str | None, replace: bool) -> None:
     """Import a price list CSV (see docs/voip-tariffs.md); all rows or nothing."""
-    from voip.tariff_import import TariffFileError, import_tariff_csv
+    from voip.tariff_import import import_tariff_csv
 
     day: date | None = valid_from.date() if valid_from else None
-    try:
-        with transaction() as session:
-            tariff = import_tariff_csv(
-                session, file, valid_from=day, name=name, actor="operator:cli", replace=replace
-            )
-            count = len(tariff.rates)
-            summary = f"tariff {tariff.name!r} valid from {tariff.valid_from}: {count} prefixes"
-    except TariffFileError as exc:
-        raise click.ClickException(f"{file}:\n{exc}\n(nothing was imported)") from exc
-    click.echo(summary)
+
+    def work(session) -> str:
+        tariff = import_tariff_csv(
+            session, file, valid_from=day, name=name, actor="operator:cli", replace=replace
+        )
+        return f"tariff {tariff.name!r} valid from {tariff.valid_from}: {len(tariff.rates)} prefixes"
+
+    click.echo(run(work, refused=f"{file}:\n{{error}}\n(nothing was imported)"))
 
 
 @cdr_group.command("import")
@@ -53,16 +51,15 @@ def tariffs_import(file: Path, valid_from, name: str | None, replace: bool) -> N
               help="Import the file even if some calls match no tariff prefix (they are skipped).")
 def cdr_import(file: Path, skip_unrated: bool) -> None:
     """Rate and store the answered calls of an Asterisk Master.csv; deduct them from credit."""
-    from voip.cdr import CdrFileError, import_cdr
+    from voip.cdr import import_cdr
 
     tz = current_app.config.get("VOIP_CDR_TIMEZONE", "Europe/Prague")
-    try:
-        with transaction() as session:
-            result = import_cdr(
-                session, file, actor="operator:cli", skip_unrated=skip_unrated, timezone=tz
-            )
-    except CdrFileError as exc:
-        raise click.ClickException(f"{file}:\n{exc}\n(nothing was imported)") from exc
+    result = run(
+        lambda session: import_cdr(
+            session, file, actor="operator:cli", skip_unrated=skip_unrated, timezone=tz
+        ),
+        refused=f"{file}:\n{{error}}\n(nothing was imported)",
+    )
     click.echo(result)
     if result.low_credit:
         sent = send_low_credit_mails(result.low_credit)
@@ -80,7 +77,7 @@ def send_low_credit_mails(service_ids: list[int]) -> int:
     sent = 0
     public = current_app.config.get("PUBLIC_URL")
     link = f"{public.rstrip('/')}/voip/" if public else None
-    with transaction() as session:
+    with unit_of_work() as session:
         for service_id in service_ids:
             service = session.get(Service, service_id)
             account = session.get(VoipAccount, service_id)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.clock import now, today
 from core.db import bulk_insert
+from core.errors import Invalid
 from voip.models import Tariff, TariffRate
 from voip.rating import Rate
 from voip.tariffs import prefix_digits
@@ -28,7 +29,7 @@ from voip.tariffs import prefix_digits
 __all__ = ["TariffFileError", "import_tariff_csv", "parse_tariff_csv"]
 
 
-class TariffFileError(ValueError):
+class TariffFileError(Invalid, ValueError):
     """A tariff CSV was rejected; the message lists every problem with its row number."""
 
 

@@ -22,6 +22,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.errors import DomainError
 from voip.models import Tariff, TariffRate
 from voip.rating import PRICE_QUANTUM, Rate, gross
 
@@ -39,7 +40,7 @@ __all__ = [
 CZ = "420"
 
 
-class InvalidNumber(ValueError):
+class InvalidNumber(DomainError, ValueError):
     """The text is not a phone number we can price."""
 
 

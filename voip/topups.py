@@ -22,13 +22,14 @@ from billing.models import Contract, Customer, Invoice, Service
 from core import audit
 from core.clock import now, prague_date
 from core.db import money_sum
+from core.errors import DomainError
 from voip.accounts import AccountError, lock_account, month_start, next_month_start
 from voip.models import TopUp
 
 KEY_LENGTH = (16, 64)
 
 
-class TopUpError(ValueError):
+class TopUpError(DomainError, ValueError):
     """A top-up that cannot be made; nothing was created."""
 
 
@@ -45,6 +46,8 @@ class InvalidRequestKey(TopUpError):
 
 
 class CapExceeded(TopUpError):
+    status = 409
+
     def __init__(self, cap: Decimal, spent: Decimal, amount: Decimal):
         self.cap, self.spent, self.amount = cap, spent, amount
         super().__init__(f"top-up of {amount} would exceed the monthly cap {cap} (spent {spent})")

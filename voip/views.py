@@ -1,4 +1,7 @@
-"""VoIP zone views (thin: forms in, one domain call, redirect)."""
+"""VoIP zone views (thin: forms in, one domain call, redirect).
+
+The web door (web.door) commits each request's unit of work and answers refusals: the
+views declare only where a refusal sends the customer (:func:`web.door.on_refusal`)."""
 
 from __future__ import annotations
 
@@ -14,12 +17,14 @@ from billing.invoicing.supplier import Supplier
 from billing.ledger.balances import states_for
 from billing.models import Invoice
 from core.clock import today
-from voip import accounts, bp, topups
+from voip import accounts, topups
 from voip.auth import current, voip_login_required
+from voip.blueprint import bp
 from voip.forms import ThresholdForm, TopUpConfirmForm
 from voip.models import TopUp
 from voip.tariffs import InvalidNumber, minutes_for, quote
 from web.database import db
+from web.door import on_refusal
 from web.formatting import format_money
 from web.i18n import current_lang
 
@@ -78,20 +83,16 @@ def index():
 
 @bp.post("/threshold")
 @voip_login_required
+@on_refusal(accounts.AccountError, redirect_to="voip.index",
+            message=lambda _exc: _("Enter the amount in CZK, e.g. 50 or 49,50."))
 def threshold():
     user = current()
     form = ThresholdForm()
     if not form.validate_on_submit():
         abort(400)
     raw = (form.threshold.data or "").strip()
-    try:
-        value = accounts.parse_amount(raw) if raw else None
-        accounts.set_threshold(db(), user.service, value, actor=user.actor, ip=request.remote_addr)
-    except accounts.AccountError:
-        db().rollback()
-        flash(_("Enter the amount in CZK, e.g. 50 or 49,50."), "error")
-        return redirect(url_for("voip.index"))
-    db().commit()
+    value = accounts.parse_amount(raw) if raw else None
+    accounts.set_threshold(db(), user.service, value, actor=user.actor, ip=request.remote_addr)
     if value is None:
         flash(_("The low-credit warning is switched off."), "success")
     else:
@@ -152,8 +153,23 @@ def topup():
     )
 
 
+def _cap_message(exc: topups.CapExceeded) -> str:
+    config = current_app.config
+    return _(
+        "This top-up would exceed your monthly limit of %(cap)s. This month you can still top up %(remaining)s. "
+        "To raise the limit, write to %(email)s or call %(phone)s.",
+        cap=format_money(exc.cap),
+        remaining=format_money(exc.remaining),
+        email=config["OPERATOR_EMAIL"],
+        phone=Supplier.from_config(config).phone or "",
+    )
+
+
 @bp.route("/topup/confirm", methods=["GET", "POST"])
 @voip_login_required
+@on_refusal(topups.CapExceeded, redirect_to="voip.topup", message=_cap_message)
+@on_refusal(topups.TopUpError,  # a key or coupon the form never offered: the refused page
+            message=lambda _exc: _("This top-up cannot be made. Please choose a coupon again."))
 def topup_confirm():
     if request.method == "GET":
         amount = _coupon(request.args.get("amount"))
@@ -171,48 +187,31 @@ def topup_confirm():
 
 
 def _top_up(amount: Decimal, key: str):
+    """One unit of work (the door commits it): the line's account row is locked first, so
+    concurrent top-ups of a line queue up and the cap holds (voip.topups.top_up); on SQLite
+    the door took the write lock when the request began (web.database)."""
     user = current()
     config = current_app.config
     service_id = user.service.id
-    db().commit()  # end the read transaction: on SQLite the top-up must write first
     try:
-        done = topups.top_up(
-            db(),
-            service_id,
-            amount,
-            key,
-            actor=user.actor,
-            ip=request.remote_addr,
-            cap_default=config["VOIP_TOPUP_CAP"],
-            supplier=Supplier.from_config(config),
-            coupons=config["VOIP_COUPONS"],
-            vat_rate=config["VOIP_TOPUP_VAT_RATE"],
-            due_days=config["VOIP_TOPUP_DUE_DAYS"],
-        )
-        db().commit()
-    except topups.CapExceeded as exc:
-        db().rollback()
-        supplier = Supplier.from_config(config)
-        flash(
-            _(
-                "This top-up would exceed your monthly limit of %(cap)s. This month you can still top up %(remaining)s. "
-                "To raise the limit, write to %(email)s or call %(phone)s.",
-                cap=format_money(exc.cap),
-                remaining=format_money(exc.remaining),
-                email=config["OPERATOR_EMAIL"],
-                phone=supplier.phone or "",
-            ),
-            "error",
-        )
-        return redirect(url_for("voip.topup"))
+        with db().begin_nested():  # a savepoint: a raced key is undone alone
+            done = topups.top_up(
+                db(),
+                service_id,
+                amount,
+                key,
+                actor=user.actor,
+                ip=request.remote_addr,
+                cap_default=config["VOIP_TOPUP_CAP"],
+                supplier=Supplier.from_config(config),
+                coupons=config["VOIP_COUPONS"],
+                vat_rate=config["VOIP_TOPUP_VAT_RATE"],
+                due_days=config["VOIP_TOPUP_DUE_DAYS"],
+            )
     except IntegrityError:  # the same confirmation raced itself: show the one that won
-        db().rollback()
         done = topups.find(db(), key)
         if done is None:
             raise
-    except topups.InvalidRequestKey:
-        db().rollback()
-        abort(400)
     if done.service_id != service_id:
         abort(400)
     return redirect(url_for("voip.topup_done", topup_id=done.id))
@@ -233,3 +232,15 @@ def topup_done(topup_id: int):
         state=state,
         account=accounts.peek(db(), done.service_id),
     )
+
+
+def init_app(app) -> None:
+    """The package's one door into the Flask ``app``: the settings, the blueprint (these
+    views and :mod:`voip.auth`), the ``ispzone voip`` commands and the demo step."""
+    from voip import cli, config, demo
+    from web import settings
+
+    settings.apply(app, config.DEFAULTS)
+    app.register_blueprint(bp)
+    cli.init_app(app)
+    app.extensions.setdefault("ispzone.demo_hooks", []).append(demo.load)

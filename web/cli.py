@@ -1,6 +1,9 @@
-"""The ``ispzone`` command: Flask's CLI of the app plus the operators' commands.
+"""The operators' commands of the ``ispzone`` command (its entry, ``main``, is in app.py):
+database schema, demo, legacy import, invoices, payments.
 
-Each command opens one transaction and calls one domain function.
+Each command opens one unit of work through the CLI door (``web.cli_door``: commit, or roll
+back and print the refusal on stderr with exit status 1) and calls one domain function;
+after-commit work (receipts, e-mails) is in ``billing.jobs``.
 """
 
 from __future__ import annotations
@@ -10,30 +13,10 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 from billing.invoicing.supplier import Supplier
-
-
-def main() -> None:
-    from app import create_app
-
-    cli = FlaskGroup(create_app=create_app, help="ispzone: client zone, billing, enforcement")
-    cli.main()
-
-
-@contextmanager
-def transaction():
-    """A session whose work is committed at the end, or rolled back on any error."""
-    session = current_app.extensions["ispzone.sessions"]()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+from web.cli_door import run, sessions, unit_of_work
 
 
 def supplier() -> Supplier:
@@ -46,6 +29,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(invoices_group)
     app.cli.add_command(payments_group)
+    from web.security import security_group
+
+    app.cli.add_command(security_group)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
@@ -77,7 +63,7 @@ def db_downgrade(revision: str) -> None:
 def demo_command(if_empty: bool) -> None:
     from billing import demo
 
-    with transaction() as session:
+    with unit_of_work() as session:
         if if_empty and demo.has_customers(session):
             click.echo("database has customers; demo not loaded")
             return
@@ -97,11 +83,8 @@ def demo_command(if_empty: bool) -> None:
 def import_command(file: Path) -> None:
     from billing.legacy_import import writer as importer
 
-    try:
-        with transaction() as session:
-            result = importer.import_file(session, file, supplier())
-    except importer.ImportFileError as exc:
-        raise click.ClickException(f"{file}: {exc} (nothing was imported)") from exc
+    result = run(lambda session: importer.import_file(session, file, supplier()),
+                 refused=f"{file}: {{error}} (nothing was imported)")
     click.echo(result)
 
 
@@ -119,11 +102,10 @@ def invoices_issue(month: str, no_email: bool) -> None:
     from billing.invoicing.recurring import issue_month
 
     try:
-        with transaction() as session:
-            report = issue_month(session, supplier(), month, actor="operator:cli")
-            numbers = [i.id for i in report.issued]
-    except ValueError as exc:
+        report = run(lambda session: issue_month(session, supplier(), month, actor="operator:cli"))
+    except ValueError as exc:  # a malformed --month (not a refusal of the domain)
         raise click.ClickException(str(exc)) from exc
+    numbers = [i.id for i in report.issued]
     click.echo(report)
     if numbers and not no_email:
         sent, without_email = send_invoices(numbers)
@@ -143,12 +125,12 @@ def invoices_receipts(on) -> None:
 def _issue_receipts(on=None, quiet: bool = True) -> None:
     """After the payments are committed, in a transaction of its own: a receipt that cannot
     be issued is reported and leaves the imported payments alone."""
-    from billing.invoicing.receipts import ReceiptError, issue_receipts
+    from billing.jobs import issue_receipts_after_pairing
+    from core.errors import DomainError
 
     try:
-        with transaction() as session:
-            issued = [r.number for r in issue_receipts(session, on, actor="operator:cli")]
-    except ReceiptError as exc:
+        issued = issue_receipts_after_pairing(sessions(), on, actor="operator:cli")
+    except DomainError as exc:  # reported; the committed payments stand (not exit 1)
         click.echo(f"tax documents for received advance payments: not issued: {exc}", err=True)
         return
     if issued or not quiet:
@@ -159,35 +141,14 @@ def _issue_receipts(on=None, quiet: bool = True) -> None:
 def send_invoices(invoice_ids: list[int]) -> tuple[int, int]:
     """E-mail issued invoices with their PDF attached, each in its customer's language
     (templates/email/invoice_issued.txt). Returns (sent, customers without an address);
-    a failed send is logged and reported, the others go on."""
-    from billing.documents.pdf import render_invoice_pdf
-    from billing.ledger.balances import states_for
-    from billing.models import Customer, Invoice
-    from core.clock import today
+    a failed send is logged and reported, the others go on (billing.jobs)."""
+    from billing.jobs import send_invoice_emails
     from web.mail import send_template
 
-    sent = without_email = 0
-    session = current_app.extensions["ispzone.sessions"]()
-    try:
-        for invoice_id in invoice_ids:
-            invoice = session.get(Invoice, invoice_id)
-            customer = session.get(Customer, invoice.customer_id)
-            if not customer.email:
-                without_email += 1
-                continue
-            state = states_for(session, [invoice], today())[0]
-            pdf = render_invoice_pdf(invoice, state.open_amount)
-            if send_template(
-                customer.email, "invoice_issued", lang=customer.language or "cs",
-                attachments=[(f"faktura-{invoice.number}.pdf", "application/pdf", pdf)],
-                invoice=invoice, open_amount=state.open_amount,
-            ):
-                sent += 1
-            else:
-                click.echo(f"invoice {invoice.number}: not sent (see the log)", err=True)
-    finally:
-        session.close()
-    return sent, without_email
+    report = send_invoice_emails(sessions(), invoice_ids, send_template)
+    for number in report.failed:
+        click.echo(f"invoice {number}: not sent (see the log)", err=True)
+    return report.sent, report.without_email
 
 
 @click.group("payments", cls=AppGroup, help="Bank statements and payment matching.")
@@ -205,31 +166,31 @@ def payments_group() -> None:
               help="Accept a statement of an account not listed in BANK_ACCOUNTS.")
 def payments_import(file: Path, fmt: str | None, any_account: bool) -> None:
     """Import a statement (GPC/ABO, Fio JSON/CSV, camt.053) and pair its payments."""
-    from billing.bank.importing import StatementError, check_size
-
-    try:
-        check_size(file.stat().st_size, current_app.config["STATEMENT_MAX_BYTES"])
-        report = _import_statement(file, str(file), fmt, any_account)
-    except StatementError as exc:
-        raise click.ClickException(f"{file}: {exc} (nothing was imported)") from exc
+    # the path: GPC and Fio CSV are read line by line, and one over STATEMENT_MAX_BYTES is
+    # refused before it is read (docs/bank-statements.md)
+    report = _import_statement(file, str(file), fmt, any_account,
+                               refused=f"{file}: {{error}} (nothing was imported)")
     click.echo(report)
     _issue_receipts()
 
 
-def _import_statement(data: bytes | Path, name: str, fmt: str | None, any_account: bool):
+def _import_statement(data: bytes | Path, name: str, fmt: str | None, any_account: bool, *,
+                      refused: str):
     """Import and pair in one transaction; only statements of our accounts unless
-    ``any_account``."""
+    ``any_account``. A refusal is the command's error, worded by ``refused``."""
     from billing.bank.importing import import_statement
 
     own = supplier().account or ""
     accounts = [a.strip() for a in (current_app.config["BANK_ACCOUNTS"] or own).split(",")]
-    with transaction() as session:
-        return import_statement(
+    return run(
+        lambda session: import_statement(
             session, data, name, fmt, "operator:cli",
             bank_code=own.rsplit("/", 1)[1] if "/" in own else None,
             own_accounts=None if any_account else accounts,
             max_bytes=current_app.config["STATEMENT_MAX_BYTES"],
-        )
+        ),
+        refused=refused,
+    )
 
 
 @payments_group.command("fetch-fio")
@@ -248,7 +209,6 @@ def payments_fetch_fio(days: int, start, end, any_account: bool) -> None:
     from datetime import timedelta
 
     from billing.bank.fio_api import FioApiError, FioClient
-    from billing.bank.importing import StatementError
     from core.clock import today
 
     last = end.date() if end else today()
@@ -261,15 +221,16 @@ def payments_fetch_fio(days: int, start, end, any_account: bool) -> None:
     except FioApiError as exc:
         raise click.ClickException(f"Fio API: {exc} (nothing was imported)") from exc
     name = f"fio-api-{first.isoformat()}-{last.isoformat()}.json"
+    kept = Path(current_app.instance_path) / "fio-downloads" / name
     try:
-        report = _import_statement(data, name, "fio-json", any_account)
-    except StatementError as exc:
-        kept = Path(current_app.instance_path) / "fio-downloads" / name
+        report = _import_statement(
+            data, name, "fio-json", any_account,
+            refused=f"Fio API, {first} to {last}: {{error}} (nothing was imported; the "
+                    f"download is kept in {kept})")
+    except click.ClickException:
         kept.parent.mkdir(parents=True, exist_ok=True)
         kept.write_bytes(data)
-        raise click.ClickException(
-            f"Fio API, {first} to {last}: {exc} (nothing was imported; the download is kept "
-            f"in {kept})") from exc
+        raise
     click.echo(report)
     _issue_receipts()
 
@@ -280,7 +241,7 @@ def payments_unmatched(dismissed: bool) -> None:
     """List incoming payments that could not be paired (or, --dismissed, those dismissed)."""
     from billing.bank.queue import unmatched
 
-    with transaction() as session:
+    with unit_of_work() as session:
         rows = unmatched(session, dismissed=dismissed)
         if not rows:
             click.echo("no dismissed payments" if dismissed else "no unmatched payments")
@@ -361,19 +322,15 @@ def payments_restore(tx_id: int) -> None:
 
 @contextmanager
 def _movement(tx_id: int):
-    """The bank movement ``tx_id`` in a transaction (committed when the block ends); a
+    """The bank movement ``tx_id`` in a unit of work (committed when the block ends); a
     missing movement or a refusal of billing.bank.queue is the command's error."""
-    from billing.bank.queue import PairingError
     from billing.models import BankTransaction
 
-    try:
-        with transaction() as session:
-            tx = session.get(BankTransaction, tx_id)
-            if tx is None:
-                raise click.ClickException(f"no bank transaction {tx_id}")
-            yield session, tx
-    except PairingError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with unit_of_work() as session:
+        tx = session.get(BankTransaction, tx_id)
+        if tx is None:
+            raise click.ClickException(f"no bank transaction {tx_id}")
+        yield session, tx
 
 
 def _kc(amount) -> str:

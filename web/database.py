@@ -1,4 +1,7 @@
-"""One engine per app; one SQLAlchemy session per request (or CLI command)."""
+"""One engine per app; one SQLAlchemy session per request (or CLI command).
+
+The session's unit of work is committed or rolled back by the web door (``web.door``), the
+CLI's by ``web.cli_door``; nothing else commits."""
 
 from __future__ import annotations
 
@@ -30,12 +33,15 @@ def db() -> Session:
     few SELECTs bought nothing (bench/web.py)."""
     if "db_session" not in g:
         session = current_app.extensions["ispzone.sessions"]()
-        if (
-            has_request_context()
-            and request.method in READ_ONLY_METHODS
-            and session.get_bind().dialect.name == "postgresql"
-        ):
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        dialect = session.get_bind().dialect.name
+        if has_request_context():
+            if request.method in READ_ONLY_METHODS:
+                if dialect == "postgresql":
+                    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            elif dialect == "sqlite":
+                # a form that writes takes SQLite's one write lock first (see core.db):
+                # writers queue up instead of failing on a stale read snapshot
+                session.connection(execution_options={"sqlite_immediate": True})
         g.db_session = session
     return g.db_session
 
@@ -47,6 +53,4 @@ def engine():
 def _close_session(exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
-        if exc is not None:
-            session.rollback()
-        session.close()
+        session.close()  # closing rolls back whatever the door did not commit

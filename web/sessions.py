@@ -130,12 +130,11 @@ def load(token: str | None, kind: str = "zone") -> tuple[SessionRow, Customer, d
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     absolute = timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
     if moment - row.last_seen_at > idle or moment - row.created_at > absolute:
+        # both writes are committed by the web door with the request (web.door)
         s.execute(delete(UserSession).where(UserSession.id == row.id))
-        s.commit()
         return None
     if moment - row.last_seen_at > TOUCH_EVERY:
         s.execute(update(UserSession).where(UserSession.id == row.id).values(last_seen_at=moment))
-        s.commit()
         row = row._replace(last_seen_at=moment)
     return row, customer, extras
 

@@ -1,4 +1,6 @@
-"""Login, logout, forgotten and changed passwords of the client zone."""
+"""Login, logout, forgotten and changed passwords of the client zone.
+
+The web door (web.door) commits each request's work; e-mails go out after the commit."""
 
 from __future__ import annotations
 
@@ -19,10 +21,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from billing.customers import credentials
+from billing.models import SessionKind
 from web import sessions, throttle
 from web.database import db
+from web.door import after_commit, on_refusal
 from web.extensions import limiter, login_manager
 from web.mail import send_template
+from web.redirects import public_url, safe_next
 from zone import bp
 from zone.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, ResetPasswordForm
 
@@ -31,7 +36,7 @@ SCOPE = "zone"
 
 @login_manager.user_loader
 def load_user(token: str):
-    found = sessions.load(token, kind="zone")
+    found = sessions.load(token, kind=SessionKind.ZONE)
     if found is None:
         return None
     row, customer, extras = found
@@ -43,10 +48,8 @@ login_manager.login_message = None
 
 
 def _safe_next(target: str | None) -> str:
-    """Only local paths: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("zone.index")
+    """Only local paths: never an open redirect (web.redirects.safe_next)."""
+    return safe_next(target, "zone.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -66,8 +69,7 @@ def login():
             flash(_("Wrong customer number or password."), "error")
             return render_template("zone/login.html", form=form), 200
         sessions.fresh_cookie_session()
-        token = sessions.start(customer, kind="zone")
-        db().commit()
+        token = sessions.start(customer, kind=SessionKind.ZONE)
         login_user(sessions.Principal(customer, None, token))
         response = make_response(redirect(_safe_next(request.args.get("next"))))
         throttle.remember_device(response, SCOPE, number)
@@ -79,7 +81,6 @@ def login():
 def logout():
     if current_user.is_authenticated:
         sessions.end(current_user.get_id())
-        db().commit()
     logout_user()
     sessions.fresh_cookie_session()
     flash(_("You have been logged out."), "info")
@@ -95,17 +96,13 @@ def forgot_password():
         issued = credentials.issue_reset_token(
             db(), form.customer_number.data, timedelta(hours=hours), ip=request.remote_addr
         )
-        db().commit()
         if issued is not None:
             customer, token = issued
-            send_template(
-                customer.email,
-                "password_reset",
-                lang=customer.language,
-                customer=customer,
-                link=url_for("zone.reset_password", token=token, _external=True),
-                hours=hours,
-            )
+            link = public_url("zone.reset_password", token=token)
+            after_commit(lambda: send_template(
+                customer.email, "password_reset", lang=customer.language, customer=customer,
+                link=link, hours=hours,
+            ))
         # The same answer whether or not the account exists.
         flash(_("If the customer number exists, we have sent a link to reset the password to its e-mail address."), "info")
         return redirect(url_for("zone.login"))
@@ -120,7 +117,6 @@ def reset_password(token: str):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         credentials.reset_password(db(), token, form.password.data, ip=request.remote_addr)
-        db().commit()
         logout_user()
         sessions.fresh_cookie_session()
         flash(_("Your password has been changed. Please log in."), "info")
@@ -128,22 +124,26 @@ def reset_password(token: str):
     return render_template("zone/reset_password.html", form=form)
 
 
+def _wrong_current_password(_exc):
+    """The form again, with the error at the current password (nothing was changed)."""
+    form = ChangePasswordForm()
+    form.validate()
+    form.current.errors = [*form.current.errors, _("The current password is wrong.")]
+    return render_template("zone/change_password.html", form=form)
+
+
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
+@on_refusal(credentials.CredentialError, respond=_wrong_current_password)
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        try:
-            credentials.change_password(
-                db(), current_user.customer, form.current.data, form.password.data, ip=request.remote_addr
-            )
-        except credentials.CredentialError:
-            form.current.errors.append(_("The current password is wrong."))
-        else:
-            sessions.end_all(current_user.customer_id, except_token=current_user.get_id())
-            db().commit()
-            flash(_("Your password has been changed."), "success")
-            return redirect(url_for("zone.info"))
+        credentials.change_password(
+            db(), current_user.customer, form.current.data, form.password.data, ip=request.remote_addr
+        )
+        sessions.end_all(current_user.customer_id, except_token=current_user.get_id())
+        flash(_("Your password has been changed."), "success")
+        return redirect(url_for("zone.info"))
     return render_template("zone/change_password.html", form=form)
 
 
@@ -155,7 +155,6 @@ def set_language():
     session["lang"] = lang
     if current_user.is_authenticated and current_user.customer.language != lang:
         current_user.customer.language = lang
-        db().commit()
     return redirect(_safe_next(request.form.get("next")))
 
 

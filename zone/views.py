@@ -29,6 +29,7 @@ from billing.invoicing.receipts import customer_receipt, receipts_for, render_re
 from billing.ledger.balances import account_summary, invoice_page
 from core.clock import today
 from web.database import db
+from web.door import after_commit, on_refusal
 from web.i18n import current_lang
 from web.mail import send_template
 from zone import bp, charts
@@ -87,37 +88,46 @@ def info():
     )
 
 
+def _invalid_contact(exc: customers.ContactValidationError):
+    """The form again, each invalid field with its error (nothing was changed)."""
+    form = ContactForm.for_customer(current_user.customer)
+    form.add_contact_errors(exc.errors)
+    return render_template("zone/info_edit.html", form=form)
+
+
 @bp.route("/info/edit", methods=["GET", "POST"])
 @login_required
+@on_refusal(customers.ContactValidationError, respond=_invalid_contact)
 def edit_info():
     customer = current_user.customer
     form = ContactForm.for_customer(customer)
     if form.validate_on_submit():  # the domain's rules included (ContactForm.validate)
-        try:
-            changes = customers.update_contact(
-                db(), customer, form.contact_data(), current_user.actor, request.remote_addr
-            )
-        except customers.ContactValidationError as exc:
-            form.add_contact_errors(exc.errors)
+        changes = customers.update_contact(
+            db(), customer, form.contact_data(), current_user.actor, request.remote_addr
+        )
+        if changes:
+            _notify_operator(customer, changes)
+            flash(_("Your contact details have been saved."), "success")
         else:
-            db().commit()
-            if changes:
-                _notify_operator(customer, changes)
-                flash(_("Your contact details have been saved."), "success")
-            else:
-                flash(_("Nothing has changed."), "info")
-            return redirect(url_for("zone.info"))
+            flash(_("Nothing has changed."), "info")
+        return redirect(url_for("zone.info"))
     return render_template("zone/info_edit.html", form=form)
 
 
 def _notify_operator(customer, changes: list[customers.Change]) -> None:
+    """The operator's e-mail, sent once the change is committed (web.door.after_commit)."""
+    ip = request.remote_addr
+    after_commit(lambda: _send_notice(customer, changes, ip))
+
+
+def _send_notice(customer, changes: list[customers.Change], ip: str | None) -> None:
     send_template(
         current_app.config["OPERATOR_EMAIL"],
         "contact_changed",
         lang="cs",
         customer=customer,
         changes=changes,
-        ip=request.remote_addr,
+        ip=ip,
     )
 
 

@@ -8,7 +8,7 @@ fails after the download loses nothing, and two systems sharing a token cannot s
 other's movements.
 
 Fio allows one request per token every 30 seconds and answers 409 Conflict to the next
-one. The client keeps the time of its last request in a stamp file (per token, in the
+one (docs/facts/fio.md). The client keeps the time of its last request in a stamp file (per token, in the
 instance folder) and waits until 30 s have passed, so two runs in a row (cron and an
 operator) never collide; a 409 all the same (another system using the token) is waited
 out once. The token is a secret: it is in the URL, so it never appears in a message.

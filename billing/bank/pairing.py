@@ -29,6 +29,7 @@ from billing.models import (
     Allocation,
     AuditEvent,
     BankTransaction,
+    BankTransactionStatus,
     Contract,
     Customer,
     Invoice,
@@ -37,8 +38,12 @@ from billing.models import (
 from core import events
 from core.clock import now
 from core.db import bulk_insert, bulk_update, is_in, money_sum
+from core.errors import Conflict
 
-MATCHED, UNMATCHED, OUTGOING = "matched", "unmatched", "outgoing"
+# bank_transaction.status (billing.models.BankTransactionStatus)
+MATCHED, UNMATCHED, OUTGOING = (
+    BankTransactionStatus.MATCHED, BankTransactionStatus.UNMATCHED, BankTransactionStatus.OUTGOING
+)
 # The currency of our invoices: only payments in it are paired. A movement in another
 # currency (a EUR account listed in BANK_ACCOUNTS) waits in the unmatched queue; paying CZK
 # invoices with its face value would be wrong by the exchange rate.
@@ -46,7 +51,7 @@ PAIRED_CURRENCY = "CZK"
 CHUNK = 5000
 
 
-class PairingError(ValueError):
+class PairingError(Conflict, ValueError):
     pass
 
 

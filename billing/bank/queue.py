@@ -35,6 +35,7 @@ from billing.ledger.balances import ZERO
 from billing.models import (
     Allocation,
     BankTransaction,
+    BankTransactionStatus,
     Customer,
     Invoice,
     LedgerEntry,
@@ -43,7 +44,7 @@ from billing.models import (
 from core import audit, events
 
 # a movement an operator took out of the unmatched queue: it is no customer's payment
-DISMISSED = "dismissed"
+DISMISSED = BankTransactionStatus.DISMISSED
 
 __all__ = [
     "DISMISSED",

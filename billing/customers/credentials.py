@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from billing.models import Customer, PasswordResetToken, UserSession
 from core import audit
 from core.clock import now
+from core.errors import DomainError
 from core.passwords import (
     hash_password,
     needs_rehash,
@@ -22,7 +23,7 @@ from core.passwords import (
 )
 
 
-class CredentialError(ValueError):
+class CredentialError(DomainError, ValueError):
     pass
 
 

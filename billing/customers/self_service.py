@@ -21,6 +21,7 @@ from billing.ledger.balances import ZERO, InvoiceState, states_for
 from billing.models import Allocation, BankTransaction, Contract, Customer, Invoice, Service
 from core import audit
 from core.clock import prague_date
+from core.errors import Invalid
 
 # -- contact details -------------------------------------------------------------------------
 
@@ -53,7 +54,7 @@ class Change:
     new: str | None
 
 
-class ContactValidationError(ValueError):
+class ContactValidationError(Invalid, ValueError):
     """Some fields are not valid; ``errors`` maps each such field to a short English reason."""
 
     def __init__(self, errors: dict[str, str]):

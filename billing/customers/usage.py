@@ -8,12 +8,13 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing.models import Service, TrafficDay
+from billing.models import Service, ServiceKind, TrafficDay
+from core.errors import DomainError
 
 MAX_DAYS = 366
 
 
-class RangeError(ValueError):
+class RangeError(DomainError, ValueError):
     """``code`` is "order" (start after end) or "length" (more than MAX_DAYS days)."""
 
     def __init__(self, code: str, message: str):
@@ -58,7 +59,7 @@ def internet_services(session: Session, customer_id: int) -> list[Service]:
     return list(
         session.scalars(
             select(Service)
-            .where(Service.customer_id == customer_id, Service.kind == "internet")
+            .where(Service.customer_id == customer_id, Service.kind == ServiceKind.INTERNET)
             .order_by(Service.valid_from, Service.id)
         )
     )
@@ -78,7 +79,7 @@ def daily_traffic(
         .join(Service, Service.id == TrafficDay.service_id)
         .where(
             Service.customer_id == customer_id,
-            Service.kind == "internet",
+            Service.kind == ServiceKind.INTERNET,
             TrafficDay.day >= start,
             TrafficDay.day <= end,
         )

@@ -11,8 +11,10 @@ import re
 from email_validator import EmailNotValidError, validate_email
 from stdnum.cz import dic as cz_dic
 
+from core.errors import Invalid
 
-class InvalidValue(ValueError):
+
+class InvalidValue(Invalid, ValueError):
     pass
 
 

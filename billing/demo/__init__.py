@@ -57,6 +57,7 @@ from billing.models import (
     TrafficDay,
 )
 from core.clock import today
+from core.errors import DomainError
 from core.passwords import hash_password
 
 SEED = 20240601
@@ -64,7 +65,7 @@ ACTOR = "operator:demo"
 TRAFFIC_DAYS = 60
 
 
-class DemoError(ValueError):
+class DemoError(DomainError, ValueError):
     pass
 
 

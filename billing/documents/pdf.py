@@ -1,4 +1,5 @@
-"""Invoice PDFs in Czech (§ 29 of the VAT act), rendered with reportlab's platypus.
+"""Invoice PDFs in Czech (§ 29 of the VAT act, docs/facts/tax-documents.md), rendered with
+reportlab's platypus.
 
 Everything printed comes from the invoice's own snapshot (parties, lines, the per-rate
 recap as issued); nothing is recomputed. Fonts, styles, Czech formatting and the QR code are
@@ -41,18 +42,18 @@ from billing.documents.pdf_kit import (
 )
 from billing.documents.pdf_kit import para as _p
 from billing.documents.qrplatba import QrPlatbaError, spayd_for_invoice
-from billing.models import Invoice, InvoiceLine
+from billing.models import Invoice, InvoiceKind, InvoiceLine
 
 log = logging.getLogger(__name__)
 
 ZERO = Decimal("0.00")
 
 TITLES = {
-    "regular": "Faktura – daňový doklad",
-    "goods": "Faktura – daňový doklad",
-    "voip_topup": "Faktura – daňový doklad",
-    "advance": "Zálohová faktura – výzva k platbě (není daňovým dokladem)",
-    "credit_note": "Opravný daňový doklad (dobropis)",
+    InvoiceKind.REGULAR: "Faktura – daňový doklad",
+    InvoiceKind.GOODS: "Faktura – daňový doklad",
+    InvoiceKind.VOIP_TOPUP: "Faktura – daňový doklad",
+    InvoiceKind.ADVANCE: "Zálohová faktura – výzva k platbě (není daňovým dokladem)",
+    InvoiceKind.CREDIT_NOTE: "Opravný daňový doklad (dobropis)",
     "advance_receipt": "Daňový doklad k přijaté platbě",  # billing.invoicing.receipts
 }
 
@@ -106,7 +107,7 @@ def render_invoice_pdf(invoice: Invoice, open_amount: Decimal) -> bytes:
 
 
 def document_title(invoice: Invoice) -> str:
-    return TITLES.get(invoice.kind, TITLES["regular"])
+    return TITLES.get(invoice.kind, TITLES[InvoiceKind.REGULAR])
 
 
 def _parties(invoice: Invoice, width: float) -> Table:
@@ -305,7 +306,7 @@ def _totals_block(invoice: Invoice, open_amount: Decimal) -> list[Flowable]:
         invoice.kind, "Celkem k úhradě"
     )
     block: list[Flowable] = [_p(f"{label}: {format_money(invoice.total, cur)}", "total")]
-    if invoice.kind != "credit_note":
+    if invoice.kind != InvoiceKind.CREDIT_NOTE:
         if ZERO < open_amount < invoice.total:
             block.append(_p(f"Zbývá uhradit: {format_money(open_amount, cur)}", "total"))
         elif open_amount <= 0:
@@ -315,14 +316,14 @@ def _totals_block(invoice: Invoice, open_amount: Decimal) -> list[Flowable]:
 
 def _closing(invoice: Invoice, open_amount: Decimal, width: float) -> Iterable[Flowable]:
     notes: list[Flowable] = []
-    if invoice.kind == "advance":
+    if invoice.kind == InvoiceKind.ADVANCE:
         notes.append(
             _p(
                 "Zálohová faktura není daňovým dokladem. Daňový doklad k přijaté platbě "
                 "vystavíme do 15 dnů ode dne jejího přijetí."
             )
         )
-    if invoice.kind == "credit_note":
+    if invoice.kind == InvoiceKind.CREDIT_NOTE:
         notes.append(_p("Částku dobropisu vrátíme nebo započteme s dalšími platbami."))
     if invoice.note:
         notes.append(_p(invoice.note))

@@ -129,10 +129,6 @@ class QrFlowable(Flowable):
     def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
         return self.width, self.height
 
-    def path_operators(self) -> str:
-        """PDF path operators: one ``re`` per horizontal run of dark modules, then fill."""
-        return self._ops
-
     def draw(self) -> None:
         scale = self.width / (self._count + 2 * self._border)
         canvas = self.canv

@@ -1,6 +1,6 @@
 """QR Platba: the Czech "Short Payment Descriptor" (SPAYD 1.0) and its QR code.
 
-Format (https://qr-platba.cz/pro-vyvojare/specifikace-formatu/)::
+Format (docs/facts/qr-platba.md, from https://qr-platba.cz/pro-vyvojare/specifikace-formatu/)::
 
     SPD*1.0*ACC:CZ5855000000001265098001*AM:480.50*CC:CZK*X-VS:1234*MSG:FAKTURA 2026000123
 
@@ -26,6 +26,9 @@ from stdnum import iban as stdnum_iban
 from stdnum.cz import bankaccount as cz_bankaccount
 from stdnum.exceptions import ValidationError
 
+from billing.models import InvoiceKind
+from core.errors import DomainError
+
 if TYPE_CHECKING:
     from billing.models import Invoice
 
@@ -44,7 +47,7 @@ _LATIN_EXTRAS = str.maketrans(
 )
 
 
-class QrPlatbaError(ValueError):
+class QrPlatbaError(DomainError, ValueError):
     """The payment cannot be expressed as a valid QR Platba."""
 
 
@@ -99,9 +102,9 @@ def parse_spayd(s: str) -> dict[str, str]:
 
 def spayd_for_invoice(invoice: Invoice, open_amount: Decimal) -> str | None:
     """The QR Platba of what is still to be paid on ``invoice``, or None when nothing is due."""
-    if open_amount <= 0 or not invoice.supplier_iban or invoice.kind == "credit_note":
+    if open_amount <= 0 or not invoice.supplier_iban or invoice.kind == InvoiceKind.CREDIT_NOTE:
         return None
-    label = "Zalohova faktura" if invoice.kind == "advance" else "Faktura"
+    label = "Zalohova faktura" if invoice.kind == InvoiceKind.ADVANCE else "Faktura"
     return build_spayd(
         invoice.supplier_iban,
         open_amount,

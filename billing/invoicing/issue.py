@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing.bank.pairing import settle
 from billing.invoicing.supplier import Supplier, number_format
 from billing.invoicing.vat import LineInput, compute_document
 from billing.ledger import postings as ledger
@@ -23,11 +24,12 @@ from billing.models import (
 from core import audit
 from core.clock import today
 from core.db import money_sum
+from core.errors import DomainError
 
 DEFAULT_DUE_DAYS = 14
 
 
-class InvoicingError(ValueError):
+class InvoicingError(DomainError, ValueError):
     pass
 
 
@@ -171,8 +173,6 @@ def issue_invoice(
         invoice_id=invoice.id,
         description=f"{'Dobropis' if options.kind == 'credit_note' else 'Faktura'} {number}",
     )
-    from billing.bank.pairing import settle  # late: payments reads invoices
-
     directed = {("cn", invoice.id): options.corrects.id} if options.corrects else {}
     settle(session, [customer.id], directed)
     audit.record(

@@ -2,7 +2,7 @@
 
 An advance invoice (zálohová faktura, a payment request) is not a tax document; the payment
 received on it is a taxable supply on the day it comes, and the supplier must issue a tax
-document for it within 15 days (reference/czech-billing.md). :func:`issue_receipts` issues
+document for it within 15 days (docs/facts/advance-settlement.md). :func:`issue_receipts` issues
 one for every bank payment allocated to an advance invoice that has none yet: run after a
 statement import, a manual assignment, and daily (``ispzone invoices receipts``); running it
 again issues nothing new.
@@ -28,17 +28,19 @@ from billing.models import (
     Allocation,
     BankTransaction,
     Invoice,
+    InvoiceKind,
     TaxReceipt,
     TaxReceiptVat,
 )
 from core import audit
 from core.clock import today
+from core.errors import Conflict
 
 PREFIX = "DP"
 SERIAL_DIGITS = 6
 
 
-class ReceiptError(ValueError):
+class ReceiptError(Conflict, ValueError):
     """A receipt cannot be issued (e.g. its number series is full)."""
 
 
@@ -66,7 +68,7 @@ def pending(session: Session):
         .join(Invoice, Invoice.id == Allocation.invoice_id)
         .join(BankTransaction, BankTransaction.id == Allocation.bank_transaction_id)
         .outerjoin(TaxReceipt, TaxReceipt.allocation_id == Allocation.id)
-        .where(Invoice.kind == "advance", TaxReceipt.id.is_(None))
+        .where(Invoice.kind == InvoiceKind.ADVANCE, TaxReceipt.id.is_(None))
         .order_by(BankTransaction.booked_on, Allocation.id)
     ).all()
 

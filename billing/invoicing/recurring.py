@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from billing.invoicing.issue import IssueOptions, issue_invoice
 from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import LineInput, money
-from billing.models import Customer, Invoice, Service
+from billing.models import Customer, Invoice, InvoiceKind, Service, ServicePeriod
 from core.clock import today
 
 MONTHS_CS = (
@@ -57,7 +57,7 @@ def service_line(service: Service, first: date, last: date) -> LineInput | None:
     if start > end or service.price <= 0:
         return None
     label = f"{service.name} – {MONTHS_CS[first.month - 1]} {first.year}"
-    if service.period == "month":
+    if service.period == ServicePeriod.MONTH:
         days_in_month = (last - first).days + 1
         days = (end - start).days + 1
         amount = service.price
@@ -65,9 +65,9 @@ def service_line(service: Service, first: date, last: date) -> LineInput | None:
             amount = money(service.price * days / days_in_month)
             label += f" ({start.day}.–{end.day}. {first.month}., {days}/{days_in_month} dní)"
         return LineInput(label, Decimal("1"), amount, service.vat_rate, "měs.", service.id)
-    if service.period == "year" and service.valid_from.month == first.month:
+    if service.period == ServicePeriod.YEAR and service.valid_from.month == first.month:
         return LineInput(f"{service.name} – {first.year}", Decimal("1"), service.price, service.vat_rate, "rok", service.id)
-    if service.period == "once" and first <= service.valid_from <= last:
+    if service.period == ServicePeriod.ONCE and first <= service.valid_from <= last:
         return LineInput(service.name, Decimal("1"), service.price, service.vat_rate, "ks", service.id)
     return None
 
@@ -85,7 +85,7 @@ def issue_month(
     report = RunReport(month)
     already = set(
         session.scalars(
-            select(Invoice.customer_id).where(Invoice.period_key == month, Invoice.kind == "regular")
+            select(Invoice.customer_id).where(Invoice.period_key == month, Invoice.kind == InvoiceKind.REGULAR)
         )
     )
     customers = session.scalars(

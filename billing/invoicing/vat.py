@@ -4,7 +4,7 @@ From a net price: VAT = base x rate. From a gross price: VAT = gross - gross / (
 i.e. gross x rate / (100 + rate) computed exactly and only then rounded. Both are kept to
 haléře, rounded half up. The pre-2019 "koeficient" (rate / (100 + rate) rounded to four
 places, 0.1736 for 21 %) is NOT used: :func:`vat_from_gross_old_coefficient` exists only so
-the tests can show the difference.
+the tests can show the difference. Sources and the rules: docs/facts/vat.md.
 """
 
 from __future__ import annotations

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from core.errors import Invalid
 
-class ImportFileError(ValueError):
+
+class ImportFileError(Invalid, ValueError):
     """A problem in an import file. ``row``: the CSV line, the JSON customer's position
     (1-based) or, for broken JSON, the line; ``field``: the column or JSON path."""
 

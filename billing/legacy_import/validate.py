@@ -19,12 +19,12 @@ import argon2
 from billing.customers import validation
 from billing.invoicing.vat import RATES, LineInput, compute_document
 from billing.legacy_import.formats import ImportFileError, Node, Src
-from billing.models import SERVICE_KINDS
+from billing.models import SERVICE_KINDS, InvoiceKind, ServiceKind, ServicePeriod
 from core.clock import today
 
 LANGUAGES = ("cs", "en")
-PERIODS = ("month", "year", "once")
-IMPORT_INVOICE_KINDS = ("regular", "goods", "voip_topup", "advance")
+PERIODS = tuple(period.value for period in ServicePeriod)
+IMPORT_INVOICE_KINDS = tuple(k.value for k in InvoiceKind if k != InvoiceKind.CREDIT_NOTE)
 INTERNET_ONLY = ("download_kbps", "upload_kbps", "pppoe_username", "ips")
 TRUE, FALSE = {"1", "true", "yes", "y", "ano", "a"}, {"0", "false", "no", "n", "ne"}
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -296,11 +296,11 @@ def service(node: Node, claims: list[Claim]) -> ServiceRec:
     if values["valid_to"] is not None and values["valid_to"] < values["valid_from"]:
         raise f.error("valid_to", "before valid_from")
     ips = _ips(f)
-    if kind != "internet":
+    if kind != ServiceKind.INTERNET:
         for key in INTERNET_ONLY:
             if values.get(key) or (key == "ips" and ips):
                 raise f.error(key, "only internet services have this")
-    if kind != "voip" and values["phone_number"]:
+    if kind != ServiceKind.VOIP and values["phone_number"]:
         raise f.error("phone_number", "only voip services have a phone number")
     if values["pppoe_username"]:
         name = f.src.name("pppoe_username")

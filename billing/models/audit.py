@@ -4,12 +4,20 @@ itself is core.audit)."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import now
 from core.db import Base
+
+
+class SessionKind(StrEnum):
+    """``user_session.kind``: which login the session belongs to."""
+
+    ZONE = "zone"  # the client zone (customer number + password)
+    VOIP = "voip"  # the VoIP zone (phone number + VoIP password)
 
 
 class UserSession(Base):
@@ -22,7 +30,7 @@ class UserSession(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(String(8), default="zone")  # zone | voip
+    kind: Mapped[str] = mapped_column(String(8), default=SessionKind.ZONE.value)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     service_id: Mapped[int | None] = mapped_column(ForeignKey("service.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)

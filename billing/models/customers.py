@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -20,7 +21,25 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.clock import now
 from core.db import Base
 
-SERVICE_KINDS = ("internet", "voip", "insurance", "other")
+
+class ServiceKind(StrEnum):
+    """``service.kind``."""
+
+    INTERNET = "internet"
+    VOIP = "voip"  # a VoIP line (one phone number)
+    INSURANCE = "insurance"
+    OTHER = "other"
+
+
+class ServicePeriod(StrEnum):
+    """``service.period``: how often the service's price is billed."""
+
+    MONTH = "month"
+    YEAR = "year"
+    ONCE = "once"
+
+
+SERVICE_KINDS = tuple(kind.value for kind in ServiceKind)
 
 
 class Customer(Base):
@@ -80,13 +99,13 @@ class Service(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  # ServiceKind
     name: Mapped[str] = mapped_column(String(200))  # the tariff / product name
     description: Mapped[str | None] = mapped_column(String(500))
     # Price per billing period, VAT included; rate in percent.
     price: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("21"))
-    period: Mapped[str] = mapped_column(String(8), default="month")  # month | year | once
+    period: Mapped[str] = mapped_column(String(8), default=ServicePeriod.MONTH.value)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     paid_until: Mapped[date | None] = mapped_column(Date)  # insurance: covered until

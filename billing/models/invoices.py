@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,7 +12,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.clock import now
 from core.db import Base
 
-INVOICE_KINDS = ("regular", "goods", "voip_topup", "advance", "credit_note")
+
+class InvoiceKind(StrEnum):
+    """``invoice.kind``. Only an advance invoice is not a tax document
+    (docs/facts/tax-documents.md); a credit note has a negative total."""
+
+    REGULAR = "regular"
+    GOODS = "goods"
+    VOIP_TOPUP = "voip_topup"
+    ADVANCE = "advance"  # a payment request (zálohová faktura): no DUZP
+    CREDIT_NOTE = "credit_note"
+
+
+INVOICE_KINDS = tuple(kind.value for kind in InvoiceKind)
 
 
 class Invoice(Base):
@@ -21,7 +34,7 @@ class Invoice(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     contract_id: Mapped[int | None] = mapped_column(ForeignKey("contract.id"))
     number: Mapped[str] = mapped_column(String(20), unique=True)
-    kind: Mapped[str] = mapped_column(String(16), default="regular")
+    kind: Mapped[str] = mapped_column(String(16), default=InvoiceKind.REGULAR.value)  # InvoiceKind
     issue_date: Mapped[date] = mapped_column(Date)
     taxable_date: Mapped[date | None] = mapped_column(Date)  # DUZP; None for advance invoices
     due_date: Mapped[date] = mapped_column(Date)
@@ -34,7 +47,7 @@ class Invoice(Base):
     corrects_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
     period_key: Mapped[str | None] = mapped_column(String(7))  # YYYY-MM of recurring runs
     note: Mapped[str | None] = mapped_column(Text)
-    # What was printed: snapshots of both parties (§ 29).
+    # What was printed: snapshots of both parties (§ 29, docs/facts/tax-documents.md).
     supplier_name: Mapped[str] = mapped_column(String(200))
     supplier_address: Mapped[str] = mapped_column(String(300))
     supplier_ico: Mapped[str | None] = mapped_column(String(8))
@@ -60,10 +73,6 @@ class Invoice(Base):
     __table_args__ = (
         UniqueConstraint("customer_id", "period_key", "kind", name="uq_invoice_period"),
     )
-
-    @property
-    def is_tax_document(self) -> bool:
-        return self.kind != "advance"
 
 
 class InvoiceLine(Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import (
     CheckConstraint,
@@ -35,6 +36,15 @@ class StatementImport(Base):
     duplicate_transactions: Mapped[int] = mapped_column(default=0)
 
 
+class BankTransactionStatus(StrEnum):
+    """``bank_transaction.status``."""
+
+    MATCHED = "matched"  # paired to ``customer_id``
+    UNMATCHED = "unmatched"  # waiting in the queue for an operator
+    OUTGOING = "outgoing"  # money out: not paired
+    DISMISSED = "dismissed"  # an operator put it aside (not ours to pair); can be restored
+
+
 class BankTransaction(Base):
     """One movement on one of our bank accounts, stored once per (account, bank id)."""
 
@@ -57,8 +67,9 @@ class BankTransaction(Base):
     counter_account: Mapped[str | None] = mapped_column(String(60))
     counter_name: Mapped[str | None] = mapped_column(String(140))
     message: Mapped[str | None] = mapped_column(Text)
-    # matched: paired to customer_id; unmatched: waiting for an operator; outgoing: not paired
-    status: Mapped[str] = mapped_column(String(10), default="unmatched")
+    status: Mapped[str] = mapped_column(  # BankTransactionStatus
+        String(10), default=BankTransactionStatus.UNMATCHED.value
+    )
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
     statement_import_id: Mapped[int | None] = mapped_column(ForeignKey("statement_import.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)

@@ -1,4 +1,5 @@
 """RADIUS Dynamic Authorization (RFC 5176) driver: Disconnect-Request and CoA-Request to a NAS.
+The protocol facts it relies on, with their sources: docs/facts/rfc5176.md.
 
 RADIUS keeps no lists we could edit: the NAS asks ``/radius/authorize`` when a session
 starts. So ``kick``, ``list_add blocked`` and every ``list_remove`` become a

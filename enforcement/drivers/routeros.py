@@ -4,7 +4,8 @@ The router keeps two address lists, ``warned`` and ``blocked``, that its firewal
 (``deploy/routeros/``). We add and remove the customer's address there and drop their PPP
 session, and nothing else. Our entries carry a comment starting with :data:`MARKER`; entries
 without it were made by someone else (an operator, a script) and are never read as ours nor
-removed. See ``docs/routeros-api.md`` for the user policy and TLS set-up.
+removed. See ``docs/routeros-api.md`` for the user policy and TLS set-up, and
+``docs/facts/routeros-api.md`` for the protocol.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 pyrad has no usable dictionary of its own and cannot read FreeRADIUS's whole tree, so the
 project carries the few attributes it uses (RFC 2865/2866/2869/5176 and the MikroTik
-vendor block). It is loaded once per process: parsing takes milliseconds, but a driver or a
+vendor block; docs/facts/rfc5176.md). It is loaded once per process: parsing takes milliseconds, but a driver or a
 test NAS is created often, and a :class:`pyrad.dictionary.Dictionary` is only read after
 loading, so one instance can be shared.
 """

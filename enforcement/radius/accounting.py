@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from billing.models import Service, TrafficDay
 from core.clock import now, prague_date
+from core.errors import DomainError
 from enforcement.models import RadiusSession
 
 GIGAWORD = 2**32
@@ -29,7 +30,7 @@ MAX_DELAY = timedelta(days=7)  # an Acct-Delay-Time beyond this is not believed
 STATUSES = ("Start", "Interim-Update", "Stop", "Accounting-On", "Accounting-Off")
 
 
-class AccountingError(ValueError):
+class AccountingError(DomainError, ValueError):
     """A record that cannot be used (missing session id, unknown status, bad numbers)."""
 
 

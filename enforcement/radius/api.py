@@ -5,7 +5,7 @@ Callers are FreeRADIUS servers only: the request must come from an address in
 ``Authorization: Bearer <token>`` or ``X-Ispzone-Token`` (else 401). With no token set the
 endpoints refuse everyone. CSRF does not apply (no browser, no cookie session).
 
-Status codes follow rlm_rest (docs/radius.md): authorize 200 = go on with pap/chap,
+Status codes follow rlm_rest (docs/radius.md, docs/facts/freeradius-rest.md): authorize 200 = go on with pap/chap,
 401 = reject, 404 = notfound (the site rejects); accounting 204 = recorded, 503 = database
 trouble, so FreeRADIUS sends no Accounting-Response and the NAS retries.
 
@@ -30,6 +30,7 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.clock import today
+from core.db import run_in_transaction
 from enforcement.radius import accounting as acct
 from enforcement.radius.authorize import ACCEPT, BLOCKED_MODES, REJECT, Lists, answer_for
 
@@ -198,16 +199,12 @@ class RadiusApi:
             # A NAS sending such records is misconfigured; no answer makes it visible there.
             log.warning("radius accounting: unusable record: %s", exc)
             return 400, {"error": str(exc)}
-        session = self.extensions["ispzone.sessions"]()
-        try:
-            acct.record(session, record)
-            session.commit()
+        try:  # one unit of work, retried on a serialization failure or deadlock
+            run_in_transaction(self.extensions["ispzone.sessions"],
+                               lambda session: acct.record(session, record))
         except SQLAlchemyError:
-            session.rollback()
             log.exception("radius accounting: database error, the NAS will retry")
             return 503, {}
-        finally:
-            session.close()
         return 204, None
 
 

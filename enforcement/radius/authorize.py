@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from billing.models import Service, ServiceAddress
-from enforcement.models import EnforcementCase
+from enforcement.models import CaseState, EnforcementCase
 
 ACCEPT = "accept"  # HTTP 200: FreeRADIUS goes on with pap/chap
 REJECT = "reject"  # HTTP 401: Access-Reject whatever the password
@@ -29,7 +29,7 @@ class Answer:
     outcome: str
     control: dict[str, str] = field(default_factory=dict)
     reply: dict[str, str] = field(default_factory=dict)
-    state: str = "ok"  # the enforcement state the answer was made from (for logs/tests)
+    state: str = CaseState.OK  # the enforcement state the answer was made from (for logs/tests)
 
 
 @dataclass(frozen=True)
@@ -112,10 +112,10 @@ def answer_for(
     if row is None:
         return Answer(NOTFOUND)
     password, down, up, valid_from, valid_to, address, state = row
-    state = state or "ok"
+    state = state or CaseState.OK
     if not password or valid_from > on or (valid_to is not None and valid_to < on):
         return Answer(NOTFOUND, state=state)
-    if state == "disconnected" and lists.blocked_mode == "reject":
+    if state == CaseState.DISCONNECTED and lists.blocked_mode == "reject":
         return Answer(REJECT, reply={"Reply-Message": "Service suspended for unpaid invoices"},
                       state=state)
 
@@ -126,8 +126,8 @@ def answer_for(
     limit = rate_limit(down, up)
     if limit:
         reply["Mikrotik-Rate-Limit"] = limit
-    if state == "warned":
+    if state == CaseState.WARNED:
         reply["Mikrotik-Address-List"] = lists.warned
-    elif state == "disconnected":
+    elif state == CaseState.DISCONNECTED:
         reply["Mikrotik-Address-List"] = lists.blocked
     return Answer(ACCEPT, control={"Cleartext-Password": password}, reply=reply, state=state)

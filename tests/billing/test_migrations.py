@@ -16,22 +16,21 @@ import enforcement.models  # noqa: F401  (their tables belong to the metadata to
 import voip.models  # noqa: F401
 from core import schema
 from core.db import Base, make_engine
-from tests.conftest import PG_URL, _pg_schema_url
 
 
 @pytest.fixture
-def fresh_engine(tmp_path):
-    if not PG_URL:
+def fresh_engine(tmp_path, pg_url, pg_schema_url):
+    if not pg_url:
         engine = make_engine(f"sqlite:///{tmp_path / 'migrations.sqlite3'}")
         yield engine
         engine.dispose()
         return
     name = f"ispzone_migrations_{os.getpid()}"
-    admin = make_engine(PG_URL)
+    admin = make_engine(pg_url)
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {name}"))
-    engine = make_engine(_pg_schema_url(PG_URL, name))
+    engine = make_engine(pg_schema_url(pg_url, name))
     yield engine
     engine.dispose()
     with admin.begin() as conn:

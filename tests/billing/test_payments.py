@@ -21,7 +21,6 @@ from billing.ledger.balances import account_summary, customer_invoices
 from billing.models import Allocation, BankTransaction, Invoice, LedgerEntry
 from core import events
 from core.clock import today
-from tests.conftest import need
 
 D = Decimal
 
@@ -243,7 +242,7 @@ def _run(session, customer, supplier, steps, portable: bool, monkeypatch) -> lis
     ]
 
 
-def test_postgresql_pairing_equals_the_python_loop(engine, make_customer, supplier, monkeypatch):
+def test_postgresql_pairing_equals_the_python_loop(need, engine, make_customer, supplier, monkeypatch):
     # compares the PostgreSQL set-based pairing with the portable Python loop
     need(engine.dialect.name == "postgresql", "TEST_DATABASE_URL (PostgreSQL) is not set")
     from core.db import make_session_factory
@@ -270,7 +269,7 @@ def test_postgresql_pairing_equals_the_python_loop(engine, make_customer, suppli
     check()
 
 
-def test_two_payments_settling_one_invoice_at_once_pay_it_once(engine, make_customer, supplier):
+def test_two_payments_settling_one_invoice_at_once_pay_it_once(need, engine, make_customer, supplier):
     """Two transactions pairing money of one customer at the same time (say a manual assign
     while a statement is imported): the invoice is paid once, the second payment becomes
     credit. The second settler waits for the first and then sees its allocation."""

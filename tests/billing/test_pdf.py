@@ -17,7 +17,6 @@ from billing.documents.pdf import format_date, format_money, format_quantity, re
 from billing.documents.qrplatba import spayd_for_invoice
 from billing.invoicing.issue import IssueOptions, issue_invoice
 from billing.invoicing.vat import LineInput
-from tests.conftest import need
 
 ISSUED = date(2026, 11, 22)
 # A Czech account with a valid mod-11 checksum and its IBAN (the default Supplier's is not).
@@ -181,7 +180,7 @@ def test_company_customer_ids_and_long_invoice_spans_pages(session, make_custome
     assert "strana 2" in text
 
 
-def test_qr_in_the_pdf_decodes_to_the_spayd(session, customer, bank_supplier, tmp_path):
+def test_qr_in_the_pdf_decodes_to_the_spayd(need, session, customer, bank_supplier, tmp_path):
     """Needs poppler's pdftoppm and zbarimg (apt: poppler-utils, zbar-tools; .ci/run installs them)."""
     need(
         bool(shutil.which("pdftoppm") and shutil.which("zbarimg")),

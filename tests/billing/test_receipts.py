@@ -19,7 +19,6 @@ from billing.invoicing.receipts import issue_receipts, render_receipt_pdf, split
 from billing.invoicing.vat import LineInput, vat_from_gross
 from billing.models import AuditEvent, BankTransaction, TaxReceipt
 from core.clock import today
-from tests.conftest import login
 
 D = Decimal
 
@@ -93,7 +92,7 @@ def test_each_payment_on_an_advance_gets_one_receipt(session, make_customer, sup
     assert "Datum splatnosti" not in text and "QR Platba" not in text
 
 
-def test_the_customer_sees_and_downloads_the_receipts(app, client, session, make_customer,
+def test_the_customer_sees_and_downloads_the_receipts(auth, app, client, session, make_customer,
                                                        supplier):
     customer = make_customer(number="3302", password="secret-pass")
     other = make_customer(number="3303", password="other-pass")
@@ -102,7 +101,7 @@ def test_the_customer_sees_and_downloads_the_receipts(app, client, session, make
     (receipt,) = issue_receipts(session)
     session.commit()
 
-    assert login(client, "3302", "secret-pass").status_code == 302
+    assert auth.login("3302", "secret-pass").status_code == 302
     page = client.get(f"/invoices/{inv.id}").get_data(as_text=True)
     assert "Daňové doklady k přijatým platbám" in page and receipt.number in page
     assert "1\u00a0000,00\u00a0Kč" in page
@@ -112,7 +111,7 @@ def test_the_customer_sees_and_downloads_the_receipts(app, client, session, make
 
     client.post("/logout")
     other_client = app.test_client()
-    assert login(other_client, "3303", "other-pass").status_code == 302
+    assert auth.login("3303", "other-pass", client=other_client).status_code == 302
     assert other.id != customer.id
     assert other_client.get(f"/receipts/{receipt.id}.pdf").status_code == 404
 

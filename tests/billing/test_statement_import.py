@@ -19,7 +19,6 @@ from billing.ledger.balances import customer_invoices
 from billing.models import Allocation, AuditEvent, BankTransaction, LedgerEntry, StatementImport
 from core.clock import today
 from core.db import make_engine, make_session_factory
-from tests.conftest import PG_URL, need
 
 D = Decimal
 ACCOUNT = "2001234567/2010"
@@ -217,8 +216,8 @@ def stored_counts(database_url: str) -> tuple[int, int]:
     return counts
 
 
-def test_concurrent_imports_of_one_file_on_postgresql(database_url, billed):
-    need(PG_URL is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
+def test_concurrent_imports_of_one_file_on_postgresql(need, pg_url, database_url, billed):
+    need(pg_url is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
     data = gpc(*[tx(i, "150.00", vs=str(5001 + i % 3)) for i in range(30)])
     reports = import_at_once(database_url, [data, data])
     assert sorted(r.new for r in reports) == [0, 30]
@@ -311,10 +310,10 @@ def test_a_bad_value_is_refused_with_its_line_and_nothing_is_imported(app, sessi
         assert session.scalar(select(func.count()).select_from(table)) == 0
 
 
-def test_concurrent_overlapping_imports_on_postgresql(database_url, session, billed):
+def test_concurrent_overlapping_imports_on_postgresql(need, pg_url, database_url, session, billed):
     """Two processes importing overlapping exports at once: each movement once, and the
     same balances and allocations as one import of both."""
-    need(PG_URL is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
+    need(pg_url is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
     customers, invoices = billed
     files = [
         gpc(tx(1, "200.00", vs="5001"), tx(2, "450.00", vs="5002"), tx(3, "500.00", vs="5003")),

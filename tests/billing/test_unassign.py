@@ -22,7 +22,6 @@ from billing.ledger.balances import customer_invoices
 from billing.models import Allocation, AuditEvent, BankTransaction, LedgerEntry, TaxReceipt
 from core import events
 from core.clock import today
-from tests.conftest import need
 
 D = Decimal
 _seq = iter(range(1, 10**6))
@@ -244,7 +243,7 @@ def test_a_payment_on_an_advance_before_its_tax_document(session, make_customer,
     assert issue_receipts(session) == []
 
 
-def test_unpairing_takes_the_settlers_lock(engine, make_customer, supplier):
+def test_unpairing_takes_the_settlers_lock(need, engine, make_customer, supplier):
     """On PostgreSQL the customer's row is locked (FOR NO KEY UPDATE, as pairing does) until
     the unpairing commits: a concurrent assign waits and then pays the reopened invoice once."""
     need(engine.dialect.name == "postgresql", "TEST_DATABASE_URL (PostgreSQL) is not set")

@@ -1,4 +1,5 @@
-"""Shared enforcement fixtures: customers who owe money, and paying them by a GPC statement."""
+"""Shared enforcement fixtures: customers who owe money (``owe``, ``debtor``), paying them by a
+GPC statement (``pay``), a test SMTP server (aiosmtpd) and PPPoE customers."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from enforcement.models import EnforcementCase
 _tx_ids = itertools.count(1)
 
 
-def owe(session, supplier, customer, amount: str, due: date):
+def _owe(session, supplier, customer, amount: str, due: date):
     """Issue an invoice of ``amount`` (VAT included) due on ``due``."""
     invoice = issue_invoice(
         session, customer, [LineInput("Výjezd technika", Decimal("1"), Decimal(amount))],
@@ -43,12 +44,26 @@ def statement(payments: list[tuple[str, str, date]], account: str = "2001234588/
     return render_gpc(ParsedStatement("gpc", account, txs))
 
 
-def pay(session, payments, account: str = "2001234588/2010"):
+def _pay(session, payments, account: str = "2001234588/2010"):
     """Import a GPC statement paying ``payments`` and commit (as ``ispzone payments import``)."""
     report = import_statement(session, statement(payments, account), "vypis.gpc", "gpc",
                               bank_code="2010")
     session.commit()
     return report
+
+
+@pytest.fixture
+def owe():
+    """``owe(session, supplier, customer, amount, due)``: issue an invoice of ``amount`` (VAT
+    included) due on ``due``, and commit."""
+    return _owe
+
+
+@pytest.fixture
+def pay():
+    """``pay(session, payments[, account])``: import a GPC statement paying ``payments``
+    (``(variable symbol, amount, booked on)``) and commit."""
+    return _pay
 
 
 @pytest.fixture
@@ -68,61 +83,46 @@ def debtor(session, supplier, make_customer):
         service.router_name = router
         service.pppoe_username = username
         session.commit()
-        owe(session, supplier, customer, amount, due)
+        _owe(session, supplier, customer, amount, due)
         return customer
 
     return factory
 
 
 class SMTPServer:
-    """A tiny real SMTP server on loopback (no aiosmtpd here); ``stop()`` then ``start()``
-    simulates SMTP being down and back on the same port."""
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives in
+    ``messages``; ``stop()`` then ``start()`` simulates SMTP being down and back on the same
+    port."""
 
     def __init__(self) -> None:
         self.messages: list = []
         self.port = 0
-        self._server = None
+        self._controller = None
 
-    def start(self) -> SMTPServer:
-        import socketserver
-        import threading
+    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's handler hook
         from email import policy
         from email.parser import BytesParser
 
-        owner = self
+        self.messages.append(BytesParser(policy=policy.default).parsebytes(envelope.content))
+        return "250 Message accepted for delivery"
 
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self):
-                self.wfile.write(b"220 e3a-test ESMTP\r\n")
-                while line := self.rfile.readline():
-                    verb = line.strip().split(b" ")[0].upper()
-                    if verb == b"DATA":
-                        self.wfile.write(b"354 go ahead\r\n")
-                        data = b""
-                        while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
-                            data += chunk[1:] if chunk.startswith(b"..") else chunk
-                        owner.messages.append(BytesParser(policy=policy.default).parsebytes(data))
-                        self.wfile.write(b"250 queued\r\n")
-                    elif verb == b"QUIT":
-                        self.wfile.write(b"221 bye\r\n")
-                        return
-                    else:
-                        self.wfile.write(b"250 ok\r\n")
+    def start(self) -> SMTPServer:
+        import socket
 
-        class Server(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
+        from aiosmtpd.controller import Controller
 
-        self._server = Server(("127.0.0.1", self.port), Handler)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        if not self.port:  # aiosmtpd needs a real port (it connects to itself when ready)
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                self.port = probe.getsockname()[1]
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ from pathlib import Path
 import pytest
 
 from enforcement.drivers import RouterConfig
-from tests.conftest import need
+from tests.support import need
 
 ADDRESS_LIST = "/ip/firewall/address-list"
 PPP_ACTIVE = "/ppp/active"

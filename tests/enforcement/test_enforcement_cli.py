@@ -142,10 +142,11 @@ def test_worker_process_sweeps_sends_and_stops_on_sigterm(app, app_config, sessi
                                                          tmp_path):
     debtor("9005", "10.50.0.5", today() - timedelta(days=5))
     env = {**os.environ, "DATABASE_URL": app_config["DATABASE_URL"], "SECRET_KEY": "x",
+           "PUBLIC_URL": app_config["PUBLIC_URL"], "PROXY_FIX": "none",
            "MAIL_OUTBOX_DIR": str(tmp_path / "mail"), "ENFORCEMENT_SWEEP_HOUR": "0",
            "ENFORCEMENT_RECORDING_DIR": str(tmp_path / "routers"),
            "ENFORCEMENT_WORKER_INTERVAL": "1", "PYTHONUNBUFFERED": "1"}
-    cli = [sys.executable, "-c", "from web.cli import main; main()", "worker"]
+    cli = [sys.executable, "-c", "from app import main; main()", "worker"]
     process = subprocess.Popen(cli, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:

@@ -15,6 +15,7 @@ from core.mail import MailSettings
 from enforcement import mailq, service
 from enforcement import outbox as worker
 from enforcement.cases import get_case, transition
+from enforcement.cli import flask_renderer
 from enforcement.config import Policy
 from enforcement.models import EnforcementMail, Router, RouterAction
 from tests.enforcement.fake_routeros import FakeRouterOS
@@ -159,7 +160,7 @@ def test_smtp_down_reminders_retried_not_lost_not_duplicated(app, session, debto
     session.commit()
     mail = MailSettings(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_timeout=2,
                         sender="Příkladnet <zona@priklad.net>")
-    render = mailq.flask_renderer(app)
+    render = flask_renderer(app)
     smtp.stop()
     start = now()
     for minute in (0, 1, 3, 10):

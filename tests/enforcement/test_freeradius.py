@@ -12,14 +12,13 @@ from sqlalchemy import select
 
 from core.clock import today
 from enforcement.models import RadiusSession
-from tests.conftest import login, need
 from tests.enforcement import freeradius_runner as fr
 
 TOKEN = "e2b-freeradius-token_42"
 
 
 @pytest.fixture(autouse=True)
-def _tools():
+def _tools(need):
     need(fr.available(), "freeradius and radclient are not installed (Debian: freeradius, "
                          "freeradius-utils)")
 
@@ -106,7 +105,7 @@ def acct(user, status, session_id="81a00001", down=0, up=0, down_gw=0, up_gw=0, 
     }
 
 
-def test_accounting_shows_up_on_the_traffic_page(client, session, radius, pppoe):
+def test_accounting_shows_up_on_the_traffic_page(auth, client, session, radius, pppoe):
     customer = pppoe("carol")
     steps = [
         acct("carol", "Start"),
@@ -118,7 +117,7 @@ def test_accounting_shows_up_on_the_traffic_page(client, session, radius, pppoe)
     for request in steps:
         assert radius.acct(request).code == "Accounting-Response", radius.log
 
-    login(client, customer.customer_number, "zone-pass")
+    auth.login(customer.customer_number, "zone-pass")
     html = client.get("/traffic").get_data(as_text=True)
     totals = re.search(r'<dl class="details totals inline">(.*?)</dl>', html, re.S).group(1)
     # down: 2 * 2**32 + 705 032 704 = 9 294 967 296 bytes; up 1 500 000

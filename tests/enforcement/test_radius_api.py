@@ -15,7 +15,6 @@ from billing.models import TrafficDay
 from core.clock import today
 from enforcement.models import RadiusSession
 from enforcement.radius import accounting
-from tests.conftest import login
 
 TOKEN = "test-radius-token_0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -339,12 +338,12 @@ def test_database_down_is_503_so_the_nas_retries(tmp_path):
     app.extensions["ispzone.engine"].dispose()
 
 
-def test_traffic_shows_on_the_data_transfer_page(client, session, pppoe):
+def test_traffic_shows_on_the_data_transfer_page(auth, client, session, pppoe):
     customer = pppoe()
     acct(client, "Start")
     acct(client, "Interim-Update", down=705_032_704, down_gw=1, up=1_500_000)
     acct(client, "Interim-Update", down=705_032_704, down_gw=1, up=1_500_000)
-    login(client, customer.customer_number, "zone-pass")
+    auth.login(customer.customer_number, "zone-pass")
     html = client.get("/traffic").get_data(as_text=True)
     totals = re.search(r'<dl class="details totals inline">(.*?)</dl>', html, re.S).group(1)
     assert re.findall(r"<dd>(?:<strong>)?([^<]*)", totals) == [

@@ -15,10 +15,9 @@ from core.clock import today
 from core.db import make_session_factory
 from core.mail import MailSettings
 from enforcement import mailq, service
+from enforcement.cli import flask_renderer
 from enforcement.config import Policy
 from enforcement.models import EnforcementMail
-from tests.conftest import need
-from tests.enforcement.conftest import pay
 
 P = Policy()
 
@@ -29,7 +28,7 @@ def send_mails(app, engine):
 
     def run(settings: MailSettings | None = None):
         settings = settings or MailSettings.from_config(app.config)
-        return mailq.drain(factory, settings, mailq.flask_renderer(app), retry_base_seconds=5)
+        return mailq.drain(factory, settings, flask_renderer(app), retry_base_seconds=5)
 
     return run
 
@@ -38,7 +37,7 @@ def body(msg) -> str:
     return msg.get_body(preferencelist=("plain",)).get_content()
 
 
-def test_reminder_in_czech_with_invoices_and_qr_platba(app, session, debtor, send_mails, outbox):
+def test_reminder_in_czech_with_invoices_and_qr_platba(need, app, session, debtor, send_mails, outbox):
     customer = debtor("7101", "10.31.0.1", today() - timedelta(days=5), amount="605.00")
     invoice = session.scalar(select(Invoice).where(Invoice.customer_id == customer.id))
     service.sweep(session, today(), P)
@@ -92,7 +91,7 @@ def test_each_notice_is_sent_once(app, session, debtor, send_mails, outbox):
         "Upomínka: faktura je po splatnosti", "Druhá upomínka: faktury stále nejsou uhrazeny"]
 
 
-def test_reminder_for_a_case_paid_meanwhile_is_cancelled(app, session, debtor, send_mails, outbox):
+def test_reminder_for_a_case_paid_meanwhile_is_cancelled(pay, app, session, debtor, send_mails, outbox):
     debtor("7104", "10.31.0.4", today() - timedelta(days=5))
     service.sweep(session, today(), P)
     session.commit()

@@ -16,7 +16,6 @@ from enforcement import service
 from enforcement.cases import get_case, transition
 from enforcement.config import Policy
 from enforcement.models import EnforcementCase, EnforcementMail, RouterAction
-from tests.enforcement.conftest import owe, pay
 
 P = Policy()
 
@@ -87,7 +86,7 @@ def test_acknowledged_customer_is_disconnected_on_the_day(session, debtor):
     assert mails(session, customer.id)[-1] == "disconnected"
 
 
-def test_credit_note_and_partial_payment_count_like_billing(session, supplier, debtor):
+def test_credit_note_and_partial_payment_count_like_billing(pay, session, supplier, debtor):
     t = today()
     customer = debtor("7020", "10.9.0.20", t - timedelta(days=20), amount="605.00")
     service.sweep(session, t, P)
@@ -107,7 +106,7 @@ def test_credit_note_and_partial_payment_count_like_billing(session, supplier, d
     assert mails(session, customer.id)[-1] == "payment_received"
 
 
-def test_payment_reconnects_at_once_in_the_pairing_transaction(app, session, debtor):
+def test_payment_reconnects_at_once_in_the_pairing_transaction(pay, app, session, debtor):
     t = today()
     customer = debtor("7030", "10.9.0.30", t - timedelta(days=60), amount="968.00",
                       username="u7030")
@@ -126,7 +125,7 @@ def test_payment_reconnects_at_once_in_the_pairing_transaction(app, session, deb
     assert audit_actions(session, customer.id)[-1] == "enforcement.ok"
 
 
-def test_a_payment_that_leaves_debt_changes_nothing(app, session, debtor):
+def test_a_payment_that_leaves_debt_changes_nothing(pay, app, session, debtor):
     t = today()
     customer = debtor("7040", "10.9.0.40", t - timedelta(days=60), amount="968.00")
     case = get_case(session, customer.id)
@@ -138,7 +137,7 @@ def test_a_payment_that_leaves_debt_changes_nothing(app, session, debtor):
     assert actions(session, customer.id) == []
 
 
-def test_sweep_statement_count_does_not_grow(session, supplier, make_customer):
+def test_sweep_statement_count_does_not_grow(owe, session, supplier, make_customer):
     t = today()
 
     def count_statements(n_new: int) -> int:
@@ -177,7 +176,7 @@ def test_dry_run_changes_nothing(session, debtor):
     assert actions(session) == [] and mails(session, customer.id) == []
 
 
-def test_paying_customers_in_good_standing_costs_one_query(app, session, supplier, make_customer):
+def test_paying_customers_in_good_standing_costs_one_query(owe, pay, app, session, supplier, make_customer):
     """A big statement must not pay for the handler with a query per payment."""
     customers = [make_customer(internet_ip=None) for _ in range(6)]
     for c in customers:

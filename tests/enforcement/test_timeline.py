@@ -19,9 +19,9 @@ from core.mail import MailSettings
 from enforcement import mailq, service
 from enforcement import outbox as worker
 from enforcement.cases import get_case
+from enforcement.cli import flask_renderer
 from enforcement.config import Policy
 from enforcement.models import RadiusSession, Router
-from tests.enforcement.conftest import owe, pay
 from tests.enforcement.fake_routeros import FakeRouterOS
 from tests.enforcement.nas import TestNAS
 
@@ -65,7 +65,7 @@ def customer(session, supplier, make_customer, monkeypatch):
     return c
 
 
-def test_the_whole_timeline(app, session, engine, supplier, customer, routers, outbox, tmp_path):
+def test_the_whole_timeline(owe, pay, app, session, engine, supplier, customer, routers, outbox, tmp_path):
     ros, nas = routers
     ros.add_ppp_session("novak8001", "10.40.0.1")
     factory = make_session_factory(engine)
@@ -83,7 +83,7 @@ def test_the_whole_timeline(app, session, engine, supplier, customer, routers, o
             session.commit()
             report = worker.drain(factory, settings)
             assert report.retried == 0 and report.failed == 0, report
-            mailq.drain(factory, MailSettings.from_config(app.config), mailq.flask_renderer(app))
+            mailq.drain(factory, MailSettings.from_config(app.config), flask_renderer(app))
         return [m["Subject"] for m in outbox.messages()[before:]]
 
     def state() -> str:
@@ -131,7 +131,7 @@ def test_the_whole_timeline(app, session, engine, supplier, customer, routers, o
         pay(session, [("8001", "605.00", START + timedelta(days=30))])
         assert state() == "ok"
         worker.drain(factory, settings)
-        mailq.drain(factory, MailSettings.from_config(app.config), mailq.flask_renderer(app))
+        mailq.drain(factory, MailSettings.from_config(app.config), flask_renderer(app))
     assert ros.entries("blocked") == set() and ros.entries("warned") == set()
     assert outbox.messages()[-1]["Subject"] == "Platba přijata, děkujeme"
     assert "obnoveno" in outbox.messages()[-1].get_body().get_content()
@@ -147,7 +147,7 @@ def acknowledge(session, customer_id):
     ack(session, customer_id, ip="10.40.0.1", actor="customer:8001", policy=P)
 
 
-def test_timeline_audit_trail(app, session, supplier, customer, routers):
+def test_timeline_audit_trail(owe, pay, app, session, supplier, customer, routers):
     """Every transition is an audit event, in order."""
     from billing.models import AuditEvent
 

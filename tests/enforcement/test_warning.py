@@ -21,7 +21,6 @@ from enforcement import cases
 from enforcement.config import Policy
 from enforcement.models import EnforcementCase, RouterAction
 from enforcement.warning import client_ip
-from tests.conftest import csrf_token, login
 
 NBSP = "\u00a0"
 IP = "10.30.0.7"
@@ -180,12 +179,12 @@ def test_spoofed_forwarded_for_is_ignored(app, client, session, warned):
     assert counts(session, warned.id) == (0, 0)
 
 
-def test_warning_page_recognises_the_logged_in_customer(client, session, make_customer):
+def test_warning_page_recognises_the_logged_in_customer(auth, client, session, make_customer):
     petr = make_customer(number="4102", password="secret-pass")  # no IP of 127.0.0.1
     overdue_invoice(session, petr, amount="300.00")
     set_state(session, petr, "warned")
     assert "nepodařilo rozpoznat" in client.get("/warning").get_data(as_text=True)
-    assert login(client, "4102", "secret-pass").status_code == 302
+    assert auth.login("4102", "secret-pass").status_code == 302
     html = client.get("/warning").get_data(as_text=True)
     assert "Beru na vědomí" in html and f"300,00{NBSP}Kč" in html
 
@@ -242,8 +241,8 @@ def test_acknowledging_records_who_when_and_where_and_queues_the_list_removal(
     assert "Beru na vědomí" not in html
 
 
-def test_acknowledging_by_login_records_the_customer(client, session, warned):
-    login(client, "4101", "secret-pass")
+def test_acknowledging_by_login_records_the_customer(auth, client, session, warned):
+    auth.login("4101", "secret-pass")
     client.post("/warning/acknowledge", **from_ip("192.0.2.77"))
     case = reload_case(session, warned)
     assert case.acknowledged_by == "customer:4101"
@@ -263,7 +262,7 @@ def test_disconnect_day_is_the_prague_calendar_day_of_the_acknowledgement(sessio
     assert case.disconnect_due == date(2026, 3, 21)
 
 
-def test_acknowledging_needs_a_csrf_token(app_config, session, warned):
+def test_acknowledging_needs_a_csrf_token(auth, app_config, session, warned):
     from app import create_app
 
     app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
@@ -277,7 +276,7 @@ def test_acknowledging_needs_a_csrf_token(app_config, session, warned):
         page = client.get("/warning", **from_ip(IP)).get_data(as_text=True)
         r = client.post(
             "/warning/acknowledge",
-            data={"csrf_token": csrf_token(page), "customer_number": "4101"},
+            data={"csrf_token": auth.csrf_token(page), "customer_number": "4101"},
             **from_ip(IP),
         )
         assert r.status_code == 303
@@ -381,14 +380,28 @@ def test_foreign_host_is_redirected_to_our_warning_page(app, client):
     assert client.get("/healthz", headers={"Host": "10.0.0.5:8000"}).status_code == 200
 
 
-def test_capture_is_off_without_known_own_hosts_or_when_switched_off(app, client):
+@pytest.fixture
+def app_without_public_url(app_config):
+    """Only tests and development may run without PUBLIC_URL (production refuses to)."""
+    from app import create_app
+
+    app = create_app({**app_config, "PUBLIC_URL": None})
+    yield app
+    app.extensions["ispzone.engine"].dispose()
+
+
+def test_capture_is_off_without_known_own_hosts_or_when_switched_off(app_without_public_url):
+    app = app_without_public_url
+    client = app.test_client()
     assert not app.config.get("PUBLIC_URL") and not app.config.get("SERVER_NAME")
     assert client.get("/login", headers={"Host": "www.seznam.cz"}).status_code == 200
     app.config["ENFORCEMENT_OWN_HOSTS"] = ("zona.local",)
     r = client.get("/anything", headers={"Host": "www.seznam.cz"})
     assert r.status_code == 302 and r.headers["Location"] == "http://zona.local/warning"
     app.config["ENFORCEMENT_CAPTURE_FOREIGN_HOSTS"] = False
-    assert client.get("/login", headers={"Host": "www.seznam.cz"}).status_code == 200
+    # issue 13: not captured, a host that is not ours is refused (web.security), not served
+    assert client.get("/login", headers={"Host": "www.seznam.cz"}).status_code == 400
+    assert client.get("/login", headers={"Host": "zona.local"}).status_code == 200
 
 
 # -- the client-zone banner ------------------------------------------------------------------
@@ -400,8 +413,8 @@ def banner(html: str) -> str | None:
 
 
 @pytest.mark.parametrize("path", ["/info", "/invoices", "/services", "/payments"])
-def test_banner_for_a_warned_customer_links_to_the_notice(client, warned, path):
-    login(client, "4101", "secret-pass")
+def test_banner_for_a_warned_customer_links_to_the_notice(auth, client, warned, path):
+    auth.login("4101", "secret-pass")
     html = client.get(path).get_data(as_text=True)
     b = banner(html)
     assert b, f"no banner on {path}"
@@ -409,13 +422,13 @@ def test_banner_for_a_warned_customer_links_to_the_notice(client, warned, path):
     assert 'href="/warning"' in b and "Přečíst a potvrdit upozornění" in b
 
 
-def test_banner_counts_down_to_the_disconnection_in_czech_and_english(client, session, warned):
+def test_banner_counts_down_to_the_disconnection_in_czech_and_english(auth, client, session, warned):
     ack.acknowledge(
         session, warned.id, ip=IP, actor="ip:x", policy=Policy(), at=now() - timedelta(days=9)
     )
     session.commit()
     due = today() + timedelta(days=1)
-    login(client, "4101", "secret-pass")
+    auth.login("4101", "secret-pass")
     b = banner(client.get("/info").get_data(as_text=True))
     assert f"bude pozastaveno {czech_date(due)}" in b
     assert "Zbývá 1 den" in b and 'data-days-left="1"' in b
@@ -425,16 +438,16 @@ def test_banner_counts_down_to_the_disconnection_in_czech_and_english(client, se
     assert "1 day left" in b and f"Overdue debt: CZK{NBSP}450.00" in b
 
 
-def test_banner_for_a_disconnected_customer(client, session, jana):
+def test_banner_for_a_disconnected_customer(auth, client, session, jana):
     set_state(session, jana, "disconnected")
-    login(client, "4101", "secret-pass")
+    auth.login("4101", "secret-pass")
     b = banner(client.get("/info").get_data(as_text=True))
     assert "pozastaveno" in b and "obnovíme automaticky" in b and 'href="/warning"' in b
 
 
-def test_no_banner_in_good_standing_and_one_small_query(app, client, session, make_customer):
+def test_no_banner_in_good_standing_and_one_small_query(auth, app, client, session, make_customer):
     make_customer(number="4103", password="secret-pass", internet_ip="10.30.0.8")
-    login(client, "4103", "secret-pass")
+    auth.login("4103", "secret-pass")
     seen: list[str] = []
     engine = app.extensions["ispzone.engine"]
 
@@ -473,12 +486,12 @@ def test_warning_info_lists_open_invoices_with_payment_details(session, warned):
     assert info.disconnect_due is None and info.days_left is None
 
 
-def test_a_date_set_while_warned_is_shown_too(client, session, jana):
+def test_a_date_set_while_warned_is_shown_too(auth, client, session, jana):
     """With ENFORCEMENT_DISCONNECT_UNACKNOWLEDGED_DAYS the sweep may fix a date already."""
     due = today() + timedelta(days=5)
     set_state(session, jana, "warned", disconnect_due=due)
     html = client.get("/warning", **from_ip(IP)).get_data(as_text=True)
     assert "Beru na vědomí" in html and f"bude pozastaveno {czech_date(due)}" in html
-    login(client, "4101", "secret-pass")
+    auth.login("4101", "secret-pass")
     b = banner(client.get("/info").get_data(as_text=True))
     assert czech_date(due) in b and "Přečíst a potvrdit upozornění" in b

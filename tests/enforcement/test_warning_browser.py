@@ -17,7 +17,6 @@ import pytest
 
 from core.clock import today
 from enforcement.models import EnforcementCase, RouterAction
-from tests.conftest import need
 from tests.enforcement.test_warning import czech_date, overdue_invoice, set_state
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _import_playwright
 
@@ -25,7 +24,7 @@ FOREIGN = "zpravy.example.com"
 
 
 @pytest.mark.browser
-def test_warned_customer_acknowledges_in_a_browser(app_config, session, make_customer):
+def test_warned_customer_acknowledges_in_a_browser(need, app_config, session, make_customer):
     need(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
     sync_playwright = _import_playwright()
     need(sync_playwright is not None, "playwright is not installed (pip install -e '.[test]')")
@@ -53,7 +52,11 @@ def test_warned_customer_acknowledges_in_a_browser(app_config, session, make_cus
             try:
                 page = browser.new_page()
                 page.set_default_timeout(20_000)
+                console: list[str] = []
+                page.on("console", lambda message: console.append(message.text))
                 _acknowledge(page, base)
+                # issue 13: the warning page lives with the Content-Security-Policy too
+                assert [m for m in console if "Content Security Policy" in m] == [], console
             finally:
                 browser.close()
     finally:

@@ -1,5 +1,7 @@
 """VoIP fixtures: lines (a customer's VoIP service with its password), a small tariff,
-and helpers to log in to the VoIP zone."""
+``voip_auth`` (log in to the VoIP zone, flaskr's ``auth`` style), and the page and call-record
+helpers test modules ask for by name (``flash_texts``, ``confirm_key``, ``cheap_hash``,
+``cdr_row``, ``import_calls``)."""
 
 from __future__ import annotations
 
@@ -71,18 +73,36 @@ def tariff(session):
     return t
 
 
-def voip_login(client, suffix: str, password: str, number: str | None = None, **kw):
-    data = {"suffix": suffix, "password": password}
-    if number is not None:
-        data["number"] = number
-    return client.post("/voip/login", data=data, **kw)
+class VoipAuth:
+    """Logging in to the VoIP zone as a test does it; the test's ``client`` unless another
+    one is given."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, suffix: str, password: str, number: str | None = None, client=None, **kw):
+        data = {"suffix": suffix, "password": password}
+        if number is not None:
+            data["number"] = number
+        return (client or self._client).post("/voip/login", data=data, **kw)
 
 
-def flash_texts(response) -> list[str]:
+@pytest.fixture
+def voip_auth(client):
+    return VoipAuth(client)
+
+
+def _flash_texts(response) -> list[str]:
     return re.findall(r'<p class="flash[^"]*"[^>]*>(.*?)</p>', response.get_data(as_text=True))
 
 
-def confirm_key(html: str) -> str:
+@pytest.fixture
+def flash_texts():
+    """``flash_texts(response)``: the flashed messages on the page."""
+    return _flash_texts
+
+
+def _confirm_key(html: str) -> str:
     m = re.search(r'name="request_key" type="hidden" value="([^"]+)"', html) or re.search(
         r'id="request_key" name="request_key" type="hidden" value="([^"]+)"', html
     )
@@ -90,7 +110,19 @@ def confirm_key(html: str) -> str:
     return m.group(1)
 
 
-def cdr_row(uid: str, src: str, dst: str, start: str, billsec: int, disposition: str = "ANSWERED") -> str:
+@pytest.fixture
+def confirm_key():
+    """``confirm_key(html)``: the one-time key of the top-up confirmation form."""
+    return _confirm_key
+
+
+@pytest.fixture(name="cheap_hash")
+def cheap_hash_fixture():
+    """``cheap_hash(password)``: a VoIP password hash with cheap argon2id parameters."""
+    return cheap_hash
+
+
+def _cdr_row(uid: str, src: str, dst: str, start: str, billsec: int, disposition: str = "ANSWERED") -> str:
     """One Asterisk Master.csv line (loguniqueid layout, 17 columns, local Prague time)."""
     from datetime import datetime as dt
 
@@ -102,9 +134,21 @@ def cdr_row(uid: str, src: str, dst: str, start: str, billsec: int, disposition:
     return ",".join(f'"{c}"' for c in cells) + "\n"
 
 
-def import_calls(session, rows: list[str]):
+@pytest.fixture
+def cdr_row():
+    """``cdr_row(uid, src, dst, start, billsec[, disposition])``: one Asterisk CDR line."""
+    return _cdr_row
+
+
+def _import_calls(session, rows: list[str]):
     from voip.cdr import import_cdr
 
     result = import_cdr(session, io.StringIO("".join(rows)), actor="test")
     session.commit()
     return result
+
+
+@pytest.fixture
+def import_calls():
+    """``import_calls(session, rows)``: import CDR lines and commit."""
+    return _import_calls

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 
 from billing.models import AuditEvent, Contract, Service
 from core.clock import today
-from tests.conftest import PG_URL, need
 from tests.voip.test_tariffs import load_sample_tariff, tariff_text
 from voip.cdr import CdrFileError, import_cdr
 from voip.models import CallRecord, VoipAccount
@@ -274,8 +273,8 @@ def test_timezone_setting_utc(session, jana):
     assert call.started_at == datetime.fromisoformat(day(0, "23:30:00")).replace(tzinfo=UTC)
 
 
-def test_concurrent_imports_of_one_file_charge_once(engine, session, jana):
-    need(PG_URL is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
+def test_concurrent_imports_of_one_file_charge_once(need, pg_url, engine, session, jana):
+    need(pg_url is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
     import threading
 
     from core.db import make_session_factory

@@ -10,7 +10,6 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests.conftest import PG_URL, need
 from tests.voip.test_cdr import add_voip, calls, cdr, credit, day
 from tests.voip.test_tariffs import load_sample_tariff
 from voip.cdr import CdrFileError, import_cdr
@@ -95,10 +94,10 @@ def test_garbage_collector_is_switched_back_on(session, line):
     assert gc.isenabled()
 
 
-def test_database_error_in_the_writer_thread_changes_nothing(session, line, monkeypatch):
+def test_database_error_in_the_writer_thread_changes_nothing(need, pg_url, session, line, monkeypatch):
     # PostgreSQL refuses NUL in text: the COPY of the second chunk fails in the writer
     # thread; the error reaches the caller and the first chunk is rolled back with the rest
-    need(PG_URL is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
+    need(pg_url is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
     monkeypatch.setattr("voip.cdr.PG_CHUNK", 1)
     content = (cdr("e1", "601234567", "777123456", day(0, "09:00:00"), 60)
                + cdr("e2", "6012\x00", "777123456", day(0, "09:01:00"), 60,

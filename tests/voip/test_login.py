@@ -10,8 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from billing.models import UserSession
-from tests.conftest import csrf_token, login
-from tests.voip.conftest import flash_texts, voip_login
 
 
 @pytest.fixture
@@ -25,11 +23,10 @@ def app_config(app_config):
 
 
 @pytest.fixture
-def cheap_dummy(monkeypatch):
+def cheap_dummy(cheap_hash, monkeypatch):
     """Unknown suffixes are verified against a dummy hash (so that timing does not tell);
     a cheap one keeps the spraying tests quick. The verification itself still runs."""
     from core import passwords
-    from tests.voip.conftest import cheap_hash
 
     monkeypatch.setattr(passwords, "_DUMMY_HASH", cheap_hash("dummy-" + "x" * 8))
 
@@ -45,9 +42,9 @@ def voip_sessions(session) -> list[UserSession]:
     return session.scalars(select(UserSession).where(UserSession.kind == "voip")).all()
 
 
-def test_login_with_suffix_and_logout(client, session, line):
+def test_login_with_suffix_and_logout(voip_auth, client, session, line):
     assert client.get("/voip/").status_code == 302
-    r = voip_login(client, "567", "voip-pass")
+    r = voip_auth.login("567", "voip-pass")
     assert r.status_code == 302 and r.headers["Location"].endswith("/voip/")
     page = client.get("/voip/")
     assert page.status_code == 200 and "+420 601 234 567" in page.get_data(as_text=True)
@@ -61,98 +58,98 @@ def test_login_with_suffix_and_logout(client, session, line):
     assert client.get("/voip/").status_code == 302
 
 
-def test_unknown_suffix_and_wrong_password_get_the_same_answer(client, line):
-    wrong_password = voip_login(client, "567", "nope")
-    unknown_suffix = voip_login(client, "999", "nope")
-    malformed = voip_login(client, "5x7", "nope")
+def test_unknown_suffix_and_wrong_password_get_the_same_answer(flash_texts, voip_auth, client, line):
+    wrong_password = voip_auth.login("567", "nope")
+    unknown_suffix = voip_auth.login("999", "nope")
+    malformed = voip_auth.login("5x7", "nope")
     assert wrong_password.status_code == unknown_suffix.status_code == malformed.status_code == 200
     texts = flash_texts(wrong_password)
     assert texts == flash_texts(unknown_suffix) == flash_texts(malformed) == [
         "Nesprávné číslo nebo heslo."
     ]
     client.post("/language", data={"lang": "en", "next": "/voip/login"})
-    assert flash_texts(voip_login(client, "567", "nope")) == ["Wrong phone number or password."]
-    assert flash_texts(voip_login(client, "998", "nope")) == ["Wrong phone number or password."]
+    assert flash_texts(voip_auth.login("567", "nope")) == ["Wrong phone number or password."]
+    assert flash_texts(voip_auth.login("998", "nope")) == ["Wrong phone number or password."]
     assert client.get("/voip/").status_code == 302
 
 
-def test_an_ended_line_cannot_log_in(client, make_line):
+def test_an_ended_line_cannot_log_in(flash_texts, voip_auth, client, make_line):
     make_line("+420601000111", valid_to=date(2025, 1, 31))
-    r = voip_login(client, "111", "voip-pass")
+    r = voip_auth.login("111", "voip-pass")
     assert flash_texts(r) == ["Nesprávné číslo nebo heslo."]
 
 
-def test_shared_suffix_asks_for_the_full_number(client, session, make_line, make_customer):
+def test_shared_suffix_asks_for_the_full_number(flash_texts, voip_auth, client, session, make_line, make_customer):
     first = make_line("+420321720106", password="first-pass")
     second = make_line("+420327512106", password="second-pass")
     make_line("+420325000106", password="ended-pass", valid_to=date(2025, 1, 1))  # not counted
     # the password is not tried against either line: the right one does not get in either
-    r = voip_login(client, "106", "second-pass")
+    r = voip_auth.login("106", "second-pass")
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and 'name="number"' in html
     assert "Zadejte celé telefonní číslo" in " ".join(flash_texts(r))
     assert client.get("/voip/").status_code == 302
     # the full number, typed as people type it
-    r = voip_login(client, "106", "second-pass", number="327 512 106")
+    r = voip_auth.login("106", "second-pass", number="327 512 106")
     assert r.status_code == 302
     assert voip_sessions(session)[0].service_id == second.id
     client.post("/voip/logout", follow_redirects=True)
     # a full number that is not the suffix's, or another line's password: the one answer
-    assert flash_texts(voip_login(client, "106", "first-pass", number="+420 327 512 106")) == [
+    assert flash_texts(voip_auth.login("106", "first-pass", number="+420 327 512 106")) == [
         "Nesprávné číslo nebo heslo."
     ]
-    assert flash_texts(voip_login(client, "106", "first-pass", number="+420601234567")) == [
+    assert flash_texts(voip_auth.login("106", "first-pass", number="+420601234567")) == [
         "Nesprávné číslo nebo heslo."
     ]
-    assert voip_login(client, "106", "first-pass", number="00420321720106").status_code == 302
+    assert voip_auth.login("106", "first-pass", number="00420321720106").status_code == 302
     assert voip_sessions(session)[0].service_id == first.id
 
 
-def test_suffix_spraying_from_one_address_is_stopped(client, line, cheap_dummy):
+def test_suffix_spraying_from_one_address_is_stopped(flash_texts, voip_auth, client, line, cheap_dummy):
     for suffix in range(100, 106):  # 6 failures: the IP limit
-        assert voip_login(client, str(suffix), "guess").status_code == 200
-    r = voip_login(client, "567", "voip-pass")  # even the right password
+        assert voip_auth.login(str(suffix), "guess").status_code == 200
+    r = voip_auth.login("567", "voip-pass")  # even the right password
     assert r.status_code == 429
     assert flash_texts(r) == ["Příliš mnoho neúspěšných pokusů. Chvíli počkejte a zkuste to znovu."]
     other = client.application.test_client()
-    r = voip_login(other, "567", "voip-pass", environ_base={"REMOTE_ADDR": "192.0.2.77"})
+    r = voip_auth.login("567", "voip-pass", environ_base={"REMOTE_ADDR": "192.0.2.77"}, client=other)
     assert r.status_code == 302
 
 
-def test_one_suffix_from_many_addresses_is_stopped(app, line, make_line):
+def test_one_suffix_from_many_addresses_is_stopped(voip_auth, app, line, make_line):
     make_line("+420602000444", password="other-pass")
     for i in range(4):  # 4 failures on one suffix, each from its own address
         c = app.test_client()
-        r = voip_login(c, "567", "guess", environ_base={"REMOTE_ADDR": f"198.51.100.{i}"})
+        r = voip_auth.login("567", "guess", environ_base={"REMOTE_ADDR": f"198.51.100.{i}"}, client=c)
         assert r.status_code == 200
     c = app.test_client()
-    r = voip_login(c, "567", "voip-pass", environ_base={"REMOTE_ADDR": "198.51.100.200"})
+    r = voip_auth.login("567", "voip-pass", environ_base={"REMOTE_ADDR": "198.51.100.200"}, client=c)
     assert r.status_code == 429
     # another suffix is not affected
-    r = voip_login(c, "444", "other-pass", environ_base={"REMOTE_ADDR": "198.51.100.201"})
+    r = voip_auth.login("444", "other-pass", environ_base={"REMOTE_ADDR": "198.51.100.201"}, client=c)
     assert r.status_code == 302
 
 
-def test_global_limit_stops_distributed_spraying(app, line, cheap_dummy):
+def test_global_limit_stops_distributed_spraying(voip_auth, app, line, cheap_dummy):
     for i in range(15):  # each address and each suffix below its own limit
         c = app.test_client()
-        voip_login(c, f"{100 + i}", "guess", environ_base={"REMOTE_ADDR": f"203.0.113.{i}"})
+        voip_auth.login(f"{100 + i}", "guess", environ_base={"REMOTE_ADDR": f"203.0.113.{i}"}, client=c)
     c = app.test_client()
-    r = voip_login(c, "567", "voip-pass", environ_base={"REMOTE_ADDR": "203.0.113.250"})
+    r = voip_auth.login("567", "voip-pass", environ_base={"REMOTE_ADDR": "203.0.113.250"}, client=c)
     assert r.status_code == 429
 
 
-def test_zone_and_voip_logins_are_independent(client, session, line):
+def test_zone_and_voip_logins_are_independent(auth, voip_auth, client, session, line):
     # VoIP login does not open the client zone
-    assert voip_login(client, "567", "voip-pass").status_code == 302
+    assert voip_auth.login("567", "voip-pass").status_code == 302
     assert client.get("/info").status_code == 302
     # client-zone login does not open the VoIP zone
     other = client.application.test_client()
-    assert login(other, "3001", "zone-pass-1").status_code == 302
+    assert auth.login("3001", "zone-pass-1", client=other).status_code == 302
     assert other.get("/info").status_code == 200
     assert other.get("/voip/").status_code == 302
     # both in one browser; VoIP logout ends only the VoIP session
-    assert voip_login(other, "567", "voip-pass").status_code == 302
+    assert voip_auth.login("567", "voip-pass", client=other).status_code == 302
     assert other.get("/voip/").status_code == 200
     other.post("/voip/logout")
     assert other.get("/voip/").status_code == 302
@@ -162,37 +159,37 @@ def test_zone_and_voip_logins_are_independent(client, session, line):
     assert kinds == ["voip", "zone"]  # the first browser's VoIP session and the zone one
 
 
-def test_each_login_gets_a_fresh_token(client, session, line):
-    voip_login(client, "567", "voip-pass")
+def test_each_login_gets_a_fresh_token(voip_auth, client, session, line):
+    voip_auth.login("567", "voip-pass")
     first = client.get_cookie("ispzone_session").value
-    voip_login(client, "567", "voip-pass", query_string={})  # logged in: redirected, no new row
+    voip_auth.login("567", "voip-pass", query_string={})  # logged in: redirected, no new row
     client.post("/voip/logout")
-    voip_login(client, "567", "voip-pass")
+    voip_auth.login("567", "voip-pass")
     assert len(voip_sessions(session)) == 1
     thief = client.application.test_client()
     thief.set_cookie("ispzone_session", first)
     assert thief.get("/voip/").status_code == 302  # the token of the ended session is dead
 
 
-def test_next_stays_in_the_voip_zone(client, line):
+def test_next_stays_in_the_voip_zone(voip_auth, client, line):
     r = client.get("/voip/tariff?number=49")
     assert r.status_code == 302 and "/voip/login?next=" in r.headers["Location"]
-    r = voip_login(client, "567", "voip-pass", query_string={"next": "/voip/topup"})
+    r = voip_auth.login("567", "voip-pass", query_string={"next": "/voip/topup"})
     assert r.headers["Location"].endswith("/voip/topup")
     client.post("/voip/logout")
-    r = voip_login(client, "567", "voip-pass", query_string={"next": "//evil.example/voip/"})
+    r = voip_auth.login("567", "voip-pass", query_string={"next": "//evil.example/voip/"})
     assert r.headers["Location"].endswith("/voip/")
     assert "evil" not in r.headers["Location"]
 
 
-def test_csrf_is_required_on_every_post(app_config, line):
+def test_csrf_is_required_on_every_post(auth, voip_auth, app_config, line):
     from app import create_app
 
     app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
     c = app.test_client()
-    assert voip_login(c, "567", "voip-pass").status_code == 400
+    assert voip_auth.login("567", "voip-pass", client=c).status_code == 400
     html = c.get("/voip/login").get_data(as_text=True)
-    r = c.post("/voip/login", data={"suffix": "567", "password": "voip-pass", "csrf_token": csrf_token(html)})
+    r = c.post("/voip/login", data={"suffix": "567", "password": "voip-pass", "csrf_token": auth.csrf_token(html)})
     assert r.status_code == 302
     assert c.post("/voip/logout").status_code == 400  # no token: still logged in
     assert c.get("/voip/").status_code == 200
@@ -209,8 +206,8 @@ def test_login_page_is_czech_and_english_on_request(client):
     assert "Log in to the VoIP zone" in html and "VoIP password" in html
 
 
-def test_no_session_rows_from_failed_logins(client, session, line):
+def test_no_session_rows_from_failed_logins(voip_auth, client, session, line):
     for _ in range(3):
-        voip_login(client, "567", "bad")
+        voip_auth.login("567", "bad")
     session.rollback()
     assert session.scalar(select(func.count(UserSession.id))) == 0

@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 
 from billing.models import AuditEvent, Invoice
 from core.clock import PRAGUE, now
-from tests.voip.conftest import cdr_row, flash_texts, import_calls, voip_login
 from voip import topups
 from voip.models import CallRecord, TopUp, VoipAccount
 
@@ -25,8 +24,8 @@ def line(make_line, make_customer):
 
 
 @pytest.fixture
-def logged_in(client, line):
-    assert voip_login(client, "567", "voip-pass").status_code == 302
+def logged_in(voip_auth, client, line):
+    assert voip_auth.login("567", "voip-pass").status_code == 302
     return client
 
 
@@ -39,7 +38,7 @@ def credit(session, line, amount: str) -> None:
     session.commit()
 
 
-def test_overview_shows_credit_calls_totals_and_top_ups(logged_in, session, line, tariff):
+def test_overview_shows_credit_calls_totals_and_top_ups(cdr_row, import_calls, logged_in, session, line, tariff):
     credit(session, line, "100.00")
     base = now() - timedelta(hours=3)
     import_calls(session, [
@@ -66,20 +65,22 @@ def test_overview_shows_credit_calls_totals_and_top_ups(logged_in, session, line
     assert "neuhrazeno" in topups_table
 
 
-def test_calls_are_paged(logged_in, session, line, tariff):
+def test_calls_are_paged(cdr_row, import_calls, logged_in, session, line, tariff):
     credit(session, line, "1000.00")
     start = now() - timedelta(days=2)
     import_calls(session, [
         cdr_row(f"p{i}", "601234567", "321000111", local(start + timedelta(minutes=i)), 10 + i) for i in range(55)
     ])
     first = logged_in.get("/voip/").get_data(as_text=True)
-    assert "Strana 1 z 2" in first and "0:10" not in first.split('class="calls"')[1]
+    # The shortest call (0:10) is the oldest: not on page 1. Match the duration cell, not a time
+    # of day such as 10:10 in the first column.
+    assert "Strana 1 z 2" in first and '"num">0:10<' not in first.split('class="calls"')[1]
     second = logged_in.get("/voip/?page=2").get_data(as_text=True)
     rows = second.split('class="calls"')[1].split("</table>")[0].count("<tr>") - 1
-    assert rows == 5 and "0:10" in second and "Strana 2 z 2" in second
+    assert rows == 5 and '"num">0:10<' in second and "Strana 2 z 2" in second
 
 
-def test_low_credit_threshold(logged_in, session, line):
+def test_low_credit_threshold(flash_texts, logged_in, session, line):
     r = logged_in.post("/voip/threshold", data={"threshold": "49,50"}, follow_redirects=True)
     assert "pošleme vám e-mail" in " ".join(flash_texts(r))
     session.rollback()
@@ -147,9 +148,8 @@ def test_page_views_change_nothing(logged_in, session, line, tariff):
     assert snapshot() == before
 
 
-def test_client_zone_links_the_number_to_the_voip_zone(client, line):
-    from tests.conftest import login
+def test_client_zone_links_the_number_to_the_voip_zone(auth, client, line):
 
-    login(client, "3001", "zone-pass-1")
+    auth.login("3001", "zone-pass-1")
     html = client.get("/services").get_data(as_text=True)
     assert '<a href="/voip/" title="VoIP zóna">+420 601 234 567</a>' in html

@@ -16,8 +16,6 @@ from billing.invoicing.supplier import Supplier
 from billing.models import AuditEvent, Contract, Invoice
 from core.clock import PRAGUE, today
 from core.db import make_session_factory
-from tests.conftest import PG_URL, login, need
-from tests.voip.conftest import confirm_key, flash_texts, voip_login
 from voip import topups
 from voip.models import TopUp, VoipAccount
 
@@ -96,11 +94,11 @@ def test_over_the_cap_nothing_is_created(session, line):
     assert counts(session, line.id) == (3, 3, Decimal("1000.00"))
 
 
-def test_cap_message_in_the_zone(client, session, line):
+def test_cap_message_in_the_zone(confirm_key, flash_texts, voip_auth, client, session, line):
     top_up(session, line, "500")
     top_up(session, line, "300")
     session.commit()
-    assert voip_login(client, "567", "voip-pass").status_code == 302
+    assert voip_auth.login("567", "voip-pass").status_code == 302
     page = client.get("/voip/topup").get_data(as_text=True)
     assert "Dobití tento měsíc: 800,00\u00a0Kč z 1\u00a0000,00\u00a0Kč" in page
     html = client.get("/voip/topup/confirm?amount=300").get_data(as_text=True)
@@ -114,8 +112,8 @@ def test_cap_message_in_the_zone(client, session, line):
     assert counts(session, line.id) == (2, 2, Decimal("800.00"))
 
 
-def test_confirmation_submitted_twice_makes_one_top_up(client, session, line):
-    voip_login(client, "567", "voip-pass")
+def test_confirmation_submitted_twice_makes_one_top_up(confirm_key, voip_auth, client, session, line):
+    voip_auth.login("567", "voip-pass")
     html = client.get("/voip/topup/confirm?amount=200").get_data(as_text=True)
     data = {"amount": "200", "request_key": confirm_key(html)}
     first = client.post("/voip/topup/confirm", data=data)
@@ -127,12 +125,12 @@ def test_confirmation_submitted_twice_makes_one_top_up(client, session, line):
     assert "Kredit dobit o 200,00\u00a0Kč" in page and "880301" in page
 
 
-def test_the_invoice_is_in_the_client_zone(client, session, line):
-    voip_login(client, "567", "voip-pass")
+def test_the_invoice_is_in_the_client_zone(auth, confirm_key, voip_auth, client, session, line):
+    voip_auth.login("567", "voip-pass")
     html = client.get("/voip/topup/confirm?amount=200").get_data(as_text=True)
     client.post("/voip/topup/confirm", data={"amount": "200", "request_key": confirm_key(html)})
     invoice = session.scalars(select(Invoice).where(Invoice.kind == "voip_topup")).one()
-    assert login(client, "3001", "zone-pass-1").status_code == 302
+    assert auth.login("3001", "zone-pass-1").status_code == 302
     listing = client.get("/invoices").get_data(as_text=True)
     assert invoice.number in listing and "Dobití kreditu VoIP" in listing
     detail = client.get(f"/invoices/{invoice.id}").get_data(as_text=True)
@@ -140,12 +138,12 @@ def test_the_invoice_is_in_the_client_zone(client, session, line):
     assert "880301" in detail
 
 
-def test_only_offered_coupons_and_own_keys(client, session, line, make_line):
+def test_only_offered_coupons_and_own_keys(voip_auth, client, session, line, make_line):
     other = make_line("+420602000222", password="other-pass")
     key = "x" * 24
     top_up(session, other, "100", key=key)
     session.commit()
-    voip_login(client, "567", "voip-pass")
+    voip_auth.login("567", "voip-pass")
     r = client.get("/voip/topup/confirm?amount=150")
     assert r.status_code == 302
     assert client.post("/voip/topup/confirm", data={"amount": "150", "request_key": "y" * 24}).status_code == 400
@@ -245,8 +243,8 @@ def _in_threads(engine, n, work):
 
 
 @pytest.mark.postgres
-def test_cap_race_fifty_confirmations(engine, session, line):
-    need(PG_URL is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
+def test_cap_race_fifty_confirmations(need, pg_url, engine, session, line):
+    need(pg_url is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
     engine.pool.dispose()
     from sqlalchemy import create_engine
 
@@ -265,8 +263,8 @@ def test_cap_race_fifty_confirmations(engine, session, line):
 
 
 @pytest.mark.postgres
-def test_same_confirmation_concurrently_makes_one_top_up(engine, session, line):
-    need(PG_URL is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
+def test_same_confirmation_concurrently_makes_one_top_up(need, pg_url, engine, session, line):
+    need(pg_url is not None, "TEST_DATABASE_URL (PostgreSQL) is not set")
     from sqlalchemy import create_engine
     from sqlalchemy.exc import IntegrityError
 

@@ -16,12 +16,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import need
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _import_playwright, _path
 
 
 @pytest.mark.browser
-def test_voip_customer_tops_up_and_sees_the_invoice(app_config, monkeypatch):
+def test_voip_customer_tops_up_and_sees_the_invoice(need, app_config, monkeypatch):
     need(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
     sync_playwright = _import_playwright()
     need(sync_playwright is not None, "playwright is not installed (pip install -e '.[test]')")
@@ -60,7 +59,11 @@ def test_voip_customer_tops_up_and_sees_the_invoice(app_config, monkeypatch):
             try:
                 page = browser.new_context().new_page()
                 page.set_default_timeout(20_000)
+                console: list[str] = []
+                page.on("console", lambda message: console.append(message.text))
                 invoice_href = _walk_through(page, base)
+                # issue 13: the VoIP pages live with the Content-Security-Policy too
+                assert [m for m in console if "Content Security Policy" in m] == [], console
             finally:
                 browser.close()
     finally:

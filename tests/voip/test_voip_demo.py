@@ -14,7 +14,6 @@ from billing.invoicing.supplier import Supplier
 from billing.models import Invoice, Service
 from core.clock import prague_date, today
 from core.db import money_sum
-from tests.voip.conftest import flash_texts, voip_login
 from voip import topups
 from voip.models import CallRecord, TopUp, VoipAccount
 
@@ -69,15 +68,15 @@ def test_demo_line_has_tariff_calls_credit_and_a_top_up(demo_db, session):
     assert account.credit == account.opening_credit + topup.amount - spent > 0
 
 
-def test_demo_logins(demo_db, client):
-    assert voip_login(client, "567", "voip1001").status_code == 302
+def test_demo_logins(flash_texts, voip_auth, demo_db, client):
+    assert voip_auth.login("567", "voip1001").status_code == 302
     html = client.get("/voip/").get_data(as_text=True)
     assert "+420 601 234 567" in html and 'class="calls"' in html
     client.post("/voip/logout")
-    r = voip_login(client, "106", "voip1006")
+    r = voip_auth.login("106", "voip1006")
     assert 'name="number"' in r.get_data(as_text=True)
     assert "Zadejte celé telefonní číslo" in " ".join(flash_texts(r))
-    assert voip_login(client, "106", "voip1006", number="+420 321 720 106").status_code == 302
+    assert voip_auth.login("106", "voip1006", number="+420 321 720 106").status_code == 302
 
 
 def test_demo_is_loaded_once(demo_db, app, session):

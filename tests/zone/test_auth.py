@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 
 from billing.models import AuditEvent, UserSession
 from core.clock import now
-from tests.conftest import login
 
 
 @pytest.fixture
@@ -23,9 +22,9 @@ def session_cookie(client) -> str:
     return cookie.value if cookie else ""
 
 
-def test_login_and_logout(client, jana):
+def test_login_and_logout(auth, client, jana):
     assert client.get("/info").status_code == 302
-    r = login(client, "2001", "correct-horse-1")
+    r = auth.login("2001", "correct-horse-1")
     assert r.status_code == 302 and r.headers["Location"].endswith("/")
     assert client.get("/info").status_code == 200
     r = client.post("/logout")
@@ -41,13 +40,13 @@ def flash_texts(response) -> list[str]:
     return re.findall(r'<p class="flash[^"]*"[^>]*>(.*?)</p>', response.get_data(as_text=True))
 
 
-def test_wrong_number_and_wrong_password_look_the_same(client, jana):
-    czech_wrong = login(client, "2001", "nope")
-    czech_unknown = login(client, "9999", "nope")
+def test_wrong_number_and_wrong_password_look_the_same(auth, client, jana):
+    czech_wrong = auth.login("2001", "nope")
+    czech_unknown = auth.login("9999", "nope")
     assert flash_texts(czech_wrong) == flash_texts(czech_unknown) != []
     english(client)
-    wrong_password = login(client, "2001", "nope")
-    unknown_number = login(client, "9999", "nope")
+    wrong_password = auth.login("2001", "nope")
+    unknown_number = auth.login("9999", "nope")
     assert wrong_password.status_code == unknown_number.status_code == 200
     msg = "Wrong customer number or password."
     assert msg in wrong_password.get_data(as_text=True)
@@ -55,12 +54,12 @@ def test_wrong_number_and_wrong_password_look_the_same(client, jana):
     assert client.get("/info").status_code == 302
 
 
-def test_session_fixation_is_prevented(client, jana):
+def test_session_fixation_is_prevented(auth, client, jana):
     client.get("/login")
     client.post("/language", data={"lang": "en", "next": "/login"})
     before = session_cookie(client)
     assert before
-    login(client, "2001", "correct-horse-1")
+    auth.login("2001", "correct-horse-1")
     after = session_cookie(client)
     assert after and after != before
     # the pre-login cookie does not carry the login
@@ -69,8 +68,8 @@ def test_session_fixation_is_prevented(client, jana):
     assert other.get("/info").status_code == 302
 
 
-def test_cookie_replayed_after_logout_is_rejected(app, client, jana):
-    login(client, "2001", "correct-horse-1")
+def test_cookie_replayed_after_logout_is_rejected(auth, app, client, jana):
+    auth.login("2001", "correct-horse-1")
     captured = session_cookie(client)
     client.post("/logout")
     thief = app.test_client()
@@ -78,8 +77,8 @@ def test_cookie_replayed_after_logout_is_rejected(app, client, jana):
     assert thief.get("/info").status_code == 302
 
 
-def test_cookie_flags(app, client, jana):
-    r = login(client, "2001", "correct-horse-1")
+def test_cookie_flags(auth, app, client, jana):
+    r = auth.login("2001", "correct-horse-1")
     set_cookie = [h for h in r.headers.getlist("Set-Cookie") if h.startswith("ispzone_session=")]
     assert set_cookie
     assert "HttpOnly" in set_cookie[0] and "SameSite=Lax" in set_cookie[0]
@@ -94,45 +93,45 @@ def test_cookie_flags(app, client, jana):
     assert "Secure" in cookie
 
 
-def test_session_row_is_created_and_removed(client, session, jana):
-    login(client, "2001", "correct-horse-1")
+def test_session_row_is_created_and_removed(auth, client, session, jana):
+    auth.login("2001", "correct-horse-1")
     assert session.scalar(select(func.count(UserSession.id))) == 1
     client.post("/logout")
     session.rollback()  # end the read snapshot to see the app's commits
     assert session.scalar(select(func.count(UserSession.id))) == 0
 
 
-def test_idle_session_expires(app, client, jana):
-    login(client, "2001", "correct-horse-1")
+def test_idle_session_expires(auth, app, client, jana):
+    auth.login("2001", "correct-horse-1")
     with time_machine.travel(now().timestamp() + 3 * 3600, tick=False):
         assert client.get("/info").status_code == 302
 
 
-def test_account_throttle_stops_guessing_but_not_the_real_customer(app, jana):
+def test_account_throttle_stops_guessing_but_not_the_real_customer(auth, app, jana):
     app.config["LOGIN_ACCOUNT_FAILURES"] = "5/hour"
     app.config["LOGIN_IP_FAILURES"] = "1000/hour"
     customer_browser = app.test_client()
     # the real customer has logged in from this browser before
-    assert login(customer_browser, "2001", "correct-horse-1").status_code == 302
+    assert auth.login("2001", "correct-horse-1", client=customer_browser).status_code == 302
     customer_browser.post("/logout")
 
     attacker = app.test_client()
     for _ in range(5):
-        assert login(attacker, "2001", "guess").status_code == 200
+        assert auth.login("2001", "guess", client=attacker).status_code == 200
     # the account limit is spent: the password is no longer even checked
-    r = login(attacker, "2001", "correct-horse-1")
+    r = auth.login("2001", "correct-horse-1", client=attacker)
     assert r.status_code == 429
     assert attacker.get("/info").status_code == 302
     # an unknown account number behaves exactly the same
     for _ in range(5):
-        login(attacker, "2999", "guess")
-    assert login(attacker, "2999", "guess").status_code == 429
+        auth.login("2999", "guess", client=attacker)
+    assert auth.login("2999", "guess", client=attacker).status_code == 429
     # ... while the customer's own browser still gets in
-    assert login(customer_browser, "2001", "correct-horse-1").status_code == 302
+    assert auth.login("2001", "correct-horse-1", client=customer_browser).status_code == 302
     assert customer_browser.get("/info").status_code == 200
 
 
-def test_default_account_limit_is_100_per_hour(app, jana, monkeypatch):
+def test_default_account_limit_is_100_per_hour(auth, app, jana, monkeypatch):
     app.config["LOGIN_IP_FAILURES"] = "10000/hour"
     verified = []
     from billing.customers import credentials as cred
@@ -140,14 +139,14 @@ def test_default_account_limit_is_100_per_hour(app, jana, monkeypatch):
     monkeypatch.setattr(cred, "verify_password", lambda h, p: verified.append(1) or real(h, p))
     attacker = app.test_client()
     for _ in range(120):
-        login(attacker, "2001", "guess")
+        auth.login("2001", "guess", client=attacker)
     assert len(verified) == 100
 
 
-def test_ip_throttle(app, jana):
+def test_ip_throttle(auth, app, jana):
     app.config["LOGIN_IP_FAILURES"] = "3/minute"
     c = app.test_client()
-    codes = [login(c, str(3000 + i), "x").status_code for i in range(4)]
+    codes = [auth.login(str(3000 + i), "x", client=c).status_code for i in range(4)]
     assert codes[:3] == [200, 200, 200] and codes[3] == 429
 
 
@@ -156,9 +155,9 @@ def _reset_link(outbox) -> str:
     return re.search(r"http://localhost(/password/reset/\S+)", body).group(1)
 
 
-def test_password_reset_flow(app, client, jana, outbox, session):
+def test_password_reset_flow(auth, app, client, jana, outbox, session):
     other_browser = app.test_client()
-    login(other_browser, "2001", "correct-horse-1")
+    auth.login("2001", "correct-horse-1", client=other_browser)
     r = client.post("/password/forgot", data={"customer_number": "2001"})
     assert r.status_code == 302
     assert outbox.messages()[-1]["To"] == "jana@example.cz"
@@ -168,8 +167,8 @@ def test_password_reset_flow(app, client, jana, outbox, session):
     assert r.status_code == 302
     # the reset ended the other sessions
     assert other_browser.get("/info").status_code == 302
-    assert login(client, "2001", "correct-horse-1").status_code == 200
-    assert login(client, "2001", "brand-new-pass").status_code == 302
+    assert auth.login("2001", "correct-horse-1").status_code == 200
+    assert auth.login("2001", "brand-new-pass").status_code == 302
     # single use
     client.post("/logout")
     assert client.get(link).status_code == 404
@@ -207,10 +206,10 @@ def test_reset_token_is_stored_hashed(client, jana, outbox, session):
     assert stored and token not in stored
 
 
-def test_change_password_keeps_this_session_and_ends_others(app, client, jana):
+def test_change_password_keeps_this_session_and_ends_others(auth, app, client, jana):
     other = app.test_client()
-    login(other, "2001", "correct-horse-1")
-    login(client, "2001", "correct-horse-1")
+    auth.login("2001", "correct-horse-1", client=other)
+    auth.login("2001", "correct-horse-1")
     r = client.post(
         "/password",
         data={"current": "correct-horse-1", "password": "new-password-9", "confirm": "new-password-9"},
@@ -220,8 +219,8 @@ def test_change_password_keeps_this_session_and_ends_others(app, client, jana):
     assert other.get("/info").status_code == 302
 
 
-def test_change_password_wrong_current(client, jana):
-    login(client, "2001", "correct-horse-1")
+def test_change_password_wrong_current(auth, client, jana):
+    auth.login("2001", "correct-horse-1")
     english(client)
     r = client.post(
         "/password", data={"current": "bad", "password": "new-password-9", "confirm": "new-password-9"}
@@ -236,13 +235,12 @@ def test_open_redirect_is_refused(client, jana):
     assert r.headers["Location"] == "/"
 
 
-def test_throttle_counters_live_in_redis_when_configured(app_config, make_customer):
+def test_throttle_counters_live_in_redis_when_configured(auth, need, app_config, make_customer):
     """With REDIS_URL the failure counters live in the Redis server (shared by all workers)."""
     import os
     import uuid
 
     from app import create_app
-    from tests.conftest import need
 
     redis_url = os.environ.get("TEST_REDIS_URL")
     need(redis_url is not None, "TEST_REDIS_URL (Redis) is not set")
@@ -261,8 +259,8 @@ def test_throttle_counters_live_in_redis_when_configured(app_config, make_custom
     app = create_app(config)
     try:
         for _ in range(3):
-            assert login(app.test_client(), "2001", "guess").status_code == 200
-        assert login(app.test_client(), "2001", "correct-horse-1").status_code == 429
+            assert auth.login("2001", "guess", client=app.test_client()).status_code == 200
+        assert auth.login("2001", "correct-horse-1", client=app.test_client()).status_code == 429
         assert any(b"login-fail-account" in k for k in server.keys(pattern))
     finally:
         for key in server.keys(pattern):

@@ -20,7 +20,6 @@ from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import LineInput
 from billing.models import BankTransaction, Service
 from core.clock import today
-from tests.conftest import login
 
 PUBLIC = {"zone.login", "zone.forgot_password", "zone.reset_password", "zone.healthz"}
 NOT_OBJECT_IDS = {"zone.reset_password"}  # takes a reset token, not an object id
@@ -64,7 +63,7 @@ def two_customers(make_customer, session):
     return objects_of(session, a), objects_of(session, b)
 
 
-def test_id_routes_answer_404_for_someone_elses_object(app, client, two_customers):
+def test_id_routes_answer_404_for_someone_elses_object(auth, app, client, two_customers):
     own, foreign = two_customers
     rules = [r for r in zone_rules(app) if r.arguments and r.endpoint not in NOT_OBJECT_IDS]
     assert {"zone.invoice_detail", "zone.invoice_pdf", "zone.service_detail"} <= {
@@ -73,7 +72,7 @@ def test_id_routes_answer_404_for_someone_elses_object(app, client, two_customer
     unknown = {arg for r in rules for arg in r.arguments} - set(own)
     assert not unknown, f"teach objects_of() about the URL arguments {unknown}"
 
-    assert login(client, "4001", "secret-pass").status_code == 302
+    assert auth.login("4001", "secret-pass").status_code == 302
     failures = []
     for rule in rules:
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):

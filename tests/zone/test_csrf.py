@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import csrf_token, login
-
 
 @pytest.fixture
 def csrf_app(app_config):
@@ -23,10 +21,10 @@ def post_routes(app):
             yield rule
 
 
-def test_every_post_route_requires_a_valid_token(csrf_app, make_customer):
+def test_every_post_route_requires_a_valid_token(auth, csrf_app, make_customer):
     make_customer(number="2001", password="correct-horse-1")
     client = csrf_app.test_client()
-    token = csrf_token(client.get("/login").get_data(as_text=True))
+    token = auth.csrf_token(client.get("/login").get_data(as_text=True))
     r = client.post(
         "/login", data={"customer_number": "2001", "password": "correct-horse-1", "csrf_token": token}
     )
@@ -42,8 +40,8 @@ def test_every_post_route_requires_a_valid_token(csrf_app, make_customer):
     assert client.get("/info").status_code == 200  # none of them logged us out
 
 
-def test_login_without_token_fails(csrf_app, make_customer):
+def test_login_without_token_fails(auth, csrf_app, make_customer):
     make_customer(number="2001", password="correct-horse-1")
     client = csrf_app.test_client()
-    r = login(client, "2001", "correct-horse-1")
+    r = auth.login("2001", "correct-horse-1", client=client)
     assert r.status_code == 400

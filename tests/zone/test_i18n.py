@@ -31,7 +31,6 @@ from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import LineInput
 from billing.models import BankTransaction, Service, TrafficDay
 from core.clock import today
-from tests.conftest import login
 from web.i18n import catalog_files, load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,8 +171,8 @@ def jana(make_customer):
 
 
 @pytest.fixture
-def logged_in(client, jana):
-    assert login(client, "4001", "secret-pass").status_code == 302
+def logged_in(auth, client, jana):
+    assert auth.login("4001", "secret-pass").status_code == 302
     return client
 
 
@@ -230,8 +229,8 @@ def test_login_page_is_czech_by_default_and_english_on_request(client):
     assert "Zákaznické číslo" not in html
 
 
-def test_login_errors_are_czech(client, jana):
-    html = login(client, "4001", "wrong-pass").get_data(as_text=True)
+def test_login_errors_are_czech(auth, client, jana):
+    html = auth.login("4001", "wrong-pass").get_data(as_text=True)
     assert "Nesprávné zákaznické číslo nebo heslo." in html
     html = client.post("/login", data={}).get_data(as_text=True)
     assert "Customer number" not in html

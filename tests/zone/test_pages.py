@@ -17,7 +17,6 @@ from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import LineInput
 from billing.models import AuditEvent, BankTransaction, Customer, Service, TrafficDay
 from core.clock import today
-from tests.conftest import login
 
 NBSP = "\u00a0"
 _tx_ids = iter(range(1, 10_000))
@@ -69,8 +68,8 @@ def jana(make_customer):
 
 
 @pytest.fixture
-def logged_in(client, jana):
-    assert login(client, "3001", "secret-pass").status_code == 302
+def logged_in(auth, client, jana):
+    assert auth.login("3001", "secret-pass").status_code == 302
     return client
 
 
@@ -108,7 +107,7 @@ def test_amount_not_yet_due_is_not_called_a_debt(logged_in, session, jana):
     assert f"You have CZK{NBSP}200.00 to pay; nothing is overdue." in html
 
 
-def test_info_shows_credit_and_company_ids(client, make_customer, session):
+def test_info_shows_credit_and_company_ids(auth, client, make_customer, session):
     make_customer(
         number="3002",
         is_company=True,
@@ -118,7 +117,7 @@ def test_info_shows_credit_and_company_ids(client, make_customer, session):
         contact_person="Petr Novák",
     )
     pay(session, "300.00", vs="3002")
-    login(client, "3002", "secret-pass")
+    auth.login("3002", "secret-pass")
     english(client)
     html = client.get("/info").get_data(as_text=True)
     assert f"Your credit is CZK{NBSP}300.00." in html
@@ -417,7 +416,7 @@ def test_daily_traffic_fills_days_and_sums_services(session, jana, engine):
     assert only_second[0].bytes_down == 5
 
 
-def test_banner_on_the_disconnection_day_names_no_past_date(client, session, make_customer):
+def test_banner_on_the_disconnection_day_names_no_past_date(auth, client, session, make_customer):
     """Demo 1003 acknowledged 11 days ago; until the sweep disconnects them, the zone said
     'will be suspended on <yesterday>. 0 days left'."""
     from core.clock import now
@@ -434,7 +433,7 @@ def test_banner_on_the_disconnection_day_names_no_past_date(client, session, mak
     ack.acknowledge(session, customer.id, ip="10.20.0.9", actor="ip:10.20.0.9",
                     policy=Policy(), at=now() - timedelta(days=11))
     session.commit()
-    login(client, "3005", "secret-pass")
+    auth.login("3005", "secret-pass")
     for url in ("/info", "/warning"):
         html = client.get(url).get_data(as_text=True)
         assert "vaše připojení může být pozastaveno kdykoli" in html, url
@@ -512,10 +511,10 @@ def test_contact_edit_without_change_sends_nothing(logged_in, session, outbox):
     ],
 )
 def test_contact_edit_rejects_bad_values_and_changes_nothing(
-    client, make_customer, session, outbox, field, value, message
+    auth, client, make_customer, session, outbox, field, value, message
 ):
     firm = make_customer(number="3003", is_company=True, ico="27074358", dic="CZ27074358")
-    login(client, "3003", "secret-pass")
+    auth.login("3003", "secret-pass")
     english(client)
     data = {**CONTACT, "ico": "27074358", "dic": "CZ27074358", "city": "Praha", field: value}
     r = client.post("/info/edit", data=data)
@@ -536,10 +535,10 @@ def field_errors(html: str) -> set[str]:
     return set(re.findall(r'<div class="field has-error">\s*<label for="(\w+)"', html))
 
 
-def test_contact_edit_shows_every_problem_at_once(client, make_customer, session):
+def test_contact_edit_shows_every_problem_at_once(auth, client, make_customer, session):
     """A missing name used to hide the bad e-mail and phone until the next attempt."""
     make_customer(number="3003", is_company=True, ico="27074358", dic="CZ27074358")
-    login(client, "3003", "secret-pass")
+    auth.login("3003", "secret-pass")
     english(client)
     data = {**CONTACT, "name": "", "email": "jana@novak", "phone": "12345",
             "ico": "27074359", "dic": "CZ1234"}
@@ -548,9 +547,9 @@ def test_contact_edit_shows_every_problem_at_once(client, make_customer, session
     assert "Enter a valid e-mail address." in html and "Enter a valid phone number" in html
 
 
-def test_contact_edit_takes_ico_and_dic_written_with_spaces(client, make_customer, session):
+def test_contact_edit_takes_ico_and_dic_written_with_spaces(auth, client, make_customer, session):
     firm = make_customer(number="3003", is_company=True, ico="27074358", dic="CZ27074358")
-    login(client, "3003", "secret-pass")
+    auth.login("3003", "secret-pass")
     form = client.get("/info/edit").get_data(as_text=True)
     # no maxlength: a browser would cut "271 58 365" to "271 58 3"
     assert not re.search(r'<input[^>]*name="(ico|dic)"[^>]*maxlength', form)

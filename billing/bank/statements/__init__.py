@@ -30,6 +30,8 @@ from datetime import date
 from decimal import Decimal
 from typing import BinaryIO
 
+from core.errors import Invalid
+
 FORMATS = ("gpc", "fio-json", "fio-csv", "camt053")
 
 
@@ -58,7 +60,7 @@ class ParsedStatement:
     statement_date: date | None = None
 
 
-class StatementError(ValueError):
+class StatementError(Invalid, ValueError):
     """The file is not a valid statement; ``line`` is 1-based, or None for the whole file."""
 
     def __init__(self, reason: str, line: int | None = None) -> None:

@@ -1,4 +1,5 @@
-"""ISO 20022 camt.053 bank-to-customer statements, read as Czech banks (ČBA dialect) write them.
+"""ISO 20022 camt.053 bank-to-customer statements, read as Czech banks (ČBA dialect) write them
+(docs/facts/camt053.md).
 
 Any version (001.02 ... 001.13): element names are matched without their namespace. Documents
 with a DTD or entity declarations are refused (no entity expansion, no external loads); the

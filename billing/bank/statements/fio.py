@@ -1,4 +1,4 @@
-"""Fio banka statements: the API's JSON and the CSV export (both UTF-8).
+"""Fio banka statements: the API's JSON and the CSV export (both UTF-8; docs/facts/fio.md).
 
 JSON (``/v1/rest/.../transactions.json``): ``accountStatement.info`` holds accountId, bankId,
 currency, iban, openingBalance, closingBalance, dateStart, dateEnd; each item of

@@ -1,5 +1,6 @@
 """GPC / ABO statements: the Czech fixed-width "obratová položka" format (its renderer, for
-tests and benchmarks, is billing/statements/gpc_render.py).
+tests and benchmarks, is billing/bank/statements/gpc_render.py; the format's sources are in
+docs/facts/gpc.md).
 
 Every record is 128 characters + CRLF (or LF), windows-1250. Positions are 1-based:
 
