@@ -37,8 +37,11 @@ DEFAULTS = {
     # `payments fetch-fio`: the Fio banka API token (read-only "account monitoring" token)
     "FIO_TOKEN": None,
     "FIO_API_URL": "https://fioapi.fio.cz/v1/rest",
+    # the largest bank statement `payments import` accepts, in bytes (50 MiB)
+    "STATEMENT_MAX_BYTES": 50 * 1024 * 1024,
 }
-INT_SETTINGS = {"SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "PASSWORD_RESET_HOURS", "SMTP_PORT"}
+INT_SETTINGS = {"SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "PASSWORD_RESET_HOURS", "SMTP_PORT",
+                "STATEMENT_MAX_BYTES"}
 
 
 def create_app(test_config: dict | None = None) -> Flask:

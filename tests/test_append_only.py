@@ -1,4 +1,4 @@
-"""History is append-only in the database itself (migrations/guards.py, migration 0009), and
+"""History is append-only in the database itself (migrations/guards.py, migration 0010), and
 on PostgreSQL the application's role cannot switch that off (core/schema.py).
 
 On both databases: UPDATE and DELETE of an audit event, an issued invoice, its lines and
@@ -115,7 +115,7 @@ def test_downgrade_removes_the_triggers_and_upgrade_puts_them_back(fresh_engine)
         conn.execute(text("INSERT INTO audit_event (at, actor, action) "
                           "VALUES ('2026-01-01 00:00:00', 'system', 'test')"))
     url = fresh_engine.url.render_as_string(hide_password=False)
-    before = ScriptDirectory.from_config(schema.alembic_config(url)).get_revision("0009")
+    before = ScriptDirectory.from_config(schema.alembic_config(url)).get_revision("0010")
     schema.downgrade(fresh_engine, before.down_revision)
     with fresh_engine.begin() as conn:
         conn.execute(text("UPDATE audit_event SET actor = 'changed'"))

@@ -201,13 +201,15 @@ def payments_group() -> None:
               help="Accept a statement of an account not listed in BANK_ACCOUNTS.")
 def payments_import(file: Path, fmt: str | None, any_account: bool) -> None:
     """Import a statement (GPC/ABO, Fio JSON/CSV, camt.053) and pair its payments."""
-    report = _import_statement(file.read_bytes(), str(file), fmt, any_account,
+    # the path: GPC and Fio CSV are read line by line, and one over STATEMENT_MAX_BYTES is
+    # refused before it is read (docs/bank-statements.md)
+    report = _import_statement(file, str(file), fmt, any_account,
                                refused=f"{file}: {{error}} (nothing was imported)")
     click.echo(report)
     _issue_receipts()
 
 
-def _import_statement(data: bytes, name: str, fmt: str | None, any_account: bool, *,
+def _import_statement(data: bytes | Path, name: str, fmt: str | None, any_account: bool, *,
                       refused: str):
     """Import and pair in one transaction; only statements of our accounts unless
     ``any_account``. A refusal is the command's error, worded by ``refused``."""
@@ -222,6 +224,7 @@ def _import_statement(data: bytes, name: str, fmt: str | None, any_account: bool
                 session, data, name, fmt, "operator:cli",
                 bank_code=own.rsplit("/", 1)[1] if "/" in own else None,
                 own_accounts=None if any_account else accounts,
+                max_bytes=current_app.config["STATEMENT_MAX_BYTES"],
             )
         except RecursionError as exc:  # a parser that does not limit nesting itself
             raise StatementError("nested too deeply to be a bank statement") from exc
@@ -286,6 +289,8 @@ def payments_unmatched(dismissed: bool) -> None:
                 f"{tx.id:>8}  {tx.booked_on:%Y-%m-%d}  {tx.amount:>12} {tx.currency}  "
                 f"VS {tx.variable_symbol or '-':<10} SS {tx.specific_symbol or '-':<10} "
                 f"{tx.counter_account or ''}  {tx.counter_name or ''}  {tx.message or ''}"
+                + (f"  [suspected duplicate of {tx.duplicate_of}: dismiss it if it is]"
+                   if tx.duplicate_of else "")
             )
 
 

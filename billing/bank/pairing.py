@@ -93,7 +93,11 @@ def pair_many(session: Session, txs: Sequence, actor: str = "system") -> dict:
         for tx in chunk:
             if tx.amount <= 0:
                 status, owner = OUTGOING, None
-            elif tx.currency == PAIRED_CURRENCY and tx.id in owners:
+            elif (
+                tx.currency == PAIRED_CURRENCY
+                and tx.id in owners
+                and getattr(tx, "duplicate_of", None) is None  # held: billing.bank.importing
+            ):
                 status, owner = MATCHED, owners[tx.id]
                 matched.append((tx, owner))
             else:

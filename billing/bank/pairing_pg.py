@@ -49,17 +49,21 @@ BATCH_COLUMNS = (
 # status, owner and SS-directed invoice of the movement ``t`` (joined as in RESOLVE_JOINS)
 # (an incoming payment in another currency than our invoices' waits for an operator: its
 # amount is not CZK; see billing.bank.pairing.PAIRED_CURRENCY)
+# (and a suspected duplicate of a movement from another statement, ``duplicate_of``, waits
+# too: billing.bank.importing)
 RESOLVE_STATUS = (
     "CASE WHEN t.amount <= 0 THEN 'outgoing' "
-    "WHEN t.currency <> 'CZK' "
+    "WHEN t.currency <> 'CZK' OR t.duplicate_of IS NOT NULL "
     "OR coalesce(si.customer_id, ct.customer_id, cu.id) IS NULL THEN 'unmatched' "
     "ELSE 'matched' END"
 )
 RESOLVE_OWNER = (
-    "CASE WHEN t.amount > 0 AND t.currency = 'CZK' "
+    "CASE WHEN t.amount > 0 AND t.currency = 'CZK' AND t.duplicate_of IS NULL "
     "THEN coalesce(si.customer_id, ct.customer_id, cu.id) END"
 )
-RESOLVE_DIRECTED = "CASE WHEN t.amount > 0 AND t.currency = 'CZK' THEN si.id END"
+RESOLVE_DIRECTED = (
+    "CASE WHEN t.amount > 0 AND t.currency = 'CZK' AND t.duplicate_of IS NULL THEN si.id END"
+)
 RESOLVE_JOINS = """
     LEFT JOIN invoice si ON si.specific_symbol = t.specific_symbol
          AND t.specific_symbol <> '' AND si.kind <> 'credit_note'

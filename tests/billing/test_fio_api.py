@@ -197,6 +197,9 @@ def test_a_period_that_ends_before_it_starts_is_refused(fio_app, fio):
 def test_a_period_without_movements_imports_nothing_and_succeeds(fio_app, fio, session):
     statement = json.loads(SAMPLE.read_text())
     statement["accountStatement"]["transactionList"]["transaction"] = []
+    # as Fio states it for a period without movements (the balances must add up: issue 13)
+    info = statement["accountStatement"]["info"]
+    info["closingBalance"] = info["openingBalance"]
     fio.body = json.dumps(statement).encode()
     result = fetch(fio_app)
     assert result.exit_code == 0, result.output

@@ -16,6 +16,7 @@ from billing.bank.statements import (
     ParsedStatement,
     ParsedTransaction,
     StatementError,
+    derived_id,
     detect_format,
     national_account,
     normalise_symbol,
@@ -80,8 +81,12 @@ def test_gpc_sample():
     supplier, reversal = txs[2], txs[3]
     assert supplier.amount < 0 and supplier.counter_name == "Dodavatel konektivity s.r.o."
     assert reversal.amount == D("150.00") and reversal.counter_name == "Storno platby"
-    # the last two have no document number: statement date, number and position instead
-    assert [t.bank_tx_id for t in txs[4:]] == ["20261105-045-00005", "20261105-045-00006"]
+    # the last two have no document number: an id derived from the movement itself (issue 13:
+    # it was "20261105-045-00005", statement date, number and position, which camt.053 did
+    # not share), the same in every format
+    assert [t.bank_tx_id[:5] for t in txs[4:]] == ["noid-", "noid-"]
+    assert txs[4].bank_tx_id == derived_id("2001234567/2010", txs[4], 1)
+    assert txs[4].bank_tx_id != txs[5].bank_tx_id
     assert txs[4].counter_account == "670100-2212345678/6210"
     assert txs[4].message == "Šťastný Petr – internet"
     assert txs[5].counter_account is None and txs[5].counter_name == "Připsaný úrok"
@@ -162,7 +167,10 @@ def test_camt_sample():
     assert supplier.counter_name == "Dodavatel konektivity s.r.o."
     assert supplier.counter_account == "2345678901/0100"
     assert txs["26110500009"].amount == D("-500.00")  # RvslInd flips a CRDT
-    petr = txs["2001234567-2026-045-00005"]  # no AcctSvcrRef: statement id + position
+    # no AcctSvcrRef: the derived id, the same as the GPC statement's for this movement
+    # (issue 13: it was "2001234567-2026-045-00005", statement id + position)
+    gpc_petr = parse_statement(sample("statement_2026-11.gpc")).transactions[4]
+    petr = txs[gpc_petr.bank_tx_id]
     assert (petr.variable_symbol, petr.counter_account) == ("1003", "670100-2212345678/6210")
     assert txs["26110500002"].message == "Poplatek za vedení účtu"
     lines = data.decode().splitlines()
@@ -261,10 +269,14 @@ def test_gpc_with_several_statements():
     assert error.line == 4 and "differs" in error.reason
 
 
-def test_gpc_repeated_document_numbers_get_positional_ids():
+def test_gpc_repeated_document_numbers_get_derived_ids():
+    # a repeated document number is no id (issue 13: it was "20261105-001-00001-77",
+    # statement date, number and position); both movements are kept, with derived ids
     data = render_gpc(statement(tx("77", "100.00"), tx("77", "200.00"), tx("78", "1.00")))
-    ids = [t.bank_tx_id for t in parse_statement(data).transactions]
-    assert ids == ["20261105-001-00001-77", "20261105-001-00002-77", "78"]
+    txs = parse_statement(data).transactions
+    assert [t.bank_tx_id for t in txs] == [
+        derived_id(OWN, txs[0], 1), derived_id(OWN, txs[1], 1), "78"
+    ]
 
 
 def test_gpc_lf_line_ends_and_trimmed_header_are_accepted():

@@ -3,7 +3,9 @@
 No database, no Flask: bytes in, :class:`ParsedStatement` out. Every problem with the input is
 a :class:`StatementError` naming the line it was found on, so an operator can open the file and
 see it. The importer (which stores :class:`ParsedTransaction` rows as ``BankTransaction``)
-deduplicates on ``(account, bank_tx_id)``; each parser documents where its id comes from.
+deduplicates on ``(account, bank_tx_id)``; each parser documents where its id comes from. A
+movement without a bank id gets :func:`derived_id`, the same in every format; one bank id on
+two movements of one file refuses the file (docs/bank-statements.md).
 
 Normalisation shared by all formats:
 
@@ -21,10 +23,12 @@ the whole file); treat the results as values.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import BinaryIO
 
 from core.errors import Invalid
 
@@ -139,13 +143,84 @@ def join_texts(*parts: object) -> str | None:
     return " | ".join(texts) or None
 
 
-def unique_ids(candidates: list[str | None], fallbacks: list[str]) -> list[str]:
-    """Keep each bank-given id that is present and unique in the file; else the fallback."""
-    counts = Counter(c for c in candidates if c)
-    return [
-        c if c and counts[c] == 1 else (f"{fb}-{c}" if c else fb)
-        for c, fb in zip(candidates, fallbacks, strict=True)
-    ]
+DERIVED_PREFIX = "noid-"
+
+
+def derived_id(
+    account: str, tx: ParsedTransaction, sequence: int
+) -> str:
+    """The identity of a movement the bank gave no id, the same in every format.
+
+    Made of what every format states: our account's number (without the bank code, which
+    GPC does not carry), the booking date, the amount, VS, SS, KS, the counter-account, and
+    ``sequence``: 1 for the first id-less movement of the day with these same fields in the
+    file, 2 for the second... (docs/bank-statements.md, "Movements without a bank id").
+    """
+    own = (national_account(account) or account or "").partition("/")[0]
+    amount = tx.amount.quantize(CENT) if tx.amount.is_finite() else tx.amount
+    key = "|".join(
+        (
+            own,
+            tx.booked_on.isoformat(),
+            f"{amount:f}",
+            tx.variable_symbol or "",
+            tx.specific_symbol or "",
+            tx.constant_symbol or "",
+            tx.counter_account or "",
+            str(sequence),
+        )
+    )
+    return DERIVED_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def assign_derived_ids(statement: ParsedStatement) -> None:
+    """Give each movement without a bank id (``bank_tx_id == ""``) its derived id."""
+    sequences: Counter[tuple] = Counter()
+    for tx in statement.transactions:
+        if tx.bank_tx_id:
+            continue
+        fields = (
+            tx.booked_on, tx.amount, tx.variable_symbol, tx.specific_symbol,
+            tx.constant_symbol, tx.counter_account,
+        )  # fmt: skip
+        sequences[fields] += 1
+        tx.bank_tx_id = derived_id(statement.account, tx, sequences[fields])
+
+
+def refuse_repeated_ids(
+    transactions: list[ParsedTransaction], what: str, where: str = "line"
+) -> None:
+    """Two movements of one file with one bank id: the file is refused (one of them would
+    otherwise be dropped as "already imported"), naming both places."""
+    seen: set[str] = set()
+    for tx in transactions:
+        if not tx.bank_tx_id:
+            continue
+        if tx.bank_tx_id in seen:
+            first = next(t for t in transactions if t.bank_tx_id == tx.bank_tx_id)
+            raise StatementError(
+                f"{what} {tx.bank_tx_id!r} is repeated: the movement at {where} "
+                f"{first.line} has it too (two movements of one file cannot share a bank id)",
+                tx.line,
+            )
+        seen.add(tx.bank_tx_id)
+
+
+def check_balances(
+    statement: ParsedStatement, line: int | None, what: str = "movements"
+) -> None:
+    """Opening balance + the movements = closing balance, when the file states both."""
+    opening, closing = statement.opening_balance, statement.closing_balance
+    if opening is None or closing is None:
+        return
+    total = sum((tx.amount for tx in statement.transactions), Decimal(0))
+    if opening + total != closing:
+        raise StatementError(
+            f"{what} do not add up: opening balance {opening} + {len(statement.transactions)} "
+            f"movements totalling {total} = {opening + total}, but the closing balance is "
+            f"{closing} (a movement is missing, repeated or altered)",
+            line,
+        )
 
 
 def detect_format(data: bytes) -> str:
@@ -173,15 +248,23 @@ def detect_format(data: bytes) -> str:
 
 
 def parse_statement(
-    data: bytes, fmt: str | None = None, *, bank_code: str | None = None
+    data: bytes | BinaryIO, fmt: str | None = None, *, bank_code: str | None = None
 ) -> ParsedStatement:
     """Parse ``data`` in format ``fmt`` (detected when None).
 
+    ``data``: the bytes, or a binary file open for reading (GPC and Fio CSV are then read
+    line by line, never held whole; the other formats are read into memory).
     ``bank_code`` is only used by GPC, whose header carries our account number but not our
     bank code; the caller (which knows which account it imports) may supply it.
     """
     from billing.bank.statements import camt, fio, gpc
 
+    if not isinstance(data, bytes | bytearray):
+        head = data.read(65536)
+        data.seek(0)
+        fmt = fmt or detect_format(head)
+        if fmt not in ("gpc", "fio-csv"):
+            data = data.read()
     fmt = fmt or detect_format(data)
     if fmt == "gpc":
         return gpc.parse_gpc(data, bank_code=bank_code)

@@ -3,7 +3,9 @@
 
 Any version (001.02 ... 001.13): element names are matched without their namespace. Documents
 with a DTD or entity declarations are refused (no entity expansion, no external loads); the
-parser is expat, which also gives each ``Ntry`` its line number.
+parser is expat, fed a megabyte at a time, which also gives each ``Ntry`` its line number;
+each ``Ntry`` is converted when it ends and then dropped, so memory holds one entry, not the
+document.
 
 Per ``Stmt``: our account is ``Acct/Id/IBAN`` (else ``Acct/Id/Othr/Id``); the opening balance
 is ``Bal`` of type OPBD (else PRCD, the previous closing balance ČBA statements carry), the
@@ -15,9 +17,14 @@ reversals *not* flipped (ISO's own reading: the indicator already gives the dire
 reading is used for the statement.
 
 bank_tx_id: ``AcctSvcrRef`` of the entry, else of ``TxDtls/Refs`` (``NtryRef`` is only a
-position in many banks' statements); missing or repeated ids become
-"<Stmt/Id>-<position>[-<id>]". An entry with several ``TxDtls`` that each carry an amount adding
-up to the entry is split into one transaction per ``TxDtls``.
+position in many banks' statements); an entry without one gets the derived id that every
+format gives it (billing.bank.statements.derived_id); one id on two entries refuses the file.
+An entry with several ``TxDtls`` that each carry an amount adding up to the entry is split
+into one transaction per ``TxDtls``.
+
+Integrity: each statement's booked entries add up from its opening to its closing balance,
+each statement opens with the previous one's closing balance, and ``TxsSummry`` (when sent)
+states the number and sums of the entries (all, credit, debit) that are there.
 
 Symbols, first found wins: tokens "VS123", "/VS/123", "VS:123", "VS 123" (likewise SS, KS) in
 ``Refs/EndToEndId``, ``Refs/InstrId``, ``Refs/PmtInfId``, ``RmtInf/Strd/CdtrRefInf/Ref``
@@ -39,12 +46,13 @@ from billing.bank.statements import (
     ParsedStatement,
     ParsedTransaction,
     StatementError,
+    assign_derived_ids,
     check_amount,
     join_texts,
     national_account,
     normalise_account,
     normalise_symbol,
-    unique_ids,
+    refuse_repeated_ids,
 )
 
 _SYMBOL = re.compile(r"(?<![A-Za-z])(VS|SS|KS)[\s:/.-]*(\d{1,10})(?!\d)")
@@ -54,38 +62,82 @@ _NUL_REFERENCE = re.compile(rb"&#(?:0+|x0+);")
 _Lines = dict[ET.Element, int]
 
 
-def _parse_xml(data: bytes) -> tuple[ET.Element, _Lines]:
-    for marker in (b"<!DOCTYPE", b"<!ENTITY"):
-        found = data.find(marker)
-        if found >= 0:
-            raise StatementError(_REFUSED, data.count(b"\n", 0, found) + 1)
-    builder = ET.TreeBuilder()
-    parser = expat.ParserCreate(namespace_separator="}")
-    lines: _Lines = {}
+_CHUNK = 1 << 20
 
-    def start(name: str, attributes: dict[str, str]) -> None:
-        lines[builder.start(name.rpartition("}")[2], attributes)] = parser.CurrentLineNumber
 
-    def end(name: str) -> None:
-        builder.end(name.rpartition("}")[2])
+class _Reader:
+    """expat, fed the file a megabyte at a time, building elements (namespaces stripped) and
+    handing each finished ``Ntry`` and ``Stmt`` of the statement to a callback, after which
+    the ``Ntry`` is removed from the tree: memory holds one entry's elements at a time, not
+    the document (docs/bank-statements.md, "Size")."""
 
-    def refuse(*_: object) -> None:  # other encodings hide the markers from the byte search
-        raise StatementError(_REFUSED, parser.CurrentLineNumber)
+    def __init__(self, on_entry, on_statement) -> None:
+        self.builder = ET.TreeBuilder()
+        self.parser = expat.ParserCreate(namespace_separator="}")
+        self.lines: _Lines = {}
+        self.stack: list[ET.Element] = []
+        self.statements: set[ET.Element] = set()
+        self.on_entry, self.on_statement = on_entry, on_statement
+        self.root_tag: str | None = None
 
-    parser.buffer_text = True
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = builder.data
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
-    try:
-        parser.Parse(data, True)
-    except expat.ExpatError as exc:
-        reason = expat.ErrorString(exc.code)
-        if _is_nul(data, parser.ErrorByteIndex):
-            reason = "a NUL character (U+0000) is not allowed in XML"
-        raise StatementError(f"malformed XML: {reason}", exc.lineno) from None
-    return builder.close(), lines
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        tag = name.rpartition("}")[2]
+        element = self.builder.start(tag, attributes)
+        self.lines[element] = self.parser.CurrentLineNumber
+        stack = self.stack
+        if tag == "Stmt" and (
+            len(stack) == 1 or (len(stack) == 2 and stack[1].tag == "BkToCstmrStmt")
+        ):
+            self.statements.add(element)
+        stack.append(element)
+
+    def end(self, name: str) -> None:
+        element = self.builder.end(name.rpartition("}")[2])
+        stack = self.stack
+        stack.pop()
+        if not stack:
+            return
+        parent = stack[-1]
+        if element.tag == "Ntry" and parent in self.statements:
+            self.on_entry(element, self.lines)
+            self._drop(parent, element)
+        elif element in self.statements:
+            self.on_statement(element, self.lines)
+            self.statements.discard(element)
+            self._drop(parent, element)
+
+    def _drop(self, parent: ET.Element, element: ET.Element) -> None:
+        lines = self.lines
+        for descendant in element.iter():
+            lines.pop(descendant, None)
+        parent.remove(element)
+
+    def parse(self, data: bytes) -> None:
+        for marker in (b"<!DOCTYPE", b"<!ENTITY"):
+            found = data.find(marker)
+            if found >= 0:
+                raise StatementError(_REFUSED, data.count(b"\n", 0, found) + 1)
+        parser = self.parser
+
+        def refuse(*_: object) -> None:  # other encodings hide the markers from the search
+            raise StatementError(_REFUSED, parser.CurrentLineNumber)
+
+        parser.buffer_text = True
+        parser.StartElementHandler = self.start
+        parser.EndElementHandler = self.end
+        parser.CharacterDataHandler = self.builder.data
+        parser.StartDoctypeDeclHandler = refuse
+        parser.EntityDeclHandler = refuse
+        view = memoryview(data)
+        try:
+            for start in range(0, len(data), _CHUNK):
+                parser.Parse(view[start : start + _CHUNK], False)
+            parser.Parse(b"", True)
+        except expat.ExpatError as exc:
+            reason = expat.ErrorString(exc.code)
+            if _is_nul(data, parser.ErrorByteIndex):
+                reason = "a NUL character (U+0000) is not allowed in XML"
+            raise StatementError(f"malformed XML: {reason}", exc.lineno) from None
 
 
 def _is_nul(data: bytes, index: int) -> bool:
@@ -241,54 +293,151 @@ def _entry(
     return result
 
 
-def parse_camt053(data: bytes) -> ParsedStatement:
-    root, lines = _parse_xml(data)
-    statements = root.findall("BkToCstmrStmt/Stmt") or root.findall("Stmt")
-    if not statements:
-        raise StatementError("no BkToCstmrStmt/Stmt element: not a camt.053 statement", 1)
-    account: str | None = None
-    opening = closing = None
-    statement_date = None
-    parsed: list[tuple[ParsedTransaction, bool, str | None]] = []
-    fallbacks: list[str] = []
-    for number, stmt in enumerate(statements, 1):
+class _Statement:
+    """What is gathered while one file is read: the statements' movements and totals."""
+
+    def __init__(self) -> None:
+        self.account: str | None = None
+        self.opening: Decimal | None = None
+        self.closing: Decimal | None = None
+        self.statement_date: date | None = None
+        self.number = 0
+        self.parsed: list[tuple[ParsedTransaction, bool, str | None]] = []
+        self.entries: list[tuple[ParsedTransaction, bool, str | None]] = []
+        # for TxsSummry, per entry: booked?, its parts (signed amounts), reversal?
+        self.summary: list[tuple[bool, list, bool]] = []
+        self.previous_closing: tuple[Decimal, int] | None = None
+
+    def entry(self, entry: ET.Element, lines: _Lines) -> None:
+        status = (_text(entry, "Sts/Cd") or _text(entry, "Sts") or "").upper()
+        if status == "BOOK":
+            parts = _entry(entry, lines, "")
+            self.entries.extend(parts)
+            self.summary.append((True, [tx for tx, _, _ in parts], parts[0][1]))
+            return
+        try:  # pending or information entries: only for TxsSummry, if they count there
+            amount = _amount(entry.find("Amt"), lines, lines[entry])
+        except StatementError:
+            return
+        sign = -1 if (_text(entry, "CdtDbtInd") or "") == "DBIT" else 1
+        reversal = (_text(entry, "RvslInd") or "").lower() in ("true", "1")
+        self.summary.append((False, [_Amount(sign * amount)], reversal))
+
+    def statement(self, stmt: ET.Element, lines: _Lines) -> None:
+        self.number += 1
         line = lines[stmt]
         own = _text(stmt, "Acct/Id/IBAN") or normalise_account(_text(stmt, "Acct/Id/Othr/Id"))
         if own is None:
             raise StatementError("statement has no Acct/Id", line)
-        if account is not None and own != account:
-            raise StatementError(f"statement for {own} in a file for {account}", line)
-        account = own
+        if self.account is not None and own != self.account:
+            raise StatementError(f"statement for {own} in a file for {self.account}", line)
+        self.account = own
         first, last, last_date = _balances(stmt, lines)
-        opening = first if number == 1 else opening
-        closing = last
-        statement_date = (
+        if first is not None and self.previous_closing is not None:
+            closed, closed_line = self.previous_closing
+            if first != closed:
+                raise StatementError(
+                    f"statement's opening balance {first} is not the closing balance {closed} "
+                    f"of the statement before it (line {closed_line}): a statement is missing",
+                    line,
+                )
+        self.previous_closing = (last, line) if last is not None else None
+        self.opening = first if self.number == 1 else self.opening
+        self.closing = last
+        self.statement_date = (
             last_date
             or _day(stmt, "FrToDt/ToDtTm", line)
             or _day(stmt, "CreDtTm", line)
         )  # fmt: skip
         currency = _text(stmt, "Acct/Ccy") or "CZK"
-        entries = []
-        for entry in stmt.findall("Ntry"):
-            status = _text(entry, "Sts/Cd") or _text(entry, "Sts") or ""
-            if status.upper() == "BOOK":
-                entries.extend(_entry(entry, lines, currency))
-        _reconcile(first, last, entries, line)
-        stmt_id = _text(stmt, "Id") or f"{statement_date or ''}-{number}"
-        fallbacks += [f"{stmt_id}-{position:05d}" for position in range(1, len(entries) + 1)]
-        parsed += entries
-    ids = unique_ids([bank_id for _, _, bank_id in parsed], fallbacks)
-    transactions = [tx for tx, _, _ in parsed]
-    for tx, bank_id in zip(transactions, ids, strict=True):
-        tx.bank_tx_id = bank_id
-    return ParsedStatement(
-        format="camt053",
-        account=account or "",
-        transactions=transactions,
-        opening_balance=opening,
-        closing_balance=closing,
-        statement_date=statement_date,
+        for tx, _, _ in self.entries:
+            tx.currency = tx.currency or currency
+        _reconcile(first, last, self.entries, line)
+        _summary(stmt.find("TxsSummry"), lines, self.summary)
+        self.parsed += self.entries
+        self.entries, self.summary = [], []
+
+
+class _Amount:
+    __slots__ = ("amount",)
+
+    def __init__(self, amount: Decimal) -> None:
+        self.amount = amount
+
+
+def _totals(entries: list[tuple[bool, list, bool]], pending: bool, stated: bool) -> tuple:
+    """(count, credit count, credit sum, debit count, debit sum) of the entries: booked
+    ones (and pending ones), each by its direction as booked, or (``stated``) by its
+    CdtDbtInd alone, a reversal's indicator not flipped."""
+    totals = [0, 0, Decimal(0), 0, Decimal(0)]
+    for booked, parts, reversal in entries:
+        if not booked and not pending:
+            continue
+        amount = sum((part.amount for part in parts), Decimal(0))
+        if stated and reversal:
+            amount = -amount
+        totals[0] += 1
+        if amount >= 0:
+            totals[1] += 1
+            totals[2] += amount
+        else:
+            totals[3] += 1
+            totals[4] -= amount
+    return tuple(totals)
+
+
+def _summary(summary: ET.Element | None, lines: _Lines, entries: list) -> None:
+    """``TxsSummry`` (when the bank sends it): the numbers and sums of entries, all, credit
+    and debit, must be those of the statement's entries (booked ones, or all; a reversal
+    counted on the side it moved the balance to, or on the side its indicator names)."""
+    if summary is None:
+        return
+    readings = [_totals(entries, p, s) for p in (False, True) for s in (False, True)]
+    checks = (
+        ("TtlNtries/NbOfNtries", lambda t: t[0], "number of entries"),
+        ("TtlNtries/Sum", lambda t: t[2] + t[4], "sum of entries"),
+        ("TtlCdtNtries/NbOfNtries", lambda t: t[1], "number of credit entries"),
+        ("TtlCdtNtries/Sum", lambda t: t[2], "sum of credit entries"),
+        ("TtlDbtNtries/NbOfNtries", lambda t: t[3], "number of debit entries"),
+        ("TtlDbtNtries/Sum", lambda t: t[4], "sum of debit entries"),
     )
+    for path, value, what in checks:
+        element = summary.find(path)
+        if element is None:
+            continue
+        text = (element.text or "").strip()
+        where = lines.get(element, lines.get(summary))
+        if not _AMOUNT.fullmatch(text):
+            raise StatementError(f"TxsSummry/{path} is not a number ({text!r})", where)
+        if Decimal(text) not in [value(reading) for reading in readings]:
+            raise StatementError(
+                f"TxsSummry/{path} says {text}, but the statement's {what} is "
+                f"{value(readings[0])}: an entry is missing, repeated or altered",
+                where,
+            )
+
+
+def parse_camt053(data: bytes) -> ParsedStatement:
+    gathered = _Statement()
+    reader = _Reader(gathered.entry, gathered.statement)
+    reader.parse(data)
+    if gathered.number == 0:
+        raise StatementError("no BkToCstmrStmt/Stmt element: not a camt.053 statement", 1)
+    transactions = []
+    for tx, _, bank_id in gathered.parsed:
+        tx.bank_tx_id = bank_id or ""
+        transactions.append(tx)
+    refuse_repeated_ids(transactions, "AcctSvcrRef")
+    result = ParsedStatement(
+        format="camt053",
+        account=gathered.account or "",
+        transactions=transactions,
+        opening_balance=gathered.opening,
+        closing_balance=gathered.closing,
+        statement_date=gathered.statement_date,
+    )
+    assign_derived_ids(result)
+    return result
 
 
 def _reconcile(

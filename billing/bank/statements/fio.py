@@ -21,16 +21,23 @@ A transaction's ``line`` is the physical line where its row starts.
 
 The message is the distinct non-empty texts of: message for the recipient, user
 identification, comment, joined with " | ".
+
+Integrity (both forms): an "ID pohybu" on two movements refuses the file; when the file
+states the opening and closing balance, the movements must add up from one to the other
+(this is what finds a CSV cut after a complete row); a CSV row with fewer cells than the
+header, or a file that ends inside a quoted field, is a cut file. The JSON's transactions are
+converted one by one as they are read, the CSV one line at a time.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
+from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billing.bank.statements import (
@@ -38,11 +45,14 @@ from billing.bank.statements import (
     ParsedTransaction,
     StatementError,
     check_amount,
+    check_balances,
     join_texts,
     national_account,
     normalise_account,
     normalise_symbol,
+    refuse_repeated_ids,
 )
+from billing.bank.statements.gpc import raw_lines
 
 try:
     _PRAGUE: tzinfo = ZoneInfo("Europe/Prague")
@@ -51,7 +61,8 @@ except ZoneInfoNotFoundError:  # no tz database: winter time is right for midnig
 
 _AMOUNT = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _NO_SPACES = str.maketrans("", "", " \xa0\u202f")
-_TRANSACTION_ARRAY = re.compile(r'"transaction"\s*:\s*\[')
+_TRANSACTION_ARRAY = re.compile(r'(?<!\\)"transaction"\s*:\s*\[')
+_ITEMS = '"ispzone: the transaction array"'  # stands in for the array in the skeleton
 _INFO_OBJECT = re.compile(r'"info"\s*:\s*\{')
 _NUL = "contains a NUL character (U+0000)"  # PostgreSQL text cannot hold it
 _ACCOUNT_IN_TEXT = re.compile(r"(?<![\d/-])((?:\d{1,6}-)?(\d{2,10}))/\d{4}(?![\d/])")
@@ -185,12 +196,69 @@ def _json_transaction(item: object, line: int, currency: str, nul: bool) -> Pars
     )
 
 
-def parse_fio_json(data: bytes) -> ParsedStatement:
-    text = _utf8(data)
+class _NotAnArray(Exception):
+    pass
+
+
+def _skeleton_and_items(
+    text: str, convert: Callable[[object, int], ParsedTransaction]
+) -> tuple[object, list[ParsedTransaction] | None]:
+    """The document with its transaction array left out, and the array's items converted
+    one by one as they are read (each with the line it starts on), so that the movements are
+    never all held as JSON objects at once (docs/bank-statements.md, "Size").
+    ``None`` for the items: the array could not be located, the caller parses the whole."""
+    found = _TRANSACTION_ARRAY.search(text)
+    if found is None:
+        return _loads(text), None
+    decoder = json.JSONDecoder(parse_float=Decimal)
+    position, end = found.end(), len(text)
+    line, counted = text.count("\n", 0, position) + 1, position
+    items: list[ParsedTransaction] = []
     try:
-        document = json.loads(text, parse_float=Decimal)
+        while True:
+            while position < end and text[position] in " \t\r\n":
+                position += 1
+            if position < end and text[position] == "]":
+                break
+            if items:
+                if position >= end or text[position] != ",":
+                    raise _NotAnArray
+                position += 1
+                while position < end and text[position] in " \t\r\n":
+                    position += 1
+            line += text.count("\n", counted, position)
+            counted = position
+            try:
+                value, position = decoder.raw_decode(text, position)
+            except (json.JSONDecodeError, RecursionError):
+                raise _NotAnArray from None
+            items.append(convert(value, line))
+    except _NotAnArray:
+        return _loads(text), None
+    skeleton = _loads(text[: found.end() - 1] + _ITEMS + text[position + 1 :])
+    statement = skeleton.get("accountStatement") if isinstance(skeleton, dict) else None
+    tx_list = statement.get("transactionList") if isinstance(statement, dict) else None
+    if not isinstance(tx_list, dict) or tx_list.get("transaction") != _ITEMS.strip('"'):
+        return _loads(text), None  # the match was not the statement's own array
+    tx_list["transaction"] = []
+    return skeleton, items
+
+
+def _loads(text: str) -> object:
+    try:
+        return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise StatementError(f"invalid JSON: {exc.msg}", exc.lineno) from None
+    except RecursionError:
+        raise StatementError("invalid JSON: nested too deeply") from None
+
+
+def parse_fio_json(data: bytes) -> ParsedStatement:
+    text = _utf8(data)
+    nul = "\\u0000" in text  # the only way a NUL gets into a valid JSON string
+    document, transactions = _skeleton_and_items(
+        text, lambda item, line: _json_transaction(item, line, "", nul)
+    )
     statement = document.get("accountStatement") if isinstance(document, dict) else None
     if not isinstance(statement, dict):
         raise StatementError("not a Fio statement: no accountStatement object")
@@ -199,28 +267,34 @@ def parse_fio_json(data: bytes) -> ParsedStatement:
     items = tx_list.get("transaction") if isinstance(tx_list, dict) else tx_list
     if not isinstance(info, dict) or not isinstance(items, list | None):
         raise StatementError("accountStatement has an unexpected structure")
-    items = items or []
-    nul = "\\u0000" in text  # the only way a NUL gets into a valid JSON string
+    info_found = _INFO_OBJECT.search(text)
+    info_line = text.count("\n", 0, info_found.start()) + 1 if info_found else None
     if nul:
-        found = _INFO_OBJECT.search(text)
-        _json_nul(info, text.count("\n", 0, found.start()) + 1 if found else None, "info.")
+        _json_nul(info, info_line, "info.")
     account = normalise_account(info.get("accountId"), info.get("bankId"))
     account = account or normalise_account(info.get("iban"))
     if not account:
         raise StatementError("accountStatement.info names no account (accountId)")
     currency = str(info.get("currency") or "CZK").strip()
-    lines = _json_lines(text, items)
-    return ParsedStatement(
+    if transactions is None:
+        items = items or []
+        transactions = [
+            _json_transaction(item, line, "", nul)
+            for item, line in zip(items, _json_lines(text, items), strict=True)
+        ]
+    for tx in transactions:
+        tx.currency = tx.currency or currency
+    result = ParsedStatement(
         format="fio-json",
         account=account,
-        transactions=[
-            _json_transaction(item, line, currency, nul)
-            for item, line in zip(items, lines, strict=True)
-        ],
+        transactions=transactions,
         opening_balance=_optional_decimal(info.get("openingBalance"), "openingBalance"),
         closing_balance=_optional_decimal(info.get("closingBalance"), "closingBalance"),
         statement_date=_json_date(info.get("dateEnd"), None, "dateEnd"),
     )
+    refuse_repeated_ids(transactions, "ID pohybu (column22)")
+    check_balances(result, info_line, "movements (transactionList)")
+    return result
 
 
 # --- CSV ---------------------------------------------------------------------------------
@@ -276,15 +350,33 @@ def _account_in_notes(notes: list[str]) -> str | None:
     return None
 
 
-def parse_fio_csv(data: bytes) -> ParsedStatement:
-    text = _utf8(data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
+def _csv_lines(source: bytes | BinaryIO):
+    """The lines of ``source`` (bytes, or a binary file read line by line), line ends kept,
+    decoded one at a time: the file is never held decoded whole (docs/bank-statements.md,
+    "Size")."""
+    lines = raw_lines(source) if isinstance(source, bytes | bytearray) else source
+    for line, raw in enumerate(lines, 1):
+        if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            byte = raw[exc.start]
+            raise StatementError(f"byte 0x{byte:02x} is not valid UTF-8", line) from None
+
+
+def parse_fio_csv(data: bytes | BinaryIO) -> ParsedStatement:
+    """``data``: the file's bytes, or the file open for reading in binary mode."""
+    # strict: a file that ends inside a quoted field (cut off) is an error, not a last cell
+    reader = csv.reader(_csv_lines(data), delimiter=";", strict=True)
     meta: dict[str, str] = {}
-    notes: list[str] = []
+    meta_lines: dict[str, int] = {}
+    notes: list[tuple[int, str]] = []
     columns: dict[str, int] | None = None
-    rows: list[tuple[int, list[str]]] = []
+    transactions: list[ParsedTransaction] = []
     header: list[str] = []
-    nul = "\0" in text
+    nul = b"\0" in data if isinstance(data, bytes | bytearray) else True
+    shared = _Shared()
     end = 0
     try:
         for row in reader:
@@ -297,43 +389,76 @@ def parse_fio_csv(data: bytes) -> ParsedStatement:
                 raise StatementError(f"{what} {_NUL}", line)
             if columns is not None:
                 if any(cells):
-                    rows.append((line, cells))
+                    if len(cells) < len(header):
+                        raise StatementError(
+                            f"row has {len(cells)} columns, the header has {len(header)}: "
+                            "the file is cut off or damaged",
+                            line,
+                        )
+                    transactions.append(_csv_transaction(cells, columns, line, "", shared))
             elif cells and cells[0] in _HEADER_FIRST:
                 columns, header = _columns(cells, line), cells
             elif len(cells) >= 2 and cells[0] and cells[1] and not any(cells[2:]):
                 meta[cells[0]] = cells[1]
+                meta_lines[cells[0]] = line
             elif cells and cells[0]:
-                notes.append(cells[0])
+                notes.append((line, cells[0]))
     except csv.Error as exc:
-        raise StatementError(f"malformed CSV: {exc}", reader.line_num) from None
+        reason = str(exc)
+        if reason == "unexpected end of data":
+            reason = "the file ends inside a quoted field (it is cut off)"
+        raise StatementError(f"malformed CSV: {reason}", reader.line_num) from None
     if columns is None:
         raise StatementError("no 'ID pohybu;Datum;Objem;...' header line found")
+    texts = [note for _, note in notes]
     account = normalise_account(meta.get("accountId"), meta.get("bankId"))
     if account is None:
-        found = _account_in_notes(notes)
+        found = _account_in_notes(texts)
         account = normalise_account(found) if found else None
     if account is None:
         raise StatementError("the export does not name our account (accountId)")
     currency = meta.get("currency") or "CZK"
+    for tx in transactions:
+        tx.currency = tx.currency or currency
     opening = meta.get("openingBalance")
     closing = meta.get("closingBalance")
     date_end = meta.get("dateEnd")
-    return ParsedStatement(
+    closing_line = meta_lines.get("closingBalance") or next(
+        (line for line, note in notes if note.startswith("Koncový stav")), None
+    )
+    result = ParsedStatement(
         format="fio-csv",
         account=account,
-        transactions=[_csv_transaction(cells, columns, line, currency) for line, cells in rows],
+        transactions=transactions,
         opening_balance=_optional_decimal(opening, "openingBalance")
         if opening
-        else _note_amount(notes, "Počáteční stav"),
+        else _note_amount(texts, "Počáteční stav"),
         closing_balance=_optional_decimal(closing, "closingBalance")
         if closing
-        else _note_amount(notes, "Koncový stav"),
+        else _note_amount(texts, "Koncový stav"),
         statement_date=_csv_date(date_end, None) if date_end else None,
     )
+    refuse_repeated_ids(transactions, "ID pohybu")
+    check_balances(result, closing_line, "movements")
+    return result
+
+
+class _Shared(dict):
+    """One object per distinct value of what repeats in a statement (days, amounts,
+    currencies, KS): a 50 MB export has hundreds of thousands of rows. At most 20,000."""
+
+    def get_or(self, key: str, make):
+        found = self.get(key)
+        if found is None:
+            found = make()
+            if len(self) < 20000:
+                self[key] = found
+        return found
 
 
 def _csv_transaction(
-    cells: list[str], columns: dict[str, int], line: int, currency: str
+    cells: list[str], columns: dict[str, int], line: int, currency: str,
+    shared: _Shared | None = None,
 ) -> ParsedTransaction:
     def get(key: str) -> str:
         index = columns.get(key)
@@ -342,14 +467,17 @@ def _csv_transaction(
     tx_id = get("id")
     if not tx_id:
         raise StatementError("row has no ID pohybu", line)
+    shared = _Shared() if shared is None else shared
+    day, amount, ks = get("date"), get("amount"), get("ks")
     return ParsedTransaction(
         bank_tx_id=tx_id,
-        booked_on=_csv_date(get("date"), line),
-        amount=_decimal(get("amount"), line, "amount"),
-        currency=get("currency") or currency,
+        booked_on=shared.get_or("d" + day, lambda: _csv_date(day, line)),
+        amount=shared.get_or("a" + amount, lambda: _decimal(amount, line, "amount")),
+        currency=shared.get_or("c" + (get("currency") or currency),
+                               lambda: get("currency") or currency),
         variable_symbol=normalise_symbol(get("vs")),
         specific_symbol=normalise_symbol(get("ss")),
-        constant_symbol=normalise_symbol(get("ks")),
+        constant_symbol=shared.get_or("k" + ks, lambda: normalise_symbol(ks) or "") or None,
         counter_account=national_account(get("account"), get("bank")),
         counter_name=get("name") or None,
         message=join_texts(get("message"), get("user"), get("comment")),

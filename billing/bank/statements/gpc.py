@@ -27,12 +27,14 @@ negative amounts of their own side ("red", header sign "-" when they prevail) or
 side ("black"); both are accepted.
 
 bank_tx_id is the document number without leading zeros (Fio puts its "ID pohybu" there, so
-ids agree with Fio JSON/CSV), else the 076 transfer id; when empty or repeated in the file,
-"<statement date YYYYMMDD>-<statement no.>-<position>[-<document no.>]", which is stable when
-the same statement is imported again but not across overlapping exports.
+ids agree with Fio JSON/CSV), else the 076 transfer id; when empty, or repeated in the file
+(then it identifies nothing), the movement has no bank id and gets the derived id that every
+format gives it (billing.bank.statements.derived_id, docs/bank-statements.md).
 
-Several 074 blocks may follow each other (daily statements), for one account, each adding up;
-opening balance from the first, closing balance and date from the last.
+Several 074 blocks may follow each other (daily statements), for one account, each adding up
+(its 075 records to its turnovers and balances) and each opening with the previous one's new
+balance; opening balance from the first, closing balance and date from the last. The file is
+read one line at a time.
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ from collections import Counter
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
+from typing import BinaryIO
 
 from billing.bank.statements import (
     ParsedStatement,
     ParsedTransaction,
     StatementError,
+    assign_derived_ids,
     normalise_account,
     normalise_symbol,
 )
@@ -153,24 +157,53 @@ def _money(haler: int) -> Decimal:
     return Decimal(haler) * _CENT
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("cp1250")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        byte = data[exc.start]
-        raise StatementError(f"byte 0x{byte:02x} is not valid windows-1250 text", line) from None
+def _signed_money(haler: int) -> Decimal:
+    return Decimal(haler) * _CENT
 
 
-def _nul_error(data: bytes) -> StatementError:
+def raw_lines(data: bytes):
+    """The lines of ``data`` with their line ends, like iterating over a binary file."""
+    start, size = 0, len(data)
+    while start < size:
+        end = data.find(b"\n", start)
+        end = size if end < 0 else end + 1
+        yield data[start:end]
+        start = end
+
+
+def _records(source):
+    """(line number, record) for each line of ``source`` (bytes, or a binary file read line
+    by line), decoded one at a time (the file is never held decoded or split whole:
+    docs/bank-statements.md, "Size"); the line end (CRLF or LF) is dropped, and so are blank
+    lines and a DOS end-of-file mark at the end of the file."""
+    blank: list[tuple[int, str]] = []
+    lines = raw_lines(source) if isinstance(source, bytes | bytearray) else source
+    for line, raw in enumerate(lines, 1):
+        if raw.endswith(b"\n"):
+            raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+        if b"\0" in raw:  # windows-1250 has NUL only as the byte 0x00
+            raise _nul_error(raw, line)
+        try:
+            record = raw.decode("cp1250")
+        except UnicodeDecodeError as exc:
+            byte = raw[exc.start]
+            raise StatementError(
+                f"byte 0x{byte:02x} is not valid windows-1250 text", line
+            ) from None
+        if not record.strip("\r\x1a"):
+            blank.append((line, record))  # an error only if a record follows
+            continue
+        yield from blank
+        blank.clear()
+        yield line, record
+
+
+def _nul_error(raw: bytes, line: int) -> StatementError:
     """PostgreSQL text cannot hold NUL: name the line, field and position of the first."""
-    index = data.index(b"\0")
-    start = data.rfind(b"\n", 0, index) + 1
-    position = index - start + 1
-    kind = data[start : start + 3].decode("cp1250", errors="replace")
+    position = raw.index(b"\0") + 1
+    kind = raw[:3].decode("cp1250", errors="replace")
     fields = [name for first, name in _FIELDS.get(kind, ()) if first <= position <= RECORD]
     what = "record type" if position <= 3 else fields[-1] if fields else "record"
-    line = data.count(b"\n", 0, index) + 1
     return StatementError(f"{what} contains a NUL character (U+0000) at position {position}", line)
 
 
@@ -203,19 +236,17 @@ def _header(r: str, line: int) -> _Block:
     return block
 
 
-def parse_gpc(data: bytes, *, bank_code: str | None = None) -> ParsedStatement:
-    if b"\0" in data:  # windows-1250 has NUL only as the byte 0x00
-        raise _nul_error(data)
-    lines = _decode(data).replace("\r\n", "\n").split("\n")
-    while lines and not lines[-1].strip("\r\x1a"):
-        lines.pop()  # trailing newline, blank lines, DOS end-of-file mark
+def parse_gpc(data: bytes | BinaryIO, *, bank_code: str | None = None) -> ParsedStatement:
+    """``data``: the file's bytes, or the file open for reading in binary mode."""
     blocks: list[_Block] = []
     block: _Block | None = None
     tx: ParsedTransaction | None = None
-    # VS, KS and counter-accounts repeat (SS values rarely do): normalise each distinct once
-    symbols, counters = lru_cache(maxsize=None)(_field_symbol), lru_cache(maxsize=None)(_counter)
+    # VS, KS, counter-accounts and amounts repeat (SS values rarely do): normalise each
+    # distinct one once; bounded, as in a statement of many customers each appears once
+    symbols, counters = lru_cache(maxsize=4096)(_field_symbol), lru_cache(maxsize=4096)(_counter)
+    money = lru_cache(maxsize=4096)(_signed_money)
     dates, currencies = _DATES, CURRENCIES
-    for line, r in enumerate(lines, 1):
+    for line, r in _records(data):
         kind = r[:3]
         if len(r) != RECORD:
             r = _pad(r, kind, line)
@@ -241,7 +272,7 @@ def parse_gpc(data: bytes, *, bank_code: str | None = None) -> ParsedStatement:
             tx = ParsedTransaction(
                 r[35:48].strip().lstrip("0"),
                 booked,
-                Decimal(sign * amount) * _CENT,
+                money(sign * amount),
                 currencies.get(r[118:122], "CZK"),
                 symbols(r[61:71]),
                 _field_symbol(r[81:91]),
@@ -308,23 +339,31 @@ def _check(block: _Block) -> dict[str, int]:
 
 def _finish(blocks: list[_Block], bank_code: str | None) -> ParsedStatement:
     own = blocks[0].account
+    previous: _Block | None = None
     for block in blocks:
         if block.account != own:
             raise StatementError(f"account {block.account} differs from {own}", block.line)
+        if previous is not None and block.old != previous.new:
+            raise StatementError(
+                f"old balance {_money(block.old)} is not the new balance "
+                f"{_money(previous.new)} of the statement before it (line {previous.line}): "
+                "a statement is missing or the files are out of order",
+                block.line,
+            )
+        previous = block
         if _check(block) is _CESKA_SPORITELNA:
             for tx in block.code4:  # ČS: 4 is the reversal of a credit, money out
                 tx.amount = -tx.amount
     transactions = [tx for block in blocks for tx in block.txs]
-    counts = Counter(tx.bank_tx_id for tx in transactions)
-    if counts[""] or len(counts) < len(transactions):
-        for block in blocks:
-            prefix = f"{block.date:%Y%m%d}-{block.number:03d}-"
-            for position, tx in enumerate(block.txs, 1):
-                bank_id = tx.bank_tx_id
-                if not bank_id or counts[bank_id] > 1:
-                    suffix = f"-{bank_id}" if bank_id else ""
-                    tx.bank_tx_id = f"{prefix}{position:05d}{suffix}"
-    return ParsedStatement(
+    ids = sorted(tx.bank_tx_id for tx in transactions)  # references only: no set of copies
+    if any(a == b for a, b in zip(ids, ids[1:], strict=False)):
+        # empty or repeated document numbers: no bank id
+        counts = Counter(tx.bank_tx_id for tx in transactions)
+        for tx in transactions:
+            if counts[tx.bank_tx_id] > 1:
+                tx.bank_tx_id = ""
+    del ids
+    statement = ParsedStatement(
         format="gpc",
         account=normalise_account(f"{own[:6]}-{own[6:]}", bank_code) or "0",
         transactions=transactions,
@@ -332,3 +371,5 @@ def _finish(blocks: list[_Block], bank_code: str | None) -> ParsedStatement:
         closing_balance=_money(blocks[-1].new),
         statement_date=blocks[-1].date,
     )
+    assign_derived_ids(statement)
+    return statement

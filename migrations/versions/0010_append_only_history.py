@@ -1,7 +1,7 @@
 """append-only history: audit events, issued tax documents, bank movements
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-06 20:00:00
 
 The database refuses UPDATE and DELETE of rows that are evidence (migrations/guards.py).
@@ -23,8 +23,8 @@ from alembic import op
 
 from migrations.guards import protect, unprotect
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
