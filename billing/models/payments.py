@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -76,7 +77,10 @@ class BankTransaction(Base):
     # a suspected duplicate: it looks like this movement, stored from a statement in another
     # format (the same date, amount, symbols, counter-account, another id); held in the
     # unmatched queue instead of paired (docs/bank-statements.md)
-    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("bank_transaction.id"))
+    # the movement this one is suspected to repeat (another file, another format); a plain
+    # id, not a foreign key: movements are never deleted (the append-only guard), and a key
+    # would make SQLite rebuild this table, which the ledger's rows reference (migration 0009)
+    duplicate_of: Mapped[int | None] = mapped_column(Integer)
 
     allocations: Mapped[list[Allocation]] = relationship(
         back_populates="bank_transaction", foreign_keys="Allocation.bank_transaction_id"

@@ -14,22 +14,15 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Movements stored before keep NULL: nothing was held then.
-    with op.batch_alter_table("bank_transaction") as batch:
-        batch.add_column(sa.Column("duplicate_of", sa.Integer(), nullable=True))
-        batch.create_foreign_key(
-            op.f("fk_bank_transaction_duplicate_of_bank_transaction"),
-            "bank_transaction", ["duplicate_of"], ["id"],
-        )
-        batch.create_index(
-            "ix_bank_tx_lookalike", ["source_account", "booked_on", "amount"], unique=False
-        )
+    # Movements stored before keep NULL: nothing was held then. A plain column, no foreign
+    # key: movements are never deleted (migration 0010 guards them), and a key would make
+    # SQLite rebuild bank_transaction, which the ledger's rows reference (the copy-and-drop
+    # of batch mode breaks their foreign keys once there are rows).
+    op.add_column("bank_transaction", sa.Column("duplicate_of", sa.Integer(), nullable=True))
+    op.create_index("ix_bank_tx_lookalike", "bank_transaction",
+                    ["source_account", "booked_on", "amount"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("bank_transaction") as batch:
-        batch.drop_index("ix_bank_tx_lookalike")
-        batch.drop_constraint(
-            op.f("fk_bank_transaction_duplicate_of_bank_transaction"), type_="foreignkey"
-        )
-        batch.drop_column("duplicate_of")
+    op.drop_index("ix_bank_tx_lookalike", table_name="bank_transaction")
+    op.drop_column("bank_transaction", "duplicate_of")

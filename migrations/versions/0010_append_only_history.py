@@ -8,7 +8,8 @@ The database refuses UPDATE and DELETE of rows that are evidence (migrations/gua
 What the application legitimately changes stays changeable:
 
 - ``bank_transaction``: the pairing (``status``, ``customer_id``) moves as a payment is
-  paired, dismissed, restored or unpaired; what the bank reported is fixed.
+  paired, dismissed, restored or unpaired, and the importer marks a suspected repeat from
+  another file (``duplicate_of``); what the bank reported is fixed.
 - ``statement_import``: its counts are written after the file's movements (in the same
   transaction); the file's name, format, hash and account are fixed.
 - ``allocation``: unpairing a payment removes its allocations (the ledger keeps the history
@@ -37,7 +38,8 @@ PROTECTED = (
     ("tax_receipt", {"hint": ISSUED}),
     ("tax_receipt_vat", {"hint": ISSUED}),
     ("bank_transaction", {
-        "mutable_columns": ("status", "customer_id"),
+        # the pairing and the importer's suspicion of a repeat (migration 0009) are ours
+        "mutable_columns": ("status", "customer_id", "duplicate_of"),
         "hint": "only its pairing (status, customer) changes; what the bank reported does not",
     }),
     ("statement_import", {

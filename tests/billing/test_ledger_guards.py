@@ -108,7 +108,9 @@ def test_legs_and_transactions_refuse_update_and_delete(session, accounts, state
     before = counts(session)
     if statement.startswith("TRUNCATE") and session.get_bind().dialect.name != "postgresql":
         statement = statement.replace("TRUNCATE", "DELETE FROM").removesuffix(" CASCADE")
-    with pytest.raises(DatabaseError, match="append-only"):
+    # the application's role (PostgreSQL in CI) may not even TRUNCATE: refused before the
+    # trigger is asked
+    with pytest.raises(DatabaseError, match="append-only|permission denied"):
         session.execute(text(statement))
     assert counts(session) == before
 
