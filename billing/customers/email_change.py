@@ -27,17 +27,18 @@ from sqlalchemy.orm import Session
 from billing.customers.self_service import Change
 from billing.models import Customer
 from core import audit
+from core.errors import Invalid
 
 SALT = "ispzone-email-change"
 DEFAULT_HOURS = 24
 
 
-class EmailChangeError(ValueError):
+class EmailChangeError(Invalid, ValueError):
     """The link cannot change the address; ``code``: ``invalid``, ``expired``,
     ``other_customer`` or ``stale`` (the address changed since the link was sent)."""
 
     def __init__(self, code: str) -> None:
-        super().__init__(code)
+        super().__init__(code, status=404)
         self.code = code
 
 
