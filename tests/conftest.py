@@ -145,6 +145,28 @@ def session(engine):
 
 
 @pytest.fixture
+def fresh_engine(tmp_path, pg_url, pg_schema_url):
+    """An empty database of the test's own (an SQLite file, or a PostgreSQL schema) as its
+    owner, for the tests that run the migrations themselves."""
+    if not pg_url:
+        engine = make_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+        yield engine
+        engine.dispose()
+        return
+    name = f"ispzone_fresh_{os.getpid()}"
+    admin = make_engine(pg_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {name}"))
+    engine = make_engine(pg_schema_url(pg_url, name))
+    yield engine
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
 def supplier():
     return Supplier()
 

@@ -9,7 +9,6 @@ refused, and the application's work (issuing, pairing, auditing) goes on as befo
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from decimal import Decimal
 
@@ -26,7 +25,7 @@ from billing.ledger import postings as ledger
 from billing.models import Allocation, BankTransaction, Invoice
 from core import audit, schema
 from core.clock import today
-from core.db import make_engine, make_session_factory
+from core.db import make_session_factory
 
 D = Decimal
 REFUSED = "append-only"
@@ -189,25 +188,6 @@ def test_the_app_role_is_the_urls_user_when_the_owner_is_another():
 # -- PostgreSQL: the application's role cannot switch the guards off -------------------------
 
 
-@pytest.fixture
-def fresh_engine(tmp_path, pg_url, pg_schema_url):
-    """A database of its own (an SQLite file, or a PostgreSQL schema) as its owner."""
-    if not pg_url:
-        engine = make_engine(f"sqlite:///{tmp_path / 'append_only.sqlite3'}")
-        yield engine
-        engine.dispose()
-        return
-    name = f"ispzone_append_only_{os.getpid()}"
-    admin = make_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {name}"))
-    engine = make_engine(pg_schema_url(pg_url, name))
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-    admin.dispose()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ is upgraded to 0008 and they must come out equal to the haléř; and again after
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, timedelta
 from decimal import Decimal as D
 
@@ -38,31 +37,16 @@ from billing.models import (
 )
 from core import schema
 from core.clock import today
-from core.db import make_engine, make_session_factory, money_sum
+from core.db import make_session_factory, money_sum
 from voip import demo as voip_demo
 
 ACCOUNT = "2001234567/2010"
 
 
 @pytest.fixture
-def old_engine(tmp_path, pg_url, pg_schema_url):
-    """An empty database of this test's own (SQLite file or PostgreSQL schema)."""
-    if not pg_url:
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
-        yield engine
-        engine.dispose()
-        return
-    name = f"ispzone_ledger_migration_{os.getpid()}"
-    admin = make_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {name}"))
-    engine = make_engine(pg_schema_url(pg_url, name))
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-    admin.dispose()
+def old_engine(fresh_engine):
+    """An empty database of this test's own, built by the old migrations in the test."""
+    return fresh_engine
 
 
 def build_money_history(session, supplier) -> None:

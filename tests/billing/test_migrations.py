@@ -5,37 +5,14 @@ downgrading touches nothing the other tests use."""
 
 from __future__ import annotations
 
-import os
-
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 import enforcement.models  # noqa: F401  (their tables belong to the metadata too)
 import voip.models  # noqa: F401
 from core import schema
-from core.db import Base, make_engine
-
-
-@pytest.fixture
-def fresh_engine(tmp_path, pg_url, pg_schema_url):
-    if not pg_url:
-        engine = make_engine(f"sqlite:///{tmp_path / 'migrations.sqlite3'}")
-        yield engine
-        engine.dispose()
-        return
-    name = f"ispzone_migrations_{os.getpid()}"
-    admin = make_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {name}"))
-    engine = make_engine(pg_schema_url(pg_url, name))
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-    admin.dispose()
+from core.db import Base
 
 
 def differences(engine) -> list:
