@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from flask import Flask, render_template
@@ -91,8 +92,14 @@ def main() -> None:
     """The ``ispzone`` command: Flask's CLI of the app plus the operators' commands."""
     from flask.cli import FlaskGroup
 
+    from web.settings import ConfigurationError
+
     cli = FlaskGroup(create_app=create_app, help="ispzone: client zone, billing, enforcement")
-    cli.main()
+    try:
+        cli.main()
+    except ConfigurationError as exc:  # the operator's message, not a traceback
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _configure(app: Flask, test_config: dict) -> None:

@@ -51,6 +51,11 @@ def apply(app: Flask, defaults: dict) -> None:
 
 # -- production --------------------------------------------------------------------------------
 
+
+class ConfigurationError(RuntimeError):
+    """A setting that production needs is missing or malformed: the app does not start."""
+
+
 # What an operator must set; without one the app refuses to start in production (README,
 # "Production"). Development (`make run`: ISPZONE_ENV=development) and tests (TESTING) fall
 # back to the defaults in app.py.
@@ -98,7 +103,7 @@ def check_production(config) -> None:
         except ValueError as exc:
             problems.append(f"  PROXY_FIX: {exc}")
     if problems:
-        raise RuntimeError(
+        raise ConfigurationError(
             "ispzone refuses to start in production without these settings (environment "
             "variables; see README, 'Production'; ISPZONE_ENV=development runs the local demo "
             "with defaults instead):\n" + "\n".join(problems)
