@@ -163,7 +163,7 @@ def test_command_through_run(cli_app, session):
 
 
 def test_a_real_command_refused(app, session, make_customer):
-    """``voip set-cap`` of an unknown line: voip.accounts.AccountError through the door."""
+    """``voip set-cap`` of an unknown line: voip.lines.LineError through the door."""
     r = app.test_cli_runner().invoke(args=["voip", "set-cap", "+420609999999", "100"])
     assert r.exit_code == 1
     assert "(nothing was changed)" in r.stderr
@@ -323,15 +323,15 @@ def test_every_typed_refusal_is_a_domain_error():
     from enforcement.cases import CaseError
     from enforcement.drivers import DriverError
     from enforcement.radius.accounting import AccountingError
-    from voip.accounts import AccountError
     from voip.cdr_parse import CdrFileError
+    from voip.lines import LineError
     from voip.tariff_import import TariffFileError
     from voip.tariffs import InvalidNumber
     from voip.topups import CapExceeded, TopUpError
 
     refusals = [PairingError, StatementError, CredentialError, ContactValidationError,
                 RangeError, InvalidValue, DemoError, QrPlatbaError, InvoicingError,
-                ReceiptError, ImportFileError, CaseError, AccountingError, AccountError,
+                ReceiptError, ImportFileError, CaseError, AccountingError, LineError,
                 CdrFileError, TariffFileError, InvalidNumber, TopUpError, CapExceeded]
     for cls in refusals:
         assert issubclass(cls, DomainError) and issubclass(cls, ValueError), cls

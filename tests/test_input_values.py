@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.voip.conftest import make_line, voip_auth  # noqa: F401 - fixtures
-from voip.models import TopUp, VoipAccount
+from voip.models import TopUp, VoipLine
 from web import parsing
 
 NASTY = ["sNaN", "NaN", "-NaN", "Infinity", "-inf", "1e999999", "1E2", "1_000", "0x10",
@@ -113,8 +113,8 @@ def test_threshold_with_a_nasty_value(client, session, voip_user, value):
     assert response.status_code == 200
     assert "Zadejte částku v Kč" in response.get_data(as_text=True)
     session.rollback()
-    account = session.get(VoipAccount, voip_user.id)
-    assert account is None or account.low_credit_threshold is None
+    row = session.get(VoipLine, voip_user.id)
+    assert row is None or row.low_credit_threshold is None
 
 
 def test_page_numbers_out_of_range(auth, client, voip_user, make_customer):  # noqa: F811

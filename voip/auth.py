@@ -33,9 +33,9 @@ from limits import parse_many
 
 from billing.models import Customer, Service, ServiceKind, SessionKind, UserSession
 from core.clock import today
-from voip.accounts import LoginOutcome, authenticate
 from voip.blueprint import bp
 from voip.forms import VoipLoginForm
+from voip.lines import LoginOutcome, authenticate
 from web import sessions, throttle
 from web.database import db
 from web.extensions import limiter

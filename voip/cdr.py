@@ -35,7 +35,6 @@ from billing.ledger.balances import line_credit_of
 from core import audit
 from core.clock import now
 from core.db import is_in
-from voip.accounts import ensure_accounts
 from voip.cdr_parse import (
     CALL,
     Callers,
@@ -46,7 +45,8 @@ from voip.cdr_parse import (
     listed_lines,
     rated_calls,
 )
-from voip.models import CallRecord, VoipAccount
+from voip.lines import ensure_lines
+from voip.models import CallRecord, VoipLine
 
 __all__ = ["CdrFileError", "CdrImportResult", "import_cdr"]
 
@@ -72,7 +72,7 @@ def import_cdr(
     timezone: str = "Europe/Prague",
 ) -> CdrImportResult:
     """Import a Master.csv (path or text stream). CdrFileError with line numbers: nothing
-    changed. Returns counts and the accounts that fell below their low-credit threshold
+    changed. Returns counts and the lines that fell below their low-credit threshold
     (their flag is set here; the caller sends the e-mails after committing)."""
     stream, name = _open(source)
     result = CdrImportResult()
@@ -116,7 +116,7 @@ def import_cdr(
         if isinstance(source, str | Path):
             stream.close()
     for obj in list(session.identity_map.values()):
-        if isinstance(obj, VoipAccount):
+        if isinstance(obj, VoipLine):
             session.expire(obj)
     return result
 
@@ -143,7 +143,7 @@ def _details(result: CdrImportResult, name: str | None) -> str:
     return json.dumps(
         {"file": name, "lines": result.lines, "stored": result.stored,
          "duplicates": result.duplicates, "total_cost": str(result.total_cost),
-         "accounts": result.accounts, "unrated_skipped": len(result.unrated_lines),
+         "accounts": result.charged_lines, "unrated_skipped": len(result.unrated_lines),
          "unknown_callers": result.unknown_callers, "not_answered": result.not_answered},
         ensure_ascii=False,
     )
@@ -153,10 +153,10 @@ def _settle(session: Session, result: CdrImportResult, charged: dict[int, tuple[
     result.stored = sum(calls for calls, _ in charged.values())
     result.duplicates = result.answered - len(result.unrated_lines) - result.stored
     result.total_cost = sum((total for _, total in charged.values()), Decimal("0.00"))
-    result.accounts = sum(1 for calls, _ in charged.values() if calls)
+    result.charged_lines = sum(1 for calls, _ in charged.values() if calls)
     if not charged:
         return
-    table = VoipAccount.__table__
+    table = VoipLine.__table__
     flagged = session.execute(
         update(table)
         .where(
@@ -182,8 +182,8 @@ class _SqliteWriter:
     def run(self, chunks, services: set[int]) -> dict[int, tuple[int, Decimal]]:
         for chunk in chunks:
             self._insert([self._row(call) for call in chunk.values()])
-        ensure_accounts(self.session, services)
-        table = VoipAccount.__table__
+        ensure_lines(self.session, services)
+        table = VoipLine.__table__
         result = {}
         for sid, (calls, cents) in sorted(self.charged.items()):
             total = Decimal(cents).scaleb(-2)

@@ -57,13 +57,13 @@ class CdrImportResult:
     duplicates: int = 0  # imported before (or twice in the file)
     unrated_lines: list[int] = field(default_factory=list)  # skipped with skip_unrated
     total_cost: Decimal = Decimal("0.00")  # deducted from the credits now
-    accounts: int = 0  # accounts charged now
+    charged_lines: int = 0  # lines charged now
     low_credit: list[int] = field(default_factory=list)  # service ids newly below threshold
 
     def __str__(self) -> str:
         text_ = (
             f"{self.lines} CDR lines: {self.answered} answered calls of our numbers, "
-            f"{self.stored} new ({self.total_cost} Kč from {self.accounts} accounts), "
+            f"{self.stored} new ({self.total_cost} Kč from {self.charged_lines} accounts), "
             f"{self.duplicates} already imported; {self.not_answered} not answered, "
             f"{self.unknown_callers} from unknown callers"
         )

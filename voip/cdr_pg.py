@@ -1,6 +1,6 @@
 """The PostgreSQL side of the CDR import (voip/cdr.py): the calls not stored yet go straight
 into ``voip_call`` by COPY, a chunk at a time, while the file is parsed; then one UPDATE
-subtracts their sum from each account.
+subtracts their sum from each line.
 
 Once only, even with importers running at once: an importer first takes a transaction-level
 advisory lock (:data:`LOCK_KEY`), so the next one waits until it has committed or rolled
@@ -35,8 +35,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.clock import now
-from voip.accounts import ensure_accounts
 from voip.cdr_parse import CALL
+from voip.lines import ensure_lines
 
 __all__ = ["LOCK_KEY", "PgWriter", "copy_text"]
 
@@ -132,14 +132,14 @@ class PgWriter:
             raise self.failure[0]
         if not services:
             return {}
-        ensure_accounts(s, services)
+        ensure_lines(s, services)
         charged = {sid: (calls, Decimal(cents).scaleb(-2))
                    for sid, (calls, cents) in sorted(self.charged.items()) if calls}
         if charged:
             # the lines' rows, as a top-up locks them (the charges are posted by import_cdr)
             s.execute(
                 text(
-                    "UPDATE voip_account SET updated_at = :moment "
+                    "UPDATE voip_line SET updated_at = :moment "
                     "WHERE service_id = ANY(CAST(:sids AS integer[]))"
                 ),
                 {"moment": now(), "sids": list(charged)},

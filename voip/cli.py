@@ -21,7 +21,7 @@ def set_cap(number: str, amount: str) -> None:
     VOIP_TOPUP_CAP setting (AMOUNT = default). Audited with the old and new value."""
     from flask import current_app
 
-    from voip.accounts import set_cap as set_line_cap
+    from voip.lines import set_cap as set_line_cap
     from web import parsing
     from web.cli_door import unit_of_work
 

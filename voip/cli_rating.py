@@ -67,11 +67,11 @@ def cdr_import(file: Path, skip_unrated: bool) -> None:
 
 
 def send_low_credit_mails(service_ids: list[int]) -> int:
-    """One e-mail per account whose credit fell below its threshold, in the customer's
+    """One e-mail per line whose credit fell below its threshold, in the customer's
     language. The flag was set in the import's transaction, so a re-run sends nothing; when
     the mail cannot be sent the flag is cleared again, so the next import retries."""
     from billing.models import Customer, Service
-    from voip.models import VoipAccount
+    from voip.models import VoipLine
     from web.mail import send_template
 
     sent = 0
@@ -80,13 +80,13 @@ def send_low_credit_mails(service_ids: list[int]) -> int:
     with unit_of_work() as session:
         for service_id in service_ids:
             service = session.get(Service, service_id)
-            account = session.get(VoipAccount, service_id)
+            line = session.get(VoipLine, service_id)
             customer = session.get(Customer, service.customer_id)
             if not customer.email:
                 continue
             if send_template(customer.email, "voip_low_credit", lang=customer.language or "cs",
-                             customer=customer, service=service, account=account, link=link):
+                             customer=customer, service=service, line=line, link=link):
                 sent += 1
             else:
-                account.low_credit_notified = False
+                line.low_credit_notified = False
     return sent

@@ -9,7 +9,7 @@ DEFAULTS = {
     "VOIP_SUFFIX_LENGTH": 3,
     # coupon face values in CZK, VAT included
     "VOIP_COUPONS": (Decimal("100"), Decimal("200"), Decimal("300"), Decimal("500")),
-    # top-ups per calendar month (Europe/Prague) per account, unless the account has its own cap
+    # top-ups per calendar month (Europe/Prague) per line, unless the line has its own cap
     "VOIP_TOPUP_CAP": Decimal("1000"),
     "VOIP_TOPUP_VAT_RATE": Decimal("21"),
     "VOIP_TOPUP_DUE_DAYS": 14,

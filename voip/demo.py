@@ -23,8 +23,8 @@ from billing.invoicing.supplier import Supplier
 from billing.models import Service
 from core.clock import PRAGUE, now, today
 from voip import config as voip_config
-from voip.accounts import account, open_line
 from voip.cdr import import_cdr
+from voip.lines import line_row, open_line
 from voip.tariff_import import import_tariff_csv
 from voip.topups import top_up
 
@@ -156,7 +156,7 @@ def load(session: Session, supplier: Supplier, config) -> str:
         vat_rate=settings["VOIP_TOPUP_VAT_RATE"],
         due_days=settings["VOIP_TOPUP_DUE_DAYS"],
     )
-    session.refresh(row := account(session, line.id))
+    session.refresh(row := line_row(session, line.id))
     return (
         f"VoIP demo: price list {tariff.name!r} with {len(TARIFF)} prefixes, {calls.stored} calls "
         f"({calls.total_cost} Kč) on {len(lines)} lines, a top-up of {topup.amount} Kč; "

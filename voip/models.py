@@ -1,8 +1,8 @@
-"""VoIP tables: price lists (tariffs) with per-prefix rates, the prepaid account of a VoIP
+"""VoIP tables: price lists (tariffs) with per-prefix rates, the line row of a VoIP
 service, its top-ups and its rated calls.
 
 A VoIP *line* is a ``Service`` of kind ``voip`` (phone number, VoIP password hash and the
-optional top-up cap live on ``service``); :class:`VoipAccount` is its row for the low-credit
+optional top-up cap live on ``service``); :class:`VoipLine` is its row for the low-credit
 warning and the lock that top-ups take. Its credit is no column: it is the balance of the
 line's ledger account (docs/ledger.md), posted together with a :class:`TopUp` (+) or the
 calls of a CDR import (-) in the same transaction, so
@@ -70,10 +70,10 @@ class TariffRate(Base):
     tariff: Mapped[Tariff] = relationship(back_populates="rates")
 
 
-class VoipAccount(Base):
+class VoipLine(Base):
     """One VoIP line's settings and lock row; its credit is read from the ledger."""
 
-    __tablename__ = "voip_account"
+    __tablename__ = "voip_line"
 
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id"), primary_key=True)
     # what the line started with (posted to the ledger as an opening balance)

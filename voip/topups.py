@@ -25,7 +25,7 @@ from core import audit
 from core.clock import now, prague_date
 from core.db import money_sum
 from core.errors import DomainError
-from voip.accounts import AccountError, lock_account, month_start, next_month_start
+from voip.lines import LineError, lock_line, month_start, next_month_start
 from voip.models import TopUp
 
 KEY_LENGTH = (16, 64)
@@ -124,7 +124,7 @@ def top_up(
 ) -> TopUp:
     """Add a coupon's value to the line's credit and invoice it, in the caller's transaction.
 
-    The account row is locked first, so concurrent top-ups of one line queue up and each
+    The line row is locked first, so concurrent top-ups of one line queue up and each
     sees the ones before it when it checks the monthly cap. A request key already used by
     this line returns its top-up unchanged (a re-submitted confirmation); two concurrent
     requests with one key meet the UNIQUE constraint, and the caller shows the first.
@@ -138,8 +138,8 @@ def top_up(
     if not (KEY_LENGTH[0] <= len(request_key or "") <= KEY_LENGTH[1]):
         raise InvalidRequestKey("malformed request key")
     try:
-        account = lock_account(session, service_id)  # first: see lock_account on SQLite
-    except AccountError as exc:
+        line = lock_line(session, service_id)  # first: see lock_line on SQLite
+    except LineError as exc:
         raise UnknownLine(str(exc)) from exc
     service = session.get(Service, service_id, populate_existing=True)  # its cap, fresh
     if service is None or service.kind != "voip":
@@ -185,10 +185,10 @@ def top_up(
         ip=ip,
     )
     session.add(topup)
-    new_credit = account.credit  # the ledger's, with this coupon
+    new_credit = line.credit  # the ledger's, with this coupon
     old_credit = new_credit - amount
-    if account.low_credit_threshold is None or new_credit >= account.low_credit_threshold:
-        account.low_credit_notified = False
+    if line.low_credit_threshold is None or new_credit >= line.low_credit_threshold:
+        line.low_credit_notified = False
     session.flush()  # the UNIQUE request key speaks here (IntegrityError) if raced
     audit.record(
         session,

@@ -17,7 +17,7 @@ from billing.invoicing.supplier import Supplier
 from billing.ledger.balances import states_for
 from billing.models import Invoice
 from core.clock import today
-from voip import accounts, topups
+from voip import lines, topups
 from voip.auth import current, voip_login_required
 from voip.blueprint import bp
 from voip.forms import ThresholdForm, TopUpConfirmForm
@@ -61,22 +61,22 @@ def helpers() -> dict:
 def index():
     user = current()
     page = parsing.page_number(request.args.get("page"))
-    calls, total = accounts.calls_page(db(), user.service.id, page, CALLS_PER_PAGE)
+    calls, total = lines.calls_page(db(), user.service.id, page, CALLS_PER_PAGE)
     recent = db().scalars(
         select(TopUp).where(TopUp.service_id == user.service.id).order_by(TopUp.created_at.desc()).limit(24)
     ).all()
     invoices = {i.id: i for i in db().scalars(select(Invoice).where(Invoice.id.in_([t.invoice_id for t in recent])))}
     states = {s.invoice.id: s for s in states_for(db(), list(invoices.values()), today())}
-    account = accounts.peek(db(), user.service.id)
-    threshold = account.low_credit_threshold
+    line = lines.peek(db(), user.service.id)
+    threshold = line.low_credit_threshold
     form = ThresholdForm(threshold="" if threshold is None else f"{threshold:f}".replace(".", ","))
     return render_template(
         "voip/index.html",
-        account=account,
+        line=line,
         calls=calls,
         page=page,
         pages=max((total + CALLS_PER_PAGE - 1) // CALLS_PER_PAGE, 1),
-        months=accounts.monthly_totals(db(), user.service.id, today()),
+        months=lines.monthly_totals(db(), user.service.id, today()),
         topups=[(t, states.get(t.invoice_id)) for t in recent],
         form=form,
     )
@@ -84,7 +84,7 @@ def index():
 
 @bp.post("/threshold")
 @voip_login_required
-@on_refusal(accounts.AccountError, redirect_to="voip.index",
+@on_refusal(lines.LineError, redirect_to="voip.index",
             message=lambda _exc: _("Enter the amount in CZK, e.g. 50 or 49,50."))
 @on_refusal(parsing.ParseError, redirect_to="voip.index",
             message=lambda _exc: _("Enter the amount in CZK, e.g. 50 or 49,50."))
@@ -95,7 +95,7 @@ def threshold():
         abort(400)
     raw = (form.threshold.data or "").strip()
     value = parsing.optional(raw, parsing.amount)
-    accounts.set_threshold(db(), user.service, value, actor=user.actor, ip=request.remote_addr)
+    lines.set_threshold(db(), user.service, value, actor=user.actor, ip=request.remote_addr)
     if value is None:
         flash(_("The low-credit warning is switched off."), "success")
     else:
@@ -109,7 +109,7 @@ def tariff():
     user = current()
     raw = request.args.get("number", "").strip()[:40]
     found, error, costs, minutes = None, None, [], None
-    credit = accounts.peek(db(), user.service.id).credit
+    credit = lines.peek(db(), user.service.id).credit
     if raw:
         try:
             found = quote(db(), raw, today())
@@ -190,7 +190,7 @@ def topup_confirm():
 
 
 def _top_up(amount: Decimal, key: str):
-    """One unit of work (the door commits it): the line's account row is locked first, so
+    """One unit of work (the door commits it): the line's row is locked first, so
     concurrent top-ups of a line queue up and the cap holds (voip.topups.top_up); on SQLite
     the door took the write lock when the request began (web.database)."""
     user = current()
@@ -233,7 +233,7 @@ def topup_done(topup_id: int):
         topup=done,
         invoice=invoice,
         state=state,
-        account=accounts.peek(db(), done.service_id),
+        line=lines.peek(db(), done.service_id),
     )
 
 

@@ -32,3 +32,28 @@ def test_down_to_nothing_and_up_again(fresh_engine):
     assert set(inspect(fresh_engine).get_table_names()) <= {"alembic_version"}
     schema.upgrade(fresh_engine)
     assert differences(fresh_engine) == []
+
+
+def _names(engine, table: str) -> set[str]:
+    """The names of ``table``'s primary key, foreign keys, unique constraints and indexes."""
+    found = inspect(engine)
+    names = {found.get_pk_constraint(table)["name"]}
+    names |= {fk["name"] for fk in found.get_foreign_keys(table)}
+    names |= {uq["name"] for uq in found.get_unique_constraints(table)}
+    names |= {ix["name"] for ix in found.get_indexes(table)}
+    return names - {None}
+
+
+def test_voip_lines_table_and_its_names_are_renamed_and_back(fresh_engine):
+    """Migration 0011: "account" only for ledger accounts, a VoIP number's row is a line's."""
+    schema.upgrade(fresh_engine, "0010")
+    assert _names(fresh_engine, "voip_account") == {"pk_voip_account",
+                                                    "fk_voip_account_service_id_service"}
+    schema.upgrade(fresh_engine, "0011")
+    tables = set(inspect(fresh_engine).get_table_names())
+    assert "voip_line" in tables and "voip_account" not in tables
+    assert _names(fresh_engine, "voip_line") == {"pk_voip_line", "fk_voip_line_service_id_service"}
+    schema.downgrade(fresh_engine, "0010")
+    assert "voip_line" not in set(inspect(fresh_engine).get_table_names())
+    assert _names(fresh_engine, "voip_account") == {"pk_voip_account",
+                                                    "fk_voip_account_service_id_service"}

@@ -17,7 +17,7 @@ from billing.models import Contract, Service
 from core.clock import today
 
 # Cheap argon2id parameters: verified the same way; a successful login rehashes the
-# password with the real parameters (voip.accounts.authenticate).
+# password with the real parameters (voip.lines.authenticate).
 _CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 _HASHES: dict[str, str] = {}
 

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from billing.models import AuditEvent, Contract, Service
 from core.clock import today
 from tests.voip.test_tariffs import load_sample_tariff, tariff_text
-from voip.accounts import open_line
 from voip.cdr import CdrFileError, import_cdr
-from voip.models import CallRecord, VoipAccount
+from voip.lines import open_line
+from voip.models import CallRecord, VoipLine
 from voip.tariff_import import import_tariff_csv
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -63,7 +63,7 @@ def calls(session):
 
 def credit(session, service) -> D:
     session.expire_all()
-    return session.get(VoipAccount, service.id).credit
+    return session.get(VoipLine, service.id).credit
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_answered_calls_are_rated_stored_and_deducted(session, jana):
     assert (result.lines, result.answered, result.stored, result.duplicates) == (7, 4, 4, 0)
     assert (result.not_answered, result.unknown_callers, result.unrated_lines) == (2, 1, [])
     # 1.80 + 12.10 + 0 + 5.45 (AT 1.50/min 60/60: 3 min * 1.5 * 1.21)
-    assert result.total_cost == D("19.35") and result.accounts == 1
+    assert result.total_cost == D("19.35") and result.charged_lines == 1
     rows = {c.cdr_uniqueid: c for c in calls(session)}
     assert set(rows) == {"1700.1", "1700.2", "1700.3", "1700.7"}
     assert (rows["1700.1"].destination, rows["1700.1"].cost, rows["1700.1"].charged_seconds) == (
@@ -112,7 +112,7 @@ def test_reimport_changes_nothing(session, jana):
     before = [(c.cdr_uniqueid, c.cost, c.started_at) for c in calls(session)]
     again = import_cdr(session, io.StringIO(SAMPLE), actor="test")
     session.commit()
-    assert (again.stored, again.duplicates, again.total_cost, again.accounts) == (0, 4, D("0"), 0)
+    assert (again.stored, again.duplicates, again.total_cost, again.charged_lines) == (0, 4, D("0"), 0)
     assert [(c.cdr_uniqueid, c.cost, c.started_at) for c in calls(session)] == before
     assert credit(session, jana) == D("480.65")
     # an overlapping file: only the new call is charged, and a repeat within one file once
@@ -166,7 +166,7 @@ def test_unrated_calls_reject_the_file_unless_skipped(session, jana):
     assert "1 unrated calls skipped (lines 8)" in str(result)
 
 
-def test_layouts_17_and_21_columns_and_new_account(session, make_customer):
+def test_layouts_17_and_21_columns_and_new_line(session, make_customer):
     load_sample_tariff(session)
     service = add_voip(session, make_customer(number="1002"), number="+420602000111")
     content = (cdr("a1", "602000111", "777123456", day(), 60, columns=17)
@@ -174,7 +174,7 @@ def test_layouts_17_and_21_columns_and_new_account(session, make_customer):
     result = import_cdr(session, io.StringIO(content), actor="test")
     session.commit()
     assert result.stored == 2
-    assert credit(session, service) == D("-3.60")  # the account row is created, credit 0 - 3.60
+    assert credit(session, service) == D("-3.60")  # the line row is created, credit 0 - 3.60
 
 
 def test_call_is_rated_with_the_tariff_valid_at_its_start(session, jana, monkeypatch):
@@ -223,7 +223,7 @@ def test_low_credit_flag_set_once(session, make_customer):
                        actor="test")
     session.commit()
     assert third.low_credit == []
-    assert session.get(VoipAccount, service.id).low_credit_notified is True
+    assert session.get(VoipLine, service.id).low_credit_notified is True
 
 
 def test_cli_import_sends_one_low_credit_mail(app, session, make_customer, outbox, tmp_path):

@@ -76,7 +76,7 @@ def test_overlapping_file_in_chunks(session, line, monkeypatch, lazy_share):
     content = "".join([old[0], old[1], old[2], new[0], old[3], new[1], new[2], new[3]])
     result = import_cdr(session, io.StringIO(content), actor="test")
     session.commit()
-    assert (result.stored, result.duplicates, result.total_cost, result.accounts) == (
+    assert (result.stored, result.duplicates, result.total_cost, result.charged_lines) == (
         4, 4, D("6.00"), 1)
     assert [(c.cdr_uniqueid, c.cost) for c in calls(session)] == [
         ("c1", D("1.20")), ("c2", D("1.20")), ("c3", D("1.20")), ("c4", D("1.20")),

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from billing.models import AuditEvent, Invoice
 from core.clock import PRAGUE, now
 from voip import topups
-from voip.accounts import open_line
-from voip.models import CallRecord, TopUp, VoipAccount
+from voip.lines import open_line
+from voip.models import CallRecord, TopUp, VoipLine
 
 NBSP = "\u00a0"
 
@@ -86,14 +86,14 @@ def test_low_credit_threshold(flash_texts, logged_in, session, line):
     assert "pošleme vám e-mail" in " ".join(flash_texts(r))
     session.rollback()
     session.expire_all()
-    assert session.get(VoipAccount, line.id).low_credit_threshold == Decimal("49.50")
+    assert session.get(VoipLine, line.id).low_credit_threshold == Decimal("49.50")
     assert 'value="49,50"' in logged_in.get("/voip/").get_data(as_text=True)
     r = logged_in.post("/voip/threshold", data={"threshold": "hodně"}, follow_redirects=True)
     assert flash_texts(r) == ["Zadejte částku v Kč, např. 50 nebo 49,50."]
     logged_in.post("/voip/threshold", data={"threshold": ""})
     session.rollback()
     session.expire_all()
-    assert session.get(VoipAccount, line.id).low_credit_threshold is None
+    assert session.get(VoipLine, line.id).low_credit_threshold is None
     events = session.scalars(select(AuditEvent).where(AuditEvent.action == "voip.low_credit_threshold")).all()
     assert [(e.old_value, e.new_value) for e in events] == [(None, "49.50"), ("49.50", None)]
 
@@ -140,7 +140,7 @@ def test_page_views_change_nothing(logged_in, session, line, tariff):
     def snapshot():
         session.rollback()
         return [session.scalar(select(func.count()).select_from(t))
-                for t in (VoipAccount, TopUp, Invoice, AuditEvent, CallRecord)]
+                for t in (VoipLine, TopUp, Invoice, AuditEvent, CallRecord)]
 
     before = snapshot()
     for path in ("/voip/", "/voip/?page=3", "/voip/tariff?number=4930123456", "/voip/topup",

@@ -17,8 +17,8 @@ from billing.models import AuditEvent, Contract, Invoice
 from core.clock import PRAGUE, today
 from core.db import make_session_factory
 from voip import topups
-from voip.accounts import open_line
-from voip.models import TopUp, VoipAccount
+from voip.lines import open_line
+from voip.models import TopUp, VoipLine
 
 CAP = Decimal("1000")
 
@@ -51,8 +51,8 @@ def counts(session, service_id) -> tuple[int, int, Decimal]:
     session.expire_all()  # see what other sessions committed
     n_topups = session.scalar(select(func.count(TopUp.id)).where(TopUp.service_id == service_id))
     n_invoices = session.scalar(select(func.count(Invoice.id)).where(Invoice.kind == "voip_topup"))
-    account = session.get(VoipAccount, service_id)
-    return n_topups, n_invoices, account.credit if account else Decimal("0.00")
+    row = session.get(VoipLine, service_id)
+    return n_topups, n_invoices, row.credit if row else Decimal("0.00")
 
 
 def test_top_up_adds_credit_and_issues_its_invoice(session, line):
@@ -160,14 +160,14 @@ def test_only_offered_coupons_and_own_keys(voip_auth, client, session, line, mak
 
 def test_low_credit_flag_is_reset_when_credit_is_back(session, line):
     open_line(session, line.id, Decimal("10.00"), actor="test", threshold=Decimal("150.00"))
-    session.get(VoipAccount, line.id).low_credit_notified = True
+    session.get(VoipLine, line.id).low_credit_notified = True
     session.commit()
     top_up(session, line, "100")
     session.commit()
-    assert session.get(VoipAccount, line.id).low_credit_notified  # 110 < 150: still low
+    assert session.get(VoipLine, line.id).low_credit_notified  # 110 < 150: still low
     top_up(session, line, "100")
     session.commit()
-    assert not session.get(VoipAccount, line.id).low_credit_notified
+    assert not session.get(VoipLine, line.id).low_credit_notified
 
 
 def test_month_boundary_is_midnight_in_prague(session, line):

@@ -32,7 +32,7 @@ def test_voip_customer_tops_up_and_sees_the_invoice(need, app_config, monkeypatc
     from billing import demo
     from billing.invoicing.supplier import Supplier
     from billing.models import Invoice, Service
-    from voip.models import TopUp, VoipAccount
+    from voip.models import TopUp, VoipLine
 
     # cheap argon2id for the demo's passwords (see tests/test_browser.py)
     monkeypatch.setattr(
@@ -47,7 +47,7 @@ def test_voip_customer_tops_up_and_sees_the_invoice(need, app_config, monkeypatc
             hook(s, Supplier(), app.config)
         s.commit()
         line = s.scalar(select(Service).where(Service.phone_number == "+420601234567"))
-        credit_before = s.get(VoipAccount, line.id).credit
+        credit_before = s.get(VoipLine, line.id).credit
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
@@ -72,8 +72,8 @@ def test_voip_customer_tops_up_and_sees_the_invoice(need, app_config, monkeypatc
         server.server_close()
 
     with sessions() as s:
-        account = s.get(VoipAccount, line.id)
-        assert account.credit == credit_before + Decimal("200.00")
+        row = s.get(VoipLine, line.id)
+        assert row.credit == credit_before + Decimal("200.00")
         latest = s.scalars(select(TopUp).where(TopUp.service_id == line.id).order_by(TopUp.id.desc())).first()
         assert latest.amount == Decimal("200.00") and latest.actor == "voip:+420601234567"
         invoice = s.get(Invoice, latest.invoice_id)

@@ -15,7 +15,7 @@ from billing.models import Invoice, Service
 from core.clock import prague_date, today
 from core.db import money_sum
 from voip import topups
-from voip.models import CallRecord, TopUp, VoipAccount
+from voip.models import CallRecord, TopUp, VoipLine
 
 
 @pytest.fixture
@@ -63,9 +63,9 @@ def test_demo_line_has_tariff_calls_credit_and_a_top_up(demo_db, session):
     assert invoice.kind == "voip_topup" and invoice.variable_symbol == "1001" and invoice.total == 200
 
     # the credit is the opening credit + top-ups - calls
-    account = session.get(VoipAccount, line.id)
+    row = session.get(VoipLine, line.id)
     spent = session.scalar(select(money_sum(CallRecord.cost)).where(CallRecord.service_id == line.id))
-    assert account.credit == account.opening_credit + topup.amount - spent > 0
+    assert row.credit == row.opening_credit + topup.amount - spent > 0
 
 
 def test_demo_logins(flash_texts, voip_auth, demo_db, client):

@@ -1,5 +1,5 @@
-"""VoIP accounts: finding a line by its login suffix, checking its password, its prepaid
-account row (created on demand, locked for top-ups), the customer's low-credit threshold,
+"""VoIP lines: finding a line by its login suffix, checking its password, its prepaid
+line row (created on demand, locked for top-ups), the customer's low-credit threshold,
 the operator's top-up cap, and the read side the overview page shows.
 
 No Flask here. Functions flush; the caller commits.
@@ -23,13 +23,13 @@ from core.clock import PRAGUE, now
 from core.db import money_sum
 from core.errors import DomainError
 from core.passwords import hash_password, needs_rehash, verify_password
-from voip.models import CallRecord, VoipAccount
+from voip.models import CallRecord, VoipLine
 from voip.tariffs import InvalidNumber, normalize_number
 
 ZERO = Decimal("0.00")
 
 
-class AccountError(DomainError, ValueError):
+class LineError(DomainError, ValueError):
     pass
 
 
@@ -99,37 +99,37 @@ def authenticate(
     return LoginResult(LoginOutcome.OK, service)
 
 
-# -- the prepaid account row -----------------------------------------------------------------
+# -- the prepaid line row --------------------------------------------------------------------
 
 
-def peek(session: Session, service_id: int) -> VoipAccount:
-    """The account row to read, or an unsaved empty one (pages must not write)."""
-    found = session.get(VoipAccount, service_id)
+def peek(session: Session, service_id: int) -> VoipLine:
+    """The line row to read, or an unsaved empty one (pages must not write)."""
+    found = session.get(VoipLine, service_id)
     if found is not None:
         return found
-    empty = VoipAccount(service_id=service_id, opening_credit=ZERO, low_credit_notified=False)
+    empty = VoipLine(service_id=service_id, opening_credit=ZERO, low_credit_notified=False)
     empty.__dict__["_read_with"] = session  # its credit is still the ledger's
     return empty
 
 
-def account(session: Session, service_id: int) -> VoipAccount:
-    """The service's account row, created (empty) when missing; safe against a concurrent
+def line_row(session: Session, service_id: int) -> VoipLine:
+    """The service's line row, created (empty) when missing; safe against a concurrent
     creator (INSERT ... ON CONFLICT DO NOTHING)."""
-    found = session.get(VoipAccount, service_id)
+    found = session.get(VoipLine, service_id)
     if found is not None:
         return found
     if session.get(Service, service_id) is None:
-        raise AccountError(f"no service {service_id}")
+        raise LineError(f"no service {service_id}")
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - only PostgreSQL and SQLite are supported
-        raise AccountError(f"unsupported database {dialect}")
+        raise LineError(f"unsupported database {dialect}")
     moment = now()
     session.execute(
-        insert(VoipAccount)
+        insert(VoipLine)
         .values(
             service_id=service_id,
             opening_credit=ZERO,
@@ -138,18 +138,18 @@ def account(session: Session, service_id: int) -> VoipAccount:
         )
         .on_conflict_do_nothing(index_elements=["service_id"])
     )
-    return session.get(VoipAccount, service_id, populate_existing=True)
+    return session.get(VoipLine, service_id, populate_existing=True)
 
 
-def ensure_accounts(session: Session, service_ids) -> None:
-    """The empty account rows of these services, at once (the CDR import's writers; rows
+def ensure_lines(session: Session, service_ids) -> None:
+    """The empty line rows of these services, at once (the CDR import's writers; rows
     that exist are left alone: INSERT ... ON CONFLICT DO NOTHING)."""
     if not service_ids:
         return
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     moment = now()
     session.execute(
-        insert(VoipAccount.__table__).on_conflict_do_nothing(index_elements=["service_id"]),
+        insert(VoipLine.__table__).on_conflict_do_nothing(index_elements=["service_id"]),
         [
             {"service_id": sid, "opening_credit": Decimal("0.00"),
              "low_credit_notified": False, "updated_at": moment}
@@ -158,8 +158,8 @@ def ensure_accounts(session: Session, service_ids) -> None:
     )
 
 
-def lock_account(session: Session, service_id: int) -> VoipAccount:
-    """The account row locked until the end of the transaction, with fresh values.
+def lock_line(session: Session, service_id: int) -> VoipLine:
+    """The line row locked until the end of the transaction, with fresh values.
 
     PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite has no row locks: a write first (before
     any read of ours) takes the database's write lock, so that no other writer slips in
@@ -167,33 +167,33 @@ def lock_account(session: Session, service_id: int) -> VoipAccount:
     """
     if session.get_bind().dialect.name == "sqlite":
         touched = session.execute(
-            update(VoipAccount)
-            .where(VoipAccount.service_id == service_id)
+            update(VoipLine)
+            .where(VoipLine.service_id == service_id)
             .values(updated_at=now())
             .execution_options(synchronize_session=False)
         ).rowcount
         if not touched:
-            account(session, service_id)
+            line_row(session, service_id)
     else:
-        account(session, service_id)
+        line_row(session, service_id)
     return session.scalars(
-        select(VoipAccount)
-        .where(VoipAccount.service_id == service_id)
+        select(VoipLine)
+        .where(VoipLine.service_id == service_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
 
 
 def open_line(session: Session, service_id: int, opening_credit: Decimal, *, actor: str,
-              threshold: Decimal | None = None) -> VoipAccount:
-    """A line's account row with its opening credit posted to the ledger (the demo, a line
+              threshold: Decimal | None = None) -> VoipLine:
+    """A line's row with its opening credit posted to the ledger (the demo, a line
     taken over from elsewhere). Refused when the line has a row already."""
-    if session.get(VoipAccount, service_id) is not None:
-        raise AccountError(f"the line {service_id} has its account already")
+    if session.get(VoipLine, service_id) is not None:
+        raise LineError(f"the line {service_id} has its row already")
     service = session.get(Service, service_id)
     if service is None:
-        raise AccountError(f"no service {service_id}")
-    row = VoipAccount(service_id=service_id, opening_credit=opening_credit,
+        raise LineError(f"no service {service_id}")
+    row = VoipLine(service_id=service_id, opening_credit=opening_credit,
                       low_credit_threshold=threshold, low_credit_notified=False)
     session.add(row)
     session.flush()
@@ -204,11 +204,11 @@ def open_line(session: Session, service_id: int, opening_credit: Decimal, *, act
 
 def set_threshold(
     session: Session, service: Service, threshold: Decimal | None, *, actor: str, ip: str | None
-) -> VoipAccount:
+) -> VoipLine:
     """The customer's low-credit warning level (None = no warning)."""
     if threshold is not None and (threshold < 0 or threshold != threshold.quantize(Decimal("0.01"))):
-        raise AccountError("the threshold must be a non-negative amount in CZK")
-    row = lock_account(session, service.id)
+        raise LineError("the threshold must be a non-negative amount in CZK")
+    row = lock_line(session, service.id)
     old = row.low_credit_threshold
     if old == threshold:
         return row
@@ -237,9 +237,9 @@ def set_cap(session: Session, number: str, cap: Decimal | None, *, actor: str) -
     """
     service = line_by_number(session, number)
     if service is None:
-        raise AccountError(f"no VoIP line {number}")
+        raise LineError(f"no VoIP line {number}")
     if cap is not None and cap <= 0:
-        raise AccountError("the cap must be a positive amount")
+        raise LineError("the cap must be a positive amount")
     old = service.topup_cap
     service.topup_cap = cap
     audit.record(
