@@ -341,3 +341,11 @@ def test_every_typed_refusal_is_a_domain_error():
     assert CapExceeded.status == CaseError.status == 409
     assert StatementError("bad", line=3).message == "line 3: bad"
     assert Refused().message == "Nothing to do here."
+
+
+def test_a_refusal_names_a_file_with_braces_in_its_name():
+    """The wording carries the file's name; braces in it are text, not format fields."""
+    from web.cli_door import refusal
+
+    error = refusal(DomainError("bad line 3"), "/tmp/st{x}{0}.gpc: {error} (nothing was imported)")
+    assert error.message == "/tmp/st{x}{0}.gpc: bad line 3 (nothing was imported)"

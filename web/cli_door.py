@@ -32,7 +32,8 @@ def sessions():
 
 def refusal(exc: DomainError, refused: str = "{error}") -> click.ClickException:
     """The command's error for a refusal: the message on stderr, exit status 1."""
-    return click.ClickException(refused.format(error=exc.message))
+    # replace, not format: the wording may carry a file name with braces in it
+    return click.ClickException(refused.replace("{error}", exc.message))
 
 
 @contextmanager
