@@ -99,6 +99,7 @@ def _invalid_contact(exc: customers.ContactValidationError):
 @bp.route("/info/edit", methods=["GET", "POST"])
 @login_required
 @on_refusal(customers.ContactValidationError, respond=_invalid_contact)
+@on_refusal(email_change.TooManyRequests, redirect_to="zone.info")
 def edit_info():
     customer = current_user.customer
     form = ContactForm.for_customer(customer)

@@ -20,14 +20,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing.customers.self_service import Change
 from billing.models import Customer
 from core import audit
-from core.errors import Invalid
+from core.audit import AuditEvent
+from core.clock import now
+from core.errors import Conflict, Invalid
 
 SALT = "ispzone-email-change"
 DEFAULT_HOURS = 24
@@ -85,9 +89,33 @@ def check(request: Request, customer: Customer) -> None:
         raise EmailChangeError("stale")
 
 
+# Each request mails two addresses (the new one, which anyone may type, and the current one):
+# a cap per customer keeps the form from being a way to send the ISP's mail anywhere.
+REQUESTS_PER_DAY = 5
+
+
+class TooManyRequests(Conflict):
+    """The customer asked for more e-mail changes in a day than :data:`REQUESTS_PER_DAY`."""
+
+    def __init__(self) -> None:
+        super().__init__("Too many requests to change the e-mail address today. "
+                         "Try again tomorrow, or contact us.", status=429)
+
+
 def request_change(session: Session, customer: Customer, new_email: str, *, actor: str,
                    ip: str | None) -> None:
-    """Record that a change to ``new_email`` was asked for; the address stays as it is."""
+    """Record that a change to ``new_email`` was asked for; the address stays as it is.
+    :class:`TooManyRequests` past :data:`REQUESTS_PER_DAY` in the last 24 hours."""
+    since = now() - timedelta(days=1)
+    asked = session.scalar(
+        select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.customer_id == customer.id,
+            AuditEvent.action == "contact.email_change_requested",
+            AuditEvent.at >= since,
+        )
+    )
+    if asked >= REQUESTS_PER_DAY:
+        raise TooManyRequests()
     audit.record(session, "contact.email_change_requested", actor=actor,
                  customer_id=customer.id, field="email", old_value=customer.email,
                  new_value=new_email, ip=ip)

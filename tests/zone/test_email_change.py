@@ -10,7 +10,7 @@ import re
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from billing.customers import email_change
 from billing.models import AuditEvent, Customer
@@ -198,3 +198,18 @@ def test_token_carries_the_customer_the_address_and_the_current_hash(jana):
     with pytest.raises(email_change.EmailChangeError) as err:
         email_change.read_token("other-secret", token, 3600)
     assert err.value.code == "invalid"
+
+
+def test_requests_are_capped_per_day(logged_in, session, jana, outbox):
+    """Each request mails an address anyone may type: five a day, then a refusal that
+    mails and writes nothing."""
+    for i in range(5):
+        assert ask(logged_in, email=f"nova{i}@example.cz").status_code == 302
+    sent = len(outbox.messages())
+    response = logged_in.post("/info/edit", data={**CONTACT, "email": "spam@example.org"},
+                              follow_redirects=True)
+    assert "příliš mnohokrát" in response.get_data(as_text=True)
+    assert len(outbox.messages()) == sent
+    fresh(session)
+    assert session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "contact.email_change_requested")) == 5
