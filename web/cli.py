@@ -297,7 +297,10 @@ def payments_unmatched(dismissed: bool) -> None:
 @payments_group.command("assign")
 @click.argument("tx_id", type=int)
 @click.argument("customer_number")
-def payments_assign(tx_id: int, customer_number: str) -> None:
+@click.option("--not-a-duplicate", is_flag=True,
+              help="The payment was held as a suspected duplicate of another statement's, "
+                   "and it is not one: pair it anyway (audited).")
+def payments_assign(tx_id: int, customer_number: str, not_a_duplicate: bool) -> None:
     """Pair an unmatched payment with a customer by hand (audited)."""
     from billing.bank.queue import assign
     from billing.customers.credentials import find_customer
@@ -306,7 +309,7 @@ def payments_assign(tx_id: int, customer_number: str) -> None:
         customer = find_customer(session, customer_number)
         if customer is None:
             raise click.ClickException(f"no customer {customer_number}")
-        assign(session, tx, customer, actor="operator:cli")
+        assign(session, tx, customer, actor="operator:cli", not_a_duplicate=not_a_duplicate)
     click.echo(f"transaction {tx_id} paired with customer {customer_number}")
     _issue_receipts()
 

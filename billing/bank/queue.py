@@ -70,27 +70,40 @@ def unmatched(session: Session, dismissed: bool = False) -> list[BankTransaction
     )
 
 
-def assign(session: Session, tx: BankTransaction, customer: Customer, actor: str) -> None:
-    """Pair an unmatched movement by hand (audited)."""
+def assign(session: Session, tx: BankTransaction, customer: Customer, actor: str, *,
+           not_a_duplicate: bool = False) -> None:
+    """Pair an unmatched movement by hand (audited). A movement the importer held as a
+    suspected duplicate of another (``duplicate_of``) is refused unless the operator says it
+    is ``not_a_duplicate`` (then the suspicion is cleared, and the audit says so)."""
     if tx.status != UNMATCHED:
         raise PairingError(f"transaction {tx.id} is {tx.status}, not unmatched")
+    suspected = tx.duplicate_of
+    if suspected is not None and not not_a_duplicate:
+        raise PairingError(
+            f"transaction {tx.id} looks like transaction {suspected} from another statement "
+            "(the same payment imported twice?): dismiss it, or, when it is a payment of its "
+            "own, assign it with --not-a-duplicate"
+        )
     if tx.currency != PAIRED_CURRENCY:
         raise PairingError(
             f"transaction {tx.id} is in {tx.currency}; invoices are paid in {PAIRED_CURRENCY} "
             "at face value; once it is handled by hand, take it out of the queue: "
             "payments dismiss"
         )
-    tx.status, tx.customer_id = MATCHED, customer.id
+    tx.status, tx.customer_id, tx.duplicate_of = MATCHED, customer.id, None
     session.flush()
     book_payments(session, [(tx, customer.id)], actor)
     settle(session, {customer.id}, {}, actor=actor)
+    details = {"amount": str(tx.amount), "vs": tx.variable_symbol, "ss": tx.specific_symbol}
+    if suspected is not None:
+        details["not_a_duplicate_of"] = str(suspected)
     audit.record(
         session,
         "payment.assigned",
         actor=actor,
         customer_id=customer.id,
         new_value=str(tx.id),
-        details={"amount": str(tx.amount), "vs": tx.variable_symbol, "ss": tx.specific_symbol},
+        details=details,
     )
     events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer.id)
 

@@ -17,7 +17,7 @@ from billing.bank.importing import import_statement
 from billing.bank.pairing import credit_available
 from billing.bank.queue import dismiss, unmatched
 from billing.bank.statements import parse_statement
-from billing.models import BankTransaction, LedgerEntry
+from billing.models import AuditEvent, BankTransaction, LedgerEntry
 
 D = Decimal
 OWN = "2001234567/2010"
@@ -144,3 +144,17 @@ def test_the_queue_listing_and_the_report_name_the_suspected_duplicate(app, sess
     paid = session.scalar(select(BankTransaction.id).where(BankTransaction.status == "matched"))
     listing = runner.invoke(args=["payments", "unmatched"]).output
     assert f"[suspected duplicate of {paid}: dismiss it if it is]" in listing
+    # assigning it by hand would pay the customer twice: refused, nothing written
+    held = session.scalar(select(BankTransaction.id).where(BankTransaction.status == "unmatched"))
+    refused = runner.invoke(args=["payments", "assign", str(held), "1003"])
+    assert refused.exit_code == 1 and f"looks like transaction {paid}" in refused.output
+    session.rollback()
+    assert session.get(BankTransaction, held).status == "unmatched"
+    # unless the operator says it is a payment of its own (audited)
+    done = runner.invoke(args=["payments", "assign", str(held), "1003", "--not-a-duplicate"])
+    assert done.exit_code == 0, done.output
+    session.rollback()  # a fresh read: the command committed in its own session
+    row = session.get(BankTransaction, held)
+    assert (row.status, row.duplicate_of) == ("matched", None)
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "payment.assigned")).one()
+    assert f'"not_a_duplicate_of": "{paid}"' in event.details
