@@ -102,13 +102,26 @@ def main() -> None:
         sys.exit(2)
 
 
+def _whole_number(key: str, value: str) -> int:
+    """A numeric setting from the environment; a clear refusal to start when it is not one."""
+    from web.settings import ConfigurationError
+
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ConfigurationError(f"{key}: {value!r} is not a whole number") from None
+    if number < 0:
+        raise ConfigurationError(f"{key}: {value!r} may not be negative")
+    return number
+
+
 def _configure(app: Flask, test_config: dict) -> None:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(DEFAULTS)
     for key in DEFAULTS:
         if key in os.environ:
             value = os.environ[key]
-            app.config[key] = int(value) if key in INT_SETTINGS else value
+            app.config[key] = _whole_number(key, value) if key in INT_SETTINGS else value
     for key, value in os.environ.items():  # supplier details for documents
         if key.startswith("SUPPLIER_"):
             app.config[key] = value

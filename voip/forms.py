@@ -21,4 +21,4 @@ class TopUpConfirmForm(FlaskForm):
 
 
 class ThresholdForm(FlaskForm):
-    threshold = StringField(_l("Warn me by e-mail when the credit falls below"), validators=[Optional(), Length(max=20)])
+    threshold = StringField(_l("Warn me by e-mail when the credit falls below"), validators=[Optional()])  # web.parsing.amount bounds it, with the message

@@ -162,3 +162,15 @@ def test_the_command_refuses_to_start_with_a_clear_message(database_url, tmp_pat
     for key in ("PUBLIC_URL", "SECRET_KEY", "PROXY_FIX"):
         assert f"  {key}: " in output
     assert "  DATABASE_URL: " not in output
+
+
+def test_a_numeric_setting_that_is_not_a_number_stops_the_start(monkeypatch):
+    from app import create_app
+    from web.settings import ConfigurationError
+
+    monkeypatch.setenv("STATEMENT_MAX_BYTES", "50MB")
+    with pytest.raises(ConfigurationError, match="STATEMENT_MAX_BYTES: '50MB' is not a whole"):
+        create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": "sqlite://"})
+    monkeypatch.setenv("STATEMENT_MAX_BYTES", "-1")
+    with pytest.raises(ConfigurationError, match="may not be negative"):
+        create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": "sqlite://"})

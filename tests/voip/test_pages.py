@@ -154,3 +154,12 @@ def test_client_zone_links_the_number_to_the_voip_zone(auth, client, line):
     auth.login("3001", "zone-pass-1")
     html = client.get("/services").get_data(as_text=True)
     assert '<a href="/voip/" title="VoIP zóna">+420 601 234 567</a>' in html
+
+
+def test_a_long_threshold_gets_the_message_not_a_bare_400(logged_in, session, line, flash_texts):
+    r = logged_in.post("/voip/threshold", data={"threshold": "1" * 23}, follow_redirects=True)
+    assert r.status_code == 200
+    assert flash_texts(r) == ["Zadejte částku v Kč, např. 50 nebo 49,50."]
+    session.rollback()
+    row = session.get(VoipLine, line.id)  # none yet: the refused request wrote nothing
+    assert row is None or row.low_credit_threshold is None
