@@ -126,6 +126,8 @@ def reset_password(token: str):
 
 def _wrong_current_password(_exc):
     """The form again, with the error at the current password (nothing was changed)."""
+    # a guess at the password, as at the login: the same per-customer limit
+    throttle.failed(SCOPE, current_user.customer.customer_number)
     form = ChangePasswordForm()
     form.validate()
     form.current.errors = [*form.current.errors, _("The current password is wrong.")]
@@ -138,6 +140,9 @@ def _wrong_current_password(_exc):
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
+        if not throttle.may_try(SCOPE, current_user.customer.customer_number):
+            flash(_("Too many failed attempts for this account. Try again later or reset your password."), "error")
+            return render_template("zone/change_password.html", form=form), 429
         credentials.change_password(
             db(), current_user.customer, form.current.data, form.password.data, ip=request.remote_addr
         )

@@ -266,3 +266,17 @@ def test_throttle_counters_live_in_redis_when_configured(auth, need, app_config,
         for key in server.keys(pattern):
             server.delete(key)
         app.extensions["ispzone.engine"].dispose()
+
+
+def test_guessing_the_current_password_is_throttled_like_a_login(auth, app, client, jana):
+    """A stolen session cookie does not give unlimited guesses at the password."""
+    app.config["LOGIN_DEVICE_FAILURES"] = "3/hour"  # this browser logged in: a known device
+    app.config["LOGIN_ACCOUNT_FAILURES"] = "3/hour"
+    auth.login("2001", "correct-horse-1")
+    english(client)
+    guess = {"current": "bad", "password": "new-password-9", "confirm": "new-password-9"}
+    for _ in range(3):
+        assert client.post("/password", data=guess).status_code == 200
+    right = {**guess, "current": "correct-horse-1"}
+    r = client.post("/password", data=right)
+    assert r.status_code == 429 and "Too many failed attempts" in r.get_data(as_text=True)
