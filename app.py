@@ -94,12 +94,28 @@ def main() -> None:
 
     from web.settings import ConfigurationError
 
-    cli = FlaskGroup(create_app=create_app, help="ispzone: client zone, billing, enforcement")
+    cli = FlaskGroup(create_app=create_app, help="ispzone: client zone, billing, enforcement",
+                     params=[_as_option()])
     try:
         cli.main()
     except ConfigurationError as exc:  # the operator's message, not a traceback
         print(f"Error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def _as_option():
+    """``ispzone --as LOGIN ...``: the operator a command acts for (its audit events name
+    them); without it the Unix user (``web.cli_door.cli_actor``)."""
+    import click
+
+    def remember(ctx, _param, value):
+        if value:
+            os.environ["ISPZONE_AS"] = value
+        return value
+
+    return click.Option(["--as", "as_login"], metavar="LOGIN", expose_value=False,
+                        is_eager=True, callback=remember,
+                        help="The operator this command acts for (audit); default: the Unix user.")
 
 
 def _whole_number(key: str, value: str) -> int:

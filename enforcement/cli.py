@@ -21,8 +21,8 @@ from core.mail import MailSettings
 from enforcement.config import Policy
 from enforcement.mailq import Render
 from enforcement.models import DRIVERS, EnforcementCase, EnforcementMail, Router, RouterAction
+from web.cli_door import cli_actor
 
-ACTOR = "operator:cli"
 log = logging.getLogger(__name__)
 
 
@@ -220,7 +220,7 @@ def reconnect_command(customer_number: str) -> None:
         customer = customer_by_number(session, customer_number)
         exempt = customer.enforcement_exempt or customer.enforcement_exempt_until is not None
         change = service.force_reconnect(
-            session, customer.id, actor=ACTOR, policy=policy(),
+            session, customer.id, actor=cli_actor(), policy=policy(),
             default_router=current_app.config["ENFORCEMENT_DEFAULT_ROUTER"])
     if change is None:
         click.echo(f"{customer_number} is ok already; nothing to do")
@@ -248,7 +248,7 @@ def exempt_command(customer_number: str, until: datetime | None, never: bool, cl
     with transaction() as session:
         customer = customer_by_number(session, customer_number)
         service.set_exemption(session, customer, never=never,
-                              until=until.date() if until else None, actor=ACTOR)
+                              until=until.date() if until else None, actor=cli_actor())
     what = "cleared" if clear else ("never enforced" if never else f"exempt until {until:%Y-%m-%d}")
     click.echo(f"{customer_number}: {what}")
 
@@ -282,7 +282,7 @@ def routers_add(name, driver, host, port, tls, username, secret, ca_file) -> Non
         router.username, router.secret, router.ca_file, router.enabled = username, secret, ca_file, True
         session.add(router)
         audit.record(session, "enforcement.router_" + ("added" if created else "changed"),
-                     actor=ACTOR, new_value=name,
+                     actor=cli_actor(), new_value=name,
                      details={"driver": driver, "host": host, "port": port, "tls": tls})
     click.echo(f"router {name} {'added' if created else 'updated'} ({driver})")
 

@@ -23,14 +23,14 @@ def set_cap(number: str, amount: str) -> None:
 
     from voip.lines import set_cap as set_line_cap
     from web import parsing
-    from web.cli_door import unit_of_work
+    from web.cli_door import cli_actor, unit_of_work
 
     try:
         cap = None if amount.strip().lower() == "default" else parsing.amount(amount)
     except parsing.ParseError as exc:
         raise click.ClickException(f"{exc} (nothing was changed)") from exc
     with unit_of_work(refused="{error} (nothing was changed)") as session:
-        service, old = set_line_cap(session, number, cap, actor="operator:cli")
+        service, old = set_line_cap(session, number, cap, actor=cli_actor())
         phone = service.phone_number
     default = current_app.config["VOIP_TOPUP_CAP"]
     shown_old = f"{old} CZK" if old is not None else f"default ({default} CZK)"

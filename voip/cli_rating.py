@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from web.cli_door import run, unit_of_work
+from web.cli_door import cli_actor, run, unit_of_work
 
 
 @click.group("tariffs", help="VoIP price lists.")
@@ -37,7 +37,7 @@ def tariffs_import(file: Path, valid_from, name: str | None, replace: bool) -> N
 
     def work(session) -> str:
         tariff = import_tariff_csv(
-            session, file, valid_from=day, name=name, actor="operator:cli", replace=replace
+            session, file, valid_from=day, name=name, actor=cli_actor(), replace=replace
         )
         return f"tariff {tariff.name!r} valid from {tariff.valid_from}: {len(tariff.rates)} prefixes"
 
@@ -56,7 +56,7 @@ def cdr_import(file: Path, skip_unrated: bool) -> None:
     tz = current_app.config.get("VOIP_CDR_TIMEZONE", "Europe/Prague")
     result = run(
         lambda session: import_cdr(
-            session, file, actor="operator:cli", skip_unrated=skip_unrated, timezone=tz
+            session, file, actor=cli_actor(), skip_unrated=skip_unrated, timezone=tz
         ),
         refused=f"{file}:\n{{error}}\n(nothing was imported)",
     )

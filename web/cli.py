@@ -16,7 +16,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from billing.invoicing.supplier import Supplier
-from web.cli_door import run, sessions, unit_of_work
+from web.cli_door import cli_actor, run, sessions, unit_of_work
 
 
 def supplier() -> Supplier:
@@ -137,7 +137,7 @@ def invoices_issue(month: str, no_email: bool) -> None:
     from billing.invoicing.recurring import issue_month
 
     try:
-        report = run(lambda session: issue_month(session, supplier(), month, actor="operator:cli"))
+        report = run(lambda session: issue_month(session, supplier(), month, actor=cli_actor()))
     except ValueError as exc:  # a malformed --month (not a refusal of the domain)
         raise click.ClickException(str(exc)) from exc
     numbers = [i.id for i in report.issued]
@@ -164,7 +164,7 @@ def _issue_receipts(on=None, quiet: bool = True) -> None:
     from core.errors import DomainError
 
     try:
-        issued = issue_receipts_after_pairing(sessions(), on, actor="operator:cli")
+        issued = issue_receipts_after_pairing(sessions(), on, actor=cli_actor())
     except DomainError as exc:  # reported; the committed payments stand (not exit 1)
         click.echo(f"tax documents for received advance payments: not issued: {exc}", err=True)
         return
@@ -221,7 +221,7 @@ def _import_statement(data: bytes | Path, name: str, fmt: str | None, any_accoun
     def work(session):
         try:
             return import_statement(
-                session, data, name, fmt, "operator:cli",
+                session, data, name, fmt, cli_actor(),
                 bank_code=own.rsplit("/", 1)[1] if "/" in own else None,
                 own_accounts=None if any_account else accounts,
                 max_bytes=current_app.config["STATEMENT_MAX_BYTES"],
@@ -309,7 +309,7 @@ def payments_assign(tx_id: int, customer_number: str, not_a_duplicate: bool) -> 
         customer = find_customer(session, customer_number)
         if customer is None:
             raise click.ClickException(f"no customer {customer_number}")
-        assign(session, tx, customer, actor="operator:cli", not_a_duplicate=not_a_duplicate)
+        assign(session, tx, customer, actor=cli_actor(), not_a_duplicate=not_a_duplicate)
     click.echo(f"transaction {tx_id} paired with customer {customer_number}")
     _issue_receipts()
 
@@ -325,7 +325,7 @@ def payments_unassign(tx_id: int, reason: str) -> None:
     from billing.bank.queue import unassign
 
     with _movement(tx_id) as (session, tx):
-        done = unassign(session, tx, actor="operator:cli", reason=reason)
+        done = unassign(session, tx, actor=cli_actor(), reason=reason)
     reopened = ", ".join(f"invoice {number} {_kc(amount)} reopened"
                          for number, amount in done.reopened)
     click.echo(f"transaction {tx_id} ({_kc(done.amount)}) unpaired from customer "
@@ -346,7 +346,7 @@ def payments_dismiss(tx_id: int, reason: str) -> None:
     from billing.bank.queue import dismiss
 
     with _movement(tx_id) as (session, tx):
-        dismiss(session, tx, actor="operator:cli", reason=reason)
+        dismiss(session, tx, actor=cli_actor(), reason=reason)
         shown = f"{_kc(tx.amount)}" if tx.currency == "CZK" else f"{tx.amount} {tx.currency}"
     click.echo(f"transaction {tx_id} ({shown}) dismissed from the unmatched queue")
 
@@ -358,7 +358,7 @@ def payments_restore(tx_id: int) -> None:
     from billing.bank.queue import restore
 
     with _movement(tx_id) as (session, tx):
-        restore(session, tx, actor="operator:cli")
+        restore(session, tx, actor=cli_actor())
     click.echo(f"transaction {tx_id} is back in the unmatched queue")
 
 

@@ -26,6 +26,21 @@ from core.errors import DomainError
 T = TypeVar("T")
 
 
+def cli_actor() -> str:
+    """The audit actor of a command: ``operator:<login>`` for ``ispzone --as LOGIN`` (or
+    ``ISPZONE_AS``), else ``operator:<the Unix user>``."""
+    import getpass
+    import os
+
+    login = os.environ.get("ISPZONE_AS", "").strip()
+    if not login:
+        try:
+            login = getpass.getuser()
+        except (KeyError, OSError):
+            login = "cli"
+    return f"operator:{login}"
+
+
 def sessions():
     return current_app.extensions["ispzone.sessions"]
 

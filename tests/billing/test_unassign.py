@@ -1,9 +1,9 @@
 """Undoing a pairing (``payments unassign``): a payment put on the wrong customer, by hand or
 by a mistyped variable symbol, or one the bank reversed. The customer's money adds up
 afterwards exactly as if the payment had never been theirs; refusals change nothing."""
-
 from __future__ import annotations
 
+import getpass
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -338,7 +338,8 @@ def test_payments_unassign_command(app, session, make_customer, supplier):
 
     session.expire_all()
     (event,) = audits(session, "payment.unassigned")
-    assert event.actor == "operator:cli" and json.loads(event.details)["reason"] == "paid by 4902"
+    assert event.actor == f"operator:{getpass.getuser()}"  # no --as: the Unix user
+    assert json.loads(event.details)["reason"] == "paid by 4902"
     assert ledger.balance(session, wrong.id) == D("-450.00")
     assert ledger.balance(session, right.id) == D("450.00")
     assert customer_invoices(session, wrong.id, today())[0].status == "overdue"

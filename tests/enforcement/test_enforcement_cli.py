@@ -61,7 +61,8 @@ def test_run_as_of_a_date(app, session, debtor):
     invoke(app, "enforcement", "run", "--date", "22.11.2026", code=2)  # not YYYY-MM-DD
 
 
-def test_cases_reconnect_and_exempt(app, session, debtor):
+def test_cases_reconnect_and_exempt(app, session, debtor, monkeypatch):
+    monkeypatch.setenv("ISPZONE_AS", "jana")  # what `ispzone --as jana ...` sets
     debtor("9003", "10.50.0.3", today() - timedelta(days=30), router="r1")
     invoke(app, "enforcement", "run")
     assert "9003  warned" in invoke(app, "enforcement", "cases")
@@ -73,7 +74,7 @@ def test_cases_reconnect_and_exempt(app, session, debtor):
     assert state(session, "9003") == "ok"
     assert read_state(app.config["ENFORCEMENT_RECORDING_DIR"], "r1")["lists"]["warned"] == []
     forced = session.scalar(select(AuditEvent).where(AuditEvent.action == "enforcement.ok"))
-    assert forced.actor == "operator:cli" and '"forced": true' in forced.details
+    assert forced.actor == "operator:jana" and '"forced": true' in forced.details
     assert "nothing to do" in invoke(app, "enforcement", "reconnect", "9003")
     invoke(app, "enforcement", "reconnect", "0000", code=1)
 

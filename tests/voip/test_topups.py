@@ -191,7 +191,8 @@ def test_month_boundary_is_midnight_in_prague(session, line):
     assert counts(session, line.id) == (3, 3, Decimal("1100.00"))
 
 
-def test_set_cap_command_is_audited(app, session, line):
+def test_set_cap_command_is_audited(app, session, line, monkeypatch):
+    monkeypatch.setenv("ISPZONE_AS", "cli")
     runner = app.test_cli_runner()
     r = runner.invoke(args=["voip", "set-cap", "601 234 567", "1500"])
     assert r.exit_code == 0, r.output
