@@ -90,9 +90,9 @@ def test_the_last_active_admin_cannot_be_disabled(app, session, operator):
     assert session.scalar(select(Operator.disabled_at).where(Operator.login == "jana")) is None
 
 
-def test_reset_2fa_by_command_forgets_the_authenticator(app, session, operator, console_login):
+def test_reset_2fa_by_command_forgets_the_authenticator(browser, app, session, operator, console_login):
     op = operator("admin", login="jana", totp=True)
-    client = app.test_client()
+    client = browser(app)
     assert console_login(client, op).status_code == 302
     assert client.get("/console/").status_code == 200
     result = app.test_cli_runner().invoke(args=["operators", "reset-2fa", "jana"])
@@ -150,12 +150,12 @@ def test_only_admins_see_the_operators_page(console_client):
     assert "/console/operators" in console_client("admin").get("/console/").get_data(as_text=True)
 
 
-def test_the_demo_operators_log_in(app, session):
+def test_the_demo_operators_log_in(browser, app, session):
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     from console.demo import DEMO_TOTP_SECRET
 
-    client = app.test_client()
+    client = browser(app)
     response = client.post("/console/login", data={"login": "admin", "password": "demo-admin"})
     assert response.headers["Location"].startswith("/console/login/code")
     code = pyotp.TOTP(DEMO_TOTP_SECRET).now()  # what an authenticator app with README's secret shows
@@ -163,7 +163,7 @@ def test_the_demo_operators_log_in(app, session):
     assert response.status_code == 302 and response.headers["Location"] == "/console/"
     assert client.get("/console/operators").status_code == 200
 
-    support = app.test_client()
+    support = browser(app)
     response = support.post("/console/login", data={"login": "podpora", "password": "demo-podpora"})
     assert response.headers["Location"] == "/console/"
     assert support.get("/console/").status_code == 200
