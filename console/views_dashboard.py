@@ -1,6 +1,6 @@
 """The console's start page (``/console/``): the day at a glance. Debt by age, payments
 today and this month, the unmatched queue, the router outbox and failed notices; read by
-billing/overview.py and enforcement/overview.py."""
+billing/overview.py and enforcement/backlog.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from billing import overview
 from console.auth import ALL, allow
 from console.blueprint import bp
 from core.clock import today
-from enforcement import overview as network
+from enforcement import backlog as network
 from web.database import db
 
 

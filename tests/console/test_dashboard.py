@@ -14,7 +14,7 @@ from billing.bank.statements.gpc_render import render_gpc
 from billing.invoicing.issue import IssueOptions, issue_invoice
 from billing.invoicing.vat import LineInput
 from core.clock import now, today
-from enforcement import overview as network
+from enforcement import backlog as network
 from enforcement.models import EnforcementMail, RouterAction
 
 _ids = itertools.count(1)
