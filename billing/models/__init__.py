@@ -29,6 +29,7 @@ from billing.models.ledger import (
     LedgerTransaction,
     TransactionKind,
 )
+from billing.models.notes import CustomerNote
 from billing.models.payments import (
     Allocation,
     BankTransaction,
@@ -49,6 +50,7 @@ __all__ = [
     "Base",
     "Contract",
     "Customer",
+    "CustomerNote",
     "DocumentSeries",
     "Invoice",
     "InvoiceKind",
