@@ -29,6 +29,7 @@ from billing.models.ledger import (
     LedgerTransaction,
     TransactionKind,
 )
+from billing.models.notes import CustomerNote
 from billing.models.operators import Operator, OperatorRecoveryCode, OperatorRole, OperatorSession  # noqa: F401
 from billing.models.payments import (
     Allocation,
@@ -50,6 +51,7 @@ __all__ = [
     "Base",
     "Contract",
     "Customer",
+    "CustomerNote",
     "DocumentSeries",
     "Invoice",
     "InvoiceKind",
