@@ -35,6 +35,7 @@ from billing.models.payments import (
     BankTransactionStatus,
     StatementImport,
 )
+from billing.models.services import ServiceTariff
 from core.audit import AuditEvent
 from core.db import Base
 
@@ -63,6 +64,7 @@ __all__ = [
     "ServiceAddress",
     "ServiceKind",
     "ServicePeriod",
+    "ServiceTariff",
     "SessionKind",
     "StatementImport",
     "TaxReceipt",
