@@ -10,6 +10,7 @@ taken as an argument (they would sit in the shell's history and the process list
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime
 
 import click
@@ -32,7 +33,7 @@ def _day(value: datetime | None) -> date | None:
 
 
 def _stdin_password() -> str:
-    line = click.get_text_stream("stdin").readline()
+    line = sys.stdin.readline()
     password = line.rstrip("\r\n")
     if not password:
         raise click.ClickException("no password on stdin (nothing was changed)")
