@@ -32,6 +32,9 @@ def init_app(app: Flask) -> None:
     from web.security import security_group
 
     app.cli.add_command(security_group)
+    from web import cli_services
+
+    cli_services.init_app(app)  # ispzone services ..., ispzone voip set-password
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")

@@ -1,6 +1,8 @@
 """Monthly invoicing: one invoice per customer for the month's active services.
 
-Services that start or end within the month are prorated by days. Running the same month
+Services that start or end within the month are prorated by days, and so is a month in
+which the service's tariff changed (``service_tariff``, billing/customers/services.py):
+each part at the price in force on its days. Running the same month
 twice issues nothing new (one regular invoice per customer and period, enforced by a unique
 constraint as well as checked up front).
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from billing.invoicing.issue import IssueOptions, issue_invoice
 from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import LineInput, money
-from billing.models import Customer, Invoice, InvoiceKind, Service, ServicePeriod
+from billing.models import Customer, Invoice, InvoiceKind, Service, ServicePeriod, ServiceTariff
 from core.clock import today
 
 MONTHS_CS = (
@@ -50,26 +52,100 @@ def parse_month(text: str) -> tuple[date, date]:
     return first, date(year, month, calendar.monthrange(year, month)[1])
 
 
-def service_line(service: Service, first: date, last: date) -> LineInput | None:
-    """The invoice line of one service for the month, prorated by days; None if nothing due."""
+@dataclass(frozen=True)
+class Tariff:
+    """The name and price a service is billed at from ``effective_from`` on."""
+
+    effective_from: date
+    name: str
+    price: Decimal
+    vat_rate: Decimal
+
+
+def tariffs_of(session: Session, service_ids) -> dict[int, list[Tariff]]:
+    """Each service's tariff history (``service_tariff``), oldest first; for one day the
+    newest row wins (a planned change corrected later)."""
+    result: dict[int, list[Tariff]] = {}
+    ids = sorted(set(service_ids))
+    for start in range(0, len(ids), 500):
+        rows = session.scalars(
+            select(ServiceTariff)
+            .where(ServiceTariff.service_id.in_(ids[start : start + 500]))
+            .order_by(ServiceTariff.service_id, ServiceTariff.effective_from, ServiceTariff.id)
+        )
+        for row in rows:
+            result.setdefault(row.service_id, []).append(
+                Tariff(row.effective_from, row.name, row.price, row.vat_rate))
+    return result
+
+
+def _tariff_on(service: Service, history: list[Tariff] | None, day: date) -> Tariff:
+    found = None
+    for step in history or ():
+        if step.effective_from <= day:
+            found = step
+    if found is None:  # no history (or none yet on that day): the service's own tariff
+        return Tariff(service.valid_from, service.name, service.price, service.vat_rate)
+    return found
+
+
+def _segments(service: Service, history: list[Tariff] | None, start: date, end: date):
+    """``(from, to, tariff)`` pieces of ``start..end`` with one tariff each."""
+    cuts = sorted({step.effective_from for step in history or () if start < step.effective_from <= end})
+    bounds = [start, *cuts]
+    pieces = []
+    for i, begin in enumerate(bounds):
+        finish = bounds[i + 1] - timedelta(days=1) if i + 1 < len(bounds) else end
+        tariff = _tariff_on(service, history, begin)
+        if pieces and pieces[-1][2] == tariff:
+            pieces[-1] = (pieces[-1][0], finish, tariff)
+        else:
+            pieces.append((begin, finish, tariff))
+    return pieces
+
+
+def service_lines(service: Service, first: date, last: date,
+                  history: list[Tariff] | None = None) -> list[LineInput]:
+    """The invoice lines of one service for the month: monthly services prorated by days
+    and split where the tariff changed within the month (each part at its own price)."""
     start = max(service.valid_from, first)
     end = min(service.valid_to or last, last)
-    if start > end or service.price <= 0:
-        return None
-    label = f"{service.name} – {MONTHS_CS[first.month - 1]} {first.year}"
+    if start > end:
+        return []
     if service.period == ServicePeriod.MONTH:
+        lines = []
         days_in_month = (last - first).days + 1
-        days = (end - start).days + 1
-        amount = service.price
-        if days < days_in_month:
-            amount = money(service.price * days / days_in_month)
-            label += f" ({start.day}.–{end.day}. {first.month}., {days}/{days_in_month} dní)"
-        return LineInput(label, Decimal("1"), amount, service.vat_rate, "měs.", service.id)
+        for begin, finish, tariff in _segments(service, history, start, end):
+            if tariff.price <= 0:
+                continue
+            label = f"{tariff.name} – {MONTHS_CS[first.month - 1]} {first.year}"
+            days = (finish - begin).days + 1
+            amount = tariff.price
+            if days < days_in_month:
+                amount = money(tariff.price * days / days_in_month)
+                label += f" ({begin.day}.–{finish.day}. {first.month}., {days}/{days_in_month} dní)"
+            lines.append(LineInput(label, Decimal("1"), amount, tariff.vat_rate, "měs.", service.id))
+        return lines
     if service.period == ServicePeriod.YEAR and service.valid_from.month == first.month:
-        return LineInput(f"{service.name} – {first.year}", Decimal("1"), service.price, service.vat_rate, "rok", service.id)
+        tariff = _tariff_on(service, history, start)
+        if tariff.price <= 0:
+            return []
+        return [LineInput(f"{tariff.name} – {first.year}", Decimal("1"), tariff.price,
+                          tariff.vat_rate, "rok", service.id)]
     if service.period == ServicePeriod.ONCE and first <= service.valid_from <= last:
-        return LineInput(service.name, Decimal("1"), service.price, service.vat_rate, "ks", service.id)
-    return None
+        tariff = _tariff_on(service, history, service.valid_from)
+        if tariff.price <= 0:
+            return []
+        return [LineInput(tariff.name, Decimal("1"), tariff.price, tariff.vat_rate, "ks",
+                          service.id)]
+    return []
+
+
+def service_line(service: Service, first: date, last: date) -> LineInput | None:
+    """The one invoice line of a service without a tariff history (kept for callers that
+    bill a single service at its current tariff)."""
+    lines = service_lines(service, first, last)
+    return lines[0] if lines else None
 
 
 def issue_month(
@@ -96,11 +172,14 @@ def issue_month(
         .distinct()
         .order_by(Customer.id)
     ).all()
+    history = tariffs_of(session, [s.id for c in customers for s in c.services
+                                   if c.id not in already])
     for customer in customers:
         if customer.id in already:
             report.skipped_existing += 1
             continue
-        lines = [ln for s in customer.services if (ln := service_line(s, first, last))]
+        lines = [ln for s in customer.services
+                 for ln in service_lines(s, first, last, history.get(s.id))]
         if not lines:
             continue
         invoice = issue_invoice(

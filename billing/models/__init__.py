@@ -37,6 +37,7 @@ from billing.models.payments import (
     BankTransactionStatus,
     StatementImport,
 )
+from billing.models.services import ServiceTariff
 from core.audit import AuditEvent
 from core.db import Base
 
@@ -66,6 +67,7 @@ __all__ = [
     "ServiceAddress",
     "ServiceKind",
     "ServicePeriod",
+    "ServiceTariff",
     "SessionKind",
     "StatementImport",
     "TaxReceipt",
