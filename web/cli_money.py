@@ -18,9 +18,68 @@ from decimal import Decimal
 from pathlib import Path
 
 import click
+from flask import current_app
+from flask.cli import with_appcontext
 
-from web.cli import invoices_group, payments_group, send_invoices, supplier
+from billing.invoicing.supplier import Supplier
 from web.cli_door import cli_actor, read_only, refusal, run, sessions
+
+invoices_commands: list[click.Command] = []
+payments_commands: list[click.Command] = []
+
+
+def add_commands(invoices_group: click.Group, payments_group: click.Group) -> None:
+    """Add the money acts to web/cli.py's ``invoices`` and ``payments`` groups."""
+    for command in invoices_commands:
+        invoices_group.add_command(command)
+    for command in payments_commands:
+        payments_group.add_command(command)
+
+
+def _invoices(name: str):
+    def wrap(fn):
+        command = click.command(name)(with_appcontext(fn))
+        invoices_commands.append(command)
+        return command
+    return wrap
+
+
+def _payments(name: str):
+    def wrap(fn):
+        command = click.command(name)(with_appcontext(fn))
+        payments_commands.append(command)
+        return command
+    return wrap
+
+
+def supplier() -> Supplier:
+    return Supplier.from_config(current_app.config)
+
+
+def send_invoices(invoice_ids: list[int]) -> tuple[int, int]:
+    """E-mail issued invoices with their PDF (billing.jobs); (sent, without an address)."""
+    from billing.jobs import send_invoice_emails
+    from web.mail import send_template
+
+    report = send_invoice_emails(sessions(), invoice_ids, send_template)
+    for number in report.failed:
+        click.echo(f"invoice {number}: not sent (see the log)", err=True)
+    return report.sent, report.without_email
+
+
+def _issue_receipts() -> None:
+    """Tax documents for payments on advance invoices, after the commit (billing.jobs)."""
+    from billing.jobs import issue_receipts_after_pairing
+    from core.errors import DomainError
+
+    try:
+        issued = issue_receipts_after_pairing(sessions(), actor=cli_actor())
+    except DomainError as exc:  # reported; the committed payment stands
+        click.echo(f"tax documents for received advance payments: not issued: {exc}", err=True)
+        return
+    if issued:
+        click.echo(f"{len(issued)} tax documents for received advance payments issued: "
+                   + ", ".join(issued))
 
 
 def _customer(session, number: str):
@@ -43,7 +102,7 @@ def _invoice(session, number: str):
     return invoice
 
 
-@invoices_group.command("preview")
+@_invoices("preview")
 @click.option("--month", required=True, help="YYYY-MM")
 def invoices_preview(month: str) -> None:
     """Who the month's run would invoice and how much (per customer, totals per VAT rate),
@@ -72,7 +131,7 @@ def _parse_cli_line(text: str):
                       parts[4] if len(parts) > 4 else "ks")
 
 
-@invoices_group.command("one-off")
+@_invoices("one-off")
 @click.argument("customer_number")
 @click.option("--line", "lines", multiple=True, required=True,
               help="'description;quantity;unit price with VAT;VAT rate;unit' (rate 21, unit ks "
@@ -120,7 +179,7 @@ def _parse_credit_line(text: str, by_position: dict):
         raise click.BadParameter(f"{text!r}: not a number") from None
 
 
-@invoices_group.command("credit-note")
+@_invoices("credit-note")
 @click.argument("invoice_number")
 @click.option("--reason", required=True, help="Why (printed on the credit note, § 45).")
 @click.option("--all", "whole", is_flag=True, help="Credit every line (what is left of it).")
@@ -153,7 +212,7 @@ def invoices_credit_note(invoice_number, reason, whole, lines, no_email):
         click.echo("e-mailed" if sent else "not e-mailed (no address or the send failed)")
 
 
-@invoices_group.command("resend")
+@_invoices("resend")
 @click.argument("invoice_number")
 def invoices_resend(invoice_number: str) -> None:
     """E-mail an issued invoice again with its PDF (audited)."""
@@ -172,7 +231,7 @@ def invoices_resend(invoice_number: str) -> None:
     click.echo(f"invoice {invoice_number} e-mailed again")
 
 
-@invoices_group.command("pdf")
+@_invoices("pdf")
 @click.argument("invoice_number")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def invoices_pdf(invoice_number: str, out: Path) -> None:
@@ -188,7 +247,7 @@ def invoices_pdf(invoice_number: str, out: Path) -> None:
     click.echo(f"{out} written")
 
 
-@payments_group.command("cash")
+@_payments("cash")
 @click.argument("customer_number")
 @click.argument("amount")
 @click.option("--invoice", "invoice_number", default=None,
@@ -201,8 +260,6 @@ def payments_cash(customer_number, amount, invoice_number, note, receipt_out):
     it pays the oldest open invoices (or --invoice first), the rest is credit (audited)."""
     from billing.cash.payments import take_cash_payment
     from billing.documents.cash_receipt import render_cash_receipt_pdf
-    from web.cli import _issue_receipts
-
     def work(session):
         customer = _customer(session, customer_number)
         invoice = _invoice(session, invoice_number) if invoice_number else None
