@@ -79,3 +79,32 @@ def send_invoice_emails(sessions: sessionmaker[Session], invoice_ids: Sequence[i
             else:
                 report.failed.append(invoice.number)
     return report
+
+
+def resend_invoice_email(sessions: sessionmaker[Session], invoice_id: int, send: Send, *,
+                         actor: str) -> MailReport:
+    """E-mail one issued invoice (or credit note) again with its PDF, on an operator's
+    request, and audit it (``invoice.email_resent``, with whether it went). Refused, sending
+    nothing, for an unknown invoice or a customer without an e-mail address
+    (``InvoicingError``)."""
+    from billing.invoicing.issue import InvoicingError
+    from billing.models import Customer, Invoice
+    from core import audit
+
+    with sessions() as session:
+        invoice = session.get(Invoice, invoice_id)
+        if invoice is None:
+            raise InvoicingError(f"no invoice {invoice_id}")
+        customer = session.get(Customer, invoice.customer_id)
+        if not customer.email:
+            raise InvoicingError(
+                f"customer {customer.customer_number} has no e-mail address: nothing was sent")
+        number, customer_id, address = invoice.number, customer.id, customer.email
+    report = send_invoice_emails(sessions, [invoice_id], send)
+
+    def record(session: Session) -> None:
+        audit.record(session, "invoice.email_resent", actor=actor, customer_id=customer_id,
+                     new_value=number, details={"to": address, "sent": report.sent == 1})
+
+    run_in_transaction(sessions, record)
+    return report

@@ -29,6 +29,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(invoices_group)
     app.cli.add_command(payments_group)
+    from web.cli_money import add_commands  # the money acts join the two groups
+
+    add_commands(invoices_group, payments_group)
     from web.security import security_group
 
     app.cli.add_command(security_group)

@@ -1,6 +1,7 @@
 """All tables of the domain core. Import from here: ``from billing.models import Invoice``."""
 
 from billing.models.audit import PasswordResetToken, SessionKind, UserSession
+from billing.models.cash import CASH_ACCOUNT, CashReceipt  # noqa: F401
 from billing.models.customers import (
     SERVICE_KINDS,
     Contract,

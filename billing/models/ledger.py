@@ -45,6 +45,7 @@ class AccountKind(enum.StrEnum):
     ADVANCES = "advances"  # advance invoices (payment requests, no tax document) (-)
     VOIP_PREPAID = "voip_prepaid"  # invoiced VoIP coupons not yet called away (+)
     OPENING_BALANCE = "opening_balance"  # the other side of opening balances (+)
+    CASH = "cash"  # the till: cash received from customers (+)
 
 
 # the accounts that belong to one customer / one VoIP line; the rest exist once
