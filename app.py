@@ -71,6 +71,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(zone.bp)
     voip_views.init_app(app)
     enforcement_views.init_app(app)
+    import console  # the operator console (docs/console.md)
+
+    console.init_app(app)
 
     from web import cli
 

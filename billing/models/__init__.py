@@ -29,6 +29,7 @@ from billing.models.ledger import (
     LedgerTransaction,
     TransactionKind,
 )
+from billing.models.operators import Operator, OperatorRecoveryCode, OperatorRole, OperatorSession  # noqa: F401
 from billing.models.payments import (
     Allocation,
     BankTransaction,
