@@ -27,15 +27,21 @@ log = logging.getLogger(__name__)
 
 
 def issue_receipts_after_pairing(
-    sessions: sessionmaker[Session], on: date | None = None, *, actor: str
+    sessions: sessionmaker[Session], on: date | None = None, *, actor: str,
+    supplier=None, credit_settings=None,
 ) -> list[str]:
     """Issue the missing receipts (billing.invoicing.receipts) in a transaction of their
     own; returns their numbers. A refusal (``ReceiptError``, e.g. a full number series)
-    propagates to the caller, who reports it; the payments committed before stay."""
-    from billing.invoicing.receipts import issue_receipts
+    propagates to the caller, who reports it; the payments committed before stay.
+
+    The prepaid credit's part comes with it (billing.credit.topups.receipts_and_credit):
+    payments to a credit account's permanent VS are paired to a top-up request first, and
+    the receipts of top-up requests are booked to the credit after."""
+    from billing.credit.topups import receipts_and_credit
 
     return run_in_transaction(
-        sessions, lambda session: [r.number for r in issue_receipts(session, on, actor=actor)]
+        sessions, lambda session: [r.number for r in receipts_and_credit(
+            session, on, actor=actor, supplier=supplier, settings=credit_settings)]
     )
 
 

@@ -1,5 +1,6 @@
 """All tables of the domain core. Import from here: ``from billing.models import Invoice``."""
 
+import billing.models.credit  # noqa: F401  (prepaid credit tables: billing/credit/)
 from billing.models.audit import PasswordResetToken, SessionKind, UserSession
 from billing.models.cash import CASH_ACCOUNT, CashReceipt  # noqa: F401
 from billing.models.customers import (
