@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.settlement import settle_paid_advances
 from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import LineInput, money
 from billing.models import Customer, Invoice, InvoiceKind, Service, ServicePeriod
@@ -32,12 +33,14 @@ class RunReport:
     period: str
     issued: list[Invoice] = field(default_factory=list)
     skipped_existing: int = 0
+    settled: list[Invoice] = field(default_factory=list)  # final invoices deducting advances
 
     def __str__(self) -> str:
         total = sum((i.total for i in self.issued), Decimal("0.00"))
         return (
             f"{self.period}: {len(self.issued)} invoices issued ({total} CZK), "
             f"{self.skipped_existing} customers already invoiced"
+            + (f", {len(self.settled)} paid advances settled" if self.settled else "")
         )
 
 
@@ -111,4 +114,6 @@ def issue_month(
             IssueOptions(issue_date=issued, taxable_date=first, period_key=month, actor=actor),
         )
         report.issued.append(invoice)
+    # paid advances (new, the demo's, imported ones) get their final invoice (settlement.py)
+    report.settled = settle_paid_advances(session, supplier, on=issued, actor=actor)
     return report

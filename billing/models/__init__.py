@@ -1,6 +1,17 @@
 """All tables of the domain core. Import from here: ``from billing.models import Invoice``."""
 
 from billing.models.audit import PasswordResetToken, SessionKind, UserSession
+from billing.models.credit_services import (  # issue 15: credit services
+    AdvanceDeduction,
+    CreditNotice,
+    CreditServiceSettings,
+    NoticeKind,
+    NoticeStatus,
+    RenewalOrder,
+    RenewalSource,
+    RenewalTariff,
+    ServiceRenewal,
+)
 from billing.models.customers import (
     SERVICE_KINDS,
     Contract,
@@ -70,4 +81,14 @@ __all__ = [
     "TrafficDay",
     "TransactionKind",
     "UserSession",
+    # issue 15: credit services
+    "AdvanceDeduction",
+    "CreditNotice",
+    "CreditServiceSettings",
+    "NoticeKind",
+    "NoticeStatus",
+    "RenewalOrder",
+    "RenewalSource",
+    "RenewalTariff",
+    "ServiceRenewal",
 ]
