@@ -84,6 +84,7 @@ class IssueOptions:
     actor: str = "system"
     # a VoIP coupon: (service id, amount) credited to that line in the invoice's posting
     credit_line: tuple[int, Decimal] | None = None
+    currency: str = "CZK"  # a credit account's top-up request may be in EUR (billing/credit/)
 
 
 def issue_invoice(
@@ -126,6 +127,7 @@ def issue_invoice(
         due_date=options.due_date or issued + timedelta(days=DEFAULT_DUE_DAYS),
         variable_symbol=vs,
         specific_symbol=ss,
+        currency=options.currency,
         total_net=doc.total_net,
         total_vat=doc.total_vat,
         total=doc.total,

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from billing.ledger.balances import customer_balance
 from billing.models import AccountKind, Invoice, LedgerAccount, LedgerLeg, LedgerTransaction
 from billing.models import TransactionKind as TK
-from billing.models.ledger import CUSTOMER_ACCOUNTS, LINE_ACCOUNTS
+from billing.models.ledger import CREDIT_ACCOUNTS, CUSTOMER_ACCOUNTS, LINE_ACCOUNTS
 from core.clock import now, today
 from core.db import CENT, bulk_insert
 
@@ -65,7 +65,7 @@ class LedgerError(ValueError):
 def account_key(kind: str, owner: int | None = None) -> str:
     """``receivable:12`` (a customer's), ``voip_line_credit:7`` (a line's), ``revenue``."""
     kind = AccountKind(kind)
-    if kind in CUSTOMER_ACCOUNTS or kind in LINE_ACCOUNTS:
+    if kind in CUSTOMER_ACCOUNTS or kind in LINE_ACCOUNTS or kind in CREDIT_ACCOUNTS:
         if owner is None:
             raise LedgerError(f"a {kind} account belongs to someone: give its owner")
         return f"{kind}:{int(owner)}"
@@ -78,7 +78,7 @@ def _account_row(key: str, moment) -> dict:
     return {
         "key": key,
         "kind": str(kind),
-        "customer_id": int(owner) if kind in CUSTOMER_ACCOUNTS else None,
+        "customer_id": int(owner) if kind in CUSTOMER_ACCOUNTS + CREDIT_ACCOUNTS else None,
         "service_id": int(owner) if kind in LINE_ACCOUNTS else None,
         "created_at": moment,
     }
@@ -424,7 +424,7 @@ def post_staged(session: Session, kind: str, source_sql: str, params: dict, acto
         return 0
     session.execute(text("ANALYZE ledger_staged"))
     moment = now()
-    customer_kinds = ", ".join(f"'{k}'" for k in CUSTOMER_ACCOUNTS)
+    customer_kinds = ", ".join(f"'{k}'" for k in CUSTOMER_ACCOUNTS + CREDIT_ACCOUNTS)
     line_kinds = ", ".join(f"'{k}'" for k in LINE_ACCOUNTS)
     session.execute(
         text(

@@ -1,5 +1,6 @@
 """All tables of the domain core. Import from here: ``from billing.models import Invoice``."""
 
+import billing.models.credit  # noqa: F401  (prepaid credit tables: billing/credit/)
 from billing.models.audit import PasswordResetToken, SessionKind, UserSession
 from billing.models.credit_services import (  # issue 15: credit services
     AdvanceDeduction,
