@@ -1,7 +1,7 @@
 """credit services: advance deductions, services with an expiry and renewals, notices
 
 Revision ID: 0019
-Revises: 0011
+Revises: 0018
 Create Date: 2026-12-06 22:40:00
 
 Issue 15 items 4, 5 and 8 (docs/credit-services.md):
@@ -20,7 +20,7 @@ import core.db
 from migrations.guards import protect, unprotect
 
 revision = "0019"
-down_revision = "0011"
+down_revision = "0018"  # after credit-core's 0018 (merged from h/credit-core); the lead relinks
 branch_labels = None
 depends_on = None
 
