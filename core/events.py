@@ -13,6 +13,10 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 OVERDUE_DEBT_CHANGED = "overdue_debt_changed"  # payload: customer_id
+# a service with an expiry ran out unrenewed (service.valid_to = its expiry) / was renewed
+# (billing.credit.renewals); payload: service_id, customer_id, expires_on
+SERVICE_EXPIRED = "service_expired"
+SERVICE_RENEWED = "service_renewed"
 
 _handlers: dict[str, list[Callable[..., None]]] = defaultdict(list)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from billing.invoicing.issue import IssueOptions, issue_invoice
 from billing.invoicing.settlement import settle_paid_advances
 from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import LineInput, money
-from billing.models import Customer, Invoice, InvoiceKind, Service, ServicePeriod
+from billing.models import Customer, Invoice, InvoiceKind, RenewalTariff, Service, ServicePeriod
 from core.clock import today
 
 MONTHS_CS = (
@@ -53,26 +53,57 @@ def parse_month(text: str) -> tuple[date, date]:
     return first, date(year, month, calendar.monthrange(year, month)[1])
 
 
-def service_line(service: Service, first: date, last: date) -> LineInput | None:
-    """The invoice line of one service for the month, prorated by days; None if nothing due."""
+def service_line(service: Service, first: date, last: date,
+                 surcharges: dict[str, Decimal] | None = None) -> LineInput | None:
+    """The invoice line of one service for the month, prorated by days; None if nothing due.
+
+    A service with an expiry (``expires_on``) is prepaid and billed by its renewals
+    (billing/credit/renewals.py), not here. A yearly product billed monthly
+    (``billed_monthly``) costs price / 12 plus its tariff's surcharge (``surcharges``: tariff
+    name -> percent, ``renewal_tariff``) a month, prorated like a monthly one. A yearly
+    service is billed in the month of its anniversary for the year that starts then; when
+    it ends within that year (``valid_to``) the year is prorated by days (days from the
+    anniversary to the end, both included, over the days of that service year)."""
+    if service.expires_on is not None and not service.billed_monthly:
+        return None
     start = max(service.valid_from, first)
     end = min(service.valid_to or last, last)
     if start > end or service.price <= 0:
         return None
     label = f"{service.name} – {MONTHS_CS[first.month - 1]} {first.year}"
-    if service.period == ServicePeriod.MONTH:
+    if service.period == ServicePeriod.MONTH or (
+            service.period == ServicePeriod.YEAR and service.billed_monthly):
         days_in_month = (last - first).days + 1
         days = (end - start).days + 1
         amount = service.price
+        if service.period == ServicePeriod.YEAR:
+            percent = (surcharges or {}).get(service.name, Decimal("0"))
+            amount = money(Decimal(service.price) / 12 * (100 + Decimal(percent)) / 100)
+            label += " (roční služba placená měsíčně)"
         if days < days_in_month:
-            amount = money(service.price * days / days_in_month)
+            amount = money(amount * days / days_in_month)
             label += f" ({start.day}.–{end.day}. {first.month}., {days}/{days_in_month} dní)"
         return LineInput(label, Decimal("1"), amount, service.vat_rate, "měs.", service.id)
     if service.period == ServicePeriod.YEAR and service.valid_from.month == first.month:
+        anniversary = _anniversary(service.valid_from, first.year)
+        year_end = _anniversary(service.valid_from, first.year + 1) - timedelta(days=1)
+        if service.valid_to is not None and service.valid_to < year_end:
+            if service.valid_to < anniversary:
+                return None
+            days = (service.valid_to - anniversary).days + 1
+            whole = (year_end - anniversary).days + 1
+            return LineInput(
+                f"{service.name} – {first.year} ({days}/{whole} dní)", Decimal("1"),
+                money(Decimal(service.price) * days / whole), service.vat_rate, "rok", service.id)
         return LineInput(f"{service.name} – {first.year}", Decimal("1"), service.price, service.vat_rate, "rok", service.id)
     if service.period == ServicePeriod.ONCE and first <= service.valid_from <= last:
         return LineInput(service.name, Decimal("1"), service.price, service.vat_rate, "ks", service.id)
     return None
+
+
+def _anniversary(start: date, year: int) -> date:
+    """``start``'s day and month in ``year`` (29 February becomes the 28th)."""
+    return date(year, start.month, min(start.day, calendar.monthrange(year, start.month)[1]))
 
 
 def issue_month(
@@ -99,11 +130,13 @@ def issue_month(
         .distinct()
         .order_by(Customer.id)
     ).all()
+    surcharges = dict(session.execute(
+        select(RenewalTariff.name, RenewalTariff.monthly_surcharge_percent)).all())
     for customer in customers:
         if customer.id in already:
             report.skipped_existing += 1
             continue
-        lines = [ln for s in customer.services if (ln := service_line(s, first, last))]
+        lines = [ln for s in customer.services if (ln := service_line(s, first, last, surcharges))]
         if not lines:
             continue
         invoice = issue_invoice(
