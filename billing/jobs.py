@@ -53,6 +53,7 @@ Send = Callable[..., bool]
 class MailReport:
     sent: int = 0
     without_email: int = 0
+    switched_off: int = 0  # the customer switched payment-request e-mails off (billing.credit.notices)
     failed: list[str] = field(default_factory=list)  # invoice numbers not sent
 
 
@@ -61,6 +62,7 @@ def send_invoice_emails(sessions: sessionmaker[Session], invoice_ids: Sequence[i
     """E-mail issued invoices with their PDF attached, each in its customer's language
     (template ``invoice_issued``). A failed send is logged and reported; the others go on.
     Reads only."""
+    from billing.credit.notices import payment_request_emails_on
     from billing.documents.pdf import render_invoice_pdf
     from billing.ledger.balances import states_for
     from billing.models import Customer, Invoice
@@ -73,6 +75,9 @@ def send_invoice_emails(sessions: sessionmaker[Session], invoice_ids: Sequence[i
             customer = session.get(Customer, invoice.customer_id)
             if not customer.email:
                 report.without_email += 1
+                continue
+            if not payment_request_emails_on(session, customer.id):
+                report.switched_off += 1
                 continue
             state = states_for(session, [invoice], today())[0]
             pdf = render_invoice_pdf(invoice, state.open_amount)

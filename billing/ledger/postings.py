@@ -48,6 +48,7 @@ __all__ = [
     "post_allocations",
     "post_call_charges",
     "post_cash_payment",
+    "post_final_invoice",
     "post_invoice",
     "post_opening_credit",
     "post_payments",
@@ -235,6 +236,25 @@ def post_invoice(session: Session, invoice: Invoice, actor: str = "system",
     """Post an issued invoice or credit note; ``credit_line=(service id, amount)`` adds a
     VoIP coupon's credit to that line in the same transaction."""
     return record(session, [invoice_posting(invoice, actor, credit_line)])[0]
+
+
+def post_final_invoice(session: Session, invoice: Invoice, *, supply_net: Decimal,
+                       supply_vat: Decimal, advances_total: Decimal, actor: str = "system") -> int:
+    """A final invoice that deducts advances (billing.invoicing.settlement): revenue and VAT
+    of the whole supply, the paid advances (their gross ``advances_total``) leave the
+    advances account, and the difference (``invoice.total``, supply minus advances) is owed
+    (receivable ``+``) or, when negative, becomes the customer's credit (prepaid credit)."""
+    c = invoice.customer_id
+    side = A.RECEIVABLE if invoice.total >= 0 else A.PREPAID_CREDIT
+    legs = [(account_key(side, c), invoice.total),
+            (account_key(A.ADVANCES), _money(advances_total)),
+            (account_key(A.REVENUE), -_money(supply_net)),
+            (account_key(A.OUTPUT_VAT), -_money(supply_vat))]
+    return record(session, [Posting(
+        TK.INVOICE, legs, booked_on=invoice.issue_date, actor=actor,
+        description=f"Faktura {invoice.number} (vyúčtování záloh)", customer_id=c,
+        invoice_id=invoice.id,
+    )])[0]
 
 
 # -- payments and their settlement ---------------------------------------------------------

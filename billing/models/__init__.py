@@ -3,6 +3,17 @@
 import billing.models.credit  # noqa: F401  (prepaid credit tables: billing/credit/)
 from billing.models.audit import PasswordResetToken, SessionKind, UserSession
 from billing.models.cash import CASH_ACCOUNT, CashReceipt  # noqa: F401
+from billing.models.credit_services import (  # issue 15: credit services
+    AdvanceDeduction,
+    CreditNotice,
+    CreditServiceSettings,
+    NoticeKind,
+    NoticeStatus,
+    RenewalOrder,
+    RenewalSource,
+    RenewalTariff,
+    ServiceRenewal,
+)
 from billing.models.customers import (
     SERVICE_KINDS,
     Contract,
@@ -77,4 +88,14 @@ __all__ = [
     "TrafficDay",
     "TransactionKind",
     "UserSession",
+    # issue 15: credit services
+    "AdvanceDeduction",
+    "CreditNotice",
+    "CreditServiceSettings",
+    "NoticeKind",
+    "NoticeStatus",
+    "RenewalOrder",
+    "RenewalSource",
+    "RenewalTariff",
+    "ServiceRenewal",
 ]
