@@ -14,6 +14,7 @@ AREAS = [
     "console.views_auth",
     "console.views_dashboard",
     "console.views_operators",
+    "console.views_audit",
 ]
 
 
