@@ -15,6 +15,7 @@ AREAS = [
     "console.views_dashboard",
     "console.views_operators",
     "console.views_audit",
+    "console.views_settings",
 ]
 
 
