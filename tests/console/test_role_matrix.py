@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -143,3 +144,16 @@ def test_the_login_pages_are_open(app):
     # the second-factor page without a password first: back to the login
     response = client.get("/console/login/code")
     assert response.status_code == 302 and response.headers["Location"].startswith("/console/login")
+
+
+def test_the_check_sees_a_route_without_allow(app_config):
+    """The declaration check is not vacuous: a console route without @allow is named."""
+    from app import create_app
+
+    application = create_app(app_config)
+    try:
+        application.add_url_rule("/console/naked", "console.naked", lambda: "open to all")
+        with pytest.raises(AssertionError, match="console.naked"):
+            test_every_console_route_declares_who_may_use_it(application)
+    finally:
+        application.extensions["ispzone.engine"].dispose()
