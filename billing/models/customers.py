@@ -141,6 +141,18 @@ class Service(Base):
     phone_number: Mapped[str | None] = mapped_column(String(16), unique=True)
     voip_password_hash: Mapped[str | None] = mapped_column(String(200))
     topup_cap: Mapped[Decimal | None] = mapped_column()
+    # --- credit services (issue 15 item 4, migration 0019; helper credit-services) ---------
+    # the day the paid period ends (renewals extend it from this day, paid early or late);
+    # None = billed by the monthly run, no expiry
+    expires_on: Mapped[date | None] = mapped_column(Date, index=True)
+    # the length of one renewal in months (1, 12, 24...); None = by ``period`` (1 or 12)
+    renewal_months: Mapped[int | None] = mapped_column(Integer)
+    # renew from credit before expiry: True/False for this service, None = the customer's
+    # setting for its kind (billing.models.credit_services.CreditServiceSettings)
+    auto_renew: Mapped[bool | None] = mapped_column(Boolean)
+    # a yearly product billed monthly (price / 12 + the tariff's surcharge, RenewalTariff)
+    billed_monthly: Mapped[bool] = mapped_column(Boolean, default=False)
+    # --- end of credit services ---------------------------------------------------------------
 
     __table_args__ = (
         Index("ix_service_pppoe_prefix", text("lower(pppoe_username)"),

@@ -1,7 +1,7 @@
 """the operators' customer search, notes and "view the zone as this customer"
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06 22:40:00
 
 * ``customer.search_name``: the customer's name, contact person and e-mail folded (lower
@@ -26,7 +26,7 @@ import core.db
 from migrations.guards import protect, unprotect
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
