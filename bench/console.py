@@ -20,7 +20,7 @@
    without diacritics, an IP address, a VS), ``--queries`` random queries each after a
    warm-up, and prints p50 and p99. Target: p99 <= 50 ms.
 4. Times the customer card's data of the customer with history (billing.customers.card.card
-   + enforcement.cases.case_overview + voip.lines.customer_lines, what the console's card
+   + enforcement.overview.case_timeline + voip.lines.customer_lines, what the console's card
    page reads) 50 times, and, when the console's card page exists, the page itself through
    the app (rendered, as an admin). Target: <= 100 ms.
 
@@ -35,7 +35,7 @@ import re
 import statistics
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -207,7 +207,7 @@ def rich_history(url: str) -> None:
         if late:  # reminded, then paid: the case goes back to ok
             transition(session, case, CaseState.REMINDED, actor="system:sweep",
                        at=datetime.combine(month + timedelta(days=20), datetime.min.time(),
-                                           tzinfo=timezone.utc))
+                                           tzinfo=UTC))
         pair(session, tx, actor="system:bench")
         if late and case.state != CaseState.OK:
             transition(session, case, CaseState.OK, actor="system:bench")
@@ -218,7 +218,7 @@ def rich_history(url: str) -> None:
         add_note(session, customer, f"Poznámka {k}: zákazník volal kvůli rychlosti.",
                  actor="operator:bench")
     rng = random.Random(1)
-    first = datetime.combine(months[0], datetime.min.time(), tzinfo=timezone.utc)
+    first = datetime.combine(months[0], datetime.min.time(), tzinfo=UTC)
     session.add_all(
         CallRecord(cdr_uniqueid=f"bench-{k}", service_id=voip.id,
                    started_at=first + timedelta(hours=k * 29), source="+420312999999",
@@ -245,7 +245,8 @@ def measure(url: str, n: int, queries: int) -> bool:
     from billing.models import Customer
     from core.clock import today
     from core.db import make_engine, make_session_factory
-    from enforcement.cases import case_overview
+    from enforcement.models import EnforcementCase
+    from enforcement.overview import case_timeline
     from voip.lines import customer_lines
 
     engine = make_engine(url)
@@ -287,7 +288,8 @@ def measure(url: str, n: int, queries: int) -> bool:
     def card_data():
         customer = customer_by_number(session, RICH_NUMBER)
         data = card(session, customer, today())
-        case = case_overview(session, customer.id)
+        case = (session.get(EnforcementCase, customer.id),
+                case_timeline(session, customer.id, limit=30))
         lines = customer_lines(session, customer.id)
         session.rollback()
         return data, case, lines
@@ -295,7 +297,7 @@ def measure(url: str, n: int, queries: int) -> bool:
     data, case, lines = card_data()
     print(f"\ncard of {RICH_NUMBER}: {data.invoices.total_count} invoices, {data.payments_count} "
           f"payments, {data.ledger_count} ledger entries, {data.audit_count} audit events, "
-          f"{len(data.notes)} notes, {len(case.timeline)} timeline items shown, "
+          f"{len(data.notes)} notes, {len(case[1])} timeline items shown, "
           f"{sum(line.calls_count for line in lines)} calls")
     for _ in range(5):
         card_data()
