@@ -330,3 +330,58 @@ def _name(q: str, parts: list, params: dict, postgres: bool) -> None:
 
 
 _FINDERS = (_numbers, _invoice_number, _phone, _address, _pppoe, _email, _name)
+
+
+# -- the customer list (no query): one page, sorted ------------------------------------------
+
+LIST_SORTS = ("number", "name", "city", "created")
+
+
+@dataclass(frozen=True)
+class ListRow:
+    customer_id: int
+    customer_number: str
+    name: str
+    city: str
+    email: str | None
+    phone: str | None
+    created_at: object
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    rows: list[ListRow]
+    page: int
+    per_page: int
+    total_count: int
+    sort: str
+    descending: bool
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total_count // self.per_page))
+
+
+def customer_page(session: Session, *, page: int = 1, per_page: int = 50,
+                  sort: str = "number", descending: bool = False) -> CustomerPage:
+    """One page of all customers. ``sort``: number (as a number: 999 before 1000), name
+    (folded, so "Čermák" sorts among the C's), city or created."""
+    if sort not in LIST_SORTS:
+        raise ValueError(f"sort must be one of {', '.join(LIST_SORTS)}")
+    per_page = max(1, min(per_page, 200))
+    total = session.scalar(select(func.count()).select_from(Customer)) or 0
+    pages = max(1, -(-total // per_page))
+    page = max(1, min(page, pages))
+    keys = {
+        "number": (func.length(Customer.customer_number), Customer.customer_number),
+        "name": (Customer.search_name,),
+        "city": (Customer.city, Customer.search_name),
+        "created": (Customer.created_at,),
+    }[sort]
+    order = [k.desc() if descending else k for k in keys] + [Customer.id]
+    rows = session.execute(
+        select(Customer.id, Customer.customer_number, Customer.name, Customer.city,
+               Customer.email, Customer.phone, Customer.created_at)
+        .order_by(*order).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return CustomerPage([ListRow(*r) for r in rows], page, per_page, total, sort, descending)
