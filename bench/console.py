@@ -30,6 +30,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import statistics
@@ -267,7 +268,9 @@ def measure(url: str, n: int, queries: int) -> bool:
                hits[0].matched == "vs"),
     }
     ok = True
-    print(f"\nsearch over {session.scalar(select(Customer.id).order_by(Customer.id.desc()).limit(1)):,}"
+    load = os.getloadavg()
+    print(f"\nload average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs")
+    print(f"search over {session.scalar(select(Customer.id).order_by(Customer.id.desc()).limit(1)):,}"
           f" customers, {queries} queries per kind (limit 20, in-process, one session):")
     for kind, (qs, check) in kinds.items():
         for q in qs[:20]:  # warm-up
@@ -310,6 +313,9 @@ def measure(url: str, n: int, queries: int) -> bool:
     ok &= med <= TARGET_CARD_MS
     print(f"  card data (domain)     median {med:6.2f} ms   p99 {percentile(times, 99):6.2f} ms"
           f"   (target <= {TARGET_CARD_MS:.0f} ms)")
+    server = card_server_time(engine, card_data)
+    print(f"  card data, PostgreSQL's own time (EXPLAIN ANALYZE of its {server[0]} statements): "
+          f"planning {server[1]:.2f} ms + execution {server[2]:.2f} ms")
     page = card_page_times(url)
     if page is not None:
         med = statistics.median(page)
@@ -321,14 +327,83 @@ def measure(url: str, n: int, queries: int) -> bool:
     return ok
 
 
+def card_server_time(engine, card_data) -> tuple[int, float, float]:
+    """The statements the card's data runs, each EXPLAIN ANALYZEd: (count, planning ms,
+    execution ms): the database's share of the card, apart from round trips and waiting."""
+    from sqlalchemy import event
+
+    statements = []
+
+    def keep(conn, cursor, statement, params, context, executemany):
+        statements.append((statement, params))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        card_data()
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        planning = execution = 0.0
+        for statement, params in statements:
+            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
+            plan = cur.fetchone()[0][0]
+            planning += plan["Planning Time"]
+            execution += plan["Execution Time"]
+        raw.rollback()
+    finally:
+        raw.close()
+    return len(statements), planning, execution
+
+
 def card_page_times(url: str) -> list[float] | None:
-    """The console's card page through the app, or None when the console is not there."""
+    """The console's card page through the app (Flask's test client, in-process: routing,
+    the operator's session, the queries, the template; no HTTP server), logged in as an
+    admin made for the bench; None when the console is not in this checkout."""
     try:
         import console.views_customers  # noqa: F401
     except ImportError:
         print("  card page: the console is not in this checkout (only the data is timed)")
         return None
-    return None
+    from sqlalchemy import select
+
+    from app import create_app
+    from billing import operators
+    from billing.models import Customer
+    from core.db import make_engine, make_session_factory
+
+    engine = make_engine(url)
+    session = make_session_factory(engine)()
+    if operators.find(session, "bench") is None:
+        operators.create(session, "bench", role="admin", password="bench-password-1",
+                         actor="system:bench")
+        session.commit()
+    customer_id = session.scalar(select(Customer.id).where(Customer.customer_number == RICH_NUMBER))
+    session.close()
+    engine.dispose()
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-console", "TESTING": True,
+                      "WTF_CSRF_ENABLED": False, "PUBLIC_URL": "http://localhost",
+                      "CONSOLE_TOTP_REQUIRED": ""})
+    client = app.test_client()
+    response = client.post("/console/login", data={"login": "bench",
+                                                   "password": "bench-password-1"})
+    if response.status_code != 302:
+        raise SystemExit(f"console login: {response.status_code}")
+    path = f"/console/customers/{customer_id}"
+    for _ in range(5):
+        response = client.get(path)
+        if response.status_code != 200:
+            raise SystemExit(f"GET {path}: {response.status_code}")
+    times, cpu = [], []
+    for _ in range(50):
+        t0, c0 = time.perf_counter(), time.process_time()
+        client.get(path)
+        times.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    print(f"  card page: of which CPU of this process (Python: routing, ORM, template) median "
+          f"{statistics.median(cpu):.2f} ms; the rest is waiting for PostgreSQL and for a CPU")
+    return times
 
 
 def main() -> None:
