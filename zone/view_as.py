@@ -31,8 +31,8 @@ sessions.add_extra(EXTRA, UserSession.viewed_by)
 
 def viewing_operator() -> str | None:
     """The operator (``operator:<login>``) viewing the zone in this request, or None."""
-    if request.blueprint == "console":  # the console's pages have their own login
-        return None
+    if request.blueprint == "console" or request.endpoint == "static":
+        return None  # the console's pages have their own login; files need none
     try:
         if not current_user.is_authenticated:
             return None
