@@ -16,6 +16,7 @@ AREAS = [
     "console.views_operators",
     "console.views_audit",
     "console.views_settings",
+    "console.views_customers",
 ]
 
 

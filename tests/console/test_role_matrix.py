@@ -16,13 +16,15 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from billing.models import Base, Operator
+from billing.models import Base, Contract, Customer, Operator
 
 ROLES = ("admin", "billing", "support", "readonly")
 
 # parameter name -> its value in the demo's database
 SAMPLES: dict[str, Callable[[Session], object]] = {
     "operator_id": lambda s: s.scalar(select(Operator.id).where(Operator.login == "podpora")),
+    "customer_id": lambda s: s.scalar(select(Customer.id).where(Customer.customer_number == "1001")),
+    "contract_id": lambda s: s.scalar(select(Contract.id).where(Contract.number == "1001")),
 }
 
 
