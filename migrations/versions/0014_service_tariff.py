@@ -1,7 +1,7 @@
 """a service's tariff history (name and price from a day on)
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-06 22:40:00
 
 ``service_tariff`` keeps every change of a service's tariff name and price with the day
@@ -17,7 +17,7 @@ import core.db
 from migrations.guards import protect, unprotect
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
