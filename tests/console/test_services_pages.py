@@ -8,9 +8,10 @@ routers; a VoIP password is shown once and stored hashed."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from billing.models import AuditEvent, Contract, Customer, Service
 from core.passwords import verify_password
@@ -31,7 +32,7 @@ def customer(session):
                      city="Kolín", postal_code="280 02", email="marie@example.cz")
     session.add(found)
     session.flush()
-    session.add(Contract(customer_id=found.id, number="7701", signed_on=__import__("datetime").date(2024, 1, 1)))
+    session.add(Contract(customer_id=found.id, number="7701", signed_on=date(2024, 1, 1)))
     session.add(Router(name="kolin-bras1", driver="recording"))
     session.commit()
     return found
@@ -156,3 +157,17 @@ def test_voip_line_password_shown_once_and_hashed(app, session, console_client, 
     assert response.status_code == 302
     assert verify_password(fresh(session, line.id).voip_password_hash, "nove-voip-heslo")
     assert password not in client.get(f"/console/services/{line.id}").get_data(as_text=True)
+
+
+def test_a_refused_password_is_explained_in_czech_and_changes_nothing(app, session,
+                                                                      console_client, customer):
+    client = console_client("support")
+    service_id = add_internet(client, customer, pppoe_mode="typed",
+                              pppoe_password="puvodni-heslo")
+    before = session.scalar(select(func.count(AuditEvent.id)))
+    response = client.post(f"/console/services/{service_id}/pppoe", data={
+        "pppoe_mode": "typed", "pppoe_password": "kratke"})
+    assert response.status_code == 422
+    assert "heslo musí mít 8 až 64 znaků" in response.get_data(as_text=True)
+    assert fresh(session, service_id).pppoe_password == "puvodni-heslo"
+    assert session.scalar(select(func.count(AuditEvent.id))) == before
