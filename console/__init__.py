@@ -17,6 +17,7 @@ AREAS = [
     "console.views_audit",
     "console.views_settings",
     "console.views_customers",
+    "console.views_services",
 ]
 
 

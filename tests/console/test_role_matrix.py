@@ -17,6 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from billing.models import Base, Contract, Customer, Operator
+from billing.models import Base, Customer, Operator, Service
 
 ROLES = ("admin", "billing", "support", "readonly")
 
@@ -25,6 +26,8 @@ SAMPLES: dict[str, Callable[[Session], object]] = {
     "operator_id": lambda s: s.scalar(select(Operator.id).where(Operator.login == "podpora")),
     "customer_id": lambda s: s.scalar(select(Customer.id).where(Customer.customer_number == "1001")),
     "contract_id": lambda s: s.scalar(select(Contract.id).where(Contract.number == "1001")),
+    "service_id": lambda s: s.scalar(select(Service.id).where(Service.pppoe_username == "novak1001")),
+    "customer_id": lambda s: s.scalar(select(Customer.id).where(Customer.customer_number == "1001")),
 }
 
 
