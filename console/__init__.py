@@ -13,6 +13,8 @@ from importlib import import_module
 AREAS = [
     "console.views_auth",
     "console.views_dashboard",
+    "console.views_invoices",
+    "console.views_payments",
 ]
 
 

@@ -16,12 +16,17 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from billing.models import Base, Operator
+from tests.console import money_samples
 
 ROLES = ("admin", "billing", "support", "readonly")
 
 # parameter name -> its value in the demo's database
 SAMPLES: dict[str, Callable[[Session], object]] = {
     "operator_id": lambda s: s.scalar(select(Operator.id).where(Operator.login == "podpora")),
+    "invoice_id": money_samples.invoice_id,
+    "customer_id": money_samples.customer_id,
+    "tx_id": money_samples.tx_id,
+    "receipt_id": money_samples.cash_receipt_id,
 }
 
 
