@@ -149,8 +149,8 @@ def test_cash_payment_from_the_browser(console_client, session, make_customer, s
     assert receipt.number in listed or f"/console/cash-receipts/{receipt.id}" in listed
     # refusals: the form again with the message; nothing written
     before = (count(session, CashReceipt), count(session, LedgerTransaction))
-    for amount, message in (("0", "positive"), ("10,50", "whole crowns"), ("300000", "254/2004"),
-                            ("abc", "not an amount")):
+    for amount, message in (("0", "musí být kladná částka"), ("10,50", "v celých korunách"),
+                            ("300000", "254/2004"), ("abc", "not an amount")):
         response = billing.post(f"/console/customers/{customer.id}/cash", data={"amount": amount})
         assert response.status_code in (409, 422), amount
         assert message in response.get_data(as_text=True)
@@ -172,14 +172,14 @@ def test_statement_upload_and_the_queue(console_client, session, make_customer, 
     page = response.get_data(as_text=True)
     assert response.status_code == 200, page
     assert "vypis.gpc" in page
-    summary = {"Paired": "1", "Unmatched": "2", "Already imported": "0"}
+    summary = {"Spárováno": "1", "Nespárováno": "2", "Již dříve naimportováno": "0"}
     for label, value in summary.items():
         assert f"<dt>{label}</dt><dd class=\"num\">{value}</dd>" in page, label
     # the same file again: already imported, nothing new
     again = billing.post("/console/payments/upload", data={
         "statement": (__import__("io").BytesIO(data), "vypis.gpc")},
         content_type="multipart/form-data").get_data(as_text=True)
-    assert "<dt>Already imported</dt><dd class=\"num\">3</dd>" in again
+    assert "<dt>Již dříve naimportováno</dt><dd class=\"num\">3</dd>" in again
     # a broken file: the line number, nothing imported
     broken = data.replace(b"\r\n075", b"\r\n07X", 1)
     response = billing.post("/console/payments/upload", data={
@@ -200,7 +200,7 @@ def test_statement_upload_and_the_queue(console_client, session, make_customer, 
     assert f"/console/payments/{first.id}/assign" in queue
     response = billing.post(f"/console/payments/{first.id}/assign", data={"customer": "6605"},
                             follow_redirects=True)
-    assert "paired with customer 6605" in response.get_data(as_text=True)
+    assert "spárována se zákazníkem 6605" in response.get_data(as_text=True)
     assert billing.post(f"/console/payments/{second.id}/dismiss",
                         data={"reason": "vráceno plátci"}).status_code == 302
     assert "vráceno" not in billing.get("/console/payments/unmatched").get_data(as_text=True)
