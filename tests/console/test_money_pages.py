@@ -249,7 +249,7 @@ def test_resend_and_the_monthly_run(console_client, session, make_customer, supp
     session.rollback()
     (issued,) = session.scalars(select(Invoice).where(Invoice.period_key == month))
     assert issued.total == D("450.00")
-    listed = billing.get(f"/console/invoices?q=6606&sort=total&dir=asc").get_data(as_text=True)
+    listed = billing.get("/console/invoices?q=6606&sort=total&dir=asc").get_data(as_text=True)
     assert issued.number in listed and invoice.number in listed
     assert issued.number not in billing.get("/console/invoices?q=6606&status=overdue").get_data(
         as_text=True)
