@@ -135,7 +135,7 @@ def cash_form(customer_id: int):
 
 @bp.route("/customers/<int:customer_id>/cash", methods=["POST"])
 @allow(*MONEY)
-@on_refusal(DomainError, message=lambda exc: None, respond=lambda exc: _cash_form(
+@on_refusal(DomainError, respond=lambda exc: _cash_form(
     db().get(Customer, request.view_args["customer_id"]), request.form, _(exc.message), 422))
 def cash_take(customer_id: int):
     customer = _customer_or_404(customer_id)
@@ -190,8 +190,8 @@ def statement_form():
 
 @bp.route("/payments/upload", methods=["POST"])
 @allow(*MONEY)
-@on_refusal(DomainError, message=lambda exc: None, respond=lambda exc: (render_template(
-    "console/money/upload.html", formats=FORMATS, report=None, error=exc.message,
+@on_refusal(DomainError, respond=lambda exc: (render_template(
+    "console/money/upload.html", formats=FORMATS, report=None, error=_(exc.message),
     max_bytes=current_app.config["STATEMENT_MAX_BYTES"]), 422))
 def statement_upload():
     """Import and pair the uploaded statement in this request (the page waits: there is no
