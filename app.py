@@ -78,6 +78,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from web import cli
 
     cli.init_app(app)
+    from web import cli_reports  # ispzone reports (billing/reports/)
+
+    cli_reports.init_app(app)
     _error_handlers(app)
     from web import security
 

@@ -27,15 +27,21 @@ log = logging.getLogger(__name__)
 
 
 def issue_receipts_after_pairing(
-    sessions: sessionmaker[Session], on: date | None = None, *, actor: str
+    sessions: sessionmaker[Session], on: date | None = None, *, actor: str,
+    supplier=None, credit_settings=None,
 ) -> list[str]:
     """Issue the missing receipts (billing.invoicing.receipts) in a transaction of their
     own; returns their numbers. A refusal (``ReceiptError``, e.g. a full number series)
-    propagates to the caller, who reports it; the payments committed before stay."""
-    from billing.invoicing.receipts import issue_receipts
+    propagates to the caller, who reports it; the payments committed before stay.
+
+    The prepaid credit's part comes with it (billing.credit.topups.receipts_and_credit):
+    payments to a credit account's permanent VS are paired to a top-up request first, and
+    the receipts of top-up requests are booked to the credit after."""
+    from billing.credit.topups import receipts_and_credit
 
     return run_in_transaction(
-        sessions, lambda session: [r.number for r in issue_receipts(session, on, actor=actor)]
+        sessions, lambda session: [r.number for r in receipts_and_credit(
+            session, on, actor=actor, supplier=supplier, settings=credit_settings)]
     )
 
 
@@ -47,6 +53,7 @@ Send = Callable[..., bool]
 class MailReport:
     sent: int = 0
     without_email: int = 0
+    switched_off: int = 0  # the customer switched payment-request e-mails off (billing.credit.notices)
     failed: list[str] = field(default_factory=list)  # invoice numbers not sent
 
 
@@ -55,6 +62,7 @@ def send_invoice_emails(sessions: sessionmaker[Session], invoice_ids: Sequence[i
     """E-mail issued invoices with their PDF attached, each in its customer's language
     (template ``invoice_issued``). A failed send is logged and reported; the others go on.
     Reads only."""
+    from billing.credit.notices import payment_request_emails_on
     from billing.documents.pdf import render_invoice_pdf
     from billing.ledger.balances import states_for
     from billing.models import Customer, Invoice
@@ -67,6 +75,9 @@ def send_invoice_emails(sessions: sessionmaker[Session], invoice_ids: Sequence[i
             customer = session.get(Customer, invoice.customer_id)
             if not customer.email:
                 report.without_email += 1
+                continue
+            if not payment_request_emails_on(session, customer.id):
+                report.switched_off += 1
                 continue
             state = states_for(session, [invoice], today())[0]
             pdf = render_invoice_pdf(invoice, state.open_amount)

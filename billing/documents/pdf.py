@@ -314,8 +314,12 @@ def _totals_block(invoice: Invoice, open_amount: Decimal) -> list[Flowable]:
     label = {"credit_note": "Celkem", "advance_receipt": "Přijatá platba"}.get(
         invoice.kind, "Celkem k úhradě"
     )
+    if invoice.kind == InvoiceKind.REGULAR and invoice.total < 0:  # a final invoice, advances overpaid
+        label = "Přeplatek záloh"
     block: list[Flowable] = [_p(f"{label}: {format_money(invoice.total, cur)}", "total")]
-    if invoice.kind != InvoiceKind.CREDIT_NOTE:
+    if invoice.kind == InvoiceKind.REGULAR and invoice.total < 0:
+        block.append(_p("Přeplatek vrátíme nebo započteme.", "right"))
+    elif invoice.kind != InvoiceKind.CREDIT_NOTE:
         if ZERO < open_amount < invoice.total:
             block.append(_p(f"Zbývá uhradit: {format_money(open_amount, cur)}", "total"))
         elif open_amount <= 0:

@@ -88,6 +88,7 @@ class IssueOptions:
     # what the corrected invoice and its earlier credit notes stated (credit_invoice)
     correction_reason: str | None = None
     vat_by_rate: dict[Decimal, Decimal] | None = None
+    currency: str = "CZK"  # a credit account's top-up request may be in EUR (billing/credit/)
 
 
 def issue_invoice(
@@ -132,6 +133,7 @@ def issue_invoice(
         due_date=options.due_date or issued + timedelta(days=DEFAULT_DUE_DAYS),
         variable_symbol=vs,
         specific_symbol=ss,
+        currency=options.currency,
         total_net=doc.total_net,
         total_vat=doc.total_vat,
         total=doc.total,

@@ -2,7 +2,7 @@
 
 :func:`preview_month` selects the customers and their lines exactly as
 :func:`billing.invoicing.recurring.issue_month` does (the same query, the same
-``service_line`` and prices with VAT included) and computes each would-be invoice with the
+``month_lines``: tariff history, surcharges, and prices with VAT included) and computes each would-be invoice with the
 same VAT rules, but writes nothing: no number is taken, nothing is posted. The totals per
 VAT rate are summed from the per-invoice recaps (each invoice's VAT is computed per rate
 from its own lines, § 37), so they equal what the run would issue the same day.
@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from billing.invoicing.recurring import parse_month, service_line
+from billing.invoicing.recurring import month_lines, parse_month
 from billing.invoicing.vat import ComputedDocument, compute_document
 from billing.models import Customer, Invoice, InvoiceKind, Service
 
@@ -92,11 +92,12 @@ def preview_month(session: Session, month: str, on: date) -> MonthPreview:
         .distinct()
         .order_by(Customer.id)
     ).all()
+    planned = month_lines(session, [c for c in customers if c.id not in already], first, last)
     for customer in customers:
         if customer.id in already:
             preview.already_invoiced += 1
             continue
-        lines = [ln for s in customer.services if (ln := service_line(s, first, last))]
+        lines = planned[customer.id]
         if not lines:
             continue
         doc = compute_document(lines, True)

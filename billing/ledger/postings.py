@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from billing.ledger.balances import customer_balance
 from billing.models import AccountKind, Invoice, LedgerAccount, LedgerLeg, LedgerTransaction
 from billing.models import TransactionKind as TK
-from billing.models.ledger import CUSTOMER_ACCOUNTS, LINE_ACCOUNTS
+from billing.models.ledger import CREDIT_ACCOUNTS, CUSTOMER_ACCOUNTS, LINE_ACCOUNTS
 from core.clock import now, today
 from core.db import CENT, bulk_insert
 
@@ -48,6 +48,7 @@ __all__ = [
     "post_allocations",
     "post_call_charges",
     "post_cash_payment",
+    "post_final_invoice",
     "post_invoice",
     "post_opening_credit",
     "post_payments",
@@ -65,7 +66,7 @@ class LedgerError(ValueError):
 def account_key(kind: str, owner: int | None = None) -> str:
     """``receivable:12`` (a customer's), ``voip_line_credit:7`` (a line's), ``revenue``."""
     kind = AccountKind(kind)
-    if kind in CUSTOMER_ACCOUNTS or kind in LINE_ACCOUNTS:
+    if kind in CUSTOMER_ACCOUNTS or kind in LINE_ACCOUNTS or kind in CREDIT_ACCOUNTS:
         if owner is None:
             raise LedgerError(f"a {kind} account belongs to someone: give its owner")
         return f"{kind}:{int(owner)}"
@@ -78,7 +79,7 @@ def _account_row(key: str, moment) -> dict:
     return {
         "key": key,
         "kind": str(kind),
-        "customer_id": int(owner) if kind in CUSTOMER_ACCOUNTS else None,
+        "customer_id": int(owner) if kind in CUSTOMER_ACCOUNTS + CREDIT_ACCOUNTS else None,
         "service_id": int(owner) if kind in LINE_ACCOUNTS else None,
         "created_at": moment,
     }
@@ -235,6 +236,25 @@ def post_invoice(session: Session, invoice: Invoice, actor: str = "system",
     """Post an issued invoice or credit note; ``credit_line=(service id, amount)`` adds a
     VoIP coupon's credit to that line in the same transaction."""
     return record(session, [invoice_posting(invoice, actor, credit_line)])[0]
+
+
+def post_final_invoice(session: Session, invoice: Invoice, *, supply_net: Decimal,
+                       supply_vat: Decimal, advances_total: Decimal, actor: str = "system") -> int:
+    """A final invoice that deducts advances (billing.invoicing.settlement): revenue and VAT
+    of the whole supply, the paid advances (their gross ``advances_total``) leave the
+    advances account, and the difference (``invoice.total``, supply minus advances) is owed
+    (receivable ``+``) or, when negative, becomes the customer's credit (prepaid credit)."""
+    c = invoice.customer_id
+    side = A.RECEIVABLE if invoice.total >= 0 else A.PREPAID_CREDIT
+    legs = [(account_key(side, c), invoice.total),
+            (account_key(A.ADVANCES), _money(advances_total)),
+            (account_key(A.REVENUE), -_money(supply_net)),
+            (account_key(A.OUTPUT_VAT), -_money(supply_vat))]
+    return record(session, [Posting(
+        TK.INVOICE, legs, booked_on=invoice.issue_date, actor=actor,
+        description=f"Faktura {invoice.number} (vyúčtování záloh)", customer_id=c,
+        invoice_id=invoice.id,
+    )])[0]
 
 
 # -- payments and their settlement ---------------------------------------------------------
@@ -419,7 +439,7 @@ def post_staged(session: Session, kind: str, source_sql: str, params: dict, acto
         return 0
     session.execute(text("ANALYZE ledger_staged"))
     moment = now()
-    customer_kinds = ", ".join(f"'{k}'" for k in CUSTOMER_ACCOUNTS)
+    customer_kinds = ", ".join(f"'{k}'" for k in CUSTOMER_ACCOUNTS + CREDIT_ACCOUNTS)
     line_kinds = ", ".join(f"'{k}'" for k in LINE_ACCOUNTS)
     session.execute(
         text(

@@ -1,7 +1,7 @@
 """money acts: cash receipts, a credit note's reason and the lines it corrects
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-06 22:40:00
 
 - ``cash_receipt``: the příjmový pokladní doklad of each cash payment (billing/models/cash.py),
@@ -21,7 +21,7 @@ import core.db
 from migrations.guards import protect, unprotect
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
