@@ -18,6 +18,8 @@ AREAS = [
     "console.views_settings",
     "console.views_customers",
     "console.views_services",
+    "console.views_invoices",
+    "console.views_payments",
 ]
 
 
