@@ -1,7 +1,7 @@
 """a VoIP number is a line: the table ``voip_account`` becomes ``voip_line``
 
 Revision ID: 0011
-Revises: 
+Revises: 0010
 Create Date: 2026-12-06 21:30:00
 
 "Account" names only ledger accounts (docs/ledger.md); a VoIP number's row is its line's.
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = None
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
