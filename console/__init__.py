@@ -13,6 +13,9 @@ from importlib import import_module
 AREAS = [
     "console.views_auth",
     "console.views_dashboard",
+    "console.views_reports",
+    "console.views_enforcement",
+    "console.views_voip",
 ]
 
 

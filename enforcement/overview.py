@@ -7,7 +7,6 @@ the routers' answers. Read-only queries, one function each, that the commands
 from __future__ import annotations
 
 import json
-
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal

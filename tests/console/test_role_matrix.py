@@ -15,13 +15,15 @@ from collections.abc import Callable
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from billing.models import Base, Operator
+from billing.models import Base, Customer, Operator, Service
 
 ROLES = ("admin", "billing", "support", "readonly")
 
 # parameter name -> its value in the demo's database
 SAMPLES: dict[str, Callable[[Session], object]] = {
     "operator_id": lambda s: s.scalar(select(Operator.id).where(Operator.login == "podpora")),
+    "customer_id": lambda s: s.scalar(select(Customer.id).where(Customer.customer_number == "1001")),
+    "service_id": lambda s: s.scalar(select(Service.id).where(Service.kind == "voip").order_by(Service.id).limit(1)),
 }
 
 
