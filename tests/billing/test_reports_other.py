@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from billing.bank.pairing import pair
+from billing.cash.payments import take_cash_payment
 from billing.invoicing.issue import IssueOptions, issue_credit_note, issue_invoice
 from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import LineInput
@@ -129,17 +130,24 @@ def test_payments_journal_lists_every_incoming_payment(session, make_customer, s
     stranger = payment(session, "77.00", date(2026, 11, 6), "999999")
     payment(session, "-120.00", date(2026, 11, 7))  # money out: not a payment received
     payment(session, "60.00", date(2026, 12, 1), customer.customer_number)  # next month
+    walk_in = make_customer(number="7302", name="Petr Hotový")
+    other = invoice(session, walk_in, supplier, "300.00", date(2026, 11, 2), date(2026, 11, 16))
+    cash = take_cash_payment(session, walk_in, "300.00", supplier, actor="operator:pokladna",
+                             invoice=other, on=date(2026, 11, 8))
 
     journal = payments_journal(session, nov)
 
-    assert [p.id for p in journal.payments] == [paid.id, stranger.id]
-    first, second = journal.payments
+    assert [p.id for p in journal.payments][:2] == [paid.id, stranger.id]
+    first, second, at_the_till = journal.payments
+    assert (at_the_till.source, at_the_till.document) == ("cash", cash.receipt.number)
+    assert at_the_till.paid == [(other.number, D("300.00"))]
+    assert journal.total_by("cash") == D("300.00") and journal.total_by("bank") == D("577.00")
     assert (first.customer_number, first.status, first.counter_name) == ("7301", "matched",
                                                                          "MALA EVA")
     assert first.paid == [(inv.number, D("450.00"))] and first.credit == D("50.00")
     assert second.status == "unmatched" and second.customer_number is None
     assert second.credit == D("0.00")
-    assert journal.total == D("577.00") and journal.total_of("matched") == D("500.00")
+    assert journal.total == D("877.00") and journal.total_of("matched") == D("800.00")
 
 
 # -- CSV --------------------------------------------------------------------------------------
