@@ -45,6 +45,9 @@ def test_cases_list_filters_and_the_timeline(session, make_customer, supplier, c
     assert "7901" in html and "7902" in html
     only_r2 = client.get("/console/enforcement?router=r2").get_data(as_text=True)
     assert "7902" in only_r2 and "7901" not in only_r2
+    typed = client.get("/console/enforcement?q=7902", headers={"HX-Request": "true"})
+    table = typed.get_data(as_text=True).split('id="cases"')[1]  # what htmx swaps in
+    assert "7902" in table and "7901" not in table
     paid_meanwhile = client.get("/console/enforcement?overdue=no").get_data(as_text=True)
     assert "7901" not in paid_meanwhile
     case = client.get(f"/console/enforcement/cases/{warned.id}").get_data(as_text=True)
