@@ -20,6 +20,9 @@ AREAS = [
     "console.views_services",
     "console.views_invoices",
     "console.views_payments",
+    "console.views_reports",
+    "console.views_enforcement",
+    "console.views_voip",
 ]
 
 
