@@ -29,12 +29,18 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(invoices_group)
     app.cli.add_command(payments_group)
+    from web.cli_money import add_commands  # the money acts join the two groups
+
+    add_commands(invoices_group, payments_group)
     from web import cli_credit  # ispzone credit ... (billing/credit/, docs/credit.md)
 
     cli_credit.init_app(app)
     from web.security import security_group
 
     app.cli.add_command(security_group)
+    from web import cli_services
+
+    cli_services.init_app(app)  # ispzone services ..., ispzone voip set-password
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")

@@ -40,13 +40,20 @@ Step = Callable[[Session, DailyContext], dict]
 
 def _steps() -> list[tuple[str, Step]]:
     """The steps in order (imported here: a step's module may import this one)."""
-    from billing.credit import autopay, closing, statements, topups
+    from billing.credit import (  # credit-services
+        autopay,
+        closing,
+        notices,
+        renewals,
+        statements,
+        topups,
+    )
 
     return [
         ("topups", topups.daily_step),  # payments to permanent VS, receipts -> credit
-        # ("renewals", renewals.daily_step),  # credit-services: auto-renew 11 days ahead
+        ("renewals", renewals.daily_step),  # credit-services: auto-renew 11 days ahead
         ("autopay", autopay.daily_step),  # requests N days old paid from credit
-        # ("notices", notices.daily_step),  # credit-services: low credit, expiry
+        ("notices", notices.daily_step),  # credit-services: low credit, expiry
         ("statements", statements.daily_step),  # the month's statements on its first days
         ("closing", closing.daily_step),  # accounts whose closing was asked for
     ]

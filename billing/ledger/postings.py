@@ -47,6 +47,8 @@ __all__ = [
     "post",
     "post_allocations",
     "post_call_charges",
+    "post_cash_payment",
+    "post_final_invoice",
     "post_invoice",
     "post_opening_credit",
     "post_payments",
@@ -236,6 +238,25 @@ def post_invoice(session: Session, invoice: Invoice, actor: str = "system",
     return record(session, [invoice_posting(invoice, actor, credit_line)])[0]
 
 
+def post_final_invoice(session: Session, invoice: Invoice, *, supply_net: Decimal,
+                       supply_vat: Decimal, advances_total: Decimal, actor: str = "system") -> int:
+    """A final invoice that deducts advances (billing.invoicing.settlement): revenue and VAT
+    of the whole supply, the paid advances (their gross ``advances_total``) leave the
+    advances account, and the difference (``invoice.total``, supply minus advances) is owed
+    (receivable ``+``) or, when negative, becomes the customer's credit (prepaid credit)."""
+    c = invoice.customer_id
+    side = A.RECEIVABLE if invoice.total >= 0 else A.PREPAID_CREDIT
+    legs = [(account_key(side, c), invoice.total),
+            (account_key(A.ADVANCES), _money(advances_total)),
+            (account_key(A.REVENUE), -_money(supply_net)),
+            (account_key(A.OUTPUT_VAT), -_money(supply_vat))]
+    return record(session, [Posting(
+        TK.INVOICE, legs, booked_on=invoice.issue_date, actor=actor,
+        description=f"Faktura {invoice.number} (vyúčtování záloh)", customer_id=c,
+        invoice_id=invoice.id,
+    )])[0]
+
+
 # -- payments and their settlement ---------------------------------------------------------
 
 
@@ -273,6 +294,20 @@ def post_allocations(session: Session, allocations: Sequence[dict], actor: str) 
         )
         for a in allocations
     ])
+
+
+def post_cash_payment(session: Session, tx, customer_id: int, receipt_number: str,
+                      actor: str) -> int:
+    """Cash taken at the till (``tx``: its movement on the till's pseudo-account, see
+    billing/models/cash.py): the money is in the till and on the customer's prepaid credit
+    until settlement applies it, exactly like a bank payment."""
+    return record(session, [Posting(
+        TK.PAYMENT,
+        [(account_key(A.CASH), tx.amount),
+         (account_key(A.PREPAID_CREDIT, customer_id), -tx.amount)],
+        booked_on=tx.booked_on, actor=actor, description=f"Hotovost, doklad {receipt_number}",
+        customer_id=customer_id, bank_transaction_id=tx.id, reference=receipt_number,
+    )])[0]
 
 
 def post_unpairing(session: Session, tx, customer_id: int, reopened: Decimal, *,
