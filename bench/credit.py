@@ -51,17 +51,21 @@ def populate(url: str, n: int) -> None:
                                 "opened_at", "opened_by"],
              ((i, i, "CZK", variable_symbol_for(i), True, stamp, "bench") for i in ids))
         # every customer's credit: 1000 Kč (one opening transaction), the other side once
+        # the accounts a running system has: each customer's credit and receivable (their
+        # invoices were posted), the shared ones
+        due = [i for i in ids if i % 5 == 0]
+        shared = ["opening_balance", "revenue", "output_vat", "advances"]
         copy("ledger_account", ["id", "key", "kind", "customer_id", "created_at"],
-             [(1, "opening_balance", "opening_balance", None, stamp)]
-             + [(1 + i, f"credit:{i}", "credit", i, stamp) for i in ids])
+             [(k, key, key, None, stamp) for k, key in enumerate(shared, start=1)]
+             + [(len(shared) + i, f"credit:{i}", "credit", i, stamp) for i in ids]
+             + [(len(shared) + n + i, f"receivable:{i}", "receivable", i, stamp) for i in due])
         copy("ledger_leg", ["transaction_id", "account_id", "amount"],
-             (leg for i in ids for leg in ((i, 1 + i, "-1000.00"), (i, 1, "1000.00"))))
+             (leg for i in ids for leg in ((i, 4 + i, "-1000.00"), (i, 1, "1000.00"))))
         copy("ledger_transaction", ["id", "kind", "booked_on", "actor", "description",
                                     "customer_id", "created_at"],
              ((i, "opening", t - timedelta(days=40), "bench", "", i, stamp) for i in ids))
         # 20 % have a request due today: 605 Kč (500 without VAT) or, every other one,
         # 1815 Kč (1500 without VAT: the credit is short)
-        due = [i for i in ids if i % 5 == 0]
         copy("invoice", ["id", "customer_id", "contract_id", "number", "kind", "issue_date",
                          "taxable_date", "due_date", "variable_symbol", "specific_symbol",
                          "currency", "total_net", "total_vat", "total", "supplier_name",
@@ -119,7 +123,8 @@ def timed_daily(url: str) -> tuple[float, int, dict]:
     for module in (core.db, billing.credit.autopay, billing.credit.mail, billing.ledger.postings):
         module.bulk_insert = original
     engine.dispose()
-    return seconds, counter["n"], {**report.steps, **report.refused}
+    return seconds, counter["n"], {name: (f"{report.seconds[name]:.2f} s", result)
+                                    for name, result in {**report.steps, **report.refused}.items()}
 
 
 def run(base_url: str, n: int) -> None:
