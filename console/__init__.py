@@ -13,6 +13,7 @@ from importlib import import_module
 AREAS = [
     "console.views_auth",
     "console.views_dashboard",
+    "console.views_credit",  # prepaid credit accounts (docs/credit.md)
 ]
 
 

@@ -15,13 +15,15 @@ from collections.abc import Callable
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from billing.models import Base, Operator
+from billing.models import Base, Customer, Operator
 
 ROLES = ("admin", "billing", "support", "readonly")
 
 # parameter name -> its value in the demo's database
 SAMPLES: dict[str, Callable[[Session], object]] = {
     "operator_id": lambda s: s.scalar(select(Operator.id).where(Operator.login == "podpora")),
+    "customer_id": lambda s: s.scalar(select(Customer.id).where(Customer.customer_number == "1001")),
+    "refund_id": lambda s: 1,  # none in the demo: refused, changing nothing
 }
 
 
