@@ -23,6 +23,7 @@ AREAS = [
     "console.views_reports",
     "console.views_enforcement",
     "console.views_voip",
+    "console.views_credit",  # prepaid credit accounts (docs/credit.md)
 ]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from billing.models import Base, Contract, Customer, Operator, Service
 from tests.console import money_samples
+from billing.models import Base, Customer, Operator
 
 ROLES = ("admin", "billing", "support", "readonly")
 
@@ -31,6 +32,7 @@ SAMPLES: dict[str, Callable[[Session], object]] = {
     "tx_id": money_samples.tx_id,
     "receipt_id": money_samples.cash_receipt_id,
     "line_id": lambda s: s.scalar(select(Service.id).where(Service.kind == "voip").order_by(Service.id).limit(1)),
+    "refund_id": lambda s: 1,  # none in the demo: refused, changing nothing
 }
 
 
