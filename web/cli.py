@@ -32,6 +32,9 @@ def init_app(app: Flask) -> None:
     from web.security import security_group
 
     app.cli.add_command(security_group)
+    from web import cli_credit_services  # issue 15: renewals and notices (credit-services)
+
+    cli_credit_services.init_app(app)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
