@@ -407,12 +407,14 @@ def force_reconnect(session: Session, customer_id: int, *, actor: str, policy: P
 
 
 def set_exemption(session: Session, customer: Customer, *, never: bool = False,
-                  until: date | None = None, actor: str) -> None:
-    """Exempt a customer (``never`` = for good, or ``until`` a day); neither clears it."""
+                  until: date | None = None, actor: str, reason: str | None = None) -> None:
+    """Exempt a customer (``never`` = for good, or ``until`` a day); neither clears it. The
+    ``reason`` (why the operator exempts them) goes into the audit event."""
     old = "never" if customer.enforcement_exempt else customer.enforcement_exempt_until
     customer.enforcement_exempt = bool(never)
     customer.enforcement_exempt_until = None if never else until
     new = "never" if never else until
     audit.record(session, "enforcement.exempt", actor=actor, customer_id=customer.id,
-                 field="enforcement_exempt", old_value=old, new_value=new)
+                 field="enforcement_exempt", old_value=old, new_value=new,
+                 details={"reason": reason} if reason else None)
     session.flush()

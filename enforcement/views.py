@@ -15,7 +15,7 @@ from functools import partial
 
 from flask import Flask
 
-from enforcement import cli, config, demo, service, warning
+from enforcement import cli, config, demo, provisioning, service, warning
 from enforcement.radius import api as radius_api
 from web import settings
 
@@ -29,5 +29,6 @@ def init_app(app: Flask) -> None:
     radius_api.install(app)
     cli.init_app(app)
     service.install(app.config)
+    provisioning.install(app.config)  # a moved service moves its router state
     hooks = app.extensions.setdefault("ispzone.demo_hooks", [])
     hooks.append(partial(demo.load, instance_path=app.instance_path))

@@ -308,3 +308,41 @@ def monthly_totals(session: Session, service_id: int, on: date, months: int = 12
             result.append(MonthTotal(first, row[0], int(row[1] or 0), row[2]))
         first = date(first.year - 1, 12, 1) if first.month == 1 else date(first.year, first.month - 1, 1)
     return result
+
+
+# -- the operators' customer card (console) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineSummary:
+    """One VoIP line of a customer as the customer card shows it."""
+
+    service: Service
+    credit: Decimal
+    low_credit_threshold: Decimal | None
+    calls: list[CallRecord]  # the newest first
+    calls_count: int
+
+
+def customer_lines(session: Session, customer_id: int, calls: int = 10) -> list[LineSummary]:
+    """The customer's VoIP lines (ended ones too), each with its credit (the ledger's),
+    its threshold and its newest ``calls`` calls. Reads only."""
+    from billing.ledger.balances import line_credit
+
+    services = session.scalars(
+        select(Service)
+        .where(Service.customer_id == customer_id, Service.kind == "voip")
+        .order_by(Service.valid_from, Service.id)
+    ).all()
+    result = []
+    for service in services:
+        row = session.get(VoipLine, service.id)
+        recent, total = calls_page(session, service.id, 1, calls)
+        result.append(LineSummary(
+            service=service,
+            credit=line_credit(session, service.id),
+            low_credit_threshold=row.low_credit_threshold if row else None,
+            calls=recent,
+            calls_count=total,
+        ))
+    return result

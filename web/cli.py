@@ -29,9 +29,18 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(invoices_group)
     app.cli.add_command(payments_group)
+    from web.cli_money import add_commands  # the money acts join the two groups
+
+    add_commands(invoices_group, payments_group)
+    from web import cli_credit  # ispzone credit ... (billing/credit/, docs/credit.md)
+
+    cli_credit.init_app(app)
     from web.security import security_group
 
     app.cli.add_command(security_group)
+    from web import cli_services
+
+    cli_services.init_app(app)  # ispzone services ..., ispzone voip set-password
     from web import cli_credit_services  # issue 15: renewals and notices (credit-services)
 
     cli_credit_services.init_app(app)
@@ -167,7 +176,11 @@ def _issue_receipts(on=None, quiet: bool = True) -> None:
     from core.errors import DomainError
 
     try:
-        issued = issue_receipts_after_pairing(sessions(), on, actor=cli_actor())
+        from billing.credit import CreditSettings
+
+        issued = issue_receipts_after_pairing(
+            sessions(), on, actor=cli_actor(), supplier=supplier(),
+            credit_settings=CreditSettings.from_config(current_app.config))
     except DomainError as exc:  # reported; the committed payments stand (not exit 1)
         click.echo(f"tax documents for received advance payments: not issued: {exc}", err=True)
         return

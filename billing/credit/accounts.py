@@ -213,13 +213,13 @@ def credit_balances(session: Session, customer_ids) -> dict[int, Decimal]:
     from core.db import is_in
 
     rows = session.execute(
-        select(LedgerAccount.customer_id, -func.sum(LedgerLeg.amount))
+        select(LedgerAccount.customer_id, type_coerce(-func.sum(LedgerLeg.amount), Money()))
         .join(LedgerLeg, LedgerLeg.account_id == LedgerAccount.id)
         .where(LedgerAccount.kind == str(AccountKind.CREDIT),
                is_in(session, LedgerAccount.customer_id, ids))
         .group_by(LedgerAccount.customer_id)
     )
-    found = {cid: Decimal(amount).quantize(Decimal("0.01")) for cid, amount in rows}
+    found = dict(rows.all())
     return {cid: found.get(cid, ZERO) for cid in ids}
 
 

@@ -20,6 +20,7 @@ from datetime import date
 from sqlalchemy.orm import Session, sessionmaker
 
 from billing.credit.accounts import CreditSettings
+from billing.invoicing.supplier import Supplier
 from core.db import run_in_transaction
 from core.errors import DomainError
 
@@ -31,6 +32,7 @@ class DailyContext:
     on: date
     settings: CreditSettings
     actor: str = "system:credit-daily"
+    supplier: Supplier = field(default_factory=Supplier)
 
 
 Step = Callable[[Session, DailyContext], dict]

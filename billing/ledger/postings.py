@@ -47,6 +47,7 @@ __all__ = [
     "post",
     "post_allocations",
     "post_call_charges",
+    "post_cash_payment",
     "post_final_invoice",
     "post_invoice",
     "post_opening_credit",
@@ -293,6 +294,20 @@ def post_allocations(session: Session, allocations: Sequence[dict], actor: str) 
         )
         for a in allocations
     ])
+
+
+def post_cash_payment(session: Session, tx, customer_id: int, receipt_number: str,
+                      actor: str) -> int:
+    """Cash taken at the till (``tx``: its movement on the till's pseudo-account, see
+    billing/models/cash.py): the money is in the till and on the customer's prepaid credit
+    until settlement applies it, exactly like a bank payment."""
+    return record(session, [Posting(
+        TK.PAYMENT,
+        [(account_key(A.CASH), tx.amount),
+         (account_key(A.PREPAID_CREDIT, customer_id), -tx.amount)],
+        booked_on=tx.booked_on, actor=actor, description=f"Hotovost, doklad {receipt_number}",
+        customer_id=customer_id, bank_transaction_id=tx.id, reference=receipt_number,
+    )])[0]
 
 
 def post_unpairing(session: Session, tx, customer_id: int, reopened: Decimal, *,

@@ -2,6 +2,7 @@
 
 import billing.models.credit  # noqa: F401  (prepaid credit tables: billing/credit/)
 from billing.models.audit import PasswordResetToken, SessionKind, UserSession
+from billing.models.cash import CASH_ACCOUNT, CashReceipt  # noqa: F401
 from billing.models.credit_services import (  # issue 15: credit services
     AdvanceDeduction,
     CreditNotice,
@@ -41,12 +42,15 @@ from billing.models.ledger import (
     LedgerTransaction,
     TransactionKind,
 )
+from billing.models.notes import CustomerNote
+from billing.models.operators import Operator, OperatorRecoveryCode, OperatorRole, OperatorSession  # noqa: F401
 from billing.models.payments import (
     Allocation,
     BankTransaction,
     BankTransactionStatus,
     StatementImport,
 )
+from billing.models.services import ServiceTariff
 from core.audit import AuditEvent
 from core.db import Base
 
@@ -61,6 +65,7 @@ __all__ = [
     "Base",
     "Contract",
     "Customer",
+    "CustomerNote",
     "DocumentSeries",
     "Invoice",
     "InvoiceKind",
@@ -75,6 +80,7 @@ __all__ = [
     "ServiceAddress",
     "ServiceKind",
     "ServicePeriod",
+    "ServiceTariff",
     "SessionKind",
     "StatementImport",
     "TaxReceipt",

@@ -45,6 +45,7 @@ class AccountKind(enum.StrEnum):
     ADVANCES = "advances"  # advance invoices (payment requests, no tax document) (-)
     VOIP_PREPAID = "voip_prepaid"  # invoiced VoIP coupons not yet called away (+)
     OPENING_BALANCE = "opening_balance"  # the other side of opening balances (+)
+    CASH = "cash"  # the till: cash received from customers (+)
     CREDIT = "credit"  # per customer: the prepaid credit account, without VAT (-)
     REFUNDS = "refunds"  # credit to be returned to customers' bank accounts (-)
 

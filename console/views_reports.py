@@ -1,0 +1,111 @@
+"""Reports in the console (``/console/reports``): VAT with the kontrolní hlášení split,
+debtors by age, the payments journal, for a chosen period, each with its CSV download, and
+the Pohoda XML of the period's invoices. Money reports are for billing (and admin); the
+readonly role may read them. The reports are billing/reports/ (docs/reports.md), the same
+functions ``ispzone reports`` calls."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Response, current_app, render_template, request
+
+from billing.invoicing.supplier import Supplier
+from billing.reports import csv_export
+from billing.reports.debtors import debtors_report
+from billing.reports.payments import payments_journal
+from billing.reports.period import Period, month_of
+from billing.reports.pohoda import pohoda_xml
+from billing.reports.vat import vat_report
+from console.auth import allow
+from console.blueprint import bp
+from core.clock import today
+from web import parsing
+from web.database import db
+
+MONEY_READERS = ("billing", "readonly")  # and admin
+
+
+def _day(name: str, default: date) -> date:
+    raw = request.args.get(name, "").strip()
+    return parsing.day(raw) if raw else default
+
+
+def _period() -> Period:
+    """?from=YYYY-MM-DD&to=YYYY-MM-DD; the previous month when not given."""
+    last_month = month_of(today().replace(day=1) - timedelta(days=1))
+    return Period(_day("from", last_month.start), _day("to", last_month.end))
+
+
+def _download(data: bytes, filename: str, mimetype: str) -> Response:
+    return Response(data, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+    })
+
+
+def _csv(data: bytes, name: str, period_label: str) -> Response:
+    return _download(data, f"{name}-{period_label}.csv", "text/csv; charset=utf-8")
+
+
+@bp.get("/reports")
+@allow(*MONEY_READERS)
+def reports():
+    period = _period()
+    return render_template("console/reports/index.html", period=period,
+                           report=vat_report(db(), period))
+
+
+@bp.get("/reports/vat.csv")
+@allow(*MONEY_READERS)
+def reports_vat_csv():
+    period = _period()
+    return _csv(csv_export.vat_csv(vat_report(db(), period)), "dph", period.label)
+
+
+@bp.get("/reports/kh.csv")
+@allow(*MONEY_READERS)
+def reports_kh_csv():
+    period = _period()
+    return _csv(csv_export.kh_csv(vat_report(db(), period)), "kontrolni-hlaseni",
+                period.label)
+
+
+@bp.get("/reports/debtors")
+@allow(*MONEY_READERS)
+def reports_debtors():
+    on = _day("on", today())
+    return render_template("console/reports/debtors.html", on=on,
+                           report=debtors_report(db(), on))
+
+
+@bp.get("/reports/debtors.csv")
+@allow(*MONEY_READERS)
+def reports_debtors_csv():
+    on = _day("on", today())
+    return _csv(csv_export.debtors_csv(debtors_report(db(), on)), "dluznici", on.isoformat())
+
+
+@bp.get("/reports/payments")
+@allow(*MONEY_READERS)
+def reports_payments():
+    period = _period()
+    return render_template("console/reports/payments.html", period=period,
+                           journal=payments_journal(db(), period))
+
+
+@bp.get("/reports/payments.csv")
+@allow(*MONEY_READERS)
+def reports_payments_csv():
+    period = _period()
+    return _csv(csv_export.payments_csv(payments_journal(db(), period)), "platby",
+                period.label)
+
+
+@bp.get("/reports/pohoda.xml")
+@allow(*MONEY_READERS)
+def reports_pohoda():
+    period = _period()
+    data = pohoda_xml(db(), period, Supplier.from_config(current_app.config))
+    return _download(data, f"pohoda-faktury-{period.label}.xml",
+                     "application/xml; charset=windows-1250")
