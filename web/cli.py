@@ -41,6 +41,9 @@ def init_app(app: Flask) -> None:
     from web import cli_services
 
     cli_services.init_app(app)  # ispzone services ..., ispzone voip set-password
+    from web import cli_credit_services  # issue 15: renewals and notices (credit-services)
+
+    cli_credit_services.init_app(app)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
