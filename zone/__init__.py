@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("zone", __name__)
 
-from zone import auth, email, views  # noqa: E402,F401  (register routes)
+from zone import auth, email, support, views  # noqa: E402,F401  (register routes)
