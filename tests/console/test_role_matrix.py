@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from billing.models import Base, Contract, Customer, Operator, Service
 from tests.console import money_samples
-from billing.models import Base, Customer, Operator
 
 ROLES = ("admin", "billing", "support", "readonly")
 
