@@ -16,13 +16,22 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from billing.models import Base, Operator
+from billing.models import Base, Contract, Customer, Operator, Service
+from tests.console import money_samples
 
 ROLES = ("admin", "billing", "support", "readonly")
 
 # parameter name -> its value in the demo's database
 SAMPLES: dict[str, Callable[[Session], object]] = {
     "operator_id": lambda s: s.scalar(select(Operator.id).where(Operator.login == "podpora")),
+    "customer_id": lambda s: s.scalar(select(Customer.id).where(Customer.customer_number == "1001")),
+    "contract_id": lambda s: s.scalar(select(Contract.id).where(Contract.number == "1001")),
+    "service_id": lambda s: s.scalar(select(Service.id).where(Service.pppoe_username == "novak1001")),
+    "invoice_id": money_samples.invoice_id,
+    "tx_id": money_samples.tx_id,
+    "receipt_id": money_samples.cash_receipt_id,
+    "line_id": lambda s: s.scalar(select(Service.id).where(Service.kind == "voip").order_by(Service.id).limit(1)),
+    "refund_id": lambda s: 1,  # none in the demo: refused, changing nothing
 }
 
 
