@@ -16,7 +16,7 @@ import ipaddress
 from datetime import timedelta
 from functools import wraps
 
-from flask import abort, current_app, g, redirect, request, url_for
+from flask import abort, current_app, g, has_request_context, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from billing import operators
@@ -220,7 +220,7 @@ def public(view):
 
 @bp.app_context_processor
 def _console_context() -> dict:
-    if not request.blueprint or request.blueprint != "console":
+    if not has_request_context() or request.blueprint != "console":
         return {}
     return {"current_operator": current_operator(), "may": may,
             "pending_operator": pending_operator,
