@@ -20,7 +20,7 @@
    without diacritics, an IP address, a VS), ``--queries`` random queries each after a
    warm-up, and prints p50 and p99. Target: p99 <= 50 ms.
 4. Times the customer card's data of the customer with history (billing.customers.card.card
-   + enforcement.overview.case_timeline + voip.lines.customer_lines, what the console's card
+   + enforcement.cases.case_overview + voip.lines.customer_lines, what the console's card
    page reads) 50 times, and, when the console's card page exists, the page itself through
    the app (rendered, as an admin). Target: <= 100 ms.
 
@@ -246,8 +246,8 @@ def measure(url: str, n: int, queries: int) -> bool:
     from billing.models import Customer
     from core.clock import today
     from core.db import make_engine, make_session_factory
+    from enforcement.cases import case_overview
     from enforcement.models import EnforcementCase
-    from enforcement.overview import case_timeline
     from voip.lines import customer_lines
 
     engine = make_engine(url)
@@ -292,7 +292,7 @@ def measure(url: str, n: int, queries: int) -> bool:
         customer = customer_by_number(session, RICH_NUMBER)
         data = card(session, customer, today())
         case = (session.get(EnforcementCase, customer.id),
-                case_timeline(session, customer.id, limit=30))
+                case_overview(session, customer.id, limit=30).timeline)
         lines = customer_lines(session, customer.id)
         session.rollback()
         return data, case, lines

@@ -6,7 +6,7 @@ with credit and calls, audit events, notes) and "view the zone as this customer"
 
 Every role reads; support (and admin) create and change customers and contracts and view
 the zone as a customer; support and billing write notes. Views are thin: the domain is
-billing/customers/ (search, register, card, view_as), enforcement.overview and voip.lines;
+billing/customers/ (search, register, card, view_as), enforcement.cases and voip.lines;
 every change is audited with the operator (docs/console-customers.md)."""
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from console.auth import ALL, actor, allow
 from console.blueprint import bp
 from console.customer_forms import ContractForm, CustomerForm, NewCustomerForm, NoteForm
 from core.clock import today
+from enforcement.cases import case_overview
 from enforcement.models import EnforcementCase
-from enforcement.overview import case_timeline
 from voip.lines import customer_lines
 from web import parsing, sessions
 from web.database import db
@@ -233,7 +233,7 @@ def customer_card(customer_id: int):
         customer=customer,
         card=data,
         case=session.get(EnforcementCase, customer.id),
-        timeline=case_timeline(session, customer.id, limit=30),
+        timeline=case_overview(session, customer.id, limit=30).timeline,
         lines=customer_lines(session, customer.id),
         note_form=NoteForm(),
         contract_form=ContractForm(data={"signed_on": today().isoformat()}),

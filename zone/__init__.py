@@ -5,4 +5,4 @@ from flask import Blueprint
 bp = Blueprint("zone", __name__)
 
 # routes; view_as: an operator viewing the zone as a customer, read-only
-from zone import auth, email, view_as, views  # noqa: E402,F401
+from zone import auth, credit, email, support, view_as, views  # noqa: E402,F401

@@ -3,7 +3,7 @@
 Everything is read by the customer's id on indexed columns and limited (the newest
 invoices, payments, ledger entries, audit events and notes), so a customer with ten years
 of history loads as fast as a new one (bench/console.py). The enforcement case and the VoIP
-lines are read by their own packages (``enforcement.overview.case_timeline``,
+lines are read by their own packages (``enforcement.cases.case_overview``,
 ``voip.lines.customer_lines``): billing imports neither. Flask-free; reads only.
 """
 

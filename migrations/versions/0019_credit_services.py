@@ -48,11 +48,13 @@ def upgrade() -> None:
     op.create_index(op.f("ix_advance_deduction_invoice_id"), "advance_deduction", ["invoice_id"])
     op.create_index(op.f("ix_advance_deduction_advance_invoice_id"), "advance_deduction", ["advance_invoice_id"])
 
-    with op.batch_alter_table("service") as batch:
-        batch.add_column(sa.Column("expires_on", sa.Date(), nullable=True))
-        batch.add_column(sa.Column("renewal_months", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("auto_renew", sa.Boolean(), nullable=True))
-        batch.add_column(sa.Column("billed_monthly", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # plain ADD COLUMNs: a batch rebuild of ``service`` on SQLite would drop a table that
+    # service_tariff (0014) and others reference, which the foreign keys refuse
+    op.add_column("service", sa.Column("expires_on", sa.Date(), nullable=True))
+    op.add_column("service", sa.Column("renewal_months", sa.Integer(), nullable=True))
+    op.add_column("service", sa.Column("auto_renew", sa.Boolean(), nullable=True))
+    op.add_column("service", sa.Column("billed_monthly", sa.Boolean(), nullable=False,
+                                       server_default=sa.false()))
     op.create_index(op.f("ix_service_expires_on"), "service", ["expires_on"])
 
     op.create_table(
