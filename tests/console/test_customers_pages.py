@@ -113,6 +113,7 @@ def test_create_assigns_the_next_number_and_audits(session, make_customer, conso
 def test_create_with_a_bad_field_shows_it_and_changes_nothing(session, console_client, bad,
                                                                field_message):
     client = console_client("support")
+    client.post("/language", data={"lang": "cs"})
     before = (count(session, Customer), count(session, Contract), count(session, AuditEvent))
     response = client.post("/console/customers/new", data={**GOOD, **bad})
     html = response.get_data(as_text=True)
@@ -247,6 +248,7 @@ def section(html: str, anchor: str) -> str:
 
 def test_the_card_shows_every_section_in_czech_formats(session, history, console_client):
     client = console_client("readonly")
+    client.post("/language", data={"lang": "cs"})
     response = client.get(f"/console/customers/{history.id}")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
