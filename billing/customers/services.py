@@ -477,7 +477,8 @@ def change_service(
     if upload_kbps is not UNSET:
         new["upload_kbps"] = _speed(upload_kbps, "upload_kbps")
     if router_name is not UNSET:
-        new["router_name"] = _router(router_name, known_routers)
+        unchanged = (router_name or None) == service.router_name
+        new["router_name"] = _router(router_name, None if unchanged else known_routers)
     new_ips = _ips(ips) if ips is not UNSET else None
     if not internet:
         for key in ("download_kbps", "upload_kbps", "router_name"):

@@ -280,3 +280,17 @@ def test_a_price_change_back_into_an_invoiced_month_is_refused(session, make_cus
                             effective_from=date(2026, 4, 1))
     session.commit()
     assert service.price == Decimal("500.00")
+
+
+def test_an_unregistered_router_may_stay_but_not_be_chosen(session, make_customer):
+    customer = make_customer(internet_ip="100.64.5.10")
+    service = customer.services[0]
+    service.router_name = "old-bras"
+    session.commit()
+    known = ["kolin-bras1"]
+    result = services.change_service(session, service, actor=ACTOR, router_name="old-bras",
+                                     location="Husova 7", known_routers=known)
+    assert result.fields == ["location"]
+    with pytest.raises(services.ServiceError):
+        services.change_service(session, service, actor=ACTOR, router_name="other-bras",
+                                known_routers=known)
