@@ -16,6 +16,7 @@ that is not the customer's, is a credit note or is paid. Functions flush; the ca
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -42,6 +43,7 @@ from core.clock import today
 from core.db import money_sum
 from core.errors import Conflict, Invalid
 
+_AMOUNT = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,2})?")
 PREFIX = "PPD"
 SERIAL_DIGITS = 6
 # zákon č. 254/2004 Sb., o omezení plateb v hotovosti, § 4 odst. 1: more than this from one
@@ -70,13 +72,13 @@ def parse_amount(text: str | Decimal) -> Decimal:
         return text
     cleaned = str(text).replace("\u00a0", "").replace(" ", "").replace(",", ".")
     cleaned = cleaned.removesuffix("Kč").removesuffix("CZK")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise CashPaymentError(f"not an amount: {text!r}", field="amount") from None
-    if not value.is_finite():
+    # plain ASCII digits, a sign, at most two decimals: no exponent, NaN, "1_000" or other scripts
+    if not _AMOUNT.fullmatch(cleaned):
         raise CashPaymentError(f"not an amount: {text!r}", field="amount")
-    return value
+    try:
+        return Decimal(cleaned)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
+        raise CashPaymentError(f"not an amount: {text!r}", field="amount") from None
 
 
 def check_amount(amount: Decimal) -> Decimal:

@@ -50,6 +50,12 @@ def owe(session, supplier, customer, amount, days_ago=40):
     return invoice
 
 
+def czech(client):
+    """The money pages in Czech, the operators' default (the fixture's client reads English)."""
+    client.post("/language", data={"lang": "cs"})
+    return client
+
+
 def audits(session, action):
     session.rollback()  # a fresh snapshot: the app's requests committed meanwhile
     return session.scalars(select(AuditEvent).where(AuditEvent.action == action)
@@ -63,7 +69,7 @@ def count(session, model):
 
 def test_one_off_invoice_from_the_browser(console_client, session, make_customer, outbox):
     customer = make_customer(number="6601", email="pavel@example.cz")
-    billing = console_client("billing")
+    billing = czech(console_client("billing"))
     page = billing.get(f"/console/customers/{customer.id}/invoices/new")
     assert page.status_code == 200 and "6601" in page.get_data(as_text=True)
     response = billing.post(f"/console/customers/{customer.id}/invoices/new", data={
@@ -98,7 +104,7 @@ def test_credit_note_from_the_browser(console_client, session, make_customer, su
         supplier, IssueOptions())
     session.commit()
     router, cable = invoice.lines
-    billing = console_client("billing")
+    billing = czech(console_client("billing"))
     form = billing.get(f"/console/invoices/{invoice.id}/credit-note").get_data(as_text=True)
     assert f"mode_{router.id}" in form and "99,80" in form
     response = billing.post(f"/console/invoices/{invoice.id}/credit-note", data={
@@ -127,7 +133,7 @@ def test_cash_payment_from_the_browser(console_client, session, make_customer, s
     customer = make_customer(number="6603")
     old = owe(session, supplier, customer, "605.00", days_ago=60)
     new = owe(session, supplier, customer, "450.00", days_ago=30)
-    billing = console_client("billing")
+    billing = czech(console_client("billing"))
     page = billing.get(f"/console/customers/{customer.id}/cash").get_data(as_text=True)
     assert old.number in page and new.number in page
     response = billing.post(f"/console/customers/{customer.id}/cash",
@@ -163,7 +169,7 @@ def test_statement_upload_and_the_queue(console_client, session, make_customer, 
     payer = make_customer(number="6604")
     owe(session, supplier, payer, "450.00")
     other = make_customer(number="6605")
-    billing = console_client("billing")
+    billing = czech(console_client("billing"))
     on = today() - timedelta(days=1)
     data = gpc([("6604", "450.00", on), ("99999", "300.00", on), ("88888", "120.00", on)])
     response = billing.post("/console/payments/upload", data={
@@ -229,7 +235,7 @@ def test_resend_and_the_monthly_run(console_client, session, make_customer, supp
     invoice = owe(session, supplier, customer, "450.00")
     silent = make_customer(number="6607", email=None)
     quiet = owe(session, supplier, silent, "100.00")
-    billing = console_client("billing")
+    billing = czech(console_client("billing"))
     assert billing.post(f"/console/invoices/{invoice.id}/resend").status_code == 302
     (message,) = outbox.messages()
     assert message["To"] == "eva@example.cz"
