@@ -147,18 +147,20 @@ def run_autopay(session: Session, on: date, *, days: int, actor: str) -> dict:
              "details": f'{{"amount": "{amount}", "credit_amount": "{take}", "auto": true}}'}
             for row, amount, take in payments
         ])
+    told = 0
     if shorts:
-        queue_many(session, [
+        told = queue_many(session, [
             (row.customer_id, "credit_short",
              {"invoice": row.number, "invoice_id": row.id, "needed": str(take),
               "balance": str(balances.get(row.customer_id, ZERO)), "currency": row.currency,
               "total": str(row.total)})
             for row, take in shorts
-        ])
+        ], refs=[f"invoice:{row.id}" for row, _take in shorts])
     # enforcement reconnects a customer whose overdue debt is gone: only those who had any
     for customer_id in sorted({row.customer_id for row, _a, _t in payments if row.due_date < on}):
         events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)
-    return {"paid": len(payments), "short": len(shorts), "customers": len(customer_ids),
+    return {"paid": len(payments), "short": len(shorts), "told": told,
+            "customers": len(customer_ids),
             "amount": str(sum((a for _r, a, _t in payments), ZERO))}
 
 

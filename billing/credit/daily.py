@@ -13,6 +13,7 @@ job sends the outbox after the steps.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -64,6 +65,7 @@ class DailyReport:
     on: date
     steps: dict[str, dict] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # each step's wall time
 
 
 def run_daily(sessions: sessionmaker[Session], ctx: DailyContext,
@@ -73,9 +75,11 @@ def run_daily(sessions: sessionmaker[Session], ctx: DailyContext,
     for name, step in _steps():
         if only and name not in only:
             continue
+        started = time.perf_counter()
         try:
             report.steps[name] = run_in_transaction(sessions, lambda s, step=step: step(s, ctx))
         except DomainError as exc:
             log.warning("credit daily step %s refused: %s", name, exc)
             report.refused[name] = exc.message
+        report.seconds[name] = time.perf_counter() - started
     return report

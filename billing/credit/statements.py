@@ -4,8 +4,8 @@ the ledger (every leg on the account ``credit:<customer>``), the monthly stateme
 decimal commas: Czech Excel opens it as it is).
 
 The daily step records the previous month's statement of every open account on the first
-days of a month (one row per account and month, set-based) and queues its e-mail with the
-PDF attached."""
+days of a month (one row per account and month, set-based); the credit's mailer sends each
+with its PDF attached (``credit_statement.mailed_at``)."""
 
 from __future__ import annotations
 
@@ -221,9 +221,9 @@ def statements_of(session: Session, customer_id: int) -> list[CreditStatement]:
 
 
 def record_statements(session: Session, month: str) -> int:
-    """One statement row for ``month`` per account open during it (set-based, two
-    statements on PostgreSQL), each e-mail queued with its PDF attached. Running it again
-    records nothing new."""
+    """One statement row for ``month`` per account open during it (set-based: one
+    statement); billing.credit.mail.send_pending e-mails each (``mailed_at`` NULL) with its
+    PDF attached. Running it again records nothing new."""
     start, end = month_bounds(month)
     moment = now()
     since = datetime.combine(start, time(), PRAGUE).astimezone(UTC)
@@ -245,15 +245,6 @@ def record_statements(session: Session, month: str) -> int:
         "AND s.month = CAST(:month AS VARCHAR(7))) "
         "GROUP BY ca.id"
     ), params).rowcount
-    if created:
-        session.execute(text(
-            "INSERT INTO credit_mail (customer_id, template, context, attachment, created_at, "
-            "failed) SELECT ca.customer_id, 'credit_statement', "
-            "'{\"month\": \"' || s.month || '\", \"currency\": \"' || ca.currency || '\"}', "
-            "'statement:' || CAST(s.id AS VARCHAR), :moment, 0 "
-            "FROM credit_statement s JOIN credit_account ca ON ca.id = s.account_id "
-            "WHERE s.month = :month AND s.created_at = :moment"
-        ), {"month": month, "moment": moment})
     return created
 
 

@@ -155,6 +155,8 @@ class CreditStatement(Base):
     closing: Mapped[Decimal] = mapped_column()
     movements: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # e-mailed to the customer with its PDF (billing.credit.mail.send_pending); NULL: not yet
+    mailed_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class CreditMail(Base):
@@ -168,6 +170,8 @@ class CreditMail(Base):
     template: Mapped[str] = mapped_column(String(64))
     context: Mapped[str] = mapped_column(Text, default="{}")
     attachment: Mapped[str | None] = mapped_column(String(64))  # e.g. statement:<id>
+    # what the mail is about, e.g. the request of a short-credit notice: sent once per ref
+    ref: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
     failed: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,7 +1,7 @@
 """prepaid credit accounts (billing/credit/, docs/credit.md)
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-06 22:40:00
 
 New tables: ``credit_account``, ``credit_topup``, ``credit_receipt``, ``credit_payment``,
@@ -25,7 +25,7 @@ import core.db
 from migrations.guards import protect, unprotect
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
@@ -164,6 +164,7 @@ def upgrade() -> None:
         sa.Column("closing", _money(), nullable=False),
         sa.Column("movements", sa.Integer(), nullable=False),
         _at("created_at"),
+        _at("mailed_at", True),
         sa.ForeignKeyConstraint(["account_id"], ["credit_account.id"],
                                 name=op.f("fk_credit_statement_account_id_credit_account")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_statement")),
@@ -177,6 +178,7 @@ def upgrade() -> None:
         sa.Column("template", sa.String(length=64), nullable=False),
         sa.Column("context", sa.Text(), nullable=False),
         sa.Column("attachment", sa.String(length=64), nullable=True),
+        sa.Column("ref", sa.String(length=64), nullable=True),
         _at("created_at"),
         _at("sent_at", True),
         sa.Column("failed", sa.Integer(), nullable=False),
@@ -186,6 +188,9 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_credit_mail_customer_id"), "credit_mail", ["customer_id"])
     op.create_index(op.f("ix_credit_mail_sent_at"), "credit_mail", ["sent_at"])
+    op.create_index(op.f("ix_credit_mail_ref"), "credit_mail", ["ref"])
+    op.create_index(op.f("ix_credit_statement_mailed_at"), "credit_statement", ["mailed_at"])
+    _view(VIEW_KINDS + ("credit_payment",))
 
     # allocation: a third source
     bind = op.get_bind()
@@ -207,6 +212,40 @@ def upgrade() -> None:
             hint="a refund is never changed, only marked sent")
 
 
+VIEW_KINDS = ("invoice", "credit_note", "payment", "reversal", "voip_topup", "opening")
+VIEW = """
+SELECT t.id AS id, a.customer_id AS customer_id, t.booked_on AS booked_on,
+       CASE WHEN t.kind = 'voip_topup' THEN 'invoice' ELSE t.kind END AS kind,
+       -sum(l.amount) AS amount, t.invoice_id AS invoice_id,
+       t.bank_transaction_id AS bank_transaction_id, t.reverses_id AS reverses_id,
+       t.description AS description, t.created_at AS created_at
+FROM ledger_transaction t
+JOIN ledger_leg l ON l.transaction_id = t.id
+JOIN ledger_account a ON a.id = l.account_id
+WHERE a.kind IN ('receivable', 'prepaid_credit')
+  AND t.kind IN ({kinds})
+GROUP BY t.id, a.customer_id, t.booked_on, t.kind, t.invoice_id, t.bank_transaction_id,
+         t.reverses_id, t.description, t.created_at
+"""
+ENTRY_READ_ONLY = ("ledger_entry is append-only (a view over the ledger legs): post a reversing "
+                   "transaction instead")
+
+
+def _view(kinds) -> None:
+    """``ledger_entry`` (migration 0008) also shows a request paid from credit: it changes
+    the customer's balance like a payment. PostgreSQL replaces the view in place (its
+    INSTEAD OF trigger stays); SQLite drops it (with its triggers) and creates both again."""
+    body = VIEW.format(kinds=", ".join(f"'{k}'" for k in kinds))
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE OR REPLACE VIEW ledger_entry AS " + body)
+        return
+    op.execute("DROP VIEW ledger_entry")
+    op.execute("CREATE VIEW ledger_entry AS " + body)
+    for event in ("INSERT", "UPDATE", "DELETE"):
+        op.execute(f"CREATE TRIGGER ledger_entry_no_{event.lower()} INSTEAD OF {event} "
+                   f"ON ledger_entry BEGIN SELECT RAISE(ABORT, '{ENTRY_READ_ONLY}'); END")
+
+
 def _sqlite_replace_check(bind, old: str, new: str) -> None:
     sql = bind.exec_driver_sql(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'allocation'"
@@ -224,6 +263,7 @@ def _sqlite_replace_check(bind, old: str, new: str) -> None:
 
 
 def downgrade() -> None:
+    _view(VIEW_KINDS)
     for table in ("credit_refund", *APPEND_ONLY):
         unprotect(op, table)
     op.drop_index(op.f("ix_allocation_credit_payment_id"), table_name="allocation")

@@ -157,6 +157,9 @@ def test_auto_pay_on_the_day_nestrhavat_and_short_credit(
     assert paid_amounts(session, [big.id]) == {}
     short = session.scalar(select(CreditMail).where(CreditMail.template == "credit_short"))
     assert big.number in short.context
+    # the job run again that day: still short, not told twice
+    assert run_autopay(session, day0 + timedelta(days=11), days=10, actor="t")["told"] == 0
+    session.commit()
 
     # the manual switch: nothing automatic even when due
     set_auto_pay(session, customer.id, False, actor="customer:x")
@@ -187,7 +190,8 @@ def test_an_advance_request_paid_from_credit(session, supplier, credit_settings,
     assert paid_amounts(session, [request.id])[request.id] == D("242.00")
 
 
-def test_statement_pdf_and_csv(session, supplier, credit_settings, credit_customer, gpc_pay):
+def test_statement_pdf_and_csv(session, supplier, credit_settings, credit_customer, gpc_pay, app,
+                               outbox):
     with time_machine.travel(datetime(2026, 10, 1, 8, tzinfo=UTC)):
         customer = credit_customer(auto_pay=True)
     day0 = date(2026, 10, 5)
@@ -213,8 +217,25 @@ def test_statement_pdf_and_csv(session, supplier, credit_settings, credit_custom
     session.commit()
     statement = session.scalars(select(CreditStatement)).one()
     assert (statement.opening, statement.closing, statement.movements) == (D("0.00"), D("400.00"), 2)
-    mail = session.scalar(select(CreditMail).where(CreditMail.template == "credit_statement"))
-    assert mail.attachment == f"statement:{statement.id}"
+    assert statement.mailed_at is None
+    # the mailer sends it with its PDF (the app's mail, into its outbox folder)
+    with app.app_context():
+        from web.cli_credit import send_outbox
+
+        sent = send_outbox()
+    assert sent >= 1
+    message = [m for m in outbox.messages() if "Vyúčtování kreditu za 2026-10" in m["Subject"]][0]
+    topped = [m for m in outbox.messages() if m["Subject"] == "Váš kredit byl dobit"][0]
+    body = topped.get_body().get_content()
+    assert "dobili váš kredit o 500,00\u00a0Kč (bez DPH)" in body
+    assert "Váš kredit nyní činí 500,00\u00a0Kč." in body
+    (attachment,) = list(message.iter_attachments())
+    assert attachment.get_filename() == "vyuctovani-kreditu-2026-10.pdf"
+    assert "400,00" in _pdf_text(attachment.get_content())
+    session.rollback()
+    assert session.get(CreditStatement, statement.id).mailed_at is not None
+    with app.app_context():
+        assert send_outbox() == 0  # once
     pdf = render_statement_pdf(data, customer, supplier.name)
     assert pdf.startswith(b"%PDF")
     text = _pdf_text(pdf)
@@ -265,3 +286,21 @@ def test_a_customer_opens_only_with_consent(session, make_customer):
                            consent=True, terms_version="2026-12")
     session.commit()
     assert account.terms_version == "2026-12" and account.terms_accepted_at is not None
+
+
+def test_an_unpaid_top_up_request_is_no_overdue_debt(session, supplier, credit_settings,
+                                                      credit_customer):
+    """Enforcement does not remind or disconnect a customer for a top-up they did not pay."""
+    from billing.ledger.balances import account_summary
+    from enforcement.service import gather
+
+    customer = credit_customer()
+    issued = date.today() - timedelta(days=40)
+    request_topup(session, customer, D("500"), supplier=supplier, settings=credit_settings,
+                  actor="customer:x", on=issued)
+    session.commit()
+    assert [row for row in gather(session, date.today(), [customer.id]) if row.debt] == []
+    assert account_summary(session, customer.id, date.today()).overdue_total == 0
+    _invoice(session, supplier, customer, "121.00", issued)  # a real debt still counts
+    (row,) = gather(session, date.today(), [customer.id])
+    assert row.debt == D("121.00")
