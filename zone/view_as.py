@@ -42,6 +42,8 @@ def viewing_operator() -> str | None:
     """The operator (``operator:<login>``) viewing the zone in this request, or None (also
     outside a request: an e-mail rendered by the worker)."""
     if not has_request_context():
+    """The operator (``operator:<login>``) viewing the zone in this request, or None."""
+    if not has_request_context():  # an e-mail rendered by a command or the worker
         return None
     if request.blueprint == "console" or request.endpoint == "static":
         return None  # the console's pages have their own login; files need none

@@ -75,37 +75,36 @@ class PaymentsJournal:
 
 def payments_journal(session, period: Period) -> PaymentsJournal:
     """The period's incoming payments, oldest first, with the invoices each one paid."""
+    tx = BankTransaction
+    in_period = (tx.amount > 0, tx.booked_on >= period.start, tx.booked_on <= period.end)
     rows = session.execute(
-        select(BankTransaction, Customer.customer_number, Customer.name)
+        select(tx.id, tx.source_account, tx.bank_tx_id, tx.booked_on, tx.amount, tx.currency,
+               tx.status, tx.variable_symbol, tx.specific_symbol, tx.constant_symbol,
+               tx.counter_account, tx.counter_name, tx.message,
+               Customer.customer_number, Customer.name)
         .outerjoin(Customer, Customer.id == BankTransaction.customer_id)
-        .where(
-            BankTransaction.amount > 0,
-            BankTransaction.booked_on >= period.start,
-            BankTransaction.booked_on <= period.end,
-        )
+        .where(*in_period)
         .order_by(BankTransaction.booked_on, BankTransaction.id)
     ).all()
     payments = [
         PaymentRow(
-            id=tx.id, source=SOURCE_CASH if tx.source_account == CASH_ACCOUNT else SOURCE_BANK,
-            document=tx.bank_tx_id, received_on=tx.booked_on, amount=tx.amount,
-            currency=tx.currency, status=tx.status, customer_number=number,
-            customer_name=name, variable_symbol=tx.variable_symbol,
-            specific_symbol=tx.specific_symbol, constant_symbol=tx.constant_symbol,
-            counter_account=tx.counter_account, counter_name=tx.counter_name,
-            message=tx.message, bank_account=tx.source_account,
+            id=id_, source=SOURCE_CASH if account == CASH_ACCOUNT else SOURCE_BANK,
+            document=movement, received_on=booked, amount=amount, currency=currency,
+            status=status, customer_number=number, customer_name=name,
+            variable_symbol=vs, specific_symbol=ss, constant_symbol=ks,
+            counter_account=counter, counter_name=counter_name, message=message,
+            bank_account=account,
         )
-        for tx, number, name in rows
+        for (id_, account, movement, booked, amount, currency, status, vs, ss, ks, counter,
+             counter_name, message, number, name) in rows
     ]
     by_id = {p.id: p for p in payments}
-    ids = list(by_id)
-    for start in range(0, len(ids), 5000):  # IN lists of bounded size
-        chunk = ids[start:start + 5000]
-        for tx_id, number, amount in session.execute(
-            select(Allocation.bank_transaction_id, Invoice.number, Allocation.amount)
-            .join(Invoice, Invoice.id == Allocation.invoice_id)
-            .where(Allocation.bank_transaction_id.in_(chunk))
-            .order_by(Allocation.id)
-        ):
-            by_id[tx_id].paid.append((number, amount))
+    for tx_id, number, amount in session.execute(
+        select(Allocation.bank_transaction_id, Invoice.number, Allocation.amount)
+        .join(Invoice, Invoice.id == Allocation.invoice_id)
+        .join(BankTransaction, BankTransaction.id == Allocation.bank_transaction_id)
+        .where(*in_period)
+        .order_by(Allocation.id)
+    ):
+        by_id[tx_id].paid.append((number, amount))
     return PaymentsJournal(period, payments)

@@ -26,13 +26,15 @@ as an XML character reference.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased
 
 from billing.invoicing.supplier import Supplier
-from billing.models import Customer, Invoice, InvoiceKind
+from billing.models import Customer, Invoice, InvoiceKind, InvoiceLine, InvoiceVatRecap
 from billing.reports.period import Period
 from billing.reports.vat import rate_key
 from core.errors import Invalid
@@ -85,17 +87,64 @@ def _in_period(period: Period):
     )
 
 
-def period_documents(session: Session, period: Period) -> list[Invoice]:
-    """The period's invoices and credit notes (by DUZP, as the VAT report counts them)."""
-    return list(session.scalars(
-        select(Invoice)
-        .options(selectinload(Invoice.vat_recap), selectinload(Invoice.lines))
+@dataclass(frozen=True)
+class _Doc:
+    """The columns of an invoice the file carries (no ORM objects: a month may hold
+    100,000 invoices)."""
+
+    id: int
+    number: str
+    kind: str
+    issue_date: date
+    taxable_date: date
+    due_date: date
+    variable_symbol: str
+    note: str | None
+    customer_name: str
+    customer_address: str
+    customer_ico: str | None
+    customer_dic: str | None
+    corrected_number: str | None
+    first_line: str | None
+    street: str
+    city: str
+    postal_code: str
+    recap: list = field(default_factory=list)  # [(rate, base, vat, total)]
+
+
+def period_documents(session: Session, period: Period) -> list[_Doc]:
+    """The period's invoices and credit notes (by DUZP, as the VAT report counts them),
+    each with its recap as printed."""
+    corrected = aliased(Invoice)
+    first_line = (
+        select(InvoiceLine.description).where(InvoiceLine.invoice_id == Invoice.id)
+        .order_by(InvoiceLine.position).limit(1).correlate(Invoice).scalar_subquery()
+    )
+    docs = {
+        row[0]: _Doc(*row)
+        for row in session.execute(
+            select(Invoice.id, Invoice.number, Invoice.kind, Invoice.issue_date,
+                   Invoice.taxable_date, Invoice.due_date, Invoice.variable_symbol, Invoice.note,
+                   Invoice.customer_name, Invoice.customer_address, Invoice.customer_ico,
+                   Invoice.customer_dic, corrected.number, first_line, Customer.street,
+                   Customer.city, Customer.postal_code)
+            .join(Customer, Customer.id == Invoice.customer_id)
+            .outerjoin(corrected, corrected.id == Invoice.corrects_invoice_id)
+            .where(*_in_period(period))
+            .order_by(Invoice.taxable_date, Invoice.number)
+        )
+    }
+    for invoice_id, rate, base, vat, total in session.execute(
+        select(InvoiceVatRecap.invoice_id, InvoiceVatRecap.rate, InvoiceVatRecap.base,
+               InvoiceVatRecap.vat, InvoiceVatRecap.total)
+        .join(Invoice, Invoice.id == InvoiceVatRecap.invoice_id)
         .where(*_in_period(period))
-        .order_by(Invoice.taxable_date, Invoice.number)
-    ))
+    ):
+        docs[invoice_id].recap.append((rate, base, vat, total))
+    return list(docs.values())
 
 
-def _partner(header: ET.Element, invoice: Invoice, customer: Customer | None) -> None:
+def _partner(header: ET.Element, invoice: _Doc) -> None:
     identity = _sub(header, "inv", "partnerIdentity")
     address = _sub(identity, "typ", "address")
     name = invoice.customer_name
@@ -106,8 +155,10 @@ def _partner(header: ET.Element, invoice: Invoice, customer: Customer | None) ->
         _sub(address, "typ", "name", name)
     street, _, rest = invoice.customer_address.partition(", ")
     city, zip_code = rest, ""
-    if customer is not None and customer.address == invoice.customer_address:
-        street, city, zip_code = customer.street, customer.city, customer.postal_code
+    town = " ".join(p for p in (invoice.postal_code, invoice.city) if p)
+    today_address = ", ".join(p for p in (invoice.street, town) if p)  # Customer.address
+    if today_address == invoice.customer_address:  # the parts as the customer has them
+        street, city, zip_code = invoice.street, invoice.city, invoice.postal_code
     if city:
         _sub(address, "typ", "city", city[:45])
     if street:
@@ -120,22 +171,22 @@ def _partner(header: ET.Element, invoice: Invoice, customer: Customer | None) ->
         _sub(address, "typ", "dic", invoice.customer_dic)
 
 
-def _summary(invoice_element: ET.Element, invoice: Invoice) -> None:
+def _summary(invoice_element: ET.Element, invoice: _Doc) -> None:
     summary = _sub(invoice_element, "inv", "invoiceSummary")
     _sub(summary, "inv", "roundingDocument", "none")
     _sub(summary, "inv", "roundingVAT", "none")
     home = _sub(summary, "inv", "homeCurrency")
     slots: dict[str, list[Decimal]] = {}
-    for recap in invoice.vat_recap:
-        slot = RATE_SLOTS.get(rate_key(recap.rate))
+    for rate, base, vat, total in invoice.recap:
+        slot = RATE_SLOTS.get(rate_key(rate))
         if slot is None:
             raise PohodaExportError(
                 f"invoice {invoice.number}: Pohoda has no place for the VAT rate "
-                f"{rate_key(recap.rate)} %")
+                f"{rate_key(rate)} %")
         if slot in slots:
             raise PohodaExportError(
                 f"invoice {invoice.number}: two VAT rates go to Pohoda's same rate ({slot})")
-        slots[slot] = [recap.base, recap.vat, recap.total]
+        slots[slot] = [base, vat, total]
     if "None" in slots:
         _sub(home, "typ", "priceNone", _amount(slots["None"][0]))
     for slot in ("Low", "High", "3"):
@@ -146,8 +197,7 @@ def _summary(invoice_element: ET.Element, invoice: Invoice) -> None:
             _sub(home, "typ", f"price{slot}Sum", _amount(total))
 
 
-def _invoice(item: ET.Element, invoice: Invoice, customer: Customer | None,
-             corrected: dict[int, str]) -> None:
+def _invoice(item: ET.Element, invoice: _Doc) -> None:
     element = _sub(item, "inv", "invoice")
     element.set("version", "2.0")
     header = _sub(element, "inv", "invoiceHeader")
@@ -163,13 +213,12 @@ def _invoice(item: ET.Element, invoice: Invoice, customer: Customer | None,
     classification = _sub(header, "inv", "classificationVAT")
     _sub(classification, "typ", "classificationVATType", "inland")
     if corrective:
-        original = corrected.get(invoice.corrects_invoice_id or 0, "")
-        text = f"Opravný daňový doklad k faktuře {original}".strip()
+        text = f"Opravný daňový doklad k faktuře {invoice.corrected_number or ''}".strip()
     else:
-        first = invoice.lines[0].description if invoice.lines else ""
+        first = invoice.first_line or ""
         text = f"Faktura {invoice.number}" + (f": {first}" if first else "")
     _sub(header, "inv", "text", text[:240])
-    _partner(header, invoice, customer)
+    _partner(header, invoice)
     payment = _sub(header, "inv", "paymentType")
     _sub(payment, "typ", "paymentType", "draft")
     if invoice.note:
@@ -186,16 +235,6 @@ def pohoda_xml(session: Session, period: Period, supplier: Supplier) -> bytes:
     if not invoices:  # the schema wants at least one dataPackItem
         raise PohodaExportError(f"no invoices or credit notes with a DUZP in "
                                 f"{period.start.isoformat()}..{period.end.isoformat()}")
-    # by subqueries, not lists of ids: a month of 100,000 invoices is more than a statement
-    # may carry parameters
-    customers = {c.id: c for c in session.scalars(
-        select(Customer).where(Customer.id.in_(
-            select(Invoice.customer_id).where(*_in_period(period)))))}
-    corrected = dict(session.execute(
-        select(Invoice.id, Invoice.number).where(Invoice.id.in_(
-            select(Invoice.corrects_invoice_id).where(*_in_period(period),
-                                                      Invoice.corrects_invoice_id.is_not(None))))
-    ).all())
     pack = ET.Element(_q("dat", "dataPack"), {
         "version": "2.0",
         "id": f"ispzone-{period.start.isoformat()}-{period.end.isoformat()}",
@@ -208,6 +247,6 @@ def pohoda_xml(session: Session, period: Period, supplier: Supplier) -> bytes:
         item = _sub(pack, "dat", "dataPackItem")
         item.set("version", "2.0")
         item.set("id", invoice.number)
-        _invoice(item, invoice, customers.get(invoice.customer_id), corrected)
+        _invoice(item, invoice)
     ET.indent(pack)
     return ET.tostring(pack, encoding=ENCODING, xml_declaration=True)

@@ -324,6 +324,7 @@ def test_reports_commands(app, session, make_customer, supplier, tmp_path):
     result = runner.invoke(args=["reports", "pohoda", *span, str(tmp_path / "p.xml")])
     assert result.exit_code == 0, result.output
     assert ET.fromstring((tmp_path / "p.xml").read_bytes()).get("ico") == supplier.ico
+    assert "1 documents written" in result.output
 
     result = runner.invoke(args=["reports", "vat", "--from", "2026-11-30", "--to", "2026-11-01"])
     assert result.exit_code == 1 and "before it starts" in result.output

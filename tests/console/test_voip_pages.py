@@ -34,7 +34,7 @@ def test_lines_and_a_cap_set_by_support(session, make_customer, console_client):
     line = add_voip(session, make_customer(number="7951"), "+420601111222", credit="150.00")
     readonly = console_client("readonly")
     html = readonly.get("/console/voip").get_data(as_text=True)
-    assert "+420 601 111 222" in html and "150,00" in html
+    assert "+420 601 111 222" in html and ("150,00" in html or "150.00" in html)
     assert readonly.post(f"/console/voip/lines/{line.id}/cap",
                          data={"cap": "900"}).status_code == 403
 
@@ -127,7 +127,8 @@ def test_cdr_upload_charges_the_calls(session, make_customer, console_client):
                             ).one()
     assert event.actor == f"operator:{client.operator.login}"
     html = client.get("/console/voip").get_data(as_text=True)
-    assert "100,00" not in html.split("+420 601 222 333")[1].split("</tr>")[0]
+    credit_cell = html.split("+420 601 222 333")[1].split("</tr>")[0]
+    assert "100,00" not in credit_cell and "100.00" not in credit_cell  # calls deducted
 
 
 def test_topups_are_listed(session, make_customer, supplier, console_client, app):
@@ -139,4 +140,5 @@ def test_topups_are_listed(session, make_customer, supplier, console_client, app
     session.commit()
     html = console_client("readonly").get("/console/voip/topups").get_data(as_text=True)
     row = html.split('class="topups"')[1]
-    assert "+420 601 333 444" in row and "200,00" in row and "customer:7971" in row
+    assert "+420 601 333 444" in row and ("200,00" in row or "200.00" in row)
+    assert "customer:7971" in row
