@@ -5,7 +5,7 @@ Thin views over billing.credit."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
@@ -219,7 +219,3 @@ def _bytes(data: bytes):
     import io
 
     return io.BytesIO(data)
-
-
-def _unused(_: date) -> None:  # pragma: no cover
-    return None
