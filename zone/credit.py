@@ -26,7 +26,7 @@ from billing.models.credit import CreditStatement, CreditTopUp
 from core.clock import today
 from web import parsing
 from web.database import db
-from web.door import after_commit, on_refusal
+from web.door import on_refusal
 from web.i18n import current_lang
 from zone import bp
 
@@ -52,12 +52,6 @@ def credit_money(value, currency: str = "CZK") -> str:
 
 def _settings():
     return credit.CreditSettings.from_config(current_app.config)
-
-
-def _send_outbox():
-    from web.cli_credit import send_outbox
-
-    after_commit(send_outbox)
 
 
 @bp.get("/credit")
