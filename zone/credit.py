@@ -209,6 +209,27 @@ def credit_statement(statement_id: int):
                      download_name=f"vyuctovani-kreditu-{statement.month}.pdf")
 
 
+@bp.get("/credit/statement.pdf")
+@login_required
+def credit_month_statement():
+    """The statement of one month (``?month=YYYY-MM``, default this month so far), rendered
+    from the ledger: the recorded monthly statements are the same for a finished month."""
+    session, on = db(), today()
+    raw = parsing.text(request.args.get("month") or f"{on:%Y-%m}", max_length=7)
+    try:
+        start, end = credit_statements.month_bounds(raw)
+    except ValueError:
+        abort(404)
+    if credit.account_of(session, current_user.customer_id) is None:
+        abort(404)
+    data = credit_statements.period(session, current_user.customer_id, start, min(end, on))
+    pdf = credit_statements.render_statement_pdf(
+        data, current_user.customer, Supplier.from_config(current_app.config).name,
+        title=f"Vyúčtování kreditu za {start.month}/{start.year}")
+    return send_file(_bytes(pdf), mimetype="application/pdf", as_attachment=False,
+                     download_name=f"vyuctovani-kreditu-{raw}.pdf")
+
+
 def _bytes(data: bytes):
     import io
 
