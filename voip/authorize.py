@@ -77,17 +77,36 @@ def allowance(rate: Rate, credit: Decimal, max_seconds: int = MAX_SECONDS) -> in
     return min(initial + low * step, max_seconds)
 
 
-def _line_query():
-    number, day = bindparam("number"), bindparam("day")
+def _lines_query():
+    day = bindparam("day")
     return (
-        select(Service.id, line_credit_of(Service.id))
-        .where(Service.kind == "voip", Service.phone_number == number,
+        select(Service.phone_number, Service.id, line_credit_of(Service.id))
+        .where(Service.kind == "voip", Service.phone_number.in_(bindparam("numbers", expanding=True)),
                Service.valid_from <= day, or_(Service.valid_to.is_(None), Service.valid_to >= day))
-        .limit(1)
     )
 
 
-_LINE_QUERY = _line_query()
+_LINES_QUERY = _lines_query()
+# the same on PostgreSQL as plain SQL with one array parameter: the least work per call
+_LINES_SQL_PG = (
+    "SELECT s.phone_number, s.id, (SELECT -coalesce(sum(l.amount), 0) FROM ledger_leg l "
+    "JOIN ledger_account a ON a.id = l.account_id WHERE a.kind = 'voip_line_credit' "
+    "AND a.service_id = s.id) FROM service s WHERE s.kind = 'voip' "
+    "AND s.phone_number = ANY(%s) AND s.valid_from <= %s "
+    "AND (s.valid_to IS NULL OR s.valid_to >= %s)"
+)
+
+
+def _lines(session: Session, numbers: list[str], day: date):
+    """(number, service id, credit) of the active lines among ``numbers``."""
+    if session.get_bind().dialect.name == "postgresql":
+        cursor = session.connection().connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(_LINES_SQL_PG, (numbers, day, day))
+            return [(n, sid, Decimal(c).quantize(Decimal("0.01"))) for n, sid, c in cursor.fetchall()]
+        finally:
+            cursor.close()
+    return session.execute(_LINES_QUERY, {"numbers": numbers, "day": day}).all()
 
 
 class Authorizer:
@@ -112,20 +131,36 @@ class Authorizer:
 
     def authorize(self, session: Session, caller: str, destination: str,
                   on: date | None = None) -> Decision:
+        return self.authorize_many(session, [(caller, destination)], on)[0]
+
+    def authorize_many(self, session: Session, requests: list[tuple[str, str]],
+                       on: date | None = None) -> list[Decision]:
+        """Several authorizations with one SQL statement (the FastAGI server batches the
+        requests that arrive together)."""
         day = on or today()
-        try:
-            line = "+" + normalize_number(caller or "")
-        except InvalidNumber:
+        parsed: list[tuple[str, str] | Decision] = []
+        for caller, destination in requests:
+            try:
+                line = "+" + normalize_number(caller or "")
+            except InvalidNumber:
+                parsed.append(Decision(False, 0, "unknown_line"))
+                continue
+            try:
+                parsed.append((line, normalize_number(destination or "")))
+            except InvalidNumber:
+                parsed.append(Decision(False, 0, "invalid_number"))
+        numbers = sorted({p[0] for p in parsed if isinstance(p, tuple)})
+        lines = {}
+        if numbers:
+            lines = {number: (sid, credit) for number, sid, credit in _lines(session, numbers, day)}
+        index = self._index(session, day) if lines else None
+        return [p if isinstance(p, Decision) else self._decide(lines.get(p[0]), p[1], index)
+                for p in parsed]
+
+    def _decide(self, line, number: str, index: TariffIndex | None) -> Decision:
+        if line is None:
             return Decision(False, 0, "unknown_line")
-        try:
-            number = normalize_number(destination or "")
-        except InvalidNumber:
-            return Decision(False, 0, "invalid_number")
-        row = session.execute(_LINE_QUERY, {"number": line, "day": day}).first()
-        if row is None:
-            return Decision(False, 0, "unknown_line")
-        service_id, credit = row
-        index = self._index(session, day)
+        service_id, credit = line
         if index is None:
             return Decision(False, 0, "no_tariff", credit, None, service_id)
         rate = index.lookup(number)

@@ -26,7 +26,7 @@ from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -169,20 +169,23 @@ def _cap_at_one_increment(session: Session, charged: dict[int, tuple[int, Decima
     over = [sid for sid, (_calls, total) in charged.items() if credits.get(sid, ZERO) - total < 0]
     if not over:
         return charged
-    increment = (TariffRate.price_per_minute * TariffRate.increment * (100 + TariffRate.vat_rate))
-    steps = dict(session.execute(
-        select(CallRecord.service_id, func.max(increment))
+    steps: dict[int, Decimal] = {}
+    for sid, price, seconds, vat in session.execute(
+        select(CallRecord.service_id, TariffRate.price_per_minute, TariffRate.increment,
+               TariffRate.vat_rate)
         .join(TariffRate, and_(TariffRate.tariff_id == CallRecord.tariff_id,
                                TariffRate.prefix == CallRecord.prefix))
         .where(is_in(session, CallRecord.service_id, over), CallRecord.import_batch == batch)
-        .group_by(CallRecord.service_id)
-    ).all())
+        .distinct()
+    ):
+        # price (Kč/min, net) * seconds / 60 * (100 + VAT %) / 100: one increment with VAT
+        step = (Decimal(price) * seconds * (100 + Decimal(str(vat))) / 6000).quantize(
+            Decimal("0.01"), ROUND_CEILING)
+        steps[sid] = max(steps.get(sid, ZERO), step)
     capped = dict(charged)
     for sid in over:
         calls, total = charged[sid]
-        # price (Kč/min) * seconds * (100 + VAT %) / 6000 = one increment with VAT, rounded up
-        step = (Decimal(steps.get(sid) or 0) / 6000).quantize(Decimal("0.01"), ROUND_CEILING)
-        allowed = max(ZERO, credits.get(sid, ZERO) + step)
+        allowed = max(ZERO, credits.get(sid, ZERO) + steps.get(sid, ZERO))
         if total > allowed:
             capped[sid] = (calls, allowed)
             result.waived += total - allowed

@@ -61,7 +61,7 @@ def agi(host: str, port: int, workers: int) -> None:
     from flask import current_app
 
     from core.db import make_engine, make_session_factory
-    from voip.agi import port_in_use, serve
+    from voip.agi import engine_options, port_in_use, serve
     from voip.authorize import Authorizer
 
     if port_in_use(host, port):
@@ -71,6 +71,6 @@ def agi(host: str, port: int, workers: int) -> None:
     for _ in range(workers - 1):
         if os.fork() == 0:  # a worker: its own engine after the fork
             break
-    sessions = make_session_factory(make_engine(url))
+    sessions = make_session_factory(make_engine(url, **engine_options(url)))
     serve(sessions, host, port, authorizer=Authorizer(max_seconds), reuse_port=workers > 1,
           ready=lambda bound: click.echo(f"FastAGI authorization on {host}:{bound} (pid {os.getpid()})"))

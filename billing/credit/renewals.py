@@ -144,6 +144,27 @@ def set_service_auto_renew(session: Session, service: Service, value: bool | Non
                  old_value=str(old), new_value=str(value), details={"service": service.id})
 
 
+def set_expiry(session: Session, service_id: int, expires_on: date | None, *, actor: str,
+               months: int | None = None) -> Service:
+    """An operator puts a service on prepaid periods (``expires_on``: paid up to and
+    including that day; None takes it off) with ``months`` per renewal (None: by its
+    period). Audited. A renewal later always continues from this day."""
+    if months is not None and not 1 <= months <= 120:
+        raise Invalid("a renewal lasts 1 to 120 months")
+    service = _locked(session, service_id)
+    old = service.expires_on
+    service.expires_on = expires_on
+    service.renewal_months = months
+    if service.kind == ServiceKind.INSURANCE and expires_on is not None:
+        service.paid_until = expires_on
+    session.flush()
+    audit.record(session, "service.expiry_set", actor=actor, customer_id=service.customer_id,
+                 old_value=old.isoformat() if old else None,
+                 new_value=expires_on.isoformat() if expires_on else None,
+                 details={"service": service.id, "months": months})
+    return service
+
+
 def _locked(session: Session, service_id: int) -> Service:
     service = session.scalar(select(Service).where(Service.id == service_id).with_for_update())
     if service is None:

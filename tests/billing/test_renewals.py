@@ -236,3 +236,27 @@ def test_expiry_notices_fifteen_days_before_and_on_the_day(session, make_custome
     report = run_notices(session, service.expires_on)
     assert (report.expiry_soon, report.expiry_today) == (0, 1)
     assert run_notices(session, service.expires_on).expiry_today == 0
+
+
+def test_the_renewals_command_renews_expires_and_mails(app, session, make_customer, fund,
+                                                         yearly, outbox):
+    customer = credit_customer(session, make_customer, "8109")
+    fund(customer, "1000.00")
+    set_preferences(session, customer.id, low_credit_notices=True,
+                    low_credit_threshold=D("500"), actor="customer:8109")
+    renewing = yearly(customer, expires_on=DAY + timedelta(days=10), auto_renew=True)
+    lapsed = yearly(customer, expires_on=DAY - timedelta(days=1), kind="other")
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["renewals", "run", "--date", DAY.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert "'renewed': 1" in result.output and "'expired': 1" in result.output
+    session.expire_all()
+    assert session.get(Service, renewing.id).expires_on == date(2027, 12, 16)
+    assert session.get(Service, lapsed.id).valid_to == lapsed.expires_on
+    subjects = sorted(m["Subject"] for m in outbox.messages())
+    # in the customer's language (Czech): renewed (a year away: no expiry notice), the
+    # lapsed one expired, and the credit is now under the threshold
+    assert subjects == ["Nízký kredit na vašem účtu", "Vaše služba Hosting internet je prodloužena",
+                        "Vaše služba Hosting other vypršela"]
+    body = next(m for m in outbox.messages() if "prodloužena" in m["Subject"]).get_content()
+    assert "zaplacena do 16. 12. 2027 (1 210,00" in body.replace("\xa0", " ")
