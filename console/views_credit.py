@@ -31,7 +31,6 @@ from console.blueprint import bp
 from core.clock import today
 from web import parsing
 from web.database import db
-from web.door import after_commit
 
 ACTORS = ("billing",)  # and admin
 PER_PAGE = 50
@@ -50,12 +49,6 @@ def _customer_or_404(customer_id: int) -> Customer:
 
 def _back(customer_id: int):
     return redirect(url_for("console.credit_customer", customer_id=customer_id))
-
-
-def _send_outbox():
-    from web.cli_credit import send_outbox
-
-    after_commit(send_outbox)
 
 
 @bp.get("/credit")

@@ -5,7 +5,6 @@ sent after it committed (``send-mail`` sends what is still waiting)."""
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -107,13 +106,13 @@ def credit_show(customer_number: str) -> None:
 def credit_topup(customer_number: str, amount: str) -> None:
     """Issue a top-up request of AMOUNT without VAT (e.g. 500 or 1250,50)."""
     from billing.credit.topups import request_topup
-    from core.errors import Invalid
+    from web.parsing import ParseError
+    from web.parsing import amount as parse_amount
 
     try:
-        value = Decimal(amount.replace(" ", "").replace(",", "."))
-    except ArithmeticError:
-        raise click.ClickException(f"{amount!r} is not an amount") from None
-    del Invalid
+        value = parse_amount(amount, minimum=Decimal("0.01"))
+    except ParseError as exc:
+        raise click.ClickException(str(exc)) from None
 
     def work(session):
         invoice = request_topup(session, _customer(session, customer_number), value,
@@ -223,9 +222,3 @@ def credit_export(customer_number: str, start, end, output: Path, pdf: bool) -> 
         output.write_bytes(render_statement_pdf(data, customer, _supplier().name) if pdf
                            else export_csv(data))
     click.echo(f"{len(data.movements)} movements written to {output}")
-
-
-def _today() -> date:  # pragma: no cover
-    from core.clock import today
-
-    return today()

@@ -5,7 +5,7 @@ Thin views over billing.credit."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
@@ -26,7 +26,7 @@ from billing.models.credit import CreditStatement, CreditTopUp
 from core.clock import today
 from web import parsing
 from web.database import db
-from web.door import after_commit, on_refusal
+from web.door import on_refusal
 from web.i18n import current_lang
 from zone import bp
 
@@ -52,12 +52,6 @@ def credit_money(value, currency: str = "CZK") -> str:
 
 def _settings():
     return credit.CreditSettings.from_config(current_app.config)
-
-
-def _send_outbox():
-    from web.cli_credit import send_outbox
-
-    after_commit(send_outbox)
 
 
 @bp.get("/credit")
@@ -215,11 +209,28 @@ def credit_statement(statement_id: int):
                      download_name=f"vyuctovani-kreditu-{statement.month}.pdf")
 
 
+@bp.get("/credit/statement.pdf")
+@login_required
+def credit_month_statement():
+    """The statement of one month (``?month=YYYY-MM``, default this month so far), rendered
+    from the ledger: the recorded monthly statements are the same for a finished month."""
+    session, on = db(), today()
+    raw = parsing.text(request.args.get("month") or f"{on:%Y-%m}", max_length=7)
+    try:
+        start, end = credit_statements.month_bounds(raw)
+    except ValueError:
+        abort(404)
+    if credit.account_of(session, current_user.customer_id) is None:
+        abort(404)
+    data = credit_statements.period(session, current_user.customer_id, start, min(end, on))
+    pdf = credit_statements.render_statement_pdf(
+        data, current_user.customer, Supplier.from_config(current_app.config).name,
+        title=f"Vyúčtování kreditu za {start.month}/{start.year}")
+    return send_file(_bytes(pdf), mimetype="application/pdf", as_attachment=False,
+                     download_name=f"vyuctovani-kreditu-{raw}.pdf")
+
+
 def _bytes(data: bytes):
     import io
 
     return io.BytesIO(data)
-
-
-def _unused(_: date) -> None:  # pragma: no cover
-    return None

@@ -45,6 +45,8 @@ def viewing_operator() -> str | None:
     """The operator (``operator:<login>``) viewing the zone in this request, or None."""
     if not has_request_context():  # an e-mail rendered by a command or the worker
         return None
+    if not has_request_context():
+        return None  # an e-mail rendered by a command or a worker
     if request.blueprint == "console" or request.endpoint == "static":
         return None  # the console's pages have their own login; files need none
     try:

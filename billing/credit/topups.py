@@ -212,11 +212,16 @@ def receipts_and_credit(session: Session, on: date | None = None, *, actor: str,
                         supplier: Supplier | None = None,
                         settings: CreditSettings | None = None) -> list[TaxReceipt]:
     """Pair payments to the permanent VS, issue the missing tax documents for received
-    advance payments, book the top-ups' ones to the credit. Returns the new receipts."""
+    advance payments, book the top-ups' ones to the credit. Returns the new receipts.
+
+    Without a ``supplier`` (whose details a top-up request prints) the payments to a
+    permanent VS wait for the next caller that gives one (the import command, the daily
+    job)."""
     from billing.invoicing.receipts import issue_receipts
 
-    pair_credit_symbols(session, supplier=supplier or Supplier(),
-                        settings=settings or CreditSettings(), actor=actor)
+    if supplier is not None:
+        pair_credit_symbols(session, supplier=supplier, settings=settings or CreditSettings(),
+                            actor=actor)
     issued = issue_receipts(session, on, actor=actor)
     book_receipts(session, actor=actor, on=on)
     return issued

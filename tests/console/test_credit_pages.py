@@ -49,7 +49,8 @@ def test_a_billing_operator_runs_a_credit_account(console_client, session, make_
                                                    due_date=issued + timedelta(days=14)))
     session.commit()
     page = client.get(f"/console/customers/{customer.id}/credit").get_data(as_text=True)
-    assert service.number in page and "300,00" in page
+    assert service.number in page
+    assert "300.00" in page or "300,00" in page  # the operator's language
     r = client.post(f"/console/customers/{customer.id}/credit/pay",
                     data={"invoice_id": str(service.id)})
     assert r.status_code == 302

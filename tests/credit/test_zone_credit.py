@@ -63,3 +63,6 @@ def test_the_credit_section(client, auth, session, make_customer, supplier):
     assert r.status_code == 200 and r.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][0] == "Datum" and rows[1][1] == "Počáteční zůstatek"
+    r = client.get("/credit/statement.pdf")
+    assert r.status_code == 200 and r.data.startswith(b"%PDF")
+    assert client.get("/credit/statement.pdf?month=junk").status_code == 404
