@@ -40,9 +40,16 @@ DEFAULTS = {
     "FIO_API_URL": "https://fioapi.fio.cz/v1/rest",
     # the largest bank statement `payments import` accepts, in bytes (50 MiB)
     "STATEMENT_MAX_BYTES": 50 * 1024 * 1024,
+    # the provider's contacts on every page of the zones and on /warning (docs/zone.md)
+    "SUPPORT_PHONE": "+420 321 123 456",
+    "SUPPORT_EMAIL": "podpora@priklad.net",
+    "SUPPORT_HOURS": "Po–Pá 8:00–18:00",
+    "SUPPORT_HOURS_EN": "Mon–Fri 8:00–18:00",
+    # "Already paid?": within how many working days a payment is usually paired
+    "PAYMENT_PAIRING_DAYS": 1,
 }
 INT_SETTINGS = {"SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "PASSWORD_RESET_HOURS", "SMTP_PORT",
-                "STATEMENT_MAX_BYTES"}
+                "STATEMENT_MAX_BYTES", "PAYMENT_PAIRING_DAYS"}
 
 
 def create_app(test_config: dict | None = None) -> Flask:

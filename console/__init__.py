@@ -13,6 +13,17 @@ from importlib import import_module
 AREAS = [
     "console.views_auth",
     "console.views_dashboard",
+    "console.views_operators",
+    "console.views_audit",
+    "console.views_settings",
+    "console.views_customers",
+    "console.views_services",
+    "console.views_invoices",
+    "console.views_payments",
+    "console.views_reports",
+    "console.views_enforcement",
+    "console.views_voip",
+    "console.views_credit",  # prepaid credit accounts (docs/credit.md)
 ]
 
 

@@ -103,9 +103,10 @@ def _lifetimes() -> operators.Lifetimes:
 
 def _load() -> tuple[OperatorSession, Operator] | None:
     if "console_login" not in g:
-        token = request.cookies.get(COOKIE)
+        answered = g.get("console_cookie")  # a token this request has just set (or "")
+        token = request.cookies.get(COOKIE) if answered is None else answered
         g.console_login = operators.load_session(db(), token, _lifetimes()) if token else None
-        if token and g.console_login is None:
+        if token and g.console_login is None and answered is None:
             g.console_cookie = ""  # forget a dead token
     return g.console_login
 
@@ -220,7 +221,7 @@ def public(view):
 
 @bp.app_context_processor
 def _console_context() -> dict:
-    # e-mails rendered by commands (ispzone credit daily, invoices issue) have no request
+    # also runs for templates rendered outside a request (e-mails): nothing to add there
     if not has_request_context() or request.blueprint != "console":
         return {}
     return {"current_operator": current_operator(), "may": may,

@@ -18,9 +18,9 @@ from console.auth import ALL, actor, allow
 from console.blueprint import bp
 from core.clock import today
 from core.errors import Invalid
-from enforcement import outbox, overview, service
+from enforcement import cases, outbox, overview, service
 from enforcement.config import Policy
-from enforcement.models import ACTION_STATUSES, CASE_STATES, EnforcementCase
+from enforcement.models import ACTION_STATUSES, CASE_STATES
 from web import parsing
 from web.database import db
 
@@ -71,10 +71,9 @@ def enforcement_cases():
 @allow(*ALL)
 def enforcement_case(customer_id: int):
     customer = _customer(customer_id)
-    return render_template(
-        "console/enforcement/case.html", customer=customer,
-        case=db().get(EnforcementCase, customer_id),
-        timeline=overview.case_timeline(db(), customer_id), today=today())
+    found = cases.case_overview(db(), customer_id, limit=200)
+    return render_template("console/enforcement/case.html", customer=customer, case=found.case,
+                           timeline=found.timeline, today=today())
 
 
 @bp.post("/enforcement/cases/<int:customer_id>/exempt")

@@ -201,7 +201,7 @@ def one_off_form(customer_id: int):
 
 @bp.route("/customers/<int:customer_id>/invoices/new", methods=["POST"])
 @allow(*MONEY)
-@on_refusal(DomainError, message=lambda exc: None, respond=lambda exc: _one_off_form(
+@on_refusal(DomainError, respond=lambda exc: _one_off_form(
     db().get(Customer, request.view_args["customer_id"]), request.form, _(exc.message)
     if exc.message else str(exc), 422))
 def one_off_issue(customer_id: int):
@@ -248,7 +248,7 @@ def credit_note_form(invoice_id: int):
 
 @bp.route("/invoices/<int:invoice_id>/credit-note", methods=["POST"])
 @allow(*MONEY)
-@on_refusal(DomainError, message=lambda exc: None, respond=lambda exc: _credit_form(
+@on_refusal(DomainError, respond=lambda exc: _credit_form(
     db().get(Invoice, request.view_args["invoice_id"]), request.form, _(exc.message), 422))
 def credit_note_issue(invoice_id: int):
     """Per line: ``mode_<id>`` none | all | quantity | amount, and ``value_<id>``."""

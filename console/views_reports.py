@@ -6,6 +6,7 @@ functions ``ispzone reports`` calls."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import Response, current_app, render_template, request
@@ -24,6 +25,25 @@ from web import parsing
 from web.database import db
 
 MONEY_READERS = ("billing", "readonly")  # and admin
+PER_PAGE = 100  # rows of a report's table on one page (the CSV has them all)
+
+
+@dataclass(frozen=True)
+class Paged:
+    """One page of a report's rows, in the shape templates/console/enforcement/_pager.html
+    reads."""
+
+    rows: list
+    page: int
+    pages: int
+    total: int
+
+
+def _paged(rows: list) -> Paged:
+    per_page = PER_PAGE
+    pages = max(1, -(-len(rows) // per_page))
+    page = min(parsing.page_number(request.args.get("page")), pages)
+    return Paged(rows[(page - 1) * per_page:page * per_page], page, pages, len(rows))
 
 
 def _day(name: str, default: date) -> date:
@@ -52,8 +72,9 @@ def _csv(data: bytes, name: str, period_label: str) -> Response:
 @allow(*MONEY_READERS)
 def reports():
     period = _period()
-    return render_template("console/reports/index.html", period=period,
-                           report=vat_report(db(), period))
+    report = vat_report(db(), period)
+    return render_template("console/reports/index.html", period=period, report=report,
+                           page=_paged(report.documents))
 
 
 @bp.get("/reports/vat.csv")
@@ -75,8 +96,14 @@ def reports_kh_csv():
 @allow(*MONEY_READERS)
 def reports_debtors():
     on = _day("on", today())
-    return render_template("console/reports/debtors.html", on=on,
-                           report=debtors_report(db(), on))
+    report = debtors_report(db(), on)
+    sort = request.args.get("sort", "total")
+    keys = {"total": lambda d: (-d.total, d.customer_number),
+            "number": lambda d: d.customer_number,
+            "age": lambda d: (-d.days_past_due, d.customer_number)}
+    rows = sorted(report.debtors, key=keys.get(sort, keys["total"]))
+    return render_template("console/reports/debtors.html", on=on, report=report,
+                           page=_paged(rows))
 
 
 @bp.get("/reports/debtors.csv")
@@ -90,8 +117,9 @@ def reports_debtors_csv():
 @allow(*MONEY_READERS)
 def reports_payments():
     period = _period()
-    return render_template("console/reports/payments.html", period=period,
-                           journal=payments_journal(db(), period))
+    journal = payments_journal(db(), period)
+    return render_template("console/reports/payments.html", period=period, journal=journal,
+                           page=_paged(journal.payments))
 
 
 @bp.get("/reports/payments.csv")

@@ -78,10 +78,11 @@ def voip_lines():
                            default_cap=current_app.config["VOIP_TOPUP_CAP"])
 
 
-@bp.post("/voip/lines/<int:service_id>/cap")
+@bp.post("/voip/lines/<int:line_id>/cap")
 @allow(*ACTORS)
-def voip_set_cap(service_id: int):
-    service = db().scalar(select(Service).where(Service.id == service_id,
+def voip_set_cap(line_id: int):
+    """``line_id``: the line's service id."""
+    service = db().scalar(select(Service).where(Service.id == line_id,
                                                 Service.kind == "voip"))
     if service is None:
         abort(404)

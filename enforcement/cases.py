@@ -228,6 +228,8 @@ def case_overview(session: Session, customer_id: int, limit: int = 50) -> CaseOv
         detail = event.actor
         if event.old_value or event.new_value:
             detail = f"{event.old_value or ''} → {event.new_value or ''} ({event.actor})"
+        if reason := _reason(event.details):  # an exemption's, a forced reconnection's
+            detail += f": {reason}"
         items.append(TimelineItem(event.at, "state", event.action, detail))
     for mail in session.scalars(
         select(EnforcementMail).where(EnforcementMail.customer_id == customer_id)
@@ -247,3 +249,15 @@ def case_overview(session: Session, customer_id: int, limit: int = 50) -> CaseOv
             action.status))
     items.sort(key=lambda item: item.at, reverse=True)
     return CaseOverview(case, items[:limit])
+
+
+def _reason(details: str | None) -> str | None:
+    """The operator's reason kept in an audit event's details (JSON), if any."""
+    import json
+
+    try:
+        value = json.loads(details) if details else None
+    except ValueError:
+        return None
+    return value.get("reason") if isinstance(value, dict) and isinstance(
+        value.get("reason"), str) else None

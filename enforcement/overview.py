@@ -6,7 +6,6 @@ the routers' answers. Read-only queries, one function each, that the commands
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -233,56 +232,3 @@ def action_list(session: Session, *, router: str | None = None, status: str | No
         stmt.order_by(RouterAction.id.desc()).limit(per_page).offset((page - 1) * per_page)
     ).all()
     return Page([ActionRow(a, n) for a, n in rows], page, per_page, total)
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    at: datetime
-    kind: str  # audit | mail | router
-    what: str  # enforcement.warned, reminder1, list_add ...
-    detail: str  # who did it, to whom it went, what the router answered
-    status: str | None = None  # a mail's or a router action's status
-
-
-def case_timeline(session: Session, customer_id: int, limit: int = 200) -> list[TimelineEntry]:
-    """One customer's enforcement history, newest first: the audit events of the case (state
-    changes, notices, exemptions, forced reconnections, with their actor), the notices (mail
-    outbox) and the router actions with the routers' answers."""
-    from core.audit import AuditEvent
-    from enforcement.models import EnforcementMail
-
-    entries: list[TimelineEntry] = []
-    for event in session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.customer_id == customer_id, AuditEvent.action.like("enforcement.%"))
-        .order_by(AuditEvent.id.desc()).limit(limit)
-    ):
-        change = (f"{event.old_value or '-'} -> {event.new_value or '-'}"
-                  if event.old_value is not None or event.new_value is not None else "")
-        reason = ""
-        try:
-            details = json.loads(event.details) if event.details else {}
-        except ValueError:
-            details = {}
-        if isinstance(details, dict) and details.get("reason"):
-            reason = f" ({details['reason']})"
-        entries.append(TimelineEntry(event.at, "audit", event.action,
-                                     f"{change} {event.actor}{reason}".strip()))
-    for mail in session.scalars(
-        select(EnforcementMail).where(EnforcementMail.customer_id == customer_id)
-        .order_by(EnforcementMail.id.desc()).limit(limit)
-    ):
-        entries.append(TimelineEntry(mail.sent_at or mail.created_at, "mail", mail.kind,
-                                     mail.to_address or "", mail.status))
-    for action in session.scalars(
-        select(RouterAction).where(RouterAction.customer_id == customer_id)
-        .order_by(RouterAction.id.desc()).limit(limit)
-    ):
-        target = " ".join(p for p in (action.list_name, action.address or action.username) if p)
-        row = ActionRow(action, None)
-        entries.append(TimelineEntry(
-            action.done_at or action.created_at, "router", action.kind,
-            f"{action.router_name}: {target}" + (f": {row.answer}" if row.answer else ""),
-            action.status))
-    entries.sort(key=lambda e: e.at, reverse=True)
-    return entries[:limit]

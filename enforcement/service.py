@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, func, insert, or_, select, text, type_coerce, update
+from sqlalchemy import and_, exists, func, insert, or_, select, text, type_coerce, update
 from sqlalchemy.orm import Session
 
 from billing.models import Allocation, AuditEvent, Customer, Invoice
+from billing.models.credit import CreditTopUp
 from core import audit, events
 from core.clock import now, prague_date
 from core.clock import today as prague_today
@@ -87,7 +88,9 @@ class SweepReport:
 
 def _debt_cte(today: date):
     """Per customer: the open amount of invoices due before ``today`` and the oldest due date."""
-    overdue = and_(Invoice.kind != "credit_note", Invoice.due_date < today)
+    # a credit top-up request (billing/credit/) is an offer to pay in advance, not a debt
+    overdue = and_(Invoice.kind != "credit_note", Invoice.due_date < today,
+                   ~exists().where(CreditTopUp.invoice_id == Invoice.id))
     paid = (
         select(Allocation.invoice_id, func.sum(Allocation.amount).label("paid"))
         .join(Invoice, Invoice.id == Allocation.invoice_id)

@@ -17,6 +17,7 @@ from flask import (
     Flask,
     current_app,
     flash,
+    g,
     has_request_context,
     redirect,
     render_template,
@@ -141,6 +142,7 @@ def warning():
     if who is None:
         return render_template("enforcement/unknown.html")
     info = ack.warning_info(db(), who[0], today())
+    g.ispzone_customer_id = who[0]  # the announcements for this customer (zone/support.py)
     return render_template("enforcement/warning.html", info=info, qr=_qr_codes(info))
 
 

@@ -5,6 +5,7 @@ from alembic import context
 # The schema of every package: migrations sit above them all (billing never imports voip
 # or enforcement; this file imports each package's models to register its tables).
 import billing.models  # noqa: F401
+import enforcement.announcements  # noqa: F401
 import enforcement.models  # noqa: F401
 import voip.models  # noqa: F401
 from core.db import Base, make_engine

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from flask import (
+    abort,
     current_app,
     flash,
     g,
@@ -30,6 +31,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from limits import parse_many
+from sqlalchemy import select
 
 from billing.models import Customer, Service, ServiceKind, SessionKind, UserSession
 from core.clock import today
@@ -42,6 +44,7 @@ from web.extensions import limiter
 from web.redirects import safe_next
 
 TOKEN_KEY = "voip_token"
+VIA_ZONE_KEY = "voip_via_zone"  # the VoIP session was entered from the client zone
 
 
 @dataclass
@@ -83,7 +86,7 @@ def _load() -> VoipUser | None:
 def voip_login_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        if current() is None:
+        if current() is None and not _enter_from_zone():
             return redirect(url_for("voip.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
@@ -207,6 +210,7 @@ def _page(form: VoipLoginForm, ask_number: bool):
 
 def _start(service: Service):
     """A fresh server-side session; the client zone's login in the cookie stays as it was."""
+    session.pop(VIA_ZONE_KEY, None)
     sessions.end(session.pop(TOKEN_KEY, None))
     token = sessions.start(service.customer, kind=SessionKind.VOIP, service_id=service.id)
     session[TOKEN_KEY] = token
@@ -215,8 +219,77 @@ def _start(service: Service):
     return response
 
 
+@bp.post("/enter/<int:service_id>")
+def enter(service_id: int):
+    """A subscriber logged in to the client zone enters the VoIP zone of one of their own
+    active lines without a second login (issue 16). It starts a VoIP session of its own
+    (kind ``voip``, as the suffix login does); the client-zone session is not touched, and
+    logging out of the client zone ends this one too (VIA_ZONE_KEY). CSRF-protected POST."""
+    from flask_login import current_user
+
+    if not current_user.is_authenticated:
+        return redirect(url_for("zone.login", next=url_for("zone.info")))
+    service = db().get(Service, service_id)
+    if (
+        service is None
+        or service.customer_id != current_user.customer_id
+        or service.kind != ServiceKind.VOIP
+        or not service.is_active(today())
+    ):
+        abort(404)
+    _begin(service, via_zone=True)
+    return redirect(url_for("voip.index"))
+
+
+def _zone_line() -> Service | None:
+    """The one active VoIP line of the subscriber logged in to the client zone (None when
+    nobody is, or they have none or several: then they choose, ``POST /voip/enter/<id>``)."""
+    from flask_login import current_user
+
+    if not current_user.is_authenticated:
+        return None
+    on = today()
+    found = [
+        s for s in db().scalars(
+            select(Service).where(Service.customer_id == current_user.customer_id,
+                                  Service.kind == ServiceKind.VOIP)
+        )
+        if s.is_active(on)
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _enter_from_zone() -> bool:
+    """A subscriber logged in to the client zone opens a VoIP page: they enter the VoIP zone
+    of their (one) line without a second login, in a VoIP session of its own."""
+    service = _zone_line()
+    if service is None:
+        return False
+    _begin(service, via_zone=True)
+    g.voip_user = _load()
+    return g.voip_user is not None
+
+
+def _begin(service: Service, *, via_zone: bool) -> None:
+    session.pop(VIA_ZONE_KEY, None)
+    sessions.end(session.pop(TOKEN_KEY, None))
+    session[TOKEN_KEY] = sessions.start(service.customer, kind=SessionKind.VOIP,
+                                        service_id=service.id)
+    if via_zone:
+        session[VIA_ZONE_KEY] = True
+    db().flush()
+
+
+def end_zone_entered() -> None:
+    """Called when the client zone logs out: end a VoIP session entered from it."""
+    if session.pop(VIA_ZONE_KEY, None):
+        sessions.end(session.pop(TOKEN_KEY, None))
+        g.pop("voip_user", None)
+
+
 @bp.post("/logout")
 def logout():
+    session.pop(VIA_ZONE_KEY, None)
     token = session.pop(TOKEN_KEY, None)
     if token:
         sessions.end(token)

@@ -10,9 +10,11 @@ from decimal import Decimal
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from billing.documents import qrplatba
 from billing.invoicing.supplier import Supplier
 from billing.ledger.balances import states_for
 from billing.models import Invoice
@@ -46,14 +48,45 @@ def rate(value: Decimal | None) -> str:
 
 
 def duration(seconds: int | None) -> str:
-    """m:ss (minutes may exceed 59): 125 -> 2:05."""
+    """Readable, never mistaken for hours: 5831 -> ``1 h 37 min``, 125 -> ``2 min 5 s``,
+    45 -> ``45 s`` (no-break spaces)."""
     seconds = int(seconds or 0)
-    return f"{seconds // 60}:{seconds % 60:02d}"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        text = f"{hours} h {minutes} min"
+    elif minutes:
+        text = f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    else:
+        text = f"{secs} s"
+    return text.replace(" ", "\u00a0")
+
+
+def dialled(number: str | None) -> str:
+    """A called number grouped for reading: ``420601234567`` -> ``+420 601 234 567``,
+    ``0049301234567`` -> ``+49 301 234 567``; anything else as it is."""
+    raw = (number or "").strip()
+    digits = "".join(c for c in raw if c.isdigit())
+    if not digits or len(digits) < 3 or not raw.lstrip("+").isdigit():
+        return raw
+    if raw.startswith("+"):
+        pass
+    elif digits.startswith("00"):
+        digits = digits[2:]
+    elif len(digits) == 9:
+        return "\u00a0".join((digits[:3], digits[3:6], digits[6:]))
+    elif not digits.startswith("420") or len(digits) != 12:
+        return raw
+    if digits.startswith("420") and len(digits) == 12:
+        return "\u00a0".join(("+420", digits[3:6], digits[6:9], digits[9:]))
+    country, rest = (digits[:2], digits[2:]) if len(digits) > 9 else ("", digits)
+    groups = [rest[max(i - 3, 0):i] for i in range(len(rest), 0, -3)][::-1]
+    return "\u00a0".join(([f"+{country}"] if country else ["+"]) + groups).replace("+\u00a0", "+")
 
 
 @bp.context_processor
 def helpers() -> dict:
-    return {"rate": rate, "duration": duration}
+    return {"rate": rate, "duration": duration, "dialled": dialled}
 
 
 @bp.get("/")
@@ -179,9 +212,13 @@ def topup_confirm():
         if amount is None:
             flash(_("Choose one of the offered coupons."), "error")
             return redirect(url_for("voip.topup"))
+        cap = _cap_state()
+        if amount > cap.remaining:  # never offer "Yes, top up" for what would be refused
+            flash(_cap_message(topups.CapExceeded(cap.cap, cap.spent, amount)), "error")
+            return redirect(url_for("voip.topup"))
         # a one-time key: the same confirmation submitted twice makes one top-up
         form = TopUpConfirmForm(amount=str(amount), request_key=secrets.token_urlsafe(24))
-        return render_template("voip/topup_confirm.html", form=form, amount=amount, cap=_cap_state())
+        return render_template("voip/topup_confirm.html", form=form, amount=amount, cap=cap)
     form = TopUpConfirmForm()
     amount = _coupon(form.amount.data)
     if not form.validate_on_submit() or amount is None:
@@ -228,11 +265,19 @@ def topup_done(topup_id: int):
         abort(404)
     invoice = db().get(Invoice, done.invoice_id) if done.invoice_id else None
     state = states_for(db(), [invoice], today())[0] if invoice else None
+    qr = None
+    if state is not None and state.is_open:
+        try:
+            spayd = qrplatba.spayd_for_invoice(invoice, state.open_amount)
+        except qrplatba.QrPlatbaError:
+            spayd = None
+        qr = Markup(qrplatba.qr_svg(spayd)) if spayd else None
     return render_template(
         "voip/topup_done.html",
         topup=done,
         invoice=invoice,
         state=state,
+        qr=qr,
         line=lines.peek(db(), done.service_id),
     )
 

@@ -124,15 +124,29 @@ def demo_command(if_empty: bool) -> None:
 @click.command("import", help="Import customers, services and invoices from JSON or CSV.")
 @with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_command(file: Path) -> None:
+@click.option("--update", is_flag=True,
+              help="Update customers that exist already (by customer number) from the file.")
+@click.option("--dry-run", is_flag=True, help="Check the file and print what would change; "
+              "write nothing.")
+def import_command(file: Path, update: bool, dry_run: bool) -> None:
     from billing.legacy_import import writer as importer
 
+    def work(session):
+        return importer.import_file(session, file, supplier(), update=update, actor=cli_actor())
+
+    refused = f"{file}: {{error}} (nothing was imported)"
     try:
-        result = run(lambda session: importer.import_file(session, file, supplier()),
-                     refused=f"{file}: {{error}} (nothing was imported)")
+        if dry_run:
+            with unit_of_work(refused=refused, commit=False) as session:
+                result = work(session)
+        else:
+            result = run(work, refused=refused)
     except RecursionError as exc:
         raise click.ClickException(f"{file}: nested too deeply (nothing was imported)") from exc
-    click.echo(result)
+    if dry_run:
+        click.echo(f"dry run, nothing was written; the import would do this:\n{result.report()}")
+    else:
+        click.echo(result.report() if update else result)
 
 
 @click.group("invoices", cls=AppGroup, help="Issuing invoices.")

@@ -151,7 +151,7 @@ def end_all(customer_id: int, except_token: str | None = None) -> None:
     db().execute(stmt)
 
 
-KEPT_KEYS = ("lang", "voip_token")  # the language choice; the VoIP zone's own login
+KEPT_KEYS = ("lang", "voip_token", "voip_via_zone")  # the language choice; the VoIP zone's own login
 
 
 def fresh_cookie_session() -> None:

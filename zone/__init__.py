@@ -4,5 +4,6 @@ from flask import Blueprint
 
 bp = Blueprint("zone", __name__)
 
-from zone import auth, credit, email, views  # noqa: E402,F401  (register routes)
+# routes; view_as: an operator viewing the zone as a customer, read-only
+from zone import auth, credit, email, support, view_as, views  # noqa: E402,F401
 from zone import credit_services as _credit_services  # noqa: E402,F401  (issue 15: renewals, notices)

@@ -81,6 +81,9 @@ def login():
 def logout():
     if current_user.is_authenticated:
         sessions.end(current_user.get_id())
+        from voip.auth import end_zone_entered
+
+        end_zone_entered()  # a VoIP session entered from this login ends with it
     logout_user()
     sessions.fresh_cookie_session()
     flash(_("You have been logged out."), "info")

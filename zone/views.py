@@ -22,10 +22,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
-from billing.customers import email_change, usage
+from billing.customers import email_change, paying, usage
 from billing.customers import self_service as customers
 from billing.documents import qrplatba
 from billing.invoicing.receipts import customer_receipt, receipts_for, render_receipt_pdf
+from billing.invoicing.supplier import Supplier
 from billing.ledger.balances import account_summary, invoice_page
 from core.clock import today
 from web import parsing
@@ -38,12 +39,13 @@ from zone.forms import ContactForm
 
 log = logging.getLogger(__name__)
 
+# one name per kind, the same on the web and in the PDF (billing/documents/pdf.py TITLES)
 INVOICE_KINDS = {
-    "regular": _l("Invoice"),
-    "goods": _l("Invoice for goods"),
-    "voip_topup": _l("VoIP top-up"),
-    "advance": _l("Payment request"),
-    "credit_note": _l("Credit note"),
+    "regular": _l("Invoice – tax document"),
+    "goods": _l("Invoice – tax document"),
+    "voip_topup": _l("Invoice – tax document"),
+    "advance": _l("Advance invoice – payment request (not a tax document)"),
+    "credit_note": _l("Corrective tax document (credit note)"),
 }
 SERVICE_KINDS = {
     "internet": _l("Internet"),
@@ -85,8 +87,34 @@ def info():
     summary = account_summary(db(), current_user.customer_id, today())
     contracts = customers.contract_list(db(), current_user.customer_id)
     return render_template(
-        "zone/info.html", customer=current_user.customer, summary=summary, contracts=contracts
+        "zone/info.html", customer=current_user.customer, summary=summary, contracts=contracts,
+        voip_lines=_voip_lines(),
     )
+
+
+def _voip_lines() -> list:
+    """The customer's active VoIP lines with their credit (shown on the overview)."""
+    from voip import lines as voip_lines
+
+    services = [
+        s for s in customers.customer_services(db(), current_user.customer_id)
+        if s.kind == "voip" and s.is_active(today())
+    ]
+    return [(s, voip_lines.peek(db(), s.id).credit) for s in services]
+
+
+@bp.get("/pay")
+@login_required
+def pay():
+    """Everything due in one payment: one QR Platba (billing/customers/paying.py)."""
+    try:
+        due = paying.pay_all(db(), current_user.customer_id, today(),
+                             Supplier.from_config(current_app.config))
+    except qrplatba.QrPlatbaError:
+        log.exception("no QR Platba for customer %s", current_user.customer_id)
+        due = None
+    qr = Markup(qrplatba.qr_svg(due.spayd, scale=5)) if due and due.spayd else None
+    return render_template("zone/pay.html", due=due, qr=qr)
 
 
 def _invalid_contact(exc: customers.ContactValidationError):

@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 
 from billing.customers.register import notes_of
 from billing.ledger.balances import (
     AccountSummary,
     InvoicePage,
-    account_balance,
     account_summary,
     invoice_page,
 )
@@ -31,9 +30,12 @@ from billing.models import (
     Contract,
     Customer,
     CustomerNote,
+    LedgerAccount,
     LedgerEntry,
+    LedgerLeg,
     Service,
 )
+from core.db import Money
 
 PAYMENTS_SHOWN = 20
 LEDGER_SHOWN = 30
@@ -64,6 +66,15 @@ class CardData:
     notes: list[CustomerNote]
 
 
+def _account_sum(customer_id: int, kind: AccountKind):
+    """The sum of the legs of one of the customer's accounts (0 when never used)."""
+    return type_coerce(
+        select(func.coalesce(func.sum(LedgerLeg.amount), 0))
+        .join(LedgerAccount, LedgerAccount.id == LedgerLeg.account_id)
+        .where(LedgerAccount.customer_id == customer_id, LedgerAccount.kind == str(kind))
+        .scalar_subquery(), Money())
+
+
 def customer_by_number(session: Session, number: str) -> Customer | None:
     return session.scalar(select(Customer).where(Customer.customer_number == number))
 
@@ -82,14 +93,9 @@ def card(session: Session, customer: Customer, on: date, *, invoice_page_no: int
         select(BankTransaction).where(BankTransaction.customer_id == cid)
         .order_by(BankTransaction.booked_on.desc(), BankTransaction.id.desc())
         .limit(PAYMENTS_SHOWN)))
-    payments_count = session.scalar(
-        select(func.count()).select_from(BankTransaction)
-        .where(BankTransaction.customer_id == cid)) or 0
     entries = list(session.scalars(
         select(LedgerEntry).where(LedgerEntry.customer_id == cid)
         .order_by(LedgerEntry.booked_on.desc(), LedgerEntry.id.desc()).limit(LEDGER_SHOWN)))
-    ledger_count = session.scalar(
-        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.customer_id == cid)) or 0
     running = summary.balance
     ledger = []
     for entry in entries:  # newest first: each balance is the one after that entry
@@ -98,21 +104,32 @@ def card(session: Session, customer: Customer, on: date, *, invoice_page_no: int
     audit = list(session.scalars(
         select(AuditEvent).where(AuditEvent.customer_id == cid)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(AUDIT_SHOWN)))
-    audit_count = session.scalar(
-        select(func.count()).select_from(AuditEvent).where(AuditEvent.customer_id == cid)) or 0
+    # the three counts and the two account balances in one round trip
+    payments_count, ledger_count, audit_count, receivable, prepaid = session.execute(
+        select(
+            select(func.count()).select_from(BankTransaction)
+            .where(BankTransaction.customer_id == cid).scalar_subquery(),
+            select(func.count()).select_from(LedgerEntry)
+            .where(LedgerEntry.customer_id == cid).scalar_subquery(),
+            select(func.count()).select_from(AuditEvent)
+            .where(AuditEvent.customer_id == cid).scalar_subquery(),
+            _account_sum(cid, AccountKind.RECEIVABLE),
+            _account_sum(cid, AccountKind.PREPAID_CREDIT),
+        )
+    ).one()
     return CardData(
         customer=customer,
         contracts=contracts,
         services=services,
         summary=summary,
-        receivable=account_balance(session, AccountKind.RECEIVABLE, cid),
-        prepaid_credit=-account_balance(session, AccountKind.PREPAID_CREDIT, cid),
+        receivable=receivable,
+        prepaid_credit=-prepaid,
         invoices=invoice_page(session, cid, on, page=invoice_page_no, per_page=per_page),
         payments=payments,
-        payments_count=payments_count,
+        payments_count=payments_count or 0,
         ledger=ledger,
-        ledger_count=ledger_count,
+        ledger_count=ledger_count or 0,
         audit=audit,
-        audit_count=audit_count,
+        audit_count=audit_count or 0,
         notes=notes_of(session, cid),
     )

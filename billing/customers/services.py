@@ -42,6 +42,8 @@ from billing.invoicing.vat import RATES
 from billing.models import (
     Contract,
     Customer,
+    Invoice,
+    InvoiceKind,
     Service,
     ServiceAddress,
     ServiceKind,
@@ -504,6 +506,8 @@ def change_service(
     if tariff_fields and service.valid_to is not None and day > service.valid_to:
         raise ServiceConflict("the service ends before the new tariff would start",
                               field="effective_from")
+    if tariff_fields and day < today():
+        _check_not_invoiced(session, service, day)
 
     before = network_targets(service)
     for key, value in new.items():
@@ -557,6 +561,22 @@ def change_service(
     session.flush()
     _emit_if_moved(session, service, before, actor)
     return Changed(service, list(changes), tariff)
+
+
+def _check_not_invoiced(session: Session, service: Service, day: date) -> None:
+    """A tariff change back-dated into a month already invoiced would never be billed (the
+    invoice is an issued document): refused, so that the operator corrects that month with a
+    credit note or an invoice and changes the price from the next month."""
+    invoiced = session.scalar(
+        select(Invoice.period_key)
+        .where(Invoice.customer_id == service.customer_id, Invoice.kind == InvoiceKind.REGULAR,
+               Invoice.period_key >= f"{day.year:04d}-{day.month:02d}")
+        .order_by(Invoice.period_key).limit(1))
+    if invoiced is not None:
+        raise ServiceConflict(
+            f"the month {invoiced} is invoiced already: a tariff change from "
+            f"{day.isoformat()} would not be billed; change it from a later day and correct "
+            "the invoiced months with a credit note or an invoice", field="effective_from")
 
 
 # -- end ---------------------------------------------------------------------------------------

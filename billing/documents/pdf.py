@@ -311,19 +311,24 @@ def _recap_and_totals(invoice: Invoice, open_amount: Decimal, width: float) -> T
 
 def _totals_block(invoice: Invoice, open_amount: Decimal) -> list[Flowable]:
     cur = invoice.currency
+    paid = invoice.kind not in (InvoiceKind.CREDIT_NOTE, "advance_receipt") and open_amount <= 0
     label = {"credit_note": "Celkem", "advance_receipt": "Přijatá platba"}.get(
-        invoice.kind, "Celkem k úhradě"
+        invoice.kind, "Celkem" if paid else "Celkem k úhradě"
     )
     if invoice.kind == InvoiceKind.REGULAR and invoice.total < 0:  # a final invoice, advances overpaid
-        label = "Přeplatek záloh"
+        return [_p(f"Přeplatek záloh: {format_money(invoice.total, cur)}", "total"),
+                _p("Přeplatek vrátíme nebo započteme.", "right")]
+    if paid:  # nothing to pay: say so first and large, no "k úhradě" (issue 16)
+        return [
+            _p("UHRAZENO", "paid"),
+            _p("Uhrazeno v plné výši, neplaťte.", "right"),
+            _p(f"{label}: {format_money(invoice.total, cur)}", "total"),
+        ]
     block: list[Flowable] = [_p(f"{label}: {format_money(invoice.total, cur)}", "total")]
-    if invoice.kind == InvoiceKind.REGULAR and invoice.total < 0:
-        block.append(_p("Přeplatek vrátíme nebo započteme.", "right"))
-    elif invoice.kind != InvoiceKind.CREDIT_NOTE:
-        if ZERO < open_amount < invoice.total:
-            block.append(_p(f"Zbývá uhradit: {format_money(open_amount, cur)}", "total"))
-        elif open_amount <= 0:
-            block.append(_p("Uhrazeno, neplaťte.", "right"))
+    if invoice.kind != InvoiceKind.CREDIT_NOTE and ZERO < open_amount < invoice.total:
+        block.append(_p(f"Zbývá uhradit: {format_money(open_amount, cur)}", "total"))
+    elif invoice.kind == "advance_receipt" and open_amount <= 0:
+        block.append(_p("Uhrazeno, neplaťte.", "right"))
     return block
 
 

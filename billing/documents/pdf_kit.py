@@ -97,6 +97,11 @@ def _make_styles() -> dict[str, ParagraphStyle]:
         ),
         "caption": ParagraphStyle("caption", parent=base, fontSize=8, alignment=TA_CENTER),
         "right": ParagraphStyle("right", parent=base, alignment=TA_RIGHT),
+        # a paid invoice says so first, large (issue 16)
+        "paid": ParagraphStyle(
+            "paid", parent=base, fontName=FONT_BOLD, fontSize=20, leading=24,
+            alignment=TA_RIGHT, textColor=colors.HexColor("#166534"),
+        ),
     }
 
 

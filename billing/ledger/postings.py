@@ -51,6 +51,7 @@ __all__ = [
     "post_final_invoice",
     "post_invoice",
     "post_opening_credit",
+    "post_opening_debt",
     "post_payments",
     "post_staged",
     "post_unpairing",
@@ -388,6 +389,24 @@ def post_opening_credit(session: Session, service_id: int, amount: Decimal, *,
          (account_key(A.OPENING_BALANCE), amount)],
         booked_on=booked_on, actor=actor, description="Počáteční kredit",
         customer_id=customer_id, service_id=service_id,
+    )])[0]
+
+
+def post_opening_debt(session: Session, customer_id: int, amount: Decimal, *,
+                      actor: str = "system", booked_on: date | None = None) -> int | None:
+    """A customer's debt carried over from the old system (``ispzone import``'s
+    ``opening_balance`` below zero): the customer's receivable, against opening_balance.
+    It is in the customer's balance but is no invoice: nothing is due on a day, so the
+    enforcement sweep does not chase it (import the unpaid invoices for that)."""
+    amount = _money(amount)
+    if amount <= 0:
+        return None
+    return record(session, [Posting(
+        TK.OPENING,
+        [(account_key(A.RECEIVABLE, customer_id), amount),
+         (account_key(A.OPENING_BALANCE), -amount)],
+        booked_on=booked_on, actor=actor, description="Počáteční dluh z původního systému",
+        customer_id=customer_id,
     )])[0]
 
 

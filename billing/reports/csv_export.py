@@ -111,11 +111,13 @@ def debtors_csv(report: DebtorsReport) -> bytes:
 
 
 def payments_csv(journal: PaymentsJournal) -> bytes:
-    header = ["Datum", "Částka", "Měna", "Zdroj", "Stav", "Číslo zákazníka", "Zákazník",
+    header = ["Datum", "Částka", "Měna", "Zdroj", "Doklad", "Stav", "Číslo zákazníka",
+              "Zákazník",
               "VS", "SS", "KS", "Protiúčet", "Název protiúčtu", "Zpráva", "Náš účet",
               "Uhrazené faktury", "Uhrazeno fakturám", "Přeplatek (kredit)"]
     rows = [
-        [day(p.received_on), number(p.amount), p.currency, p.source, p.status,
+        [day(p.received_on), number(p.amount), p.currency,
+         "hotovost" if p.source == "cash" else "banka", p.document, p.status,
          p.customer_number or "", p.customer_name or "", p.variable_symbol or "",
          p.specific_symbol or "", p.constant_symbol or "", p.counter_account or "",
          p.counter_name or "", p.message or "", p.bank_account,

@@ -4,12 +4,11 @@ and what it paid.
 A payment is an incoming movement on one of our bank accounts (``bank_transaction`` with a
 positive amount) booked in the period, whatever became of it: paired to a customer
 (``matched``), waiting in the unmatched queue, or put aside by an operator (``dismissed``),
-so that the journal's total is what the bank statements say came in. "What it paid" is the
-invoices its allocations settle (as they stand now); the rest of a paired payment is the
-customer's prepaid credit. Outgoing movements are not payments received.
-
-Cash payments are not in it yet: the cash desk (issue 14, item 5) records them in a table
-of its own that this journal will read when it lands (docs/reports.md).
+so that the journal's total is what the bank statements say came in; and every cash payment
+taken at the till, which the cash desk carries into settlement as a movement on the till's
+pseudo-account (``billing.models.cash.CASH_ACCOUNT``, its id the receipt's number). "What it
+paid" is the invoices its allocations settle (as they stand now); the rest of a paired
+payment is the customer's prepaid credit. Outgoing movements are not payments received.
 """
 
 from __future__ import annotations
@@ -21,16 +20,18 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from billing.models import Allocation, BankTransaction, Customer, Invoice
+from billing.models.cash import CASH_ACCOUNT
 from billing.reports.period import Period
 
 ZERO = Decimal("0.00")
-SOURCE_BANK = "bank"
+SOURCE_BANK, SOURCE_CASH = "bank", "cash"
 
 
 @dataclass
 class PaymentRow:
     id: int
-    source: str  # "bank"
+    source: str  # "bank" or "cash"
+    document: str  # the bank's movement id, or the cash receipt's number
     received_on: date
     amount: Decimal
     currency: str
@@ -68,6 +69,9 @@ class PaymentsJournal:
     def total_of(self, status: str) -> Decimal:
         return sum((p.amount for p in self.payments if p.status == status), ZERO)
 
+    def total_by(self, source: str) -> Decimal:
+        return sum((p.amount for p in self.payments if p.source == source), ZERO)
+
 
 def payments_journal(session, period: Period) -> PaymentsJournal:
     """The period's incoming payments, oldest first, with the invoices each one paid."""
@@ -83,7 +87,8 @@ def payments_journal(session, period: Period) -> PaymentsJournal:
     ).all()
     payments = [
         PaymentRow(
-            id=tx.id, source=SOURCE_BANK, received_on=tx.booked_on, amount=tx.amount,
+            id=tx.id, source=SOURCE_CASH if tx.source_account == CASH_ACCOUNT else SOURCE_BANK,
+            document=tx.bank_tx_id, received_on=tx.booked_on, amount=tx.amount,
             currency=tx.currency, status=tx.status, customer_number=number,
             customer_name=name, variable_symbol=tx.variable_symbol,
             specific_symbol=tx.specific_symbol, constant_symbol=tx.constant_symbol,

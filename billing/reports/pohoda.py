@@ -76,17 +76,21 @@ def _amount(value: Decimal) -> str:
     return f"{Decimal(value).quantize(Decimal('0.01'))}"
 
 
+def _in_period(period: Period):
+    return (
+        Invoice.kind != InvoiceKind.ADVANCE.value,
+        Invoice.taxable_date.is_not(None),
+        Invoice.taxable_date >= period.start,
+        Invoice.taxable_date <= period.end,
+    )
+
+
 def period_documents(session: Session, period: Period) -> list[Invoice]:
     """The period's invoices and credit notes (by DUZP, as the VAT report counts them)."""
     return list(session.scalars(
         select(Invoice)
-        .options(selectinload(Invoice.vat_recap))
-        .where(
-            Invoice.kind != InvoiceKind.ADVANCE.value,
-            Invoice.taxable_date.is_not(None),
-            Invoice.taxable_date >= period.start,
-            Invoice.taxable_date <= period.end,
-        )
+        .options(selectinload(Invoice.vat_recap), selectinload(Invoice.lines))
+        .where(*_in_period(period))
         .order_by(Invoice.taxable_date, Invoice.number)
     ))
 
@@ -182,11 +186,15 @@ def pohoda_xml(session: Session, period: Period, supplier: Supplier) -> bytes:
     if not invoices:  # the schema wants at least one dataPackItem
         raise PohodaExportError(f"no invoices or credit notes with a DUZP in "
                                 f"{period.start.isoformat()}..{period.end.isoformat()}")
+    # by subqueries, not lists of ids: a month of 100,000 invoices is more than a statement
+    # may carry parameters
     customers = {c.id: c for c in session.scalars(
-        select(Customer).where(Customer.id.in_({i.customer_id for i in invoices} or {0})))}
-    corrected_ids = {i.corrects_invoice_id for i in invoices if i.corrects_invoice_id}
+        select(Customer).where(Customer.id.in_(
+            select(Invoice.customer_id).where(*_in_period(period)))))}
     corrected = dict(session.execute(
-        select(Invoice.id, Invoice.number).where(Invoice.id.in_(corrected_ids or {0}))
+        select(Invoice.id, Invoice.number).where(Invoice.id.in_(
+            select(Invoice.corrects_invoice_id).where(*_in_period(period),
+                                                      Invoice.corrects_invoice_id.is_not(None))))
     ).all())
     pack = ET.Element(_q("dat", "dataPack"), {
         "version": "2.0",

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
@@ -131,6 +132,7 @@ def kh_section(dic: str | None, total: Decimal, taxed: bool,
     return A4 if dic and abs(total) > KH_LIMIT else A5
 
 
+@lru_cache(maxsize=64)
 def rate_key(rate) -> Decimal:
     """``Decimal("21.00")`` -> ``Decimal("21")``: one key (and one label) per rate."""
     rate = Decimal(rate)
@@ -145,11 +147,8 @@ def _sum_rate(documents: Iterable[VatDocument], rate: Decimal) -> RateAmounts:
 
 
 def _rates(rows) -> dict[Decimal, RateAmounts]:
-    rates: dict[Decimal, RateAmounts] = {}
-    for rate, base, vat in rows:
-        key = rate_key(rate)
-        rates[key] = rates.get(key, RateAmounts()) + RateAmounts(base, vat)
-    return rates
+    """A document's recap rows (one per rate: the recap tables are unique per rate)."""
+    return {rate_key(rate): RateAmounts(base, vat) for rate, base, vat in rows}
 
 
 def _invoice_documents(session: Session, period: Period) -> list[VatDocument]:
@@ -231,13 +230,24 @@ def vat_report(session: Session, period: Period) -> VatReport:
     documents = _invoice_documents(session, period) + _receipt_documents(session, period)
     documents.sort(key=lambda d: (d.taxable_date, d.number))
     report = VatReport(period, documents)
+    totals: dict[Decimal, list[Decimal]] = {}
+    a5: dict[Decimal, list[Decimal]] = {}
     for doc in documents:
+        in_a5 = doc.section == A5
         for rate, amounts in doc.rates.items():
-            report.totals[rate] = report.totals.get(rate, RateAmounts()) + amounts
+            total = totals.get(rate)
+            if total is None:
+                total = totals[rate] = [ZERO, ZERO]
+            total[0] += amounts.base
+            total[1] += amounts.vat
+            if in_a5 and rate > 0:
+                part = a5.get(rate)
+                if part is None:
+                    part = a5[rate] = [ZERO, ZERO]
+                part[0] += amounts.base
+                part[1] += amounts.vat
         if doc.section == A4:
             report.a4.append(doc)
-        elif doc.section == A5:
-            for rate, amounts in doc.rates.items():
-                if rate > 0:
-                    report.a5[rate] = report.a5.get(rate, RateAmounts()) + amounts
+    report.totals = {rate: RateAmounts(*sums) for rate, sums in totals.items()}
+    report.a5 = {rate: RateAmounts(*sums) for rate, sums in a5.items()}
     return report

@@ -1,7 +1,7 @@
 """prepaid credit accounts (billing/credit/, docs/credit.md)
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-06 22:40:00
 
 New tables: ``credit_account``, ``credit_topup``, ``credit_receipt``, ``credit_payment``,
@@ -25,7 +25,7 @@ import core.db
 from migrations.guards import protect, unprotect
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+import enforcement.announcements  # noqa: F401
 import enforcement.models  # noqa: F401  (their tables belong to the metadata too)
 import voip.models  # noqa: F401
 from core import schema

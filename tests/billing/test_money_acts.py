@@ -559,6 +559,11 @@ def test_money_commands(app, session, make_customer, supplier, outbox, tmp_path)
     assert "no customer 9999" in cli(app, "payments", "cash", "9999", "10", code=1)
     assert "e-mailed again" in cli(app, "invoices", "resend", number)
     assert len(outbox.messages()) == 3  # the invoice, the first credit note, the resend
+    credit_mail = outbox.messages()[1]
+    assert credit_mail["Subject"].startswith("Opravný daňový doklad")
+    body = credit_mail.get_body(("plain",)).get_content()
+    assert "Důvod: vráceno" in body and "49,90" in body and "splatn" not in body
+    assert outbox.messages()[0]["Subject"].startswith("Faktura")
     out = cli(app, "invoices", "preview", "--month", f"{today():%Y-%m}")
     assert "6501" in out and "1 invoices would be issued (450.00 CZK)" in out
     assert "month must be YYYY-MM" in cli(app, "invoices", "preview", "--month", "leden", code=1)

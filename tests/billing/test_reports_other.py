@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from billing.bank.pairing import pair
+from billing.cash.payments import take_cash_payment
 from billing.invoicing.issue import IssueOptions, issue_credit_note, issue_invoice
 from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import LineInput
@@ -55,7 +56,7 @@ def test_bucket_edges():
 
 
 def test_debtors_in_their_buckets_at_the_edges(session, make_customer, supplier):
-    on = date(2026, 12, 6)
+    on = today()  # the payments are allocated now: as of today they count
     customer = make_customer(number="7201", name="Petr Dlužník")
     due_days = [0, 1, 30, 31, 60, 61, 90, 91]  # days past due on ``on``
     invoices = {days: invoice(session, customer, supplier, "100.00",
@@ -129,17 +130,24 @@ def test_payments_journal_lists_every_incoming_payment(session, make_customer, s
     stranger = payment(session, "77.00", date(2026, 11, 6), "999999")
     payment(session, "-120.00", date(2026, 11, 7))  # money out: not a payment received
     payment(session, "60.00", date(2026, 12, 1), customer.customer_number)  # next month
+    walk_in = make_customer(number="7302", name="Petr Hotový")
+    other = invoice(session, walk_in, supplier, "300.00", date(2026, 11, 2), date(2026, 11, 16))
+    cash = take_cash_payment(session, walk_in, "300.00", supplier, actor="operator:pokladna",
+                             invoice=other, on=date(2026, 11, 8))
 
     journal = payments_journal(session, nov)
 
-    assert [p.id for p in journal.payments] == [paid.id, stranger.id]
-    first, second = journal.payments
+    assert [p.id for p in journal.payments][:2] == [paid.id, stranger.id]
+    first, second, at_the_till = journal.payments
+    assert (at_the_till.source, at_the_till.document) == ("cash", cash.receipt.number)
+    assert at_the_till.paid == [(other.number, D("300.00"))]
+    assert journal.total_by("cash") == D("300.00") and journal.total_by("bank") == D("577.00")
     assert (first.customer_number, first.status, first.counter_name) == ("7301", "matched",
                                                                          "MALA EVA")
     assert first.paid == [(inv.number, D("450.00"))] and first.credit == D("50.00")
     assert second.status == "unmatched" and second.customer_number is None
     assert second.credit == D("0.00")
-    assert journal.total == D("577.00") and journal.total_of("matched") == D("500.00")
+    assert journal.total == D("877.00") and journal.total_of("matched") == D("800.00")
 
 
 # -- CSV --------------------------------------------------------------------------------------
@@ -182,7 +190,7 @@ def test_csv_exports_read_back(session, make_customer, supplier):
     assert [r[0] for r in kh[1:]] == ["A.4", "A.5"]
     assert kh[1][1:3] == ["CZ27082440", big.number]
 
-    debtors = read_csv(csv_export.debtors_csv(debtors_report(session, date(2026, 12, 6))))
+    debtors = read_csv(csv_export.debtors_csv(debtors_report(session, today())))
     assert debtors[0][5:9] == ["0-30 dní", "31-60 dní", "61-90 dní", "90+ dní"]
     (row,) = debtors[1:]
     assert row[0] == "7401" and czk(row[9]) == D("12345.67") - D("1000.00") + D("112.00")
@@ -305,7 +313,7 @@ def test_reports_commands(app, session, make_customer, supplier, tmp_path):
     assert read_csv((tmp_path / "vat.csv").read_bytes())[1][1] == inv.number
     assert read_csv((tmp_path / "kh.csv").read_bytes())[1][2] == inv.number
 
-    result = runner.invoke(args=["reports", "debtors", "--on", "2026-12-06",
+    result = runner.invoke(args=["reports", "debtors", "--on", today().isoformat(),
                                  "--csv", str(tmp_path / "d.csv")])
     assert result.exit_code == 0, result.output
     assert "24000.00" in result.output

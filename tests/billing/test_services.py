@@ -263,3 +263,20 @@ def test_find_service(session, make_customer):
     assert services.find_service(session, f"#{service.id}") is service
     with pytest.raises(services.ServiceError):
         services.find_service(session, "nobody")
+
+
+def test_a_price_change_back_into_an_invoiced_month_is_refused(session, make_customer, supplier):
+    customer = make_customer()
+    service = internet(session, customer, valid_from=date(2026, 1, 1)).service
+    issue_month(session, supplier, "2026-03", on=date(2026, 3, 1))
+    session.commit()
+    with pytest.raises(services.ServiceConflict) as refused:
+        services.change_service(session, service, actor=ACTOR, price="500",
+                                effective_from=date(2026, 2, 15))
+    assert refused.value.field == "effective_from"
+    assert "2026-03 is invoiced already" in refused.value.message
+    session.rollback()
+    services.change_service(session, service, actor=ACTOR, price="500",
+                            effective_from=date(2026, 4, 1))
+    session.commit()
+    assert service.price == Decimal("500.00")

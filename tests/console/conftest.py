@@ -1,7 +1,8 @@
 """Fixtures of the console's tests: ``operator(role, ...)`` makes an operator,
 ``console_client(role="admin")`` is a test client logged in to the console as an operator
 of that role (second factor done), ``console_login(client, login, password)`` logs a
-client in, ``totp_code(operator, offset=0)`` is the operator's current code."""
+client in, ``totp_code(operator, offset=0)`` is the operator's current code, ``browser()`` a new client
+reading English."""
 
 from __future__ import annotations
 
@@ -84,11 +85,23 @@ def console_login(totp_code):
 
 
 @pytest.fixture
-def console_client(app, operator, console_login):
+def browser(app):
+    """``browser(application=app)``: a new test client that reads the pages in English (the
+    default is Czech), as the tests' assertions do."""
+    def make(application=None):
+        client = (application or app).test_client()
+        client.post("/language", data={"lang": "en"})
+        return client
+
+    return make
+
+
+@pytest.fixture
+def console_client(browser, operator, console_login):
     """``console_client(role="admin")``: a new test client logged in to the console as a new
     operator of ``role`` (second factor done); its operator is ``client.operator``."""
     def make(role: str = "admin", **kwargs):
-        client = app.test_client()
+        client = browser()
         op = operator(role, **kwargs)
         response = console_login(client, op)
         assert response.status_code == 302, response.get_data(as_text=True)

@@ -45,6 +45,9 @@ def test_cases_list_filters_and_the_timeline(session, make_customer, supplier, c
     assert "7901" in html and "7902" in html
     only_r2 = client.get("/console/enforcement?router=r2").get_data(as_text=True)
     assert "7902" in only_r2 and "7901" not in only_r2
+    typed = client.get("/console/enforcement?q=7902", headers={"HX-Request": "true"})
+    table = typed.get_data(as_text=True).split('id="cases"')[1]  # what htmx swaps in
+    assert "7902" in table and "7901" not in table
     paid_meanwhile = client.get("/console/enforcement?overdue=no").get_data(as_text=True)
     assert "7901" not in paid_meanwhile
     case = client.get(f"/console/enforcement/cases/{warned.id}").get_data(as_text=True)
@@ -66,6 +69,7 @@ def test_support_exempts_with_a_reason_clears_and_reconnects(session, make_custo
                            data={"mode": "until", "until": until.isoformat(),
                                  "reason": "splátkový kalendář"})
     assert response.status_code == 302
+    session.rollback()
     session.expire_all()
     assert session.get(Customer, warned.id).enforcement_exempt_until == until
     event = session.scalars(select(AuditEvent).where(AuditEvent.action == "enforcement.exempt")
@@ -76,10 +80,12 @@ def test_support_exempts_with_a_reason_clears_and_reconnects(session, make_custo
     assert "splátkový kalendář" in page and f"operator:{login}" in page
 
     assert client.post(f"/console/enforcement/cases/{warned.id}/clear").status_code == 302
+    session.rollback()
     session.expire_all()
     assert session.get(Customer, warned.id).enforcement_exempt_until is None
 
     assert client.post(f"/console/enforcement/cases/{warned.id}/reconnect").status_code == 302
+    session.rollback()
     session.expire_all()
     assert session.get(EnforcementCase, warned.id).state == "ok"
     forced = session.scalars(select(AuditEvent).where(AuditEvent.customer_id == warned.id,
@@ -91,12 +97,11 @@ def test_support_exempts_with_a_reason_clears_and_reconnects(session, make_custo
 
 def test_refusals_change_nothing(session, make_customer, supplier, console_client):
     warned, _ = swept(session, make_customer, supplier)
+    readonly, support = console_client("readonly"), console_client("support")
     events = session.scalar(select(func.count(AuditEvent.id)))
-    readonly = console_client("readonly")
     assert readonly.post(f"/console/enforcement/cases/{warned.id}/exempt",
                          data={"mode": "never", "reason": "x"}).status_code == 403
     assert readonly.post(f"/console/enforcement/cases/{warned.id}/reconnect").status_code == 403
-    support = console_client("support")
     no_reason = support.post(f"/console/enforcement/cases/{warned.id}/exempt",
                              data={"mode": "never", "reason": ""})
     assert no_reason.status_code == 422
@@ -104,6 +109,7 @@ def test_refusals_change_nothing(session, make_customer, supplier, console_clien
     past = support.post(f"/console/enforcement/cases/{warned.id}/exempt",
                         data={"mode": "until", "until": "2020-01-01", "reason": "x"})
     assert past.status_code == 422
+    session.rollback()
     session.expire_all()
     customer = session.get(Customer, warned.id)
     assert not customer.enforcement_exempt and customer.enforcement_exempt_until is None
@@ -116,6 +122,7 @@ def test_the_next_sweep_preview_writes_nothing(session, make_customer, supplier,
     client = console_client("readonly")
     html = client.get("/console/enforcement/preview").get_data(as_text=True)
     assert "7911" in html.split('class="preview"')[1]
+    session.rollback()
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(EnforcementCase)) == 0
     assert session.scalar(select(func.count(RouterAction.id))) == 0

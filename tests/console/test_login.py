@@ -27,6 +27,7 @@ def test_an_operator_logs_in_and_out(app, client, operator, console_login, sessi
 
 
 def test_a_wrong_password_gets_nobody_in(client, operator, session):
+    client.post("/language", data={"lang": "en"})
     op = operator("admin")
     response = client.post("/console/login", data={"login": op.login, "password": "wrong-one-x"})
     assert response.status_code == 200

@@ -14,6 +14,7 @@ from billing.bank.pairing import pair
 from billing.invoicing.issue import IssueOptions, issue_invoice
 from billing.invoicing.vat import LineInput
 from billing.models import BankTransaction
+from core.clock import today
 
 SPAN = "from=2026-11-01&to=2026-11-30"
 
@@ -71,7 +72,7 @@ def test_downloads_read_back(session, make_customer, supplier, console_client):
     assert root.tag == "{http://www.stormware.cz/schema/version_2/data.xsd}dataPack"
     assert [i.get("id") for i in root] == [big.number, small.number]
 
-    debtors = client.get("/console/reports/debtors?on=2026-12-06").get_data(as_text=True)
+    debtors = client.get(f"/console/reports/debtors?on={today().isoformat()}").get_data(as_text=True)
     assert "7801" in debtors and "7802" not in debtors.split('class="debtors"')[1]
     payments = client.get(f"/console/reports/payments?{SPAN}").get_data(as_text=True)
     assert small.number in payments.split('class="payments"')[1]
@@ -86,3 +87,20 @@ def test_support_may_not_read_money_reports_and_bad_dates_are_refused(console_cl
     assert response.status_code == 422
     assert "before it starts" in response.get_data(as_text=True)
     assert billing.get("/console/reports?from=30.11.2026").status_code == 422
+
+
+def test_long_reports_are_paginated(session, make_customer, supplier, console_client,
+                                    monkeypatch):
+    import console.views_reports as views
+
+    big, small = seed(session, make_customer, supplier)
+    monkeypatch.setattr(views, "PER_PAGE", 1)
+    client = console_client("billing")
+    first = client.get(f"/console/reports?{SPAN}").get_data(as_text=True)
+    second = client.get(f"/console/reports?{SPAN}&page=2").get_data(as_text=True)
+    listed = [html.split('class="documents"')[1].split("</table>")[0] for html in (first, second)]
+    assert big.number in listed[0] and small.number not in listed[0]
+    assert small.number in listed[1] and big.number not in listed[1]
+    assert 'rel="next"' in first and 'rel="prev"' in second
+    # the totals and the A.4 rows stay whole on every page
+    assert big.number in second.split('class="kh-a4"')[1].split("</table>")[0]

@@ -286,3 +286,21 @@ def test_a_customer_opens_only_with_consent(session, make_customer):
                            consent=True, terms_version="2026-12")
     session.commit()
     assert account.terms_version == "2026-12" and account.terms_accepted_at is not None
+
+
+def test_an_unpaid_top_up_request_is_no_overdue_debt(session, supplier, credit_settings,
+                                                      credit_customer):
+    """Enforcement does not remind or disconnect a customer for a top-up they did not pay."""
+    from billing.ledger.balances import account_summary
+    from enforcement.service import gather
+
+    customer = credit_customer()
+    issued = date.today() - timedelta(days=40)
+    request_topup(session, customer, D("500"), supplier=supplier, settings=credit_settings,
+                  actor="customer:x", on=issued)
+    session.commit()
+    assert [row for row in gather(session, date.today(), [customer.id]) if row.debt] == []
+    assert account_summary(session, customer.id, date.today()).overdue_total == 0
+    _invoice(session, supplier, customer, "121.00", issued)  # a real debt still counts
+    (row,) = gather(session, date.today(), [customer.id])
+    assert row.debt == D("121.00")

@@ -27,6 +27,7 @@ from billing.credit import (
     CreditConflict,
     PayOutcome,
     account_of,
+    closing,
     credit_balance,
     open_account,
     pay_from_credit,
@@ -36,6 +37,7 @@ from billing.credit import (
 from billing.credit.accounts import CreditSettings
 from billing.credit.autopay import run_autopay
 from billing.credit.closing import close_account, may_close_on, request_closing
+from billing.credit.daily import DailyContext
 from billing.credit.topups import receipts_and_credit, request_topup
 from billing.invoicing.issue import IssueOptions, issue_invoice
 from billing.invoicing.supplier import Supplier
@@ -53,6 +55,7 @@ class CreditMachine(RuleBasedStateMachine):
     factory = None  # set by run_machine
     customer_ids: list[int] = []
     days = 10
+    seen: dict[str, int] = {}  # what the examples reached (the test checks it is not vacuous)
 
     @initialize()
     def start(self):
@@ -140,12 +143,15 @@ class CreditMachine(RuleBasedStateMachine):
         if self.is_open(c):
             set_auto_pay(self.s, c.id, on, actor="customer:x")
 
-    @rule(n=st.integers(1, 12))
+    @rule(n=st.integers(1, 45))
     def next_days(self, n):
+        """The days pass, each with the daily job's auto-pay and closing steps."""
         for _ in range(n):
             self.day += timedelta(days=1)
             with self.travel():
                 run_autopay(self.s, self.day, days=self.days, actor="system:test")
+                closing.daily_step(self.s, DailyContext(self.day, self.settings,
+                                                        actor="system:test"))
 
     @rule(i=st.integers(0, 2), pick=st.integers(0, 50))
     def pay_by_hand(self, i, pick):
@@ -205,6 +211,9 @@ class CreditMachine(RuleBasedStateMachine):
             credit = credit_balance(self.s, cid)
             assert credit == booked - spent - refunded
             assert credit >= 0
+            for name, amount in (("topped_up", booked), ("paid", spent), ("refunded", refunded)):
+                if amount > 0:
+                    self.seen[name] = self.seen.get(name, 0) + 1
 
     @invariant()
     def no_request_paid_twice(self):
@@ -224,6 +233,7 @@ class CreditMachine(RuleBasedStateMachine):
 def run_machine(machine: type[CreditMachine], factory, customer_ids, max_examples: int = 25):
     machine.factory = factory
     machine.customer_ids = customer_ids
+    machine.seen = {}
     machine.TestCase.settings = settings(
         max_examples=max_examples, stateful_step_count=25, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -244,3 +254,5 @@ def credit_machine(engine, session, make_customer):
 def test_credit_invariants(credit_machine):
     factory, customer_ids = credit_machine
     run_machine(CreditMachine, factory, customer_ids)
+    # the examples topped up, paid requests from credit and refunded on closing
+    assert {"topped_up", "paid", "refunded"} <= set(CreditMachine.seen)

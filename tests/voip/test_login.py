@@ -151,20 +151,26 @@ def test_zone_and_voip_logins_are_independent(auth, voip_auth, client, session, 
     # VoIP login does not open the client zone
     assert voip_auth.login("567", "voip-pass").status_code == 302
     assert client.get("/info").status_code == 302
-    # client-zone login does not open the VoIP zone
+    # issue 16: a client-zone login enters the VoIP zone of the customer's own (one) line
+    # without a second login, in a VoIP session of its own
     other = client.application.test_client()
     assert auth.login("3001", "zone-pass-1", client=other).status_code == 302
     assert other.get("/info").status_code == 200
-    assert other.get("/voip/").status_code == 302
-    # both in one browser; VoIP logout ends only the VoIP session
-    assert voip_auth.login("567", "voip-pass", client=other).status_code == 302
     assert other.get("/voip/").status_code == 200
-    other.post("/voip/logout")
-    assert other.get("/voip/").status_code == 302
-    assert other.get("/info").status_code == 200
     session.rollback()
     kinds = sorted(r.kind for r in session.scalars(select(UserSession)))
-    assert kinds == ["voip", "zone"]  # the first browser's VoIP session and the zone one
+    assert kinds == ["voip", "voip", "zone"]
+    # VoIP logout ends only the VoIP session; the client zone stays logged in
+    other.post("/voip/logout")
+    assert other.get("/info").status_code == 200
+    # logging out of the client zone ends the VoIP session entered from it
+    assert other.get("/voip/").status_code == 200
+    other.post("/logout")
+    assert other.get("/voip/").status_code == 302
+    assert other.get("/info").status_code == 302
+    session.rollback()
+    kinds = sorted(r.kind for r in session.scalars(select(UserSession)))
+    assert kinds == ["voip"]  # only the first browser's VoIP login is left
 
 
 def test_each_login_gets_a_fresh_token(voip_auth, client, session, line):

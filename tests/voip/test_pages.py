@@ -55,11 +55,12 @@ def test_overview_shows_credit_calls_totals_and_top_ups(cdr_row, import_calls, l
     assert costs == [Decimal("2.52"), Decimal("0.97")]
     assert f"296,51{NBSP}Kč" in html  # 100 - 2,52 - 0,97 + 200
     calls = html.split('class="calls"')[1]
-    assert calls.index("+420777123456") < calls.index("+4930123456")  # newest first
-    assert "2:05" in calls and "0:59" in calls and "Německo – pevné linky" in calls
+    # newest first; numbers grouped, durations in words (issue 16)
+    assert calls.index(f"+420{NBSP}777{NBSP}123{NBSP}456") < calls.index(f"+49{NBSP}30{NBSP}123{NBSP}456")
+    assert f"2{NBSP}min{NBSP}5{NBSP}s" in calls and f"59{NBSP}s" in calls and "Německo – pevné linky" in calls
     assert "Česko – mobilní sítě" in calls
     months = html.split('class="months"')[1].split("</table>")[0]
-    assert ">2<" in months and "3:04" in months and f"3,49{NBSP}Kč" in months
+    assert ">2<" in months and f"3{NBSP}min{NBSP}4{NBSP}s" in months and f"3,49{NBSP}Kč" in months
     invoice = session.get(Invoice, done.invoice_id)
     topups_table = html.split('class="topups"')[1]
     assert f'href="/invoices/{invoice.id}"' in topups_table and invoice.number in topups_table
@@ -73,12 +74,11 @@ def test_calls_are_paged(cdr_row, import_calls, logged_in, session, line, tariff
         cdr_row(f"p{i}", "601234567", "321000111", local(start + timedelta(minutes=i)), 10 + i) for i in range(55)
     ])
     first = logged_in.get("/voip/").get_data(as_text=True)
-    # The shortest call (0:10) is the oldest: not on page 1. Match the duration cell, not a time
-    # of day such as 10:10 in the first column.
-    assert "Strana 1 z 2" in first and '"num">0:10<' not in first.split('class="calls"')[1]
+    # The shortest call (10 s) is the oldest: not on page 1. Match the duration cell.
+    assert "Strana 1 z 2" in first and f'>10{NBSP}s<' not in first.split('class="calls"')[1]
     second = logged_in.get("/voip/?page=2").get_data(as_text=True)
     rows = second.split('class="calls"')[1].split("</table>")[0].count("<tr>") - 1
-    assert rows == 5 and '"num">0:10<' in second and "Strana 2 z 2" in second
+    assert rows == 5 and f'>10{NBSP}s<' in second and "Strana 2 z 2" in second
 
 
 def test_low_credit_threshold(flash_texts, logged_in, session, line):

@@ -135,7 +135,7 @@ def _walk_through(page, base: str) -> str:
     page.fill('input[name="password"]', "demo1001")
     page.click(main_submit)
     page.wait_for_url(re.compile(re.escape(invoice_href) + "$"))
-    main = page.inner_text("main")
+    main = page.inner_text("main").replace("\u00a0", " ")
     assert invoice_number in main and "Dobití kreditu VoIP +420 601 234 567" in main
     assert page.locator("main svg").count() >= 1  # QR Platba
     page.click('nav a[href="/invoices"]')

@@ -128,7 +128,7 @@ def test_info_shows_credit_and_company_ids(auth, client, make_customer, session)
 
 
 def statuses(html: str) -> dict[str, str]:
-    rows = re.findall(r'<tr class="status-(\w+)">\s*<td><a href="/invoices/\d+">(\d+)</a>', html)
+    rows = re.findall(r'<tr class="status-(\w+)">\s*<td[^>]*><a href="/invoices/\d+">(\d+)</a>', html)
     return {number: status for status, number in rows}
 
 
