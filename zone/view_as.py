@@ -11,7 +11,16 @@ After ``MAX_MINUTES`` the session ends by itself.
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -31,6 +40,8 @@ sessions.add_extra(EXTRA, UserSession.viewed_by)
 
 def viewing_operator() -> str | None:
     """The operator (``operator:<login>``) viewing the zone in this request, or None."""
+    if not has_request_context():  # an e-mail rendered by a command: no request, no viewer
+        return None
     if request.blueprint == "console" or request.endpoint == "static":
         return None  # the console's pages have their own login; files need none
     try:
