@@ -6,3 +6,4 @@ bp = Blueprint("zone", __name__)
 
 # routes; view_as: an operator viewing the zone as a customer, read-only
 from zone import auth, credit, email, support, view_as, views  # noqa: E402,F401
+from zone import credit_services as _credit_services  # noqa: E402,F401  (issue 15: renewals, notices)

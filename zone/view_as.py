@@ -47,6 +47,8 @@ def viewing_operator() -> str | None:
         return None
     if not has_request_context():
         return None  # an e-mail rendered by a command or a worker
+    if not has_request_context():  # an e-mail rendered by a command: no request, no viewer
+        return None
     if request.blueprint == "console" or request.endpoint == "static":
         return None  # the console's pages have their own login; files need none
     try:

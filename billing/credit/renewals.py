@@ -38,7 +38,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from billing.credit import account_of, credit_balance, pay_from_credit
-from billing.credit.notices import ensure_settings, queue_notice
+from billing.credit.notices import ensure_settings, low_credit, queue_notice
 from billing.invoicing.issue import IssueOptions, issue_invoice
 from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import LineInput, compute_document, money
@@ -204,6 +204,7 @@ def renew(session: Session, service: Service, supplier: Supplier | None, *,
             result = pay_from_credit(session, invoice, actor=actor, on=on)
             if not (result.paid or result.outcome == "already_paid"):
                 raise ShortCredit(f"the credit does not cover renewing {service.name}")
+            low_credit(session, on, customer_ids=[customer.id])  # fell under the threshold?
     renewal = ServiceRenewal(
         service_id=service.id, customer_id=customer.id, previous_expiry=previous,
         new_expiry=new, months=months, amount=invoice.total if invoice else line.unit_price,

@@ -260,3 +260,26 @@ def test_the_renewals_command_renews_expires_and_mails(app, session, make_custom
                         "Vaše služba Hosting other vypršela"]
     body = next(m for m in outbox.messages() if "prodloužena" in m["Subject"]).get_content()
     assert "zaplacena do 16. 12. 2027 (1 210,00" in body.replace("\xa0", " ")
+
+
+def test_credit_cores_daily_job_runs_the_renewals_and_notices(engine, session, make_customer,
+                                                              fund, yearly, supplier):
+    from billing.credit import CreditSettings
+    from billing.credit.daily import DailyContext, run_daily
+    from core.db import make_session_factory
+
+    customer = credit_customer(session, make_customer, "8110")
+    fund(customer, "2000.00")
+    renewing = yearly(customer, expires_on=DAY + timedelta(days=11), auto_renew=True)
+    soon = yearly(customer, expires_on=DAY + timedelta(days=15), kind="other")
+    session.commit()
+    report = run_daily(make_session_factory(engine),
+                       DailyContext(DAY, CreditSettings(), supplier=supplier),
+                       only=["renewals", "notices"])
+    assert report.refused == {}
+    assert report.steps["renewals"] == {"renewed": 1, "short": 0, "expired": 0,
+                                        "paid_by_transfer": 0}
+    assert report.steps["notices"]["expiry_soon"] == 1  # the other one, 15 days ahead
+    session.expire_all()
+    assert session.get(Service, renewing.id).expires_on == date(2027, 12, 17)
+    assert session.get(Service, soon.id).expires_on == DAY + timedelta(days=15)
