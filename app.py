@@ -78,10 +78,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(zone.bp)
     voip_views.init_app(app)
     enforcement_views.init_app(app)
+    import console  # the operator console (docs/console.md)
+
+    console.init_app(app)
 
     from web import cli
 
     cli.init_app(app)
+    from web import cli_reports  # ispzone reports (billing/reports/)
+
+    cli_reports.init_app(app)
     _error_handlers(app)
     from web import security
 

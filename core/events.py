@@ -13,6 +13,14 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 OVERDUE_DEBT_CHANGED = "overdue_debt_changed"  # payload: customer_id
+# An internet service's addresses, router or PPPoE user name changed (billing/customers/
+# services.py); payload: customer_id, service_id, before, after (lists of (router name or
+# None, address, PPPoE user name)), actor. Enforcement moves a case's router state.
+SERVICE_NETWORK_CHANGED = "service_network_changed"
+# a service with an expiry ran out unrenewed (service.valid_to = its expiry) / was renewed
+# (billing.credit.renewals); payload: service_id, customer_id, expires_on
+SERVICE_EXPIRED = "service_expired"
+SERVICE_RENEWED = "service_renewed"
 
 _handlers: dict[str, list[Callable[..., None]]] = defaultdict(list)
 

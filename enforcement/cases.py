@@ -9,6 +9,7 @@ only through :func:`enqueue`: both write rows in the caller's transaction; the c
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -190,3 +191,73 @@ def transition_audit_row(
         "ip": None,
         "details": json.dumps(details, ensure_ascii=False, default=str) if details else None,
     }
+
+
+# -- the operators' customer card (console) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    kind: str  # state | mail | router
+    what: str  # enforcement.warned | reminder1 | list_add ...
+    detail: str  # the actor, the address, the router's answer ...
+    status: str | None = None  # a mail's or a router action's status
+
+
+@dataclass(frozen=True)
+class CaseOverview:
+    case: EnforcementCase | None  # None: the customer never had a case (ok)
+    timeline: list[TimelineItem]  # newest first
+
+
+def case_overview(session: Session, customer_id: int, limit: int = 50) -> CaseOverview:
+    """The customer's enforcement case and its timeline, newest first: the state changes
+    (their audit events), the notices (mail outbox) and the router actions. Reads only
+    (no case is created)."""
+    from core.audit import AuditEvent
+    from enforcement.models import EnforcementMail
+
+    case = session.get(EnforcementCase, customer_id)
+    items: list[TimelineItem] = []
+    for event in session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.customer_id == customer_id, AuditEvent.action.like("enforcement.%"))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+    ):
+        detail = event.actor
+        if event.old_value or event.new_value:
+            detail = f"{event.old_value or ''} → {event.new_value or ''} ({event.actor})"
+        if reason := _reason(event.details):  # an exemption's, a forced reconnection's
+            detail += f": {reason}"
+        items.append(TimelineItem(event.at, "state", event.action, detail))
+    for mail in session.scalars(
+        select(EnforcementMail).where(EnforcementMail.customer_id == customer_id)
+        .order_by(EnforcementMail.id.desc()).limit(limit)
+    ):
+        items.append(TimelineItem(mail.sent_at or mail.created_at, "mail", mail.kind,
+                                  mail.to_address or "", mail.status))
+    for action in session.scalars(
+        select(RouterAction).where(RouterAction.customer_id == customer_id)
+        .order_by(RouterAction.id.desc()).limit(limit)
+    ):
+        target = " ".join(p for p in (action.list_name, action.address or action.username) if p)
+        answer = action.result or action.last_error or ""
+        items.append(TimelineItem(
+            action.done_at or action.created_at, "router", action.kind,
+            f"{action.router_name}: {target}" + (f" — {answer}" if answer else ""),
+            action.status))
+    items.sort(key=lambda item: item.at, reverse=True)
+    return CaseOverview(case, items[:limit])
+
+
+def _reason(details: str | None) -> str | None:
+    """The operator's reason kept in an audit event's details (JSON), if any."""
+    import json
+
+    try:
+        value = json.loads(details) if details else None
+    except ValueError:
+        return None
+    return value.get("reason") if isinstance(value, dict) and isinstance(
+        value.get("reason"), str) else None

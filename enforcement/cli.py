@@ -20,7 +20,7 @@ from core.clock import PRAGUE, now, today
 from core.mail import MailSettings
 from enforcement.config import Policy
 from enforcement.mailq import Render
-from enforcement.models import DRIVERS, EnforcementCase, EnforcementMail, Router, RouterAction
+from enforcement.models import DRIVERS, EnforcementMail, Router, RouterAction
 from web.cli_door import cli_actor
 
 log = logging.getLogger(__name__)
@@ -158,20 +158,17 @@ def reconcile_command() -> None:
 @with_appcontext
 def cases_command(state: str | None) -> None:
     """List the cases (all that are not ok, or those in ``--state``)."""
+    from enforcement.overview import case_list
+
     with sessions()() as session:
-        stmt = (select(Customer.customer_number, Customer.name, EnforcementCase)
-                .join(EnforcementCase, EnforcementCase.customer_id == Customer.id)
-                .order_by(Customer.customer_number))
-        stmt = stmt.where(EnforcementCase.state == state) if state else stmt.where(
-            EnforcementCase.state != "ok")
-        rows = session.execute(stmt).all()
+        rows = case_list(session, today(), state=state, sort="number", per_page=10**9).rows
     if not rows:
         click.echo("no cases")
-    for number, name, case in rows:
-        since = case.state_since.astimezone(PRAGUE).strftime("%Y-%m-%d %H:%M")
-        extra = f" disconnect due {case.disconnect_due}" if case.disconnect_due else ""
-        click.echo(f"{number}  {case.state:<12} since {since}  overdue since "
-                   f"{case.overdue_since or '-'}{extra}  {name}")
+    for row in rows:
+        since = row.state_since.astimezone(PRAGUE).strftime("%Y-%m-%d %H:%M")
+        extra = f" disconnect due {row.disconnect_due}" if row.disconnect_due else ""
+        click.echo(f"{row.customer_number}  {row.state:<12} since {since}  overdue since "
+                   f"{row.overdue_since or '-'}{extra}  {row.name}")
 
 
 @enforcement_group.command("actions")
@@ -182,29 +179,23 @@ def cases_command(state: str | None) -> None:
 def actions_command(customer_number: str | None, status: str | None, limit: int) -> None:
     """The newest router actions: what was asked of which router, and what it answered (or
     the last error and when the next attempt is due)."""
+    from enforcement.overview import action_list
+
     with sessions()() as session:
-        stmt = (select(RouterAction, Customer.customer_number)
-                .outerjoin(Customer, Customer.id == RouterAction.customer_id)
-                .order_by(RouterAction.id.desc()).limit(limit))
-        if customer_number:
-            stmt = stmt.where(RouterAction.customer_id
-                              == customer_by_number(session, customer_number).id)
-        if status:
-            stmt = stmt.where(RouterAction.status == status)
-        rows = session.execute(stmt).all()
+        customer_id = customer_by_number(session, customer_number).id if customer_number else None
+        rows = action_list(session, status=status, customer_id=customer_id, per_page=limit).rows
     if not rows:
         click.echo("no router actions")
-    for action, number in rows:
+    for row in rows:
+        action, number = row.action, row.customer_number
         created = action.created_at.astimezone(PRAGUE).strftime("%Y-%m-%d %H:%M:%S")
         what = f"{action.kind} {action.list_name}" if action.list_name else action.kind
         target = action.username or action.address or "-"
-        if action.status == "done":
-            outcome = action.result or ""
-        elif action.status == "pending" and action.attempts:
+        if action.status == "pending" and action.attempts:
             due = action.next_attempt_at.astimezone(PRAGUE).strftime("%Y-%m-%d %H:%M:%S")
             outcome = f"attempt {action.attempts + 1} at {due}; last error: {action.last_error}"
         else:
-            outcome = action.last_error or ""
+            outcome = row.answer
         click.echo(f"#{action.id}  {created}  {number or '-':<10} {action.router_name:<12} "
                    f"{what:<20} {target:<18} {action.status:<7} {outcome}".rstrip())
 
@@ -238,8 +229,10 @@ def reconnect_command(customer_number: str) -> None:
 @click.option("--until", "until", type=click.DateTime(["%Y-%m-%d"]), help="Last exempt day.")
 @click.option("--never", is_flag=True, help="Never enforce (until --clear).")
 @click.option("--clear", is_flag=True, help="Remove the exemption.")
+@click.option("--reason", default=None, help="Why (kept in the audit trail).")
 @with_appcontext
-def exempt_command(customer_number: str, until: datetime | None, never: bool, clear: bool) -> None:
+def exempt_command(customer_number: str, until: datetime | None, never: bool, clear: bool,
+                   reason: str | None) -> None:
     """Exempt a customer from reminders and disconnection (audited)."""
     from enforcement import service
 
@@ -248,7 +241,8 @@ def exempt_command(customer_number: str, until: datetime | None, never: bool, cl
     with transaction() as session:
         customer = customer_by_number(session, customer_number)
         service.set_exemption(session, customer, never=never,
-                              until=until.date() if until else None, actor=cli_actor())
+                              until=until.date() if until else None, actor=cli_actor(),
+                              reason=reason)
     what = "cleared" if clear else ("never enforced" if never else f"exempt until {until:%Y-%m-%d}")
     click.echo(f"{customer_number}: {what}")
 

@@ -331,8 +331,9 @@ def desired_lists(session: Session, settings: OutboxSettings) -> dict[tuple[str,
     return wanted
 
 
-def reconcile(session: Session, settings: OutboxSettings) -> ReconcileReport:
-    """Compare each listable router with the cases and queue the fixes (caller commits)."""
+def reconcile(session: Session, settings: OutboxSettings, *, actor: str = ACTOR) -> ReconcileReport:
+    """Compare each listable router with the cases and queue the fixes (caller commits);
+    audited as ``actor`` (an operator's "reconcile now", or the system)."""
     report = ReconcileReport()
     wanted = desired_lists(session, settings)
     known = routers(session, settings)
@@ -373,7 +374,7 @@ def reconcile(session: Session, settings: OutboxSettings) -> ReconcileReport:
                 _queue(session, customer_id, name, kind, list_name, address, moment)
                 changes.append((name, list_name, address))
     if report.added or report.removed:
-        audit.record(session, "enforcement.reconcile", actor=ACTOR,
+        audit.record(session, "enforcement.reconcile", actor=actor,
                      details={"added": report.added, "removed": report.removed})
     session.flush()
     return report

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, func, insert, or_, select, text, type_coerce, update
+from sqlalchemy import and_, exists, func, insert, or_, select, text, type_coerce, update
 from sqlalchemy.orm import Session
 
 from billing.models import Allocation, AuditEvent, Customer, Invoice
+from billing.models.credit import CreditTopUp
 from core import audit, events
 from core.clock import now, prague_date
 from core.clock import today as prague_today
@@ -87,7 +88,9 @@ class SweepReport:
 
 def _debt_cte(today: date):
     """Per customer: the open amount of invoices due before ``today`` and the oldest due date."""
-    overdue = and_(Invoice.kind != "credit_note", Invoice.due_date < today)
+    # a credit top-up request (billing/credit/) is an offer to pay in advance, not a debt
+    overdue = and_(Invoice.kind != "credit_note", Invoice.due_date < today,
+                   ~exists().where(CreditTopUp.invoice_id == Invoice.id))
     paid = (
         select(Allocation.invoice_id, func.sum(Allocation.amount).label("paid"))
         .join(Invoice, Invoice.id == Allocation.invoice_id)
@@ -407,12 +410,14 @@ def force_reconnect(session: Session, customer_id: int, *, actor: str, policy: P
 
 
 def set_exemption(session: Session, customer: Customer, *, never: bool = False,
-                  until: date | None = None, actor: str) -> None:
-    """Exempt a customer (``never`` = for good, or ``until`` a day); neither clears it."""
+                  until: date | None = None, actor: str, reason: str | None = None) -> None:
+    """Exempt a customer (``never`` = for good, or ``until`` a day); neither clears it. The
+    ``reason`` (why the operator exempts them) goes into the audit event."""
     old = "never" if customer.enforcement_exempt else customer.enforcement_exempt_until
     customer.enforcement_exempt = bool(never)
     customer.enforcement_exempt_until = None if never else until
     new = "never" if never else until
     audit.record(session, "enforcement.exempt", actor=actor, customer_id=customer.id,
-                 field="enforcement_exempt", old_value=old, new_value=new)
+                 field="enforcement_exempt", old_value=old, new_value=new,
+                 details={"reason": reason} if reason else None)
     session.flush()

@@ -15,7 +15,7 @@ from functools import partial
 
 from flask import Flask
 
-from enforcement import cli, cli_announcements, config, demo, service, warning
+from enforcement import cli, cli_announcements, config, demo, provisioning, service, warning
 from enforcement.radius import api as radius_api
 from web import settings
 
@@ -30,5 +30,6 @@ def init_app(app: Flask) -> None:
     cli.init_app(app)
     cli_announcements.init_app(app)
     service.install(app.config)
+    provisioning.install(app.config)  # a moved service moves its router state
     hooks = app.extensions.setdefault("ispzone.demo_hooks", [])
     hooks.append(partial(demo.load, instance_path=app.instance_path))

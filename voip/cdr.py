@@ -22,16 +22,17 @@ import io
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import update
+from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from billing.ledger import postings
 from billing.ledger.balances import line_credit_of
+from billing.models import Service
 from core import audit
 from core.clock import now
 from core.db import is_in
@@ -46,7 +47,9 @@ from voip.cdr_parse import (
     rated_calls,
 )
 from voip.lines import ensure_lines
-from voip.models import CallRecord, VoipLine
+from voip.models import CallRecord, TariffRate, VoipLine
+
+ZERO = Decimal("0.00")
 
 __all__ = ["CdrFileError", "CdrImportResult", "import_cdr"]
 
@@ -101,6 +104,7 @@ def import_cdr(
                     "add the prefixes to the tariff, or import with --skip-unrated"
                 )
             result.unrated_lines = unrated
+            charged = _cap_at_one_increment(session, charged, batch, result)
             postings.post_call_charges(
                 session, {sid: total for sid, (_calls, total) in charged.items()},
                 reference=f"cdr:{batch}", actor=actor,
@@ -144,9 +148,49 @@ def _details(result: CdrImportResult, name: str | None) -> str:
         {"file": name, "lines": result.lines, "stored": result.stored,
          "duplicates": result.duplicates, "total_cost": str(result.total_cost),
          "accounts": result.charged_lines, "unrated_skipped": len(result.unrated_lines),
-         "unknown_callers": result.unknown_callers, "not_answered": result.not_answered},
+         "unknown_callers": result.unknown_callers, "not_answered": result.not_answered,
+         "waived": str(result.waived)},
         ensure_ascii=False,
     )
+
+
+def _cap_at_one_increment(session: Session, charged: dict[int, tuple[int, Decimal]], batch: int,
+                          result: CdrImportResult) -> dict[int, tuple[int, Decimal]]:
+    """What a file's calls take from a line never leaves its credit below zero by more than
+    one billing increment (of the dearest rate among the line's calls in the file): the PBX
+    cut each call at the allowance the credit bought (voip/authorize.py), so anything beyond
+    is a late hang-up, rated and stored as usual but not charged (``result.waived``). One
+    query for the credits; a second only when some line would go below zero."""
+    if not charged:
+        return charged
+    credits = dict(session.execute(
+        select(Service.id, line_credit_of(Service.id)).where(is_in(session, Service.id, list(charged)))
+    ).all())
+    over = [sid for sid, (_calls, total) in charged.items() if credits.get(sid, ZERO) - total < 0]
+    if not over:
+        return charged
+    steps: dict[int, Decimal] = {}
+    for sid, price, seconds, vat in session.execute(
+        select(CallRecord.service_id, TariffRate.price_per_minute, TariffRate.increment,
+               TariffRate.vat_rate)
+        .join(TariffRate, and_(TariffRate.tariff_id == CallRecord.tariff_id,
+                               TariffRate.prefix == CallRecord.prefix))
+        .where(is_in(session, CallRecord.service_id, over), CallRecord.import_batch == batch)
+        .distinct()
+    ):
+        # price (Kč/min, net) * seconds / 60 * (100 + VAT %) / 100: one increment with VAT
+        step = (Decimal(price) * seconds * (100 + Decimal(str(vat))) / 6000).quantize(
+            Decimal("0.01"), ROUND_CEILING)
+        steps[sid] = max(steps.get(sid, ZERO), step)
+    capped = dict(charged)
+    for sid in over:
+        calls, total = charged[sid]
+        allowed = max(ZERO, credits.get(sid, ZERO) + steps.get(sid, ZERO))
+        if total > allowed:
+            capped[sid] = (calls, allowed)
+            result.waived += total - allowed
+            result.waived_lines.append(sid)
+    return capped
 
 
 def _settle(session: Session, result: CdrImportResult, charged: dict[int, tuple[int, Decimal]]):

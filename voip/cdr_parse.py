@@ -59,6 +59,9 @@ class CdrImportResult:
     total_cost: Decimal = Decimal("0.00")  # deducted from the credits now
     charged_lines: int = 0  # lines charged now
     low_credit: list[int] = field(default_factory=list)  # service ids newly below threshold
+    # not charged: beyond one increment below zero credit (voip/cdr.py:_cap_at_one_increment)
+    waived: Decimal = Decimal("0.00")
+    waived_lines: list[int] = field(default_factory=list)
 
     def __str__(self) -> str:
         text_ = (
@@ -71,6 +74,9 @@ class CdrImportResult:
             text_ += f"; {len(self.unrated_lines)} unrated calls skipped (lines {listed_lines(self.unrated_lines)})"
         if self.low_credit:
             text_ += f"; {len(self.low_credit)} accounts fell below their low-credit threshold"
+        if self.waived:
+            text_ += (f"; {self.waived} Kč not charged on {len(self.waived_lines)} lines "
+                      "(beyond one increment below zero credit)")
         return text_
 
 

@@ -44,3 +44,33 @@ def init_app(app: Flask) -> None:
     voip_group.add_command(tariffs_group)
     voip_group.add_command(cdr_group)
     app.cli.add_command(voip_group)
+
+
+@voip_group.command("agi")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=4573, show_default=True, type=int, help="TCP port (FastAGI's is 4573).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes listening on the port together (SO_REUSEPORT).")
+@with_appcontext
+def agi(host: str, port: int, workers: int) -> None:
+    """Serve call authorization to Asterisk over FastAGI (docs/voip-agi.md): before each
+    call, the longest duration the line's credit buys at the destination's rate, or a
+    refusal. Runs until interrupted."""
+    import os
+
+    from flask import current_app
+
+    from core.db import make_engine, make_session_factory
+    from voip.agi import engine_options, port_in_use, serve
+    from voip.authorize import Authorizer
+
+    if port_in_use(host, port):
+        raise click.ClickException(f"{host}:{port} is already in use")
+    url = current_app.config["DATABASE_URL"]
+    max_seconds = int(current_app.config.get("VOIP_AGI_MAX_SECONDS", 4 * 3600))
+    for _ in range(workers - 1):
+        if os.fork() == 0:  # a worker: its own engine after the fork
+            break
+    sessions = make_session_factory(make_engine(url, **engine_options(url)))
+    serve(sessions, host, port, authorizer=Authorizer(max_seconds), reuse_port=workers > 1,
+          ready=lambda bound: click.echo(f"FastAGI authorization on {host}:{bound} (pid {os.getpid()})"))

@@ -308,3 +308,47 @@ def monthly_totals(session: Session, service_id: int, on: date, months: int = 12
             result.append(MonthTotal(first, row[0], int(row[1] or 0), row[2]))
         first = date(first.year - 1, 12, 1) if first.month == 1 else date(first.year, first.month - 1, 1)
     return result
+
+
+# -- the operators' customer card (console) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineSummary:
+    """One VoIP line of a customer as the customer card shows it."""
+
+    service: Service
+    credit: Decimal
+    low_credit_threshold: Decimal | None
+    calls: list[CallRecord]  # the newest first
+    calls_count: int
+
+
+def customer_lines(session: Session, customer_id: int, calls: int = 10) -> list[LineSummary]:
+    """The customer's VoIP lines (ended ones too), each with its credit (the ledger's),
+    its threshold, the number of its calls and its newest ``calls`` calls. Reads only: one
+    query for the lines, one per line for its calls."""
+    from billing.ledger.balances import line_credit_of
+
+    rows = session.execute(
+        select(
+            Service,
+            line_credit_of(Service.id),
+            select(VoipLine.low_credit_threshold).where(VoipLine.service_id == Service.id)
+            .scalar_subquery(),
+            select(func.count(CallRecord.id)).where(CallRecord.service_id == Service.id)
+            .scalar_subquery(),
+        )
+        .where(Service.customer_id == customer_id, Service.kind == "voip")
+        .order_by(Service.valid_from, Service.id)
+    ).all()
+    result = []
+    for service, credit, threshold, total in rows:
+        recent = session.scalars(
+            select(CallRecord).where(CallRecord.service_id == service.id)
+            .order_by(CallRecord.started_at.desc(), CallRecord.id.desc()).limit(calls)
+        ).all()
+        result.append(LineSummary(service=service, credit=credit,
+                                  low_credit_threshold=threshold, calls=list(recent),
+                                  calls_count=total or 0))
+    return result

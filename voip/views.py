@@ -308,3 +308,34 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     cli.init_app(app)
     app.extensions.setdefault("ispzone.demo_hooks", []).append(demo.load)
+
+
+# -- call authorization over HTTP (issue 15 item 9; docs/voip-agi.md) ------------------------
+
+_AUTHORIZER = None
+
+
+@bp.get("/authorize")
+def authorize_call():
+    """The FastAGI answer for switches that speak HTTP: ``GET /voip/authorize?caller=...&
+    destination=...`` with ``Authorization: Bearer <VOIP_AUTHORIZE_TOKEN>`` -> JSON
+    ``{"allowed", "seconds", "reason", "credit", "destination"}``. Without the setting the
+    endpoint does not exist (404); a wrong token is 403."""
+    import hmac
+
+    from voip.authorize import Authorizer
+
+    global _AUTHORIZER
+    token = current_app.config.get("VOIP_AUTHORIZE_TOKEN")
+    if not token:
+        abort(404)
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        abort(403)
+    if _AUTHORIZER is None:
+        _AUTHORIZER = Authorizer(int(current_app.config.get("VOIP_AGI_MAX_SECONDS", 4 * 3600)))
+    decision = _AUTHORIZER.authorize(db(), request.args.get("caller", ""),
+                                     request.args.get("destination", ""))
+    response = current_app.json.response(decision.as_dict())
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -29,9 +29,21 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(invoices_group)
     app.cli.add_command(payments_group)
+    from web.cli_money import add_commands  # the money acts join the two groups
+
+    add_commands(invoices_group, payments_group)
+    from web import cli_credit  # ispzone credit ... (billing/credit/, docs/credit.md)
+
+    cli_credit.init_app(app)
     from web.security import security_group
 
     app.cli.add_command(security_group)
+    from web import cli_services
+
+    cli_services.init_app(app)  # ispzone services ..., ispzone voip set-password
+    from web import cli_credit_services  # issue 15: renewals and notices (credit-services)
+
+    cli_credit_services.init_app(app)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
@@ -112,15 +124,29 @@ def demo_command(if_empty: bool) -> None:
 @click.command("import", help="Import customers, services and invoices from JSON or CSV.")
 @with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_command(file: Path) -> None:
+@click.option("--update", is_flag=True,
+              help="Update customers that exist already (by customer number) from the file.")
+@click.option("--dry-run", is_flag=True, help="Check the file and print what would change; "
+              "write nothing.")
+def import_command(file: Path, update: bool, dry_run: bool) -> None:
     from billing.legacy_import import writer as importer
 
+    def work(session):
+        return importer.import_file(session, file, supplier(), update=update, actor=cli_actor())
+
+    refused = f"{file}: {{error}} (nothing was imported)"
     try:
-        result = run(lambda session: importer.import_file(session, file, supplier()),
-                     refused=f"{file}: {{error}} (nothing was imported)")
+        if dry_run:
+            with unit_of_work(refused=refused, commit=False) as session:
+                result = work(session)
+        else:
+            result = run(work, refused=refused)
     except RecursionError as exc:
         raise click.ClickException(f"{file}: nested too deeply (nothing was imported)") from exc
-    click.echo(result)
+    if dry_run:
+        click.echo(f"dry run, nothing was written; the import would do this:\n{result.report()}")
+    else:
+        click.echo(result.report() if update else result)
 
 
 @click.group("invoices", cls=AppGroup, help="Issuing invoices.")
@@ -164,7 +190,11 @@ def _issue_receipts(on=None, quiet: bool = True) -> None:
     from core.errors import DomainError
 
     try:
-        issued = issue_receipts_after_pairing(sessions(), on, actor=cli_actor())
+        from billing.credit import CreditSettings
+
+        issued = issue_receipts_after_pairing(
+            sessions(), on, actor=cli_actor(), supplier=supplier(),
+            credit_settings=CreditSettings.from_config(current_app.config))
     except DomainError as exc:  # reported; the committed payments stand (not exit 1)
         click.echo(f"tax documents for received advance payments: not issued: {exc}", err=True)
         return

@@ -4,4 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("zone", __name__)
 
-from zone import auth, email, support, views  # noqa: E402,F401  (register routes)
+# routes; view_as: an operator viewing the zone as a customer, read-only
+from zone import auth, credit, email, support, view_as, views  # noqa: E402,F401

@@ -272,7 +272,8 @@ def _open_invoices(session: Session, customer_ids) -> dict[int, list[list]]:
 def _unapplied_payments(session: Session, customer_ids) -> dict[int, list[list]]:
     """customer -> [[("tx"|"cn", id), unapplied amount], ...], oldest first.
 
-    Sources of credit are paired bank payments and credit notes.
+    Sources of credit are paired bank payments, credit notes and final invoices that leave
+    an overpaid advance as credit (negative totals, billing.invoicing.settlement).
     """
     used_tx = (
         select(Allocation.bank_transaction_id, money_sum(Allocation.amount).label("used"))
@@ -302,7 +303,8 @@ def _unapplied_payments(session: Session, customer_ids) -> dict[int, list[list]]
     notes = session.execute(
         select(Invoice.id, Invoice.customer_id, Invoice.issue_date, -Invoice.total, used_cn.c.used)
         .outerjoin(used_cn, used_cn.c.credit_note_id == Invoice.id)
-        .where(is_in(session, Invoice.customer_id, customer_ids), Invoice.kind == "credit_note")
+        .where(is_in(session, Invoice.customer_id, customer_ids),
+               Invoice.total < 0)  # credit notes and overpaid final invoices (settlement.py)
     )
     result: dict[int, list[list]] = defaultdict(list)
     sources = [("tx", row) for row in txs] + [("cn", row) for row in notes]

@@ -101,7 +101,7 @@ src AS (
     SELECT 'cn', i.id, i.customer_id, i.issue_date, -i.total - coalesce(u.used, 0)
     FROM invoice i JOIN cu ON cu.customer_id = i.customer_id
     LEFT JOIN used_cn u ON u.id = i.id
-    WHERE i.kind = 'credit_note' AND -i.total - coalesce(u.used, 0) > 0),
+    WHERE i.total < 0 AND -i.total - coalesce(u.used, 0) > 0),  -- credit notes, overpaid final invoices
 src_ranked AS (
     SELECT src.*, row_number() OVER (PARTITION BY customer_id
                                      ORDER BY day, kind = 'tx', id) AS rn

@@ -34,6 +34,7 @@ from billing.bank.pairing_pg import lock_customers
 from billing.ledger import postings as ledger
 from billing.ledger.balances import ZERO
 from billing.models import (
+    CASH_ACCOUNT,
     Allocation,
     BankTransaction,
     BankTransactionStatus,
@@ -131,6 +132,11 @@ def unassign(session: Session, tx: BankTransaction, actor: str, reason: str) -> 
     payment with a tax document issued for it (billing.invoicing.receipts): that is never deleted.
     """
     reason = _reason(reason, "unpairing a payment")
+    if tx.source_account == CASH_ACCOUNT:  # billing/cash/payments.py: a receipt was handed over
+        raise PairingError(
+            f"transaction {tx.id} is a cash payment (receipt {tx.bank_tx_id}), not a bank "
+            "payment: it cannot be unpaired"
+        )
     # The movement's row first, as pairing updates it before settling: two operators undoing
     # one payment at once queue here, and the second one sees it unmatched.
     session.refresh(tx, with_for_update={"key_share": True})

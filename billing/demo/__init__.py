@@ -84,6 +84,16 @@ def ico_with_check(stem: str) -> str:
     return stem + str((11 - total % 11) % 10)
 
 
+def demo_pppoe_password(number: int) -> str:
+    """The demo customer's PPPoE password: the same every time (docs/provisioning.md names
+    1001's), shaped as billing.customers.services.generate_password makes them, and drawn from
+    a generator of its own so the rest of the demo stays as it was."""
+    from billing.customers.services import PASSWORD_ALPHABET
+
+    rng = random.Random(f"pppoe-{SEED}-{number}")
+    return "-".join("".join(rng.choice(PASSWORD_ALPHABET) for _ in range(4)) for _ in range(4))
+
+
 def month_starts(day: date, count: int) -> list[date]:
     """The 1st of the last ``count`` months, oldest first (the current month included)."""
     starts = [day.replace(day=1)]
@@ -186,6 +196,8 @@ class _Builder:
                       valid_to=switched - timedelta(days=1), location=location,
                       download_kbps=TARIFFS["Internet 50"][1],
                       upload_kbps=TARIFFS["Internet 50"][2],
+                      pppoe_username=f"{ascii_slug(customer.name.split()[-1])}{number}-old",
+                      pppoe_password=demo_pppoe_password(number * 10),
                       description="Změna tarifu na Internet 100")
             start, tariff = switched, "Internet 100"
         price, down, up, _ = TARIFFS[tariff]
@@ -194,6 +206,7 @@ class _Builder:
             customer, contract, kind="internet", name=tariff, price=price, valid_from=start,
             location=location, download_kbps=down, upload_kbps=up,
             pppoe_username=f"{ascii_slug(login_word)}{number}",
+            pppoe_password=demo_pppoe_password(number),
             router_name=ROUTERS.get(customer.city, "kolin-bras1"),
         )
         internet.addresses.append(ServiceAddress(address=f"10.20.0.{number - 990}"))

@@ -165,9 +165,13 @@ def _dates_and_payment(invoice: Invoice, width: float) -> Table:
         dates.append(("Datum splatnosti:", format_date(invoice.due_date)))
     if invoice.kind == "advance_receipt":
         dates.append(("K zálohové faktuře č.:", invoice.advance.number))
-    corrected = _corrected_number(invoice)
-    if corrected:
-        dates.append(("Opravuje doklad č.:", corrected))
+    original = _corrected(invoice)
+    if original is not None:  # § 45: the corrected document, its dates
+        dates.append(("Opravuje doklad č.:", original.number))
+        dates.append(("Ze dne:", format_date(original.issue_date)))
+        if original.taxable_date and original.taxable_date != original.issue_date:
+            dates.append(("DUZP opravovaného dokladu:", format_date(original.taxable_date)))
+    reason = getattr(invoice, "correction_reason", None)
     payment: list[tuple[str, str]] = [("Forma úhrady:", "bankovním převodem")]
     if invoice.supplier_account:
         payment.append(("Bankovní účet:", invoice.supplier_account))
@@ -176,6 +180,8 @@ def _dates_and_payment(invoice: Invoice, width: float) -> Table:
     payment.append(("Variabilní symbol:", invoice.variable_symbol))
     payment.append(("Specifický symbol:", invoice.specific_symbol))
     rows = [[*_pair(dates, i), *_pair(payment, i)] for i in range(max(len(dates), len(payment)))]
+    if reason:  # § 45: the reason for the correction
+        rows.append(["Důvod opravy:", _p(reason), "", ""])
     col = width / 2
     table = Table(rows, colWidths=[col * 0.62, col * 0.38, col * 0.38, col * 0.62])
     table.setStyle(
@@ -187,6 +193,7 @@ def _dates_and_payment(invoice: Invoice, width: float) -> Table:
                 ("LEFTPADDING", (0, 0), (0, -1), 0),
                 ("TOPPADDING", (0, 0), (-1, -1), 1),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                *([("SPAN", (1, len(rows) - 1), (3, len(rows) - 1))] if reason else []),
             ]
         )
     )
@@ -202,15 +209,14 @@ def _group_iban(iban: str) -> str:
     return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
 
 
-def _corrected_number(invoice: Invoice) -> str | None:
-    """The number of the document a credit note corrects (§ 45 wants it printed)."""
-    if not invoice.corrects_invoice_id:
+def _corrected(invoice: Invoice) -> Invoice | None:
+    """The document a credit note corrects (§ 45 wants its number printed)."""
+    if not getattr(invoice, "corrects_invoice_id", None):
         return None
     session = object_session(invoice)
     if session is None:
         return None
-    original = session.get(Invoice, invoice.corrects_invoice_id)
-    return original.number if original else None
+    return session.get(Invoice, invoice.corrects_invoice_id)
 
 
 LINE_HEADER = [
@@ -266,7 +272,10 @@ def _grid_style(n_rows: int, total_row: bool = False) -> TableStyle:
 
 def _recap_and_totals(invoice: Invoice, open_amount: Decimal, width: float) -> Table:
     cur = invoice.currency
-    rows: list[list] = [["Sazba DPH", "Základ daně", "DPH", "Celkem"]]
+    if invoice.kind == InvoiceKind.CREDIT_NOTE:  # § 45: the differences, per rate
+        rows: list[list] = [["Sazba DPH", "Rozdíl\nzákladu daně", "Rozdíl DPH", "Rozdíl\ncelkem"]]
+    else:
+        rows = [["Sazba DPH", "Základ daně", "DPH", "Celkem"]]
     for r in invoice.vat_recap:
         rows.append(
             [
@@ -306,6 +315,9 @@ def _totals_block(invoice: Invoice, open_amount: Decimal) -> list[Flowable]:
     label = {"credit_note": "Celkem", "advance_receipt": "Přijatá platba"}.get(
         invoice.kind, "Celkem" if paid else "Celkem k úhradě"
     )
+    if invoice.kind == InvoiceKind.REGULAR and invoice.total < 0:  # a final invoice, advances overpaid
+        return [_p(f"Přeplatek záloh: {format_money(invoice.total, cur)}", "total"),
+                _p("Přeplatek vrátíme nebo započteme.", "right")]
     if paid:  # nothing to pay: say so first and large, no "k úhradě" (issue 16)
         return [
             _p("UHRAZENO", "paid"),
@@ -331,7 +343,7 @@ def _closing(invoice: Invoice, open_amount: Decimal, width: float) -> Iterable[F
         )
     if invoice.kind == InvoiceKind.CREDIT_NOTE:
         notes.append(_p("Částku dobropisu vrátíme nebo započteme s dalšími platbami."))
-    if invoice.note:
+    if invoice.note and not getattr(invoice, "correction_reason", None):  # else printed above
         notes.append(_p(invoice.note))
     qr = _qr_block(invoice, open_amount)
     if qr is None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from billing.bank.pairing import settle
 from billing.invoicing.supplier import Supplier, number_format
-from billing.invoicing.vat import LineInput, compute_document
+from billing.invoicing.vat import LineInput, compute_document, money
 from billing.ledger import postings as ledger
 from billing.models import (
     Contract,
@@ -84,6 +84,11 @@ class IssueOptions:
     actor: str = "system"
     # a VoIP coupon: (service id, amount) credited to that line in the invoice's posting
     credit_line: tuple[int, Decimal] | None = None
+    # a credit note: its reason (§ 45), and its VAT per rate when it is the difference to
+    # what the corrected invoice and its earlier credit notes stated (credit_invoice)
+    correction_reason: str | None = None
+    vat_by_rate: dict[Decimal, Decimal] | None = None
+    currency: str = "CZK"  # a credit account's top-up request may be in EUR (billing/credit/)
 
 
 def issue_invoice(
@@ -103,6 +108,8 @@ def issue_invoice(
         contract = customer.contracts[0] if customer.contracts else None
     issued = options.issue_date or today()
     doc = compute_document(lines, options.prices_include_vat)
+    if options.vat_by_rate:
+        doc = _with_vat(doc, options.vat_by_rate, options.prices_include_vat)
     if options.kind == "credit_note":
         if doc.total >= 0:
             raise InvoicingError("a credit note must have a negative total")
@@ -126,12 +133,14 @@ def issue_invoice(
         due_date=options.due_date or issued + timedelta(days=DEFAULT_DUE_DAYS),
         variable_symbol=vs,
         specific_symbol=ss,
+        currency=options.currency,
         total_net=doc.total_net,
         total_vat=doc.total_vat,
         total=doc.total,
         corrects_invoice_id=options.corrects.id if options.corrects else None,
         period_key=options.period_key,
         note=options.note,
+        correction_reason=options.correction_reason,
         supplier_name=supplier.name,
         supplier_address=supplier.address,
         supplier_ico=supplier.ico,
@@ -158,6 +167,7 @@ def issue_invoice(
                 vat=cl.vat,
                 gross=cl.gross,
                 service_id=cl.line.service_id,
+                corrects_line_id=cl.line.corrects_line_id,
             )
         )
     for split in doc.recap:
@@ -189,13 +199,19 @@ def issue_credit_note(
     *,
     issue_date: date | None = None,
     actor: str = "system",
+    vat_by_rate: dict[Decimal, Decimal] | None = None,
 ) -> Invoice:
     """A corrective tax document (opravný daňový doklad) for ``invoice``.
 
     ``lines`` carry negative quantities or prices, with the same VAT entry mode as the
     original. The credit first reduces what is open on the corrected invoice; any rest
-    becomes the customer's credit.
+    becomes the customer's credit. :func:`credit_invoice` builds the lines from the
+    invoice's own (whole lines, quantities or amounts), checks each line's remainder and
+    gives the VAT as the difference (docs/facts/credit-notes.md).
     """
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvoicingError("a credit note needs the reason for the correction")
     if invoice.kind in ("credit_note", "advance"):
         raise InvoicingError(f"invoice {invoice.number} cannot be corrected by a credit note")
     includes_vat = invoice.lines[0].prices_include_vat if invoice.lines else True
@@ -219,6 +235,165 @@ def issue_credit_note(
             note=f"Opravný daňový doklad k faktuře {invoice.number}: {reason}",
             corrects=invoice,
             actor=actor,
+            correction_reason=reason,
+            vat_by_rate=vat_by_rate,
         ),
         contract=contract,
+    )
+
+
+# -- credit notes built from the invoice's lines -------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreditLine:
+    """What to credit of one line of the invoice: all that is left of it (neither given),
+    ``quantity`` units at the line's unit price, or an ``amount`` as the line's prices are
+    entered (with VAT when the invoice's prices include it, else without)."""
+
+    line_id: int
+    quantity: Decimal | None = None
+    amount: Decimal | None = None
+
+
+def _entered(line: InvoiceLine) -> Decimal:
+    """A line's amount as entered (quantity x unit price): gross or net by its VAT mode."""
+    return line.gross if line.prices_include_vat else line.net
+
+
+def line_remainders(session: Session, invoice: Invoice) -> dict[int, Decimal]:
+    """Per line of ``invoice``: its amount as entered less what credit notes have credited
+    of it (their lines that name it)."""
+    credited = dict(session.execute(
+        select(InvoiceLine.corrects_line_id,
+               money_sum(InvoiceLine.gross if invoice.lines and invoice.lines[0].prices_include_vat
+                         else InvoiceLine.net))
+        .where(InvoiceLine.corrects_line_id.in_([ln.id for ln in invoice.lines]))
+        .group_by(InvoiceLine.corrects_line_id)
+    ).all())
+    return {ln.id: _entered(ln) + credited.get(ln.id, Decimal("0.00")) for ln in invoice.lines}
+
+
+def _difference_vat(session: Session, invoice: Invoice, lines: list[LineInput],
+                    includes_vat: bool) -> dict[Decimal, Decimal]:
+    """The credit note's VAT per rate as the difference (§ 42): the VAT of what remains of
+    the rate after this correction, computed per § 37, less the VAT the invoice and its
+    earlier credit notes stated. So the invoice and all its corrections together carry
+    exactly the VAT of the corrected amount, to the haléř (a whole invoice credited: zero)."""
+    from billing.invoicing.vat import vat_from_gross, vat_from_net
+
+    entered: dict[Decimal, Decimal] = {}
+    stated: dict[Decimal, Decimal] = {}
+    documents = [invoice, *session.scalars(
+        select(Invoice).where(Invoice.corrects_invoice_id == invoice.id))]
+    for doc in documents:
+        for r in doc.vat_recap:
+            rate = Decimal(r.rate)
+            entered[rate] = entered.get(rate, Decimal("0.00")) + (r.total if includes_vat else r.base)
+            stated[rate] = stated.get(rate, Decimal("0.00")) + r.vat
+    this = compute_document(lines, includes_vat)
+    result = {}
+    for split in this.recap:
+        rate = Decimal(split.rate)
+        amount = (split.total if includes_vat else split.base)
+        left = entered.get(rate, Decimal("0.00")) + amount
+        correct = (vat_from_gross if includes_vat else vat_from_net)(left, rate).vat
+        result[rate] = correct - stated.get(rate, Decimal("0.00"))
+    return result
+
+
+def _with_vat(doc, vat_by_rate: dict[Decimal, Decimal], includes_vat: bool):
+    """``doc`` with the given VAT per rate; the amounts as entered stay, the other side
+    (base with VAT included, total without) and the rate's last line take the change."""
+    from billing.invoicing.vat import ComputedDocument, ComputedLine, VatSplit
+
+    recap, lines = [], list(doc.lines)
+    for split in doc.recap:
+        vat = vat_by_rate.get(Decimal(split.rate), split.vat)
+        delta = vat - split.vat
+        if includes_vat:
+            recap.append(VatSplit(split.rate, split.total - vat, vat, split.total))
+        else:
+            recap.append(VatSplit(split.rate, split.base, vat, split.base + vat))
+        if delta:
+            index = max(i for i, cl in enumerate(lines)
+                        if Decimal(cl.line.vat_rate) == Decimal(split.rate))
+            cl = lines[index]
+            if includes_vat:
+                lines[index] = ComputedLine(cl.line, cl.net - delta, cl.vat + delta, cl.gross)
+            else:
+                lines[index] = ComputedLine(cl.line, cl.net, cl.vat + delta, cl.gross + delta)
+    total_net = sum((s.base for s in recap), Decimal("0.00"))
+    total_vat = sum((s.vat for s in recap), Decimal("0.00"))
+    return ComputedDocument(lines, recap, total_net, total_vat, total_net + total_vat)
+
+
+def credit_invoice(
+    session: Session,
+    invoice: Invoice,
+    selections: list[CreditLine],
+    supplier: Supplier,
+    reason: str,
+    *,
+    issue_date: date | None = None,
+    actor: str = "system",
+) -> Invoice:
+    """A credit note for some or all lines of ``invoice`` (whole lines, a number of units,
+    or part of a line's amount), with its reason. Refused, writing nothing: a credit note or
+    an advance invoice to correct, no lines, a line not of this invoice or given twice, a
+    quantity or amount that is not positive, more than what is left of a line after the
+    earlier credit notes, no reason."""
+    if invoice.kind in ("credit_note", "advance"):
+        raise InvoicingError(f"invoice {invoice.number} cannot be corrected by a credit note")
+    if not (reason or "").strip():
+        raise InvoicingError("a credit note needs the reason for the correction")
+    if not selections:
+        raise InvoicingError("choose at least one line to credit")
+    by_id = {ln.id: ln for ln in invoice.lines}
+    left = line_remainders(session, invoice)
+    includes_vat = invoice.lines[0].prices_include_vat if invoice.lines else True
+    seen: set[int] = set()
+    lines: list[LineInput] = []
+    for sel in selections:
+        line = by_id.get(sel.line_id)
+        if line is None:
+            raise InvoicingError(f"line {sel.line_id} is not a line of invoice {invoice.number}")
+        if line.id in seen:
+            raise InvoicingError(f"line {line.position} is given twice")
+        seen.add(line.id)
+        rest = left[line.id]
+        if rest <= 0:
+            raise InvoicingError(f"line {line.position} ({line.description}) is credited in full")
+        if sel.quantity is not None and sel.amount is not None:
+            raise InvoicingError(f"line {line.position}: give a quantity or an amount, not both")
+        if sel.quantity is not None:
+            quantity = Decimal(sel.quantity)
+            if quantity <= 0:
+                raise InvoicingError(f"line {line.position}: the quantity must be positive")
+            amount = money(quantity * line.unit_price)
+            if amount > rest:
+                raise InvoicingError(
+                    f"line {line.position}: {quantity} × {line.unit_price} = {amount} is more "
+                    f"than the {rest} left of it")
+            lines.append(LineInput(line.description, -quantity, line.unit_price, line.vat_rate,
+                                   line.unit, line.service_id, line.id))
+        elif sel.amount is not None:
+            amount = Decimal(sel.amount)
+            if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+                raise InvoicingError(
+                    f"line {line.position}: the amount must be positive, in haléře at most")
+            if amount > rest:
+                raise InvoicingError(
+                    f"line {line.position}: {amount} is more than the {rest} left of it")
+            lines.append(LineInput(f"Oprava: {line.description}", Decimal("-1"), amount,
+                                   line.vat_rate, "", line.service_id, line.id))
+        elif rest == _entered(line):
+            lines.append(LineInput(line.description, -line.quantity, line.unit_price,
+                                   line.vat_rate, line.unit, line.service_id, line.id))
+        else:  # what earlier credit notes left of the line
+            lines.append(LineInput(f"Oprava: {line.description} (zbytek)", Decimal("-1"), rest,
+                                   line.vat_rate, "", line.service_id, line.id))
+    return issue_credit_note(
+        session, invoice, lines, supplier, reason, issue_date=issue_date, actor=actor,
+        vat_by_rate=_difference_vat(session, invoice, lines, includes_vat),
     )

@@ -1,6 +1,8 @@
 """Monthly invoicing: one invoice per customer for the month's active services.
 
-Services that start or end within the month are prorated by days. Running the same month
+Services that start or end within the month are prorated by days, and so is a month in
+which the service's tariff changed (``service_tariff``, billing/customers/services.py):
+each part at the price in force on its days. Running the same month
 twice issues nothing new (one regular invoice per customer and period, enforced by a unique
 constraint as well as checked up front).
 """
@@ -9,16 +11,25 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.invoicing.issue import IssueOptions, issue_invoice
+from billing.invoicing.settlement import settle_paid_advances
 from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import LineInput, money
-from billing.models import Customer, Invoice, InvoiceKind, Service, ServicePeriod
+from billing.models import (
+    Customer,
+    Invoice,
+    InvoiceKind,
+    RenewalTariff,
+    Service,
+    ServicePeriod,
+    ServiceTariff,
+)
 from core.clock import today
 
 MONTHS_CS = (
@@ -32,12 +43,14 @@ class RunReport:
     period: str
     issued: list[Invoice] = field(default_factory=list)
     skipped_existing: int = 0
+    settled: list[Invoice] = field(default_factory=list)  # final invoices deducting advances
 
     def __str__(self) -> str:
         total = sum((i.total for i in self.issued), Decimal("0.00"))
         return (
             f"{self.period}: {len(self.issued)} invoices issued ({total} CZK), "
             f"{self.skipped_existing} customers already invoiced"
+            + (f", {len(self.settled)} paid advances settled" if self.settled else "")
         )
 
 
@@ -50,26 +63,144 @@ def parse_month(text: str) -> tuple[date, date]:
     return first, date(year, month, calendar.monthrange(year, month)[1])
 
 
-def service_line(service: Service, first: date, last: date) -> LineInput | None:
-    """The invoice line of one service for the month, prorated by days; None if nothing due."""
+@dataclass(frozen=True)
+class Tariff:
+    """The name and price a service is billed at from ``effective_from`` on."""
+
+    effective_from: date
+    name: str
+    price: Decimal
+    vat_rate: Decimal
+
+
+def tariffs_of(session: Session, service_ids) -> dict[int, list[Tariff]]:
+    """Each service's tariff history (``service_tariff``), oldest first; for one day the
+    newest row wins (a planned change corrected later)."""
+    result: dict[int, list[Tariff]] = {}
+    ids = sorted(set(service_ids))
+    for start in range(0, len(ids), 500):
+        rows = session.scalars(
+            select(ServiceTariff)
+            .where(ServiceTariff.service_id.in_(ids[start : start + 500]))
+            .order_by(ServiceTariff.service_id, ServiceTariff.effective_from, ServiceTariff.id)
+        )
+        for row in rows:
+            result.setdefault(row.service_id, []).append(
+                Tariff(row.effective_from, row.name, row.price, row.vat_rate))
+    return result
+
+
+def _tariff_on(service: Service, history: list[Tariff] | None, day: date) -> Tariff:
+    found = None
+    for step in history or ():
+        if step.effective_from <= day:
+            found = step
+    if found is None:  # no history (or none yet on that day): the service's own tariff
+        return Tariff(service.valid_from, service.name, service.price, service.vat_rate)
+    return found
+
+
+def _segments(service: Service, history: list[Tariff] | None, start: date, end: date):
+    """``(from, to, tariff)`` pieces of ``start..end`` with one tariff each."""
+    cuts = sorted({step.effective_from for step in history or () if start < step.effective_from <= end})
+    bounds = [start, *cuts]
+    pieces = []
+    for i, begin in enumerate(bounds):
+        finish = bounds[i + 1] - timedelta(days=1) if i + 1 < len(bounds) else end
+        tariff = _tariff_on(service, history, begin)
+        if pieces and pieces[-1][2] == tariff:
+            pieces[-1] = (pieces[-1][0], finish, tariff)
+        else:
+            pieces.append((begin, finish, tariff))
+    return pieces
+
+
+def service_lines(service: Service, first: date, last: date,
+                  history: list[Tariff] | None = None,
+                  surcharges: dict[str, Decimal] | None = None) -> list[LineInput]:
+    """The invoice lines of one service for the month: monthly services prorated by days
+    and split where the tariff changed within the month (each part at its own price).
+
+    A service with an expiry (``expires_on``) is prepaid and billed by its renewals
+    (billing/credit/renewals.py), not here. A yearly product billed monthly
+    (``billed_monthly``) costs price / 12 plus its tariff's surcharge (``surcharges``: tariff
+    name -> percent, ``renewal_tariff``) a month, prorated like a monthly one. A yearly
+    service is billed in the month of its anniversary for the year that starts then; when
+    it ends within that year (``valid_to``) the year is prorated by days (days from the
+    anniversary to the end, both included, over the days of that service year)."""
+    if service.expires_on is not None and not service.billed_monthly:
+        return []
     start = max(service.valid_from, first)
     end = min(service.valid_to or last, last)
-    if start > end or service.price <= 0:
-        return None
-    label = f"{service.name} – {MONTHS_CS[first.month - 1]} {first.year}"
-    if service.period == ServicePeriod.MONTH:
+    if start > end:
+        return []
+    yearly_monthly = service.period == ServicePeriod.YEAR and service.billed_monthly
+    if service.period == ServicePeriod.MONTH or yearly_monthly:
+        lines = []
         days_in_month = (last - first).days + 1
-        days = (end - start).days + 1
-        amount = service.price
-        if days < days_in_month:
-            amount = money(service.price * days / days_in_month)
-            label += f" ({start.day}.–{end.day}. {first.month}., {days}/{days_in_month} dní)"
-        return LineInput(label, Decimal("1"), amount, service.vat_rate, "měs.", service.id)
+        for begin, finish, tariff in _segments(service, history, start, end):
+            if tariff.price <= 0:
+                continue
+            label = f"{tariff.name} – {MONTHS_CS[first.month - 1]} {first.year}"
+            days = (finish - begin).days + 1
+            amount = tariff.price
+            if yearly_monthly:
+                percent = (surcharges or {}).get(tariff.name, Decimal("0"))
+                amount = money(Decimal(tariff.price) / 12 * (100 + Decimal(percent)) / 100)
+                label += " (roční služba placená měsíčně)"
+            if days < days_in_month:
+                amount = money(amount * days / days_in_month)
+                label += f" ({begin.day}.–{finish.day}. {first.month}., {days}/{days_in_month} dní)"
+            lines.append(LineInput(label, Decimal("1"), amount, tariff.vat_rate, "měs.", service.id))
+        return lines
     if service.period == ServicePeriod.YEAR and service.valid_from.month == first.month:
-        return LineInput(f"{service.name} – {first.year}", Decimal("1"), service.price, service.vat_rate, "rok", service.id)
+        anniversary = _anniversary(service.valid_from, first.year)
+        tariff = _tariff_on(service, history, max(anniversary, start))
+        if tariff.price <= 0:
+            return []
+        year_end = _anniversary(service.valid_from, first.year + 1) - timedelta(days=1)
+        if service.valid_to is not None and service.valid_to < year_end:
+            if service.valid_to < anniversary:
+                return []
+            days = (service.valid_to - anniversary).days + 1
+            whole = (year_end - anniversary).days + 1
+            return [LineInput(
+                f"{tariff.name} – {first.year} ({days}/{whole} dní)", Decimal("1"),
+                money(Decimal(tariff.price) * days / whole), tariff.vat_rate, "rok", service.id)]
+        return [LineInput(f"{tariff.name} – {first.year}", Decimal("1"), tariff.price,
+                          tariff.vat_rate, "rok", service.id)]
     if service.period == ServicePeriod.ONCE and first <= service.valid_from <= last:
-        return LineInput(service.name, Decimal("1"), service.price, service.vat_rate, "ks", service.id)
-    return None
+        tariff = _tariff_on(service, history, service.valid_from)
+        if tariff.price <= 0:
+            return []
+        return [LineInput(tariff.name, Decimal("1"), tariff.price, tariff.vat_rate, "ks",
+                          service.id)]
+    return []
+
+
+def _anniversary(start: date, year: int) -> date:
+    """``start``'s day and month in ``year`` (29 February becomes the 28th)."""
+    return date(year, start.month, min(start.day, calendar.monthrange(year, start.month)[1]))
+
+
+def service_line(service: Service, first: date, last: date,
+                 surcharges: dict[str, Decimal] | None = None) -> LineInput | None:
+    """The one invoice line of a service without a tariff history (kept for callers that
+    bill a single service at its current tariff)."""
+    lines = service_lines(service, first, last, surcharges=surcharges)
+    return lines[0] if lines else None
+
+
+def month_lines(session: Session, customers, first: date, last: date) -> dict[int, list[LineInput]]:
+    """Each customer's invoice lines for the month ``first..last``, with the services' tariff
+    history and the yearly-billed-monthly surcharges applied: what :func:`issue_month` bills
+    and ``billing.invoicing.preview.preview_month`` shows."""
+    history = tariffs_of(session, [s.id for c in customers for s in c.services])
+    surcharges = dict(session.execute(
+        select(RenewalTariff.name, RenewalTariff.monthly_surcharge_percent)).all())
+    return {c.id: [ln for s in c.services
+                   for ln in service_lines(s, first, last, history.get(s.id), surcharges)]
+            for c in customers}
 
 
 def issue_month(
@@ -96,11 +227,12 @@ def issue_month(
         .distinct()
         .order_by(Customer.id)
     ).all()
+    planned = month_lines(session, [c for c in customers if c.id not in already], first, last)
     for customer in customers:
         if customer.id in already:
             report.skipped_existing += 1
             continue
-        lines = [ln for s in customer.services if (ln := service_line(s, first, last))]
+        lines = planned[customer.id]
         if not lines:
             continue
         invoice = issue_invoice(
@@ -111,4 +243,6 @@ def issue_month(
             IssueOptions(issue_date=issued, taxable_date=first, period_key=month, actor=actor),
         )
         report.issued.append(invoice)
+    # paid advances (new, the demo's, imported ones) get their final invoice (settlement.py)
+    report.settled = settle_paid_advances(session, supplier, on=issued, actor=actor)
     return report

@@ -66,6 +66,7 @@ class LineInput:
     vat_rate: Decimal = Decimal("21")
     unit: str = "ks"
     service_id: int | None = None
+    corrects_line_id: int | None = None  # a credit note's line: the invoice line it credits
 
 
 @dataclass(frozen=True)

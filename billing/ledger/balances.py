@@ -12,10 +12,11 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
-from sqlalchemy import Date, and_, bindparam, case, func, select, type_coerce
+from sqlalchemy import Date, and_, bindparam, case, exists, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from billing.models import AccountKind, Allocation, Invoice, LedgerAccount, LedgerLeg
+from billing.models.credit import CreditTopUp
 from billing.models.ledger import CUSTOMER_ACCOUNTS
 from core.db import Money, money_sum
 
@@ -132,7 +133,9 @@ def _summary_query():
     )
     left = Invoice.total - func.coalesce(paid.c.paid, 0)
     is_open = and_(Invoice.kind != "credit_note", left > 0)
-    overdue = and_(is_open, Invoice.due_date < on)
+    # an unpaid credit top-up request (billing/credit/) is no overdue debt
+    overdue = and_(is_open, Invoice.due_date < on,
+                   ~exists().where(CreditTopUp.invoice_id == Invoice.id))
     ledger_sum = _customer_balance_query(customer_id).scalar_subquery()
     return (
         select(

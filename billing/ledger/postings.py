@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from billing.ledger.balances import customer_balance
 from billing.models import AccountKind, Invoice, LedgerAccount, LedgerLeg, LedgerTransaction
 from billing.models import TransactionKind as TK
-from billing.models.ledger import CUSTOMER_ACCOUNTS, LINE_ACCOUNTS
+from billing.models.ledger import CREDIT_ACCOUNTS, CUSTOMER_ACCOUNTS, LINE_ACCOUNTS
 from core.clock import now, today
 from core.db import CENT, bulk_insert
 
@@ -47,8 +47,11 @@ __all__ = [
     "post",
     "post_allocations",
     "post_call_charges",
+    "post_cash_payment",
+    "post_final_invoice",
     "post_invoice",
     "post_opening_credit",
+    "post_opening_debt",
     "post_payments",
     "post_staged",
     "post_unpairing",
@@ -64,7 +67,7 @@ class LedgerError(ValueError):
 def account_key(kind: str, owner: int | None = None) -> str:
     """``receivable:12`` (a customer's), ``voip_line_credit:7`` (a line's), ``revenue``."""
     kind = AccountKind(kind)
-    if kind in CUSTOMER_ACCOUNTS or kind in LINE_ACCOUNTS:
+    if kind in CUSTOMER_ACCOUNTS or kind in LINE_ACCOUNTS or kind in CREDIT_ACCOUNTS:
         if owner is None:
             raise LedgerError(f"a {kind} account belongs to someone: give its owner")
         return f"{kind}:{int(owner)}"
@@ -77,7 +80,7 @@ def _account_row(key: str, moment) -> dict:
     return {
         "key": key,
         "kind": str(kind),
-        "customer_id": int(owner) if kind in CUSTOMER_ACCOUNTS else None,
+        "customer_id": int(owner) if kind in CUSTOMER_ACCOUNTS + CREDIT_ACCOUNTS else None,
         "service_id": int(owner) if kind in LINE_ACCOUNTS else None,
         "created_at": moment,
     }
@@ -236,6 +239,25 @@ def post_invoice(session: Session, invoice: Invoice, actor: str = "system",
     return record(session, [invoice_posting(invoice, actor, credit_line)])[0]
 
 
+def post_final_invoice(session: Session, invoice: Invoice, *, supply_net: Decimal,
+                       supply_vat: Decimal, advances_total: Decimal, actor: str = "system") -> int:
+    """A final invoice that deducts advances (billing.invoicing.settlement): revenue and VAT
+    of the whole supply, the paid advances (their gross ``advances_total``) leave the
+    advances account, and the difference (``invoice.total``, supply minus advances) is owed
+    (receivable ``+``) or, when negative, becomes the customer's credit (prepaid credit)."""
+    c = invoice.customer_id
+    side = A.RECEIVABLE if invoice.total >= 0 else A.PREPAID_CREDIT
+    legs = [(account_key(side, c), invoice.total),
+            (account_key(A.ADVANCES), _money(advances_total)),
+            (account_key(A.REVENUE), -_money(supply_net)),
+            (account_key(A.OUTPUT_VAT), -_money(supply_vat))]
+    return record(session, [Posting(
+        TK.INVOICE, legs, booked_on=invoice.issue_date, actor=actor,
+        description=f"Faktura {invoice.number} (vyúčtování záloh)", customer_id=c,
+        invoice_id=invoice.id,
+    )])[0]
+
+
 # -- payments and their settlement ---------------------------------------------------------
 
 
@@ -273,6 +295,20 @@ def post_allocations(session: Session, allocations: Sequence[dict], actor: str) 
         )
         for a in allocations
     ])
+
+
+def post_cash_payment(session: Session, tx, customer_id: int, receipt_number: str,
+                      actor: str) -> int:
+    """Cash taken at the till (``tx``: its movement on the till's pseudo-account, see
+    billing/models/cash.py): the money is in the till and on the customer's prepaid credit
+    until settlement applies it, exactly like a bank payment."""
+    return record(session, [Posting(
+        TK.PAYMENT,
+        [(account_key(A.CASH), tx.amount),
+         (account_key(A.PREPAID_CREDIT, customer_id), -tx.amount)],
+        booked_on=tx.booked_on, actor=actor, description=f"Hotovost, doklad {receipt_number}",
+        customer_id=customer_id, bank_transaction_id=tx.id, reference=receipt_number,
+    )])[0]
 
 
 def post_unpairing(session: Session, tx, customer_id: int, reopened: Decimal, *,
@@ -356,6 +392,24 @@ def post_opening_credit(session: Session, service_id: int, amount: Decimal, *,
     )])[0]
 
 
+def post_opening_debt(session: Session, customer_id: int, amount: Decimal, *,
+                      actor: str = "system", booked_on: date | None = None) -> int | None:
+    """A customer's debt carried over from the old system (``ispzone import``'s
+    ``opening_balance`` below zero): the customer's receivable, against opening_balance.
+    It is in the customer's balance but is no invoice: nothing is due on a day, so the
+    enforcement sweep does not chase it (import the unpaid invoices for that)."""
+    amount = _money(amount)
+    if amount <= 0:
+        return None
+    return record(session, [Posting(
+        TK.OPENING,
+        [(account_key(A.RECEIVABLE, customer_id), amount),
+         (account_key(A.OPENING_BALANCE), -amount)],
+        booked_on=booked_on, actor=actor, description="Počáteční dluh z původního systému",
+        customer_id=customer_id,
+    )])[0]
+
+
 def post_call_charges(session: Session, charged: dict[int, Decimal], *, reference: str,
                       actor: str) -> int | None:
     """The calls of one CDR import, ``{service id: total cost}``: one transaction."""
@@ -404,7 +458,7 @@ def post_staged(session: Session, kind: str, source_sql: str, params: dict, acto
         return 0
     session.execute(text("ANALYZE ledger_staged"))
     moment = now()
-    customer_kinds = ", ".join(f"'{k}'" for k in CUSTOMER_ACCOUNTS)
+    customer_kinds = ", ".join(f"'{k}'" for k in CUSTOMER_ACCOUNTS + CREDIT_ACCOUNTS)
     line_kinds = ", ".join(f"'{k}'" for k in LINE_ACCOUNTS)
     session.execute(
         text(

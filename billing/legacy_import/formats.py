@@ -79,11 +79,12 @@ class Node:
 
 CUSTOMER_FIELDS = ("customer_number", "name", "is_company", "contact_person", "street", "city",
                    "postal_code", "email", "phone", "ico", "dic", "language", "password",
-                   "password_hash")
+                   "password_hash", "opening_balance", "opening_balance_on")
 CONTRACT_FIELDS = ("number", "signed_on", "ended_on")
 SERVICE_FIELDS = ("kind", "name", "price", "vat_rate", "period", "valid_from", "valid_to",
                   "paid_until", "location", "download_kbps", "upload_kbps", "pppoe_username",
-                  "ips", "phone_number", "description")
+                  "ips", "phone_number", "description", "pppoe_password", "router_name",
+                  "voip_password", "voip_credit")
 INVOICE_FIELDS = ("number", "kind", "issue_date", "taxable_date", "due_date", "specific_symbol",
                   "contract", "prices_include_vat", "paid", "paid_on")
 LINE_FIELDS = ("description", "quantity", "unit", "unit_price", "vat_rate")

@@ -25,7 +25,9 @@ from core.clock import today
 LANGUAGES = ("cs", "en")
 PERIODS = tuple(period.value for period in ServicePeriod)
 IMPORT_INVOICE_KINDS = tuple(k.value for k in InvoiceKind if k != InvoiceKind.CREDIT_NOTE)
-INTERNET_ONLY = ("download_kbps", "upload_kbps", "pppoe_username", "ips")
+INTERNET_ONLY = ("download_kbps", "upload_kbps", "pppoe_username", "ips", "pppoe_password",
+                 "router_name")
+VOIP_ONLY = ("voip_password", "voip_credit")
 TRUE, FALSE = {"1", "true", "yes", "y", "ano", "a"}, {"0", "false", "no", "n", "ne"}
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -51,8 +53,11 @@ class Claim:
 @dataclass
 class ServiceRec:
     src: Src
-    values: dict[str, Any]
+    values: dict[str, Any]  # Service columns
     ips: list[str]
+    given: frozenset[str] = frozenset()  # the fields the file gave (an update changes only those)
+    voip_password: str | None = None  # plain; hashed when written
+    voip_credit: Decimal | None = None  # the line's opening credit
 
 
 @dataclass
@@ -62,6 +67,7 @@ class ContractRec:
     signed_on: date
     ended_on: date | None
     services: list[ServiceRec]
+    given: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -79,6 +85,7 @@ class InvoiceRec:
     total: Decimal
     paid: Decimal
     paid_on: date
+    exists: bool = False  # --update: the invoice is in the database already (left alone)
 
 
 @dataclass
@@ -89,6 +96,9 @@ class CustomerRec:
     password_hash: str | None
     contracts: list[ContractRec] = field(default_factory=list)
     invoices: list[InvoiceRec] = field(default_factory=list)
+    given: frozenset[str] = frozenset()
+    opening_balance: Decimal | None = None  # + in the customer's favour, - a debt
+    opening_balance_on: date | None = None
 
 
 class Fields:
@@ -233,7 +243,14 @@ def customer(node: Node, claims: list[Claim]) -> CustomerRec:
             argon2.extract_parameters(password_hash)
         except argon2.exceptions.InvalidHashError:
             raise f.error("password_hash", "not an argon2 hash ($argon2id$...)") from None
-    rec = CustomerRec(node.src, values, password, password_hash)
+    opening = f.decimal("opening_balance")
+    opening_on = f.date("opening_balance_on")
+    if opening_on is not None and opening_on > today():
+        raise f.error("opening_balance_on", "in the future")
+    if opening_on is not None and opening is None:
+        raise f.error("opening_balance_on", "given without opening_balance")
+    rec = CustomerRec(node.src, values, password, password_hash, given=frozenset(node.values),
+                      opening_balance=opening or None, opening_balance_on=opening_on)
     for child in node.children.get("contracts", []):
         rec.contracts.append(contract(child, claims))
     numbers = {c.number for c in rec.contracts}
@@ -265,7 +282,8 @@ def contract(node: Node, claims: list[Claim]) -> ContractRec:
     ended_on = f.date("ended_on")
     if ended_on is not None and ended_on < signed_on:
         raise f.error("ended_on", "before signed_on")
-    return ContractRec(node.src, number, signed_on, ended_on, services)
+    return ContractRec(node.src, number, signed_on, ended_on, services,
+                       given=frozenset(node.values))
 
 
 def service(node: Node, claims: list[Claim]) -> ServiceRec:
@@ -292,7 +310,13 @@ def service(node: Node, claims: list[Claim]) -> ServiceRec:
         "pppoe_username": f.text("pppoe_username", max_len=64),
         "phone_number": f.checked("phone_number", validation.phone, "phone number"),
         "description": f.text("description", max_len=500),
+        "pppoe_password": _secret(f, "pppoe_password"),
+        "router_name": f.text("router_name", max_len=64),
     }
+    voip_password = _secret(f, "voip_password")
+    voip_credit = f.decimal("voip_credit")
+    if voip_credit is not None and voip_credit < 0:
+        raise f.error("voip_credit", "must not be negative")
     if values["valid_to"] is not None and values["valid_to"] < values["valid_from"]:
         raise f.error("valid_to", "before valid_from")
     ips = _ips(f)
@@ -302,6 +326,12 @@ def service(node: Node, claims: list[Claim]) -> ServiceRec:
                 raise f.error(key, "only internet services have this")
     if kind != ServiceKind.VOIP and values["phone_number"]:
         raise f.error("phone_number", "only voip services have a phone number")
+    if kind != ServiceKind.VOIP:
+        for key, value in (("voip_password", voip_password), ("voip_credit", voip_credit)):
+            if value is not None:
+                raise f.error(key, "only voip services have this")
+    if values["pppoe_password"] and not values["pppoe_username"]:
+        raise f.error("pppoe_password", "a PPPoE password needs its pppoe_username")
     if values["pppoe_username"]:
         name = f.src.name("pppoe_username")
         claims.append(Claim("pppoe_username", values["pppoe_username"], f.src, name))
@@ -310,7 +340,22 @@ def service(node: Node, claims: list[Claim]) -> ServiceRec:
         claims.append(Claim("phone_number", values["phone_number"], f.src, name))
     for i, ip in enumerate(ips):
         claims.append(Claim("ip", ip, f.src, f.src.item("ips", i)))
-    return ServiceRec(node.src, values, ips)
+    return ServiceRec(node.src, values, ips, frozenset(node.values), voip_password, voip_credit)
+
+
+def _secret(f: Fields, key: str) -> str | None:
+    """A PPPoE or VoIP password: as billing.customers.services accepts them."""
+    from billing.customers.services import ServiceError, check_password
+
+    value = f.raw(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise f.error(key, "must be text")
+    try:
+        return check_password(value, key)
+    except ServiceError as exc:
+        raise f.error(key, exc.message) from None
 
 
 def _ips(f: Fields) -> list[str]:

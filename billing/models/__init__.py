@@ -1,6 +1,19 @@
 """All tables of the domain core. Import from here: ``from billing.models import Invoice``."""
 
+import billing.models.credit  # noqa: F401  (prepaid credit tables: billing/credit/)
 from billing.models.audit import PasswordResetToken, SessionKind, UserSession
+from billing.models.cash import CASH_ACCOUNT, CashReceipt  # noqa: F401
+from billing.models.credit_services import (  # issue 15: credit services
+    AdvanceDeduction,
+    CreditNotice,
+    CreditServiceSettings,
+    NoticeKind,
+    NoticeStatus,
+    RenewalOrder,
+    RenewalSource,
+    RenewalTariff,
+    ServiceRenewal,
+)
 from billing.models.customers import (
     SERVICE_KINDS,
     Contract,
@@ -29,12 +42,15 @@ from billing.models.ledger import (
     LedgerTransaction,
     TransactionKind,
 )
+from billing.models.notes import CustomerNote
+from billing.models.operators import Operator, OperatorRecoveryCode, OperatorRole, OperatorSession  # noqa: F401
 from billing.models.payments import (
     Allocation,
     BankTransaction,
     BankTransactionStatus,
     StatementImport,
 )
+from billing.models.services import ServiceTariff
 from core.audit import AuditEvent
 from core.db import Base
 
@@ -49,6 +65,7 @@ __all__ = [
     "Base",
     "Contract",
     "Customer",
+    "CustomerNote",
     "DocumentSeries",
     "Invoice",
     "InvoiceKind",
@@ -63,6 +80,7 @@ __all__ = [
     "ServiceAddress",
     "ServiceKind",
     "ServicePeriod",
+    "ServiceTariff",
     "SessionKind",
     "StatementImport",
     "TaxReceipt",
@@ -70,4 +88,14 @@ __all__ = [
     "TrafficDay",
     "TransactionKind",
     "UserSession",
+    # issue 15: credit services
+    "AdvanceDeduction",
+    "CreditNotice",
+    "CreditServiceSettings",
+    "NoticeKind",
+    "NoticeStatus",
+    "RenewalOrder",
+    "RenewalSource",
+    "RenewalTariff",
+    "ServiceRenewal",
 ]

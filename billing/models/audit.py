@@ -37,6 +37,10 @@ class UserSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=now)
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+    # "View the zone as this customer": the operator's actor (operator:<login>) when an
+    # operator opened this session from the console; the zone is then read-only
+    # (zone/view_as.py). NULL for the customer's own sessions.
+    viewed_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class PasswordResetToken(Base):

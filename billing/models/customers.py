@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -11,10 +13,13 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     UniqueConstraint,
+    event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -65,6 +70,21 @@ class Customer(Base):
     # Enforcement exemption: never disconnect (exempt=True) or not before a date.
     enforcement_exempt: Mapped[bool] = mapped_column(Boolean, default=False)
     enforcement_exempt_until: Mapped[date | None] = mapped_column(Date)
+    # The operators' search (billing/customers/search.py): name, contact person and e-mail
+    # folded (lower case, no diacritics, words of letters and digits); kept by the
+    # before_insert/before_update listeners below, back-filled by migration 0013.
+    search_name: Mapped[str] = mapped_column(String(700), default="", server_default="")
+
+    __table_args__ = (
+        # the search's indexes (migration 0013): word prefixes of the folded name (GIN,
+        # PostgreSQL only) and prefixes of the number and the phone (text_pattern_ops)
+        Index("ix_customer_search_name_words",
+              text("to_tsvector('simple'::regconfig, search_name)"),
+              postgresql_using="gin"),
+        Index("ix_customer_number_prefix", "customer_number",
+              postgresql_ops={"customer_number": "text_pattern_ops"}),
+        Index("ix_customer_phone_prefix", "phone", postgresql_ops={"phone": "text_pattern_ops"}),
+    )
 
     contracts: Mapped[list[Contract]] = relationship(back_populates="customer", order_by="Contract.id")
     services: Mapped[list[Service]] = relationship(back_populates="customer", order_by="Service.id")
@@ -121,6 +141,23 @@ class Service(Base):
     phone_number: Mapped[str | None] = mapped_column(String(16), unique=True)
     voip_password_hash: Mapped[str | None] = mapped_column(String(200))
     topup_cap: Mapped[Decimal | None] = mapped_column()
+    # --- credit services (issue 15 item 4, migration 0019; helper credit-services) ---------
+    # the day the paid period ends (renewals extend it from this day, paid early or late);
+    # None = billed by the monthly run, no expiry
+    expires_on: Mapped[date | None] = mapped_column(Date, index=True)
+    # the length of one renewal in months (1, 12, 24...); None = by ``period`` (1 or 12)
+    renewal_months: Mapped[int | None] = mapped_column(Integer)
+    # renew from credit before expiry: True/False for this service, None = the customer's
+    # setting for its kind (billing.models.credit_services.CreditServiceSettings)
+    auto_renew: Mapped[bool | None] = mapped_column(Boolean)
+    # a yearly product billed monthly (price / 12 + the tariff's surcharge, RenewalTariff)
+    billed_monthly: Mapped[bool] = mapped_column(Boolean, default=False)
+    # --- end of credit services ---------------------------------------------------------------
+
+    __table_args__ = (
+        Index("ix_service_pppoe_prefix", text("lower(pppoe_username)"),
+              postgresql_ops={"lower(pppoe_username)": "text_pattern_ops"}),
+    )
 
     customer: Mapped[Customer] = relationship(back_populates="services")
     contract: Mapped[Contract] = relationship(back_populates="services")
@@ -141,6 +178,11 @@ class ServiceAddress(Base):
     service_id: Mapped[int] = mapped_column(ForeignKey("service.id"), index=True)
     address: Mapped[str] = mapped_column(String(43), unique=True)
 
+    __table_args__ = (
+        Index("ix_service_address_prefix", "address",
+              postgresql_ops={"address": "text_pattern_ops"}),
+    )
+
     service: Mapped[Service] = relationship(back_populates="addresses")
 
 
@@ -155,3 +197,29 @@ class TrafficDay(Base):
     day: Mapped[date] = mapped_column(Date)
     bytes_down: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_up: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# -- the folded search column (docs/console-customers.md) -----------------------------------
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def fold_words(text: str | None) -> list[str]:
+    """The words of ``text`` folded for search: lower case, diacritics dropped ("Dvořák" ->
+    "dvorak"), split at anything but letters and digits ("jan.novak@seznam.cz" -> jan,
+    novak, seznam, cz). Query and column are folded by this one function."""
+    if not text:
+        return []
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _WORD.findall(bare)
+
+
+def search_name_of(name: str | None, contact_person: str | None, email: str | None) -> str:
+    return " ".join(fold_words(name) + fold_words(contact_person) + fold_words(email))[:700]
+
+
+@event.listens_for(Customer, "before_insert")
+@event.listens_for(Customer, "before_update")
+def _keep_search_name(_mapper, _connection, target: Customer) -> None:
+    target.search_name = search_name_of(target.name, target.contact_person, target.email)

@@ -47,6 +47,8 @@ class Invoice(Base):
     corrects_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
     period_key: Mapped[str | None] = mapped_column(String(7))  # YYYY-MM of recurring runs
     note: Mapped[str | None] = mapped_column(Text)
+    # a credit note's reason for the correction (§ 45 of the VAT act; migration 0015)
+    correction_reason: Mapped[str | None] = mapped_column(Text)
     # What was printed: snapshots of both parties (§ 29, docs/facts/tax-documents.md).
     supplier_name: Mapped[str] = mapped_column(String(200))
     supplier_address: Mapped[str] = mapped_column(String(300))
@@ -91,6 +93,9 @@ class InvoiceLine(Base):
     vat: Mapped[Decimal] = mapped_column()
     gross: Mapped[Decimal] = mapped_column()
     service_id: Mapped[int | None] = mapped_column(ForeignKey("service.id"))
+    # a credit note's line: the line of the corrected invoice it credits (migration 0015; a
+    # plain id like bank_transaction.duplicate_of: a key would make SQLite rebuild the table)
+    corrects_line_id: Mapped[int | None] = mapped_column(Integer)
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 

@@ -45,11 +45,17 @@ class AccountKind(enum.StrEnum):
     ADVANCES = "advances"  # advance invoices (payment requests, no tax document) (-)
     VOIP_PREPAID = "voip_prepaid"  # invoiced VoIP coupons not yet called away (+)
     OPENING_BALANCE = "opening_balance"  # the other side of opening balances (+)
+    CASH = "cash"  # the till: cash received from customers (+)
+    CREDIT = "credit"  # per customer: the prepaid credit account, without VAT (-)
+    REFUNDS = "refunds"  # credit to be returned to customers' bank accounts (-)
 
 
 # the accounts that belong to one customer / one VoIP line; the rest exist once
 CUSTOMER_ACCOUNTS = (AccountKind.RECEIVABLE, AccountKind.PREPAID_CREDIT)
 LINE_ACCOUNTS = (AccountKind.VOIP_LINE_CREDIT,)
+# a customer's prepaid credit account (billing/credit/): owned by the customer, but not part
+# of the customer's balance (it is money held for later, with its VAT already declared)
+CREDIT_ACCOUNTS = (AccountKind.CREDIT,)
 
 
 class TransactionKind(enum.StrEnum):
@@ -61,6 +67,9 @@ class TransactionKind(enum.StrEnum):
     VOIP_TOPUP = "voip_topup"  # a coupon: its invoice and the line's credit, in one
     VOIP_CALLS = "voip_calls"  # the rated calls of one CDR import
     OPENING = "opening"  # an opening balance (a VoIP line's opening credit)
+    CREDIT_TOPUP = "credit_topup"  # a received top-up payment's base booked to the credit
+    CREDIT_PAYMENT = "credit_payment"  # a payment request paid from the credit
+    CREDIT_REFUND = "credit_refund"  # unused credit to be returned (closing)
 
 
 class LedgerAccount(Base):
@@ -162,6 +171,7 @@ class LedgerEntry(Base):
 
 
 __all__ = [
+    "CREDIT_ACCOUNTS",
     "CUSTOMER_ACCOUNTS",
     "LINE_ACCOUNTS",
     "AccountKind",

@@ -87,15 +87,22 @@ class BankTransaction(Base):
     )
 
 
+ONE_SOURCE = (
+    "(CASE WHEN bank_transaction_id IS NULL THEN 0 ELSE 1 END)"
+    " + (CASE WHEN credit_note_id IS NULL THEN 0 ELSE 1 END)"
+    " + (CASE WHEN credit_payment_id IS NULL THEN 0 ELSE 1 END) = 1"
+)
+
+
 class Allocation(Base):
     """Part of a payment (or of a credit note) applied to an invoice."""
 
     __tablename__ = "allocation"
     __table_args__ = (
         CheckConstraint("amount > 0", name="positive"),
-        CheckConstraint(
-            "(bank_transaction_id IS NULL) <> (credit_note_id IS NULL)", name="one_source"
-        ),
+        # exactly one source: a bank payment, a credit note, or the prepaid credit account
+        # (migration 0018 added the third)
+        CheckConstraint(ONE_SOURCE, name="one_source"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -104,6 +111,10 @@ class Allocation(Base):
         ForeignKey("bank_transaction.id"), index=True
     )
     credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"), index=True)
+    # a payment request paid from the prepaid credit account (billing/credit/)
+    credit_payment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("credit_payment.id"), index=True
+    )
     amount: Mapped[Decimal] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=now)
 

@@ -1,7 +1,7 @@
 """operators' announcements to subscribers (issue 14 item 9, issue 16)
 
 Revision ID: 0017
-Revises: 0011
+Revises: 0015
 Create Date: 2026-12-06 22:40:00
 
 One table, ``announcement`` (enforcement/announcements.py): an outage or a notice, Czech
@@ -14,7 +14,7 @@ from alembic import op
 import core.db
 
 revision = "0017"
-down_revision = "0011"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

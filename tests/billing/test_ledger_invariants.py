@@ -1,5 +1,6 @@
 """A Hypothesis state machine over the ledger's postings: invoices, payments (paired and
-unpaired), credit notes, VoIP coupon top-ups and call charges. After every step: each
+unpaired), cash payments, credit notes (by amount and by lines), VoIP coupon top-ups and
+call charges. After every step: each
 transaction has two or more legs summing to zero; every balance equals a plain model; a
 customer's receivable equals what is open on their invoices and their prepaid credit what
 is paid and not applied, neither ever negative (a VoIP line's credit may be: calls are
@@ -20,7 +21,16 @@ from sqlalchemy import func, select
 
 from billing.bank.pairing import MATCHED, credit_available, pair
 from billing.bank.queue import unassign
-from billing.invoicing.issue import IssueOptions, issue_credit_note, issue_invoice
+from billing.cash.payments import take_cash_payment
+from billing.invoicing.issue import (
+    CreditLine,
+    InvoicingError,
+    IssueOptions,
+    credit_invoice,
+    issue_credit_note,
+    issue_invoice,
+    line_remainders,
+)
 from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import LineInput
 from billing.ledger import postings
@@ -31,6 +41,7 @@ from billing.ledger.balances import (
     line_credit,
 )
 from billing.models import (
+    CASH_ACCOUNT,
     AccountKind,
     BankTransaction,
     Contract,
@@ -76,6 +87,7 @@ def test_ledger_invariants(ledger_machine):
             self.balance = {cid: ZERO for cid in customer_ids}
             self.credit = {sid: ZERO for sid, _ in lines}
             self.bank = ZERO  # money on the bank clearing account
+            self.till = ZERO  # cash taken at the till
             self.sales = ZERO  # revenue + output VAT (invoices - credit notes), as a credit
             self.prepaid = ZERO  # VoIP coupons not yet called away
 
@@ -136,10 +148,52 @@ def test_ledger_invariants(ledger_machine):
             self.balance[c.id] -= note.total
             self.sales += note.total
 
+        @rule(i=st.integers(0, 1), crowns=st.integers(1, 3000), pick=st.integers(0, 50),
+              directed=st.booleans())
+        def cash(self, i, crowns, pick, directed):
+            c = self.customer(i)
+            open_ = [s_.invoice for s_ in customer_invoices(self.s, c.id, today()) if s_.is_open]
+            target = open_[pick % len(open_)] if (directed and open_) else None
+            take_cash_payment(self.s, c, Decimal(crowns), self.supplier, actor="operator:t",
+                              invoice=target)
+            self.balance[c.id] += Decimal(crowns)
+            self.till += Decimal(crowns)
+
+        @rule(i=st.integers(0, 1), pick=st.integers(0, 50), how=st.sampled_from(
+            ["all", "quantity", "amount"]))
+        def credit_lines(self, i, pick, how):
+            c = self.customer(i)
+            invoices = [inv for inv in self.invoices(c.id) if inv.kind == "regular"]
+            if not invoices:
+                return
+            inv = invoices[pick % len(invoices)]
+            line = inv.lines[0]
+            left = line_remainders(self.s, inv)[line.id]
+            credited = -self.s.scalar(
+                select(money_sum(Invoice.total)).where(Invoice.corrects_invoice_id == inv.id))
+            if left <= 0 or inv.total - credited <= 0:
+                return
+            if how == "amount":
+                selection = CreditLine(line.id, amount=max(Decimal("0.01"),
+                                                           (left / 3).quantize(Decimal("0.01"))))
+            elif how == "quantity" and left == line.gross:
+                selection = CreditLine(line.id, quantity=line.quantity)
+            else:
+                selection = CreditLine(line.id)
+            try:
+                note = credit_invoice(self.s, inv, [selection], self.supplier, "oprava",
+                                      actor="operator:t")
+            except InvoicingError as exc:  # the older interface's notes took the rest
+                assert "exceed" in str(exc)
+                return
+            self.balance[c.id] -= note.total
+            self.sales += note.total
+
         @rule(pick=st.integers(0, 50))
         def unassign_payment(self, pick):
-            found = self.s.scalars(select(BankTransaction).where(BankTransaction.status == MATCHED)
-                                   .order_by(BankTransaction.id)).all()
+            found = self.s.scalars(select(BankTransaction).where(
+                BankTransaction.status == MATCHED, BankTransaction.source_account != CASH_ACCOUNT)
+                .order_by(BankTransaction.id)).all()
             if not found:
                 return
             tx = found[pick % len(found)]
@@ -198,6 +252,7 @@ def test_ledger_invariants(ledger_machine):
             for sid, _ in lines:
                 assert line_credit(self.s, sid) == self.credit[sid]
             assert account_balance(self.s, AccountKind.BANK_CLEARING) == self.bank
+            assert account_balance(self.s, AccountKind.CASH) == self.till
             sales = (account_balance(self.s, AccountKind.REVENUE)
                      + account_balance(self.s, AccountKind.OUTPUT_VAT))
             assert sales == -self.sales

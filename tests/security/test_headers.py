@@ -67,7 +67,9 @@ def test_pages_have_no_inline_script_or_style(app, customer, auth):
         response = client.get(path)
         if response.mimetype == "text/html":
             html = response.get_data(as_text=True).lower()
-            assert "<script" not in html and "<style" not in html and " style=" not in html, path
+            # a script from our origin (<script src=...>: the console's vendored htmx) is allowed
+            inline_script = re.search(r"<script(?![^>]*\bsrc=)", html)
+            assert not inline_script and "<style" not in html and " style=" not in html, path
             assert "javascript:" not in html and not re.search(r"\son[a-z]+\s*=", html), path
 
 

@@ -54,8 +54,22 @@ def objects_of(session, customer) -> dict[str, int]:
     (receipt,) = issue_receipts(session)
     session.commit()
     service = session.scalar(select(Service).where(Service.customer_id == customer.id))
+    statement = _credit_statement(session, customer)
     return {"invoice_id": invoice.id, "service_id": service.id, "receipt_id": receipt.id,
-            "token": f"not-a-token-{customer.id}"}
+            "token": f"not-a-token-{customer.id}", "statement_id": statement.id}
+
+
+def _credit_statement(session, customer):
+    """A credit account and one monthly statement of it (billing/credit/)."""
+    from billing.credit import open_account
+    from billing.models.credit import CreditStatement
+
+    account = open_account(session, customer, "CZK", actor="operator:test")
+    statement = CreditStatement(account_id=account.id, month=f"{today():%Y-%m}",
+                                opening=Decimal("0.00"), closing=Decimal("0.00"), movements=0)
+    session.add(statement)
+    session.commit()
+    return statement
 
 
 @pytest.fixture

@@ -1,0 +1,289 @@
+"""Benchmark: FastAGI call authorization (issue 15 item 9) on PostgreSQL.
+
+    .venv/bin/python bench/agi.py [--lines 2000] [--prefixes 5000] [--requests 20000]
+        [--concurrency 16] [--workers 1] [--url postgresql://postgres@127.0.0.1:5432/test]
+
+A scratch schema (created here, migrated with core.schema.upgrade, dropped at the end) with
+L VoIP lines, each with an opening credit (a ledger posting) and 1-5 past call charges, and a
+tariff of P random prefixes. The server (voip.agi, ``--workers`` processes on one port, as
+``ispzone voip agi`` runs it) is started in child processes; a client process speaks the
+FastAGI protocol with ``--concurrency`` connections at once, each a full AGI session (the
+environment, four SET VARIABLE commands answered ``200 result=1``, the hang-up), for random
+lines and destinations. Prints authorizations/s and the latency percentiles (connect to
+hang-up, as the PBX waits). Target: >= 2,000/s with p99 <= 5 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import random
+import socket
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def setup(url: str, name: str, lines: int, prefixes: int, rng: random.Random) -> list[str]:
+    from datetime import date
+
+    from sqlalchemy import text
+
+    from billing.ledger import postings
+    from billing.models import TransactionKind as TK
+    from core import schema
+    from core.db import make_engine, make_session_factory
+    from voip.models import Tariff, TariffRate
+
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {name}"))
+    admin.dispose()
+    engine = make_engine(scoped(url, name))
+    schema.upgrade(engine)
+    phones = [f"+42060{1000000 + i:07d}" for i in range(lines)]
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+
+        def copy(table, columns, rows):
+            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+                for row in rows:
+                    cp.write_row(row)
+
+        ids = range(1, lines + 1)
+        copy("customer", ["id", "customer_number", "is_company", "name", "street", "city",
+                          "postal_code", "country", "language", "created_at", "enforcement_exempt"],
+             ((i, str(100000 + i), False, f"Zákazník {i}", "Hlavní 1", "Kolín", "280 02", "CZ",
+               "cs", "2026-01-01T00:00:00Z", False) for i in ids))
+        copy("contract", ["id", "customer_id", "number", "signed_on"],
+             ((i, i, str(100000 + i), "2025-01-01") for i in ids))
+        copy("service", ["id", "customer_id", "contract_id", "kind", "name", "price", "vat_rate",
+                         "period", "valid_from", "phone_number", "billed_monthly"],
+             ((i, i, i, "voip", "VoIP", "0", "21", "month", "2025-01-01", phones[i - 1], False)
+              for i in ids))
+        raw.commit()
+    finally:
+        raw.close()
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        batch = []
+        for sid in range(1, lines + 1):
+            credit = Decimal(rng.choice([0, 1, 5, 20, 100, 500]))
+            batch.append(postings.Posting(
+                TK.OPENING, [(postings.account_key("voip_line_credit", sid), -credit - 50),
+                             (postings.account_key("opening_balance"), credit + 50)],
+                customer_id=sid, service_id=sid))
+            for _ in range(rng.randint(1, 5)):  # a few CDR imports' charges
+                batch.append(postings.Posting(
+                    TK.VOIP_CALLS, [(postings.account_key("voip_line_credit", sid), Decimal(10)),
+                                    (postings.account_key("voip_prepaid"), Decimal(-10))]))
+        postings.record(session, batch)
+        tariff = Tariff(name="bench", valid_from=date(2026, 1, 1))
+        session.add(tariff)
+        session.flush()
+        chosen = {"420", "4206", "4207", "49", "4915", "1"}
+        while len(chosen) < prefixes:
+            chosen.add(str(rng.randint(1, 9)) + "".join(rng.choices("0123456789", k=rng.randint(1, 6))))
+        session.add_all([
+            TariffRate(tariff_id=tariff.id, prefix=p, destination=f"Dest {p}",
+                       price_per_minute=Decimal(rng.randint(1000, 40000)).scaleb(-4),
+                       connect_fee=Decimal(rng.choice([0, 0, 2000])).scaleb(-4), vat_rate=Decimal(21),
+                       initial_increment=60, increment=rng.choice([1, 60]))
+            for p in sorted(chosen)])
+        session.commit()
+    engine.dispose()
+    return phones
+
+
+def scoped(url: str, name: str) -> str:
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{name}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process on this machine (/proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends of the AGI servers (application_name bench-agi)."""
+    from sqlalchemy import text
+
+    from core.db import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        pids = list(conn.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'bench-agi'")).scalars())
+    engine.dispose()
+    return pids
+
+
+def server_process(url: str, port: int, reuse: bool, ready) -> None:
+    from core.db import make_engine, make_session_factory
+    from voip.agi import engine_options, serve
+
+    url += "&application_name=bench-agi"
+    sessions = make_session_factory(make_engine(url, **engine_options(url)))
+    serve(sessions, "127.0.0.1", port, reuse_port=reuse, ready=lambda _p: ready.set())
+
+
+class _Asterisk(asyncio.Protocol):
+    """The PBX's side of one FastAGI session (a protocol: the client must cost less than the
+    server it measures)."""
+
+    def __init__(self, env: bytes, done: asyncio.Future):
+        self.env, self.done, self.buffer, self.auth = env, done, b"", ""
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(self.env)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while b"\n" in self.buffer:
+            line, _, self.buffer = self.buffer.partition(b"\n")
+            if line.startswith(b"SET VARIABLE CREDIT_AUTH"):
+                self.auth = line.split(b" ", 3)[3].strip().strip(b'"').decode()
+            self.transport.write(b"200 result=1\n")
+
+    def connection_lost(self, exc) -> None:
+        if not self.done.done():
+            self.done.set_result(self.auth)
+
+
+async def one_session(port: int, caller: str, destination: str) -> tuple[float, str]:
+    loop = asyncio.get_running_loop()
+    env = (f"agi_network: yes\nagi_network_script: authorize\n"
+           f"agi_request: agi://127.0.0.1:{port}/authorize\nagi_channel: PJSIP/x-1\n"
+           f"agi_callerid: {caller}\nagi_extension: {destination}\n"
+           f"agi_arg_1: {destination}\nagi_arg_2: {caller}\n\n").encode()
+    t0 = time.perf_counter()
+    done = loop.create_future()
+    await loop.create_connection(lambda: _Asterisk(env, done), "127.0.0.1", port)
+    auth = await done
+    return time.perf_counter() - t0, auth
+
+
+def client_process(port: int, phones: list[str], requests: int, concurrency: int, seed: int, out) -> None:
+    rng = random.Random(seed)
+    destinations = ["212345678", "601234567", "777123456", "+4930123456", "+4915123456789",
+                    "+12125550100", "+431234567", "+33123456789"]
+    jobs = [(rng.choice(phones), rng.choice(destinations)) for _ in range(requests)]
+
+    async def main():
+        latencies, answers = [], {}
+        queue = iter(jobs)
+
+        async def worker():
+            for caller, destination in queue:
+                took, auth = await one_session(port, caller, destination)
+                latencies.append(took)
+                answers[auth] = answers.get(auth, 0) + 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - t0, latencies, answers
+
+    from voip.agi import run
+
+    result = {}
+
+    async def measured():
+        result["value"] = await main()
+
+    run(measured())
+    elapsed, latencies, answers = result["value"]
+    out.put((elapsed, latencies, answers))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL",
+                                                        "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--lines", type=int, default=2000)
+    parser.add_argument("--prefixes", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    rng = random.Random(15)
+    name = f"bench_agi_{os.getpid()}"
+    phones = setup(args.url, name, args.lines, args.prefixes, rng)
+    url = scoped(args.url, name)
+    port = free_port()
+    ctx = mp.get_context("spawn")
+    servers = []
+    try:
+        for _ in range(args.workers):
+            ready = ctx.Event()
+            proc = ctx.Process(target=server_process, args=(url, port, args.workers > 1, ready))
+            proc.start()
+            assert ready.wait(30), "the AGI server did not start"
+            servers.append(proc)
+        out = ctx.Queue()
+        # warm up (connections, the tariff index), then measure
+        warm = ctx.Process(target=client_process, args=(port, phones, 500, 4, 1, out))
+        warm.start()
+        out.get()
+        warm.join()
+        backends = backend_pids(args.url)
+        watched = [p.pid for p in servers] + backends
+        before = {pid: cpu_seconds(pid) for pid in watched}
+        client = ctx.Process(target=client_process,
+                             args=(port, phones, args.requests, args.concurrency, 2, out))
+        client.start()
+        elapsed, latencies, answers = out.get()
+        client.join()
+        used = {pid: cpu_seconds(pid) - before[pid] for pid in watched}
+        server_cpu = sum(used[p.pid] for p in servers)
+        backend_cpu = sum(used[pid] for pid in backends)
+        latencies.sort()
+        n = len(latencies)
+
+        def pct(p: float) -> float:
+            return latencies[min(n - 1, int(p * n))] * 1000
+
+        print(f"FastAGI authorization: {n:,} sessions, {args.concurrency} at once, "
+              f"{args.workers} server process(es), {args.lines:,} lines, {args.prefixes:,} prefixes")
+        print(f"  {n / elapsed:,.0f} authorizations/s; latency p50 {pct(0.50):.2f} ms, "
+              f"p90 {pct(0.90):.2f} ms, p99 {pct(0.99):.2f} ms, max {latencies[-1] * 1000:.2f} ms "
+              f"(mean {statistics.fmean(latencies) * 1000:.2f} ms)")
+        print(f"  answers: {answers}")
+        print(f"  CPU per authorization: server {server_cpu / n * 1e6:.0f} µs, its PostgreSQL "
+              f"backend(s) {backend_cpu / n * 1e6:.0f} µs -> one free core each would serve "
+              f"{n / max(server_cpu, backend_cpu, 1e-9):,.0f}/s; load average now "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        ok = n / elapsed >= 2000 and pct(0.99) <= 5
+        print(f"  target >= 2,000/s with p99 <= 5 ms: {'met' if ok else 'NOT met'}")
+        return 0
+    finally:
+        for proc in servers:
+            proc.terminate()
+            proc.join(5)
+        from sqlalchemy import text
+
+        from core.db import make_engine
+
+        admin = make_engine(args.url)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Cash at the till: cash payments and their receipts (docs/money-acts.md)."""

@@ -1,0 +1,296 @@
+"""The console's payments (docs/money-acts.md): the payments list, a cash payment with its
+receipt (příjmový pokladní doklad) and PDF, the statement upload (the importer of
+``ispzone payments import``), the unmatched queue with assign, unassign, dismiss and
+restore. Thin views over billing's functions; every POST changes money and is for billing
+(and admin); the pages that read are for every role."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+
+from billing.bank.importing import StatementError, import_statement
+from billing.bank.queue import assign, dismiss, restore, unassign, unmatched
+from billing.cash.payments import take_cash_payment
+from billing.customers.credentials import find_customer
+from billing.invoicing.supplier import Supplier
+from billing.ledger.balances import customer_invoices
+from billing.models import (
+    CASH_ACCOUNT,
+    BankTransaction,
+    BankTransactionStatus,
+    CashReceipt,
+    Customer,
+    Invoice,
+)
+from console.auth import actor, allow
+from console.blueprint import bp
+from console.money_common import paginate, statement_accounts
+from core.clock import today
+from core.errors import DomainError, Invalid
+from web import parsing
+from web.database import db
+from web.door import after_commit, on_refusal
+
+ALL = ("admin", "billing", "support", "readonly")
+MONEY = ("billing",)
+STATUSES = tuple(s.value for s in BankTransactionStatus)
+FORMATS = ("gpc", "fio-json", "fio-csv", "camt053")
+
+
+class PaymentFormError(Invalid, ValueError):
+    """A payment form that cannot be acted on as filled in."""
+
+
+def _customer_or_404(customer_id: int) -> Customer:
+    customer = db().get(Customer, customer_id)
+    if customer is None:
+        abort(404)
+    return customer
+
+
+def _movement_or_404(tx_id: int) -> BankTransaction:
+    tx = db().get(BankTransaction, tx_id)
+    if tx is None:
+        abort(404)
+    return tx
+
+
+def _receipts_after_commit() -> None:
+    """Tax documents for payments on advance invoices, after the commit (billing.jobs)."""
+    from billing.jobs import issue_receipts_after_pairing
+
+    sessions, who = current_app.extensions["ispzone.sessions"], actor()
+    after_commit(lambda: issue_receipts_after_pairing(sessions, actor=who))
+
+
+# -- the payments list ------------------------------------------------------------------
+
+
+@bp.route("/payments")
+@allow(*ALL)
+def payments():
+    session = db()
+    query = (select(BankTransaction, Customer.customer_number, Customer.name, CashReceipt.id)
+             .outerjoin(Customer, Customer.id == BankTransaction.customer_id)
+             .outerjoin(CashReceipt, CashReceipt.bank_transaction_id == BankTransaction.id))
+    args = request.args
+    q = (args.get("q") or "").strip()[:100]
+    if q:
+        query = query.where(or_(BankTransaction.variable_symbol == q,
+                                BankTransaction.specific_symbol == q,
+                                Customer.customer_number == q,
+                                BankTransaction.bank_tx_id == q,
+                                BankTransaction.counter_name.ilike(f"%{q}%")))
+    status = args.get("status") or ""
+    if status in STATUSES:
+        query = query.where(BankTransaction.status == status)
+    source = args.get("source") or ""
+    if source == "cash":
+        query = query.where(BankTransaction.source_account == CASH_ACCOUNT)
+    elif source == "bank":
+        query = query.where(BankTransaction.source_account != CASH_ACCOUNT)
+    start = _day(args.get("from"))
+    end = _day(args.get("to"))
+    if start:
+        query = query.where(BankTransaction.booked_on >= start)
+    if end:
+        query = query.where(BankTransaction.booked_on <= end)
+    page = paginate(session, query, {
+        "booked": (BankTransaction.booked_on, BankTransaction.id),
+        "amount": (BankTransaction.amount, BankTransaction.id),
+        "status": (BankTransaction.status, BankTransaction.id),
+    }, "booked")
+    return render_template("console/money/payments.html", page=page, q=q, status=status,
+                           source=source, start=start, end=end, statuses=STATUSES,
+                           cash_account=CASH_ACCOUNT)
+
+
+def _day(raw):
+    try:
+        return parsing.optional(raw, parsing.day)
+    except parsing.ParseError:
+        return None
+
+
+# -- cash -------------------------------------------------------------------------------
+
+
+def _cash_form(customer, values=None, error=None, status=200):
+    open_invoices = [s for s in customer_invoices(db(), customer.id, today()) if s.is_open]
+    return render_template("console/money/cash.html", customer=customer,
+                           open_invoices=open_invoices, values=values or {},
+                           error=error), status
+
+
+@bp.route("/customers/<int:customer_id>/cash", methods=["GET"])
+@allow(*ALL)
+def cash_form(customer_id: int):
+    return _cash_form(_customer_or_404(customer_id))
+
+
+@bp.route("/customers/<int:customer_id>/cash", methods=["POST"])
+@allow(*MONEY)
+@on_refusal(DomainError, respond=lambda exc: _cash_form(
+    db().get(Customer, request.view_args["customer_id"]), request.form, _(exc.message), 422))
+def cash_take(customer_id: int):
+    customer = _customer_or_404(customer_id)
+    form = request.form
+    invoice = None
+    if invoice_id := parsing.optional(form.get("invoice"), parsing.integer, None, minimum=1,
+                                      maximum=2**31 - 1):
+        invoice = db().get(Invoice, invoice_id)
+        if invoice is None:
+            raise PaymentFormError("no such invoice", field="invoice")
+    amount = parsing.text(form.get("amount", ""), max_length=40)
+    done = take_cash_payment(
+        db(), customer, amount, Supplier.from_config(current_app.config), actor=actor(),
+        invoice=invoice, note=parsing.text(form.get("note", ""), max_length=300) or None)
+    _receipts_after_commit()
+    flash(_("Cash receipt %(number)s: %(purpose)s", number=done.receipt.number,
+            purpose=done.receipt.purpose), "success")
+    return redirect(url_for("console.cash_receipt", receipt_id=done.receipt.id))
+
+
+@bp.route("/cash-receipts/<int:receipt_id>")
+@allow(*ALL)
+def cash_receipt(receipt_id: int):
+    receipt = db().get(CashReceipt, receipt_id)
+    if receipt is None:
+        abort(404)
+    return render_template("console/money/cash_receipt.html", receipt=receipt)
+
+
+@bp.route("/cash-receipts/<int:receipt_id>/pdf")
+@allow(*ALL)
+def cash_receipt_pdf(receipt_id: int):
+    from billing.documents.cash_receipt import render_cash_receipt_pdf
+
+    receipt = db().get(CashReceipt, receipt_id)
+    if receipt is None:
+        abort(404)
+    return current_app.response_class(render_cash_receipt_pdf(receipt), mimetype="application/pdf",
+                                      headers={"Content-Disposition":
+                                               f'inline; filename="{receipt.number}.pdf"'})
+
+
+# -- statement upload -------------------------------------------------------------------
+
+
+@bp.route("/payments/upload", methods=["GET"])
+@allow(*ALL)
+def statement_form():
+    return render_template("console/money/upload.html", formats=FORMATS, report=None,
+                           error=None, max_bytes=current_app.config["STATEMENT_MAX_BYTES"])
+
+
+@bp.route("/payments/upload", methods=["POST"])
+@allow(*MONEY)
+@on_refusal(DomainError, respond=lambda exc: (render_template(
+    "console/money/upload.html", formats=FORMATS, report=None, error=_(exc.message),
+    max_bytes=current_app.config["STATEMENT_MAX_BYTES"]), 422))
+def statement_upload():
+    """Import and pair the uploaded statement in this request (the page waits: there is no
+    background job), as ``ispzone payments import`` does; its summary, or the refusal with
+    the line number."""
+    max_bytes = current_app.config["STATEMENT_MAX_BYTES"]
+    if request.content_length and request.content_length > max_bytes + 64 * 1024:
+        raise StatementError(f"the file has more than the {max_bytes:,} bytes a statement may "
+                             "have (setting STATEMENT_MAX_BYTES)")
+    upload = request.files.get("statement")
+    if upload is None or not upload.filename:
+        raise PaymentFormError("choose a statement file", field="statement")
+    fmt = request.form.get("format") or None
+    if fmt is not None and fmt not in FORMATS:
+        raise PaymentFormError(f"unknown format {fmt!r}", field="format")
+    name = parsing.text(Path(upload.filename).name, max_length=200) or "statement"
+    accounts, bank_code = statement_accounts()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "statement"
+        upload.save(path)
+        try:
+            report = import_statement(
+                db(), path, name, fmt, actor(), bank_code=bank_code,
+                own_accounts=None if request.form.get("any_account") == "1" else accounts,
+                max_bytes=max_bytes)
+        except RecursionError:
+            raise StatementError("nested too deeply to be a bank statement") from None
+    _receipts_after_commit()
+    return render_template("console/money/upload.html", formats=FORMATS, report=report,
+                           filename=name, error=None, max_bytes=max_bytes)
+
+
+# -- the unmatched queue ----------------------------------------------------------------
+
+
+@bp.route("/payments/unmatched")
+@allow(*ALL)
+def unmatched_queue():
+    dismissed = request.args.get("dismissed") == "1"
+    return render_template("console/money/unmatched.html", rows=unmatched(db(), dismissed),
+                           dismissed=dismissed)
+
+
+def _back(exc=None):
+    target = request.form.get("back") or ""
+    if target not in ("payments", "unmatched", "dismissed"):
+        target = "unmatched"
+    if target == "payments":
+        return url_for("console.payments")
+    return url_for("console.unmatched_queue", dismissed="1" if target == "dismissed" else None)
+
+
+@bp.route("/payments/<int:tx_id>/assign", methods=["POST"])
+@allow(*MONEY)
+@on_refusal(DomainError, redirect_to=_back)
+def payment_assign(tx_id: int):
+    tx = _movement_or_404(tx_id)
+    number = parsing.text(request.form.get("customer", ""), max_length=20)
+    customer = find_customer(db(), number) if number else None
+    if customer is None:
+        raise PaymentFormError(f"no customer {number!r}" if number else "give a customer number",
+                               field="customer")
+    assign(db(), tx, customer, actor=actor(),
+           not_a_duplicate=request.form.get("not_a_duplicate") == "1")
+    _receipts_after_commit()
+    flash(_("Payment %(id)d paired with customer %(number)s.", id=tx_id,
+            number=customer.customer_number), "success")
+    return redirect(_back())
+
+
+@bp.route("/payments/<int:tx_id>/unassign", methods=["POST"])
+@allow(*MONEY)
+@on_refusal(DomainError, redirect_to=_back)
+def payment_unassign(tx_id: int):
+    tx = _movement_or_404(tx_id)
+    done = unassign(db(), tx, actor=actor(),
+                    reason=parsing.text(request.form.get("reason", ""), max_length=300))
+    _receipts_after_commit()
+    flash(_("Payment %(id)d unpaired from customer %(number)s; it waits in the queue.",
+            id=tx_id, number=done.customer_number), "success")
+    return redirect(_back())
+
+
+@bp.route("/payments/<int:tx_id>/dismiss", methods=["POST"])
+@allow(*MONEY)
+@on_refusal(DomainError, redirect_to=_back)
+def payment_dismiss(tx_id: int):
+    tx = _movement_or_404(tx_id)
+    dismiss(db(), tx, actor=actor(),
+            reason=parsing.text(request.form.get("reason", ""), max_length=300))
+    flash(_("Payment %(id)d dismissed from the queue.", id=tx_id), "success")
+    return redirect(_back())
+
+
+@bp.route("/payments/<int:tx_id>/restore", methods=["POST"])
+@allow(*MONEY)
+@on_refusal(DomainError, redirect_to=_back)
+def payment_restore(tx_id: int):
+    tx = _movement_or_404(tx_id)
+    restore(db(), tx, actor=actor())
+    flash(_("Payment %(id)d is back in the queue.", id=tx_id), "success")
+    return redirect(_back())

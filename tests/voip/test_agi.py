@@ -1,0 +1,166 @@
+"""Call authorization (issue 15 item 9): a client speaking Asterisk's FastAGI protocol over
+TCP (Asterisk itself is not packaged for this Debian) asks before each call and gets the
+longest call the line's credit buys at the destination's rate (connect fee and increments
+included), or a refusal; the same answer over HTTP; and a CDR import never takes the credit
+below zero by more than one increment."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from decimal import Decimal
+
+import pytest
+
+from billing.ledger import postings
+from billing.ledger.balances import line_credit
+from core.db import make_session_factory
+from voip.agi import AgiServer
+from voip.authorize import MAX_SECONDS, Authorizer, allowance
+from voip.rating import Rate
+
+D = Decimal
+
+
+@pytest.fixture
+def agi_server(engine):
+    """A FastAGI server on a free port in a thread of its own; yields its port."""
+    server = AgiServer(make_session_factory(engine), Authorizer(tariff_ttl=0))
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    holder = {}
+
+    async def main():
+        listening = await server.start("127.0.0.1", 0)
+        holder["server"] = listening
+        holder["port"] = listening.sockets[0].getsockname()[1]
+        started.set()
+        async with listening:
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening.serve_forever()
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
+    thread.start()
+    assert started.wait(10)
+    yield holder["port"]
+    loop.call_soon_threadsafe(holder["server"].close)
+    thread.join(5)
+
+
+def agi_call(port: int, caller: str, destination: str, script: str = "authorize") -> dict:
+    """Be Asterisk: send the AGI environment, answer each command ``200 result=1``, collect
+    the variables set until the server hangs up."""
+    env = [
+        "agi_network: yes",
+        f"agi_network_script: {script}",
+        f"agi_request: agi://127.0.0.1:{port}/{script}",
+        "agi_channel: PJSIP/line-00000001",
+        "agi_language: cs",
+        "agi_type: PJSIP",
+        "agi_uniqueid: 1733500000.1",
+        f"agi_callerid: {caller}",
+        "agi_calleridname: Test",
+        "agi_context: from-internal",
+        f"agi_extension: {destination}",
+        "agi_priority: 2",
+        f"agi_arg_1: {destination}",
+        f"agi_arg_2: {caller}",
+    ]
+    variables = {}
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(("\n".join(env) + "\n\n").encode())
+        stream = sock.makefile("rb")
+        while True:
+            line = stream.readline()
+            if not line:
+                break
+            command = line.decode().strip()
+            assert command.startswith("SET VARIABLE "), command
+            _, _, name, value = command.split(" ", 3)
+            variables[name] = value.strip('"')
+            sock.sendall(b"200 result=1\n")
+    return variables
+
+
+def line_with_credit(session, make_line, number, credit):
+    line = make_line(number)
+    postings.post_opening_credit(session, line.id, D(credit), customer_id=line.customer_id)
+    session.commit()
+    return line
+
+
+# tariff (tests/voip/conftest.py): 420 fixed 0,40/min, 4206 mobile 0,80/min, 4915 German
+# mobile 3,50/min + 0,50 connect fee; all 60/1 and 21 % VAT
+CASES = [
+    # credit, destination, allowed, seconds, reason
+    ("10.00", "212 345 678", True, 1240, "ok"),  # 1240 s cost 10,00 Kč; 1241 s 10,01 Kč
+    ("0.48", "212 345 678", True, 60, "ok"),  # the first minute costs 0,48 Kč
+    ("0.47", "212 345 678", False, 0, "no_credit"),
+    ("10.00", "601 234 567", True, 620, "ok"),  # mobile: 0,968 Kč a minute
+    ("5.00", "+49 1512 3456789", True, 62, "ok"),  # connect fee 0,50 + 3,50/min, with VAT
+    ("4.83", "+49 1512 3456789", False, 0, "no_credit"),  # the first block is 4,84 Kč
+    ("1000.00", "212 345 678", True, MAX_SECONDS, "ok"),  # capped at 4 hours
+    ("0.00", "212 345 678", False, 0, "no_credit"),
+    ("25.00", "+1 212 555 0100", False, 0, "no_rate"),
+    ("25.00", "abc", False, 0, "invalid_number"),
+]
+
+
+def test_fastagi_client_gets_the_allowance_or_a_refusal(session, make_line, tariff, agi_server):
+    for i, (credit, destination, allowed, seconds, reason) in enumerate(CASES):
+        number = f"+42060100{i:04d}"
+        line_with_credit(session, make_line, number, credit)
+        got = agi_call(agi_server, number, destination)
+        assert got == {
+            "CREDIT_AUTH": "ALLOW" if allowed else "DENY",
+            "CREDIT_LIMIT_MS": str(seconds * 1000),
+            "CREDIT_SECONDS": str(seconds),
+            "CREDIT_REASON": reason,
+        }, (credit, destination)
+    assert agi_call(agi_server, "+420777000999", "212345678")["CREDIT_REASON"] == "unknown_line"
+    assert agi_call(agi_server, "+420601000000", "212345678", script="other") == {
+        "CREDIT_AUTH": "DENY", "CREDIT_LIMIT_MS": "0", "CREDIT_SECONDS": "0",
+        "CREDIT_REASON": "unknown_script"}
+
+
+def test_the_allowance_is_the_last_block_the_credit_pays():
+    """Against brute force over every second, for increments 60/60, 60/1, 1/1, 30/6."""
+    for initial, increment in ((60, 60), (60, 1), (1, 1), (30, 6)):
+        rate = Rate("420", "x", D("0.7500"), D("0.2000"), D("21"), initial, increment)
+        for credit in (D("0.30"), D("1.16"), D("1.17"), D("7.77"), D("20.00")):
+            best = 0
+            for s in range(1, 3000):
+                if rate.cost(s) <= credit and rate.charged(s) == s:
+                    best = s
+            assert allowance(rate, credit, 3000) == best, (initial, increment, credit)
+
+
+def test_http_gives_the_same_answer(app, app_config, session, make_line, tariff):
+    line_with_credit(session, make_line, "+420601999001", "10.00")
+    client = app.test_client()
+    assert client.get("/voip/authorize?caller=x&destination=y").status_code == 404  # no token set
+    app.config["VOIP_AUTHORIZE_TOKEN"] = "s3cret"
+    url = "/voip/authorize?caller=%2B420601999001&destination=212345678"
+    assert client.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 403
+    response = client.get(url, headers={"Authorization": "Bearer s3cret"})
+    assert response.status_code == 200
+    assert response.get_json() == {"allowed": True, "seconds": 1240, "reason": "ok",
+                                   "credit": "10.00", "destination": "Česko – pevné linky"}
+
+
+def test_a_call_over_its_allowance_never_takes_more_than_one_increment_below_zero(
+        session, make_line, tariff, cdr_row, import_calls):
+    line = line_with_credit(session, make_line, "+420601999002", "1.00")
+    # German mobile, 60/1: the PBX should have cut it at 0 s; a 10-minute call costs 42,96
+    result = import_calls(session, [cdr_row("u-over-1", "601999002", "004915123456789",
+                                            "2026-12-01 10:00:00", 600)])
+    # one increment (1 s at 3,50 Kč/min with VAT) = 0,0706 -> 0,08 Kč below zero at most
+    assert line_credit(session, line.id) == D("-0.08")
+    assert result.waived == D("42.96") - D("1.08") and "not charged" in str(result)
+    # a line with enough credit is charged in full as usual
+    rich = line_with_credit(session, make_line, "+420601999003", "100.00")
+    result = import_calls(session, [cdr_row("u-over-2", "601999003", "004915123456789",
+                                            "2026-12-01 10:00:00", 600)])
+    assert result.waived == 0 and line_credit(session, rich.id) == D("100.00") - D("42.96")

@@ -1,0 +1,291 @@
+"""FastAGI server for call authorization (``ispzone voip agi --port N``; docs/voip-agi.md).
+
+Asterisk's ``AGI(agi://host:port/authorize,${EXTEN},${CALLERID(num)})`` opens a TCP
+connection and sends the AGI environment, one ``agi_<name>: <value>`` line each, ended by
+an empty line. The script then sends commands, one line each, and reads one response line
+per command (``200 result=1``). We send three ``SET VARIABLE`` commands and close:
+
+* ``CREDIT_AUTH`` = ``ALLOW`` or ``DENY``;
+* ``CREDIT_LIMIT_MS`` = the allowance in milliseconds (for ``Dial(...,L(x))``), 0 if denied;
+* ``CREDIT_SECONDS`` = the allowance in seconds (for ``Dial(...,S(x))``);
+* ``CREDIT_REASON`` = ``ok``, ``free`` or why not (voip/authorize.py).
+
+The destination is ``agi_arg_1`` (else ``agi_extension``), the caller (our line)
+``agi_arg_2`` (else ``agi_callerid``). A request for another script than ``authorize`` gets
+``CREDIT_AUTH=DENY`` with reason ``unknown_script``; a connection that sends no complete
+environment within ``read_timeout`` seconds is closed.
+
+asyncio, one event loop for the sockets; the database work in one thread of its own, which
+answers every request waiting with one SQL statement (concurrent calls share a round trip);
+several processes may listen on one port (``--workers``, SO_REUSEPORT) to use more cores.
+No Flask here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import socket
+import threading
+from collections.abc import Callable
+from contextlib import suppress
+
+from sqlalchemy.orm import Session
+
+from voip.authorize import Authorizer, Decision
+
+log = logging.getLogger(__name__)
+
+SCRIPT = "authorize"
+MAX_ENV_LINES = 200
+READ_TIMEOUT = 5.0
+
+
+def parse_env(lines: list[str]) -> dict[str, str]:
+    """``agi_<name>: <value>`` lines -> {name: value} (without the ``agi_`` prefix)."""
+    env = {}
+    for line in lines:
+        key, sep, value = line.partition(":")
+        if sep and key.startswith("agi_"):
+            env[key[4:].strip()] = value.strip()
+    return env
+
+
+def script_of(env: dict[str, str]) -> str:
+    """The script named in ``agi://host:port/<script>`` (``network_script``)."""
+    script = env.get("network_script") or env.get("request", "").rsplit("/", 1)[-1]
+    return script.split("?", 1)[0].strip("/")
+
+
+def commands(decision: Decision) -> list[str]:
+    auth = "ALLOW" if decision.allowed else "DENY"
+    return [
+        f'SET VARIABLE CREDIT_AUTH "{auth}"',
+        f'SET VARIABLE CREDIT_LIMIT_MS "{decision.seconds * 1000}"',
+        f'SET VARIABLE CREDIT_SECONDS "{decision.seconds}"',
+        f'SET VARIABLE CREDIT_REASON "{decision.reason}"',
+    ]
+
+
+class _Batcher:
+    """The database side: one thread that takes every request waiting, answers them with
+    one SQL statement (``Authorizer.authorize_many``) and hands the answers back to the
+    event loop at once. Concurrent calls share round trips to the database."""
+
+    MAX_BATCH = 256
+
+    def __init__(self, sessions: Callable[[], Session], authorizer: Authorizer,
+                 loop: asyncio.AbstractEventLoop):
+        self.sessions, self.authorizer, self.loop = sessions, authorizer, loop
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="agi-db", daemon=True)
+        self.thread.start()
+
+    def submit(self, caller: str, destination: str) -> asyncio.Future:
+        future = self.loop.create_future()
+        self.queue.put((caller, destination, future))
+        return future
+
+    def stop(self) -> None:
+        self.queue.put(None)
+
+    def _run(self) -> None:
+        session: Session | None = None  # kept between batches in autocommit (PostgreSQL)
+        while True:
+            item = self.queue.get()
+            if item is None:
+                if session is not None:
+                    session.close()
+                return
+            batch = [item]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    more = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self.queue.put(None)
+                    break
+                batch.append(more)
+            try:
+                if session is None:
+                    session = self.sessions()
+                decisions = self.authorizer.authorize_many(
+                    session, [(caller, destination) for caller, destination, _ in batch])
+                if not _autocommit(session):  # a transaction would keep an old snapshot
+                    session.close()
+                    session = None
+            except Exception:  # noqa: BLE001 - a broken database must not kill the server
+                log.exception("AGI authorization failed")
+                decisions = [Decision(False, 0, "error")] * len(batch)
+                if session is not None:
+                    session.close()
+                    session = None
+            self.loop.call_soon_threadsafe(_resolve, [(f, d) for (_, _, f), d in zip(batch, decisions, strict=True)])
+
+
+def _autocommit(session: Session) -> bool:
+    engine = session.get_bind()
+    level = engine.get_execution_options().get("isolation_level") or getattr(
+        engine.dialect, "_on_connect_isolation_level", None)
+    return level == "AUTOCOMMIT"
+
+
+def _resolve(pairs) -> None:
+    for future, decision in pairs:
+        if not future.done():
+            future.set_result(decision)
+
+
+class AgiServer:
+    """The FastAGI handler over a session factory (``sessions()`` -> Session)."""
+
+    def __init__(self, sessions: Callable[[], Session], authorizer: Authorizer | None = None,
+                 read_timeout: float = READ_TIMEOUT):
+        self.sessions = sessions
+        self.authorizer = authorizer or Authorizer()
+        self.read_timeout = read_timeout
+        self.served = 0
+        self._batcher: _Batcher | None = None
+
+    def decide(self, env: dict[str, str]) -> Decision:
+        """One authorization, synchronously (tests, tools)."""
+        if script_of(env) != SCRIPT:
+            return Decision(False, 0, "unknown_script")
+        session = self.sessions()
+        try:
+            return self.authorizer.authorize(session, *self._parties(env))
+        finally:
+            session.close()
+
+    @staticmethod
+    def _parties(env: dict[str, str]) -> tuple[str, str]:
+        caller = env.get("arg_2") or env.get("callerid", "")
+        destination = env.get("arg_1") or env.get("extension", "")
+        return caller, destination
+
+    async def _decide(self, env: dict[str, str]) -> Decision:
+        if script_of(env) != SCRIPT:
+            return Decision(False, 0, "unknown_script")
+        if self._batcher is None:
+            self._batcher = _Batcher(self.sessions, self.authorizer, asyncio.get_running_loop())
+        return await self._batcher.submit(*self._parties(env))
+
+    def submit(self, env: dict[str, str], done: Callable[[Decision], None]) -> None:
+        """Decide for ``env`` and call ``done(decision)`` in the event loop."""
+        if script_of(env) != SCRIPT:
+            done(Decision(False, 0, "unknown_script"))
+            return
+        if self._batcher is None:
+            self._batcher = _Batcher(self.sessions, self.authorizer, asyncio.get_running_loop())
+        future = self._batcher.submit(*self._parties(env))
+        future.add_done_callback(lambda f: done(f.result()))
+
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> asyncio.Server:
+        loop = asyncio.get_running_loop()
+        return await loop.create_server(lambda: _AgiProtocol(self), host, port,
+                                        reuse_port=reuse_port, backlog=1024)
+
+
+class _AgiProtocol(asyncio.Protocol):
+    """One FastAGI session as a small state machine (cheaper than a coroutine per call):
+    read the environment up to the empty line, ask, send the commands one at a time, each
+    after the previous one's ``200`` response, then hang up."""
+
+    __slots__ = ("asked", "buffer", "commands", "server", "timer", "transport")
+
+    def __init__(self, server: AgiServer):
+        self.server = server
+        self.buffer = b""
+        self.asked = False  # the environment is read and the question asked
+        self.commands: list[bytes] | None = None  # once decided: the commands still to send
+        self.transport: asyncio.Transport | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.timer = asyncio.get_running_loop().call_later(self.server.read_timeout, transport.close)
+
+    def connection_lost(self, exc) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.asked:
+            text = self.buffer.replace(b"\r\n", b"\n")
+            end = text.find(b"\n\n")
+            if end < 0:
+                if text.count(b"\n") > MAX_ENV_LINES:
+                    self.transport.close()
+                return
+            self.buffer = text[end + 2:]
+            self.asked = True
+            lines = text[:end].decode("utf-8", "replace").split("\n")
+            self.server.submit(parse_env(lines), self._decided)
+            return
+        if self.commands is None:
+            return  # still deciding: nothing should come yet
+        while b"\n" in self.buffer:
+            line, _, self.buffer = self.buffer.partition(b"\n")
+            if not line.startswith(b"200"):
+                log.warning("AGI: a command was answered %r", line)
+                self.transport.close()
+                return
+            self._next()
+
+    def _decided(self, decision: Decision) -> None:
+        if self.transport.is_closing():
+            return
+        self.commands = [c.encode() + b"\n" for c in commands(decision)]
+        self._next()
+
+    def _next(self) -> None:
+        if self.commands:
+            self.transport.write(self.commands.pop(0))
+        elif self.commands is not None:
+            self.server.served += 1
+            self.transport.close()
+
+
+def serve(sessions: Callable[[], Session], host: str, port: int, *,
+          authorizer: Authorizer | None = None, reuse_port: bool = False,
+          ready: Callable[[int], None] | None = None) -> None:
+    """Run the server until interrupted; ``ready(port)`` once it listens."""
+    server = AgiServer(sessions, authorizer)
+
+    async def main() -> None:
+        listening = await server.start(host, port, reuse_port=reuse_port)
+        bound = listening.sockets[0].getsockname()[1]
+        if ready is not None:
+            ready(bound)
+        async with listening:
+            await listening.serve_forever()
+
+    with suppress(KeyboardInterrupt):
+        run(main())
+
+
+def run(coroutine) -> None:
+    """``asyncio.run`` on uvloop's event loop when it is installed (about twice the
+    sessions per second), else on asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; this is the fallback
+        asyncio.run(coroutine)
+    else:
+        uvloop.run(coroutine)
+
+
+def engine_options(url: str) -> dict:
+    """The AGI server only reads: on PostgreSQL in autocommit, one round trip per statement
+    (no BEGIN, no ROLLBACK around it)."""
+    if not url.startswith("postgresql"):
+        return {}
+    return {"isolation_level": "AUTOCOMMIT", "pool_pre_ping": False, "pool_reset_on_return": None}
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex((host, port)) == 0
