@@ -24,6 +24,7 @@ AREAS = [
     "console.views_enforcement",
     "console.views_voip",
     "console.views_credit",  # prepaid credit accounts (docs/credit.md)
+    "console.views_announcements",  # outages and notices for subscribers (docs/announcements.md)
 ]
 
 

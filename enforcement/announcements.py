@@ -109,10 +109,10 @@ def add(
             raise AnnouncementError(f"the {label} text is longer than {MAX_TEXT} characters")
     moment = now()
     starts_at = starts_at or moment
-    if ends_at is not None and ends_at <= starts_at:
-        raise AnnouncementError("the end must be later than the start")
     if ends_at is not None and ends_at <= moment:
         raise AnnouncementError("the end is in the past")
+    if ends_at is not None and ends_at <= starts_at:
+        raise AnnouncementError("the end must be later than the start")
     router_name = (router_name or "").strip() or None
     if router_name is not None and not _router_known(session, router_name):
         raise AnnouncementError(f"unknown router {router_name!r}")

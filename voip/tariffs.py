@@ -68,6 +68,12 @@ def normalize_number(raw: str) -> str:
         raise InvalidNumber("enter a phone number")
     if not _DIGITS.fullmatch(digits):
         raise InvalidNumber("a phone number has only digits (and an optional + at the start)")
+    # Czech emergency and service numbers (112, 150, 155, 158, 1188...), dialled alone or
+    # as +420 112: priced by the price list's prefixes such as 420112 (docs/voip-tariffs.md)
+    if not international and _SERVICE.fullmatch(digits):
+        return CZ + digits
+    if international and digits.startswith(CZ) and _SERVICE.fullmatch(digits[len(CZ):]):
+        return digits
     if not international:
         if len(digits) == 9:
             digits = CZ + digits
@@ -80,6 +86,18 @@ def normalize_number(raw: str) -> str:
     if not 7 <= len(digits) <= 15:
         raise InvalidNumber("a phone number has 7 to 15 digits with its country code")
     return digits
+
+
+# Czech short numbers: 112, the emergency services 150/155/156/158, directory enquiries
+# 118xx and the EU's harmonised 116xxx
+_SERVICE = re.compile(r"11[26]|15[0568]|118\d{1,2}|116\d{3}")
+EMERGENCY = frozenset({"420112", "420150", "420155", "420158", "420156"})
+
+
+def is_emergency(number: str) -> bool:
+    """112 and the Czech emergency services (fire 150, ambulance 155, police 158, municipal
+    police 156): free, and possible without credit."""
+    return number in EMERGENCY
 
 
 def prefix_digits(raw: str) -> str:

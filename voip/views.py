@@ -6,7 +6,7 @@ views declare only where a refusal sends the customer (:func:`web.door.on_refusa
 from __future__ import annotations
 
 import secrets
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -24,7 +24,7 @@ from voip.auth import current, voip_login_required
 from voip.blueprint import bp
 from voip.forms import ThresholdForm, TopUpConfirmForm
 from voip.models import TopUp
-from voip.tariffs import InvalidNumber, minutes_for, quote
+from voip.tariffs import InvalidNumber, is_emergency, minutes_for, quote
 from web import parsing
 from web.database import db
 from web.door import on_refusal
@@ -32,6 +32,19 @@ from web.formatting import format_money
 from web.i18n import current_lang
 
 CALLS_PER_PAGE = 50
+
+
+def price(value: Decimal | None) -> str:
+    """A unit price rounded for reading, 2 decimals: ``1,20 Kč`` (the exact value: :func:`rate`)."""
+    if value is None:
+        return ""
+    return format_money(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def _destination_name(q) -> str:
+    """The destination in the page's language: the price list's optional English name."""
+    english = getattr(q.rate, "destination_en", None) if q.rate is not None else None
+    return english if current_lang() == "en" and english else q.destination
 
 
 def rate(value: Decimal | None) -> str:
@@ -86,7 +99,7 @@ def dialled(number: str | None) -> str:
 
 @bp.context_processor
 def helpers() -> dict:
-    return {"rate": rate, "duration": duration, "dialled": dialled}
+    return {"rate": rate, "price": price, "duration": duration, "dialled": dialled}
 
 
 @bp.get("/")
@@ -137,12 +150,13 @@ def threshold():
 
 
 @bp.get("/tariff")
-@voip_login_required
 def tariff():
+    """The price of a call: public (the price list is), like the old zone's lookup on the
+    login page; what the line's credit buys only for a logged-in line."""
     user = current()
     raw = request.args.get("number", "").strip()[:40]
     found, error, costs, minutes = None, None, [], None
-    credit = lines.peek(db(), user.service.id).credit
+    credit = lines.peek(db(), user.service.id).credit if user is not None else None
     if raw:
         try:
             found = quote(db(), raw, today())
@@ -153,9 +167,11 @@ def tariff():
                 error = _("We have no price for calls to this number; such calls are not possible from your line.")
             else:
                 costs = [(m, found.cost(m * 60)) for m in (1, 5, 10)]
-                minutes = minutes_for(credit, found)
+                minutes = minutes_for(credit, found) if credit is not None else None
     return render_template(
         "voip/tariff.html",
+        emergency=found is not None and is_emergency(found.number),
+        destination=_destination_name(found) if found else None,
         number=raw,
         quote=found,
         error=error,

@@ -88,10 +88,40 @@ def _legend() -> list[str]:
     return parts
 
 
+MONTHLY_FROM_DAYS = 62  # a longer range is drawn as monthly bars (a year of daily slivers is unreadable)
+
+
+def by_month(days: Sequence[DayTraffic]) -> list[DayTraffic]:
+    """The days summed per calendar month (``day`` = the month's first day in the range)."""
+    months: dict[tuple[int, int], DayTraffic] = {}
+    for d in days:
+        key = (d.day.year, d.day.month)
+        found = months.get(key)
+        months[key] = DayTraffic(
+            found.day if found else d.day,
+            (found.bytes_down if found else 0) + d.bytes_down,
+            (found.bytes_up if found else 0) + d.bytes_up,
+        )
+    return list(months.values())
+
+
+def month_label(day, lang: str, with_year: bool) -> str:
+    if lang == "en":
+        return day.strftime("%b %Y") if with_year else day.strftime("%b")
+    return f"{day.month}/{day.year}" if with_year else f"{day.month}/{day.year % 100:02d}"
+
+
 def traffic_svg(days: Sequence[DayTraffic], lang: str) -> Markup:
-    """Grouped bars (download, upload) per day with a y axis in decimal units and a legend."""
+    """Grouped bars (download, upload) per day with a y axis in decimal units and a legend;
+    a range longer than two months as monthly bars with the year on the axis."""
     if not days:
         return Markup("")
+    if len(days) > MONTHLY_FROM_DAYS:
+        return _svg(by_month(days), lang, monthly=True, first=days[0].day, last=days[-1].day)
+    return _svg(list(days), lang, monthly=False, first=days[0].day, last=days[-1].day)
+
+
+def _svg(days: list[DayTraffic], lang: str, *, monthly: bool, first, last) -> Markup:
     largest = max(max(d.bytes_down, d.bytes_up) for d in days)
     step, top = nice_scale(largest)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -102,7 +132,7 @@ def traffic_svg(days: Sequence[DayTraffic], lang: str) -> Markup:
     parts = _y_axis(step, top, lang) + _legend()
     for i, d in enumerate(days):
         x = LEFT + i * group + group * 0.1
-        when = format_date(d.day, lang)
+        when = month_label(d.day, lang, True) if monthly else format_date(d.day, lang)
         for kind, value, offset in (("down", d.bytes_down, 0), ("up", d.bytes_up, bar_w)):
             if value > 0:
                 what = _("Download") if kind == "down" else _("Upload")
@@ -110,9 +140,15 @@ def traffic_svg(days: Sequence[DayTraffic], lang: str) -> Markup:
                 parts.append(_bar(kind, x + offset, bar_w, value, scale, title))
         if i % label_every == 0:
             cx = LEFT + (i + 0.5) * group
+            if monthly:  # the year on the axis: on the first bar and on each January
+                text = month_label(d.day, lang, i == 0 or d.day.month == 1)
+            else:
+                text = day_label(d.day, lang)
+                if i == 0 or (d.day.month == 1 and d.day.day == 1):
+                    text = format_date(d.day, lang)
             parts.append(
                 f'<text class="tick" x="{cx:.2f}" y="{HEIGHT - 8}" text-anchor="middle">'
-                f"{escape(day_label(d.day, lang))}</text>"
+                f"{escape(text)}</text>"
             )
     parts.append(
         f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" '
@@ -120,13 +156,12 @@ def traffic_svg(days: Sequence[DayTraffic], lang: str) -> Markup:
     )
     down = sum(d.bytes_down for d in days)
     up = sum(d.bytes_up for d in days)
-    label = _(
-        "Data transferred per day from %(start)s to %(end)s: download %(down)s, upload %(up)s.",
-        start=format_date(days[0].day, lang),
-        end=format_date(days[-1].day, lang),
-        down=format_bytes(down, lang),
-        up=format_bytes(up, lang),
-    )
+    values = {"start": format_date(first, lang), "end": format_date(last, lang),
+              "down": format_bytes(down, lang), "up": format_bytes(up, lang)}
+    if monthly:
+        label = _("Data transferred per month from %(start)s to %(end)s: download %(down)s, upload %(up)s.", **values)
+    else:
+        label = _("Data transferred per day from %(start)s to %(end)s: download %(down)s, upload %(up)s.", **values)
     return Markup(
         f'<svg class="chart traffic" role="img" aria-label="{escape(label)}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" preserveAspectRatio="xMidYMid meet" '

@@ -27,6 +27,7 @@ CONTACT_ERRORS = {
     "ico": _l("Enter a valid company ID (IČO) of eight digits."),
     "dic": _l("Enter a valid Czech VAT ID (DIČ), e.g. CZ12345678."),
 }
+ICO_CHECK_DIGIT = _l("This company ID (IČO) does not exist: its last digit does not match. Check it against the business register.")
 
 
 class LoginForm(FlaskForm):
@@ -107,7 +108,10 @@ class ContactForm(FlaskForm):
         return valid
 
     def add_contact_errors(self, errors) -> None:
-        for name in errors:
+        for name, reason in errors.items():
+            if name == "ico" and "check digit" in str(reason):  # eight digits, a typo in one
+                self[name].errors.append(str(ICO_CHECK_DIGIT))
+                continue
             self[name].errors.append(str(CONTACT_ERRORS[name]))
 
     def contact_data(self) -> dict:

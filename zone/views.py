@@ -289,6 +289,7 @@ def traffic():
         days=days,
         totals=usage.totals(days),
         chart=charts.traffic_svg(days, current_lang()),
+        months=charts.by_month(days) if len(days) > charts.MONTHLY_FROM_DAYS else None,
     )
 
 

@@ -32,6 +32,7 @@ SAMPLES: dict[str, Callable[[Session], object]] = {
     "receipt_id": money_samples.cash_receipt_id,
     "line_id": lambda s: s.scalar(select(Service.id).where(Service.kind == "voip").order_by(Service.id).limit(1)),
     "refund_id": lambda s: 1,  # none in the demo: refused, changing nothing
+    "announcement_id": lambda s: 1,  # none in the demo: refused, changing nothing
 }
 
 

@@ -102,7 +102,9 @@ def test_low_credit_threshold(flash_texts, logged_in, session, line):
 def test_what_a_call_to_a_german_mobile_costs(logged_in, session, line, tariff, typed):
     credit(session, line, "50.00")
     html = logged_in.get("/voip/tariff", query_string={"number": typed}).get_data(as_text=True)
-    assert "Německo – mobilní sítě" in html and "+4915123456789" in html
+    # the number grouped for reading, the matched prefix shown (issue 16)
+    assert "Německo – mobilní sítě" in html and f"+49{NBSP}15{NBSP}123{NBSP}456{NBSP}789" in html
+    assert 'data-prefix="49' in html
     assert f"4,235{NBSP}Kč" in html and f"3,50{NBSP}Kč" in html  # per minute with / without VAT
     assert "60/1" in html and f"0,605{NBSP}Kč" in html  # increments, connect fee with VAT
     # 1, 5 and 10 minutes: connect fee + minutes, with VAT
@@ -112,7 +114,7 @@ def test_what_a_call_to_a_german_mobile_costs(logged_in, session, line, tariff, 
 
 def test_czech_numbers_typed_nationally(logged_in, line, tariff):
     html = logged_in.get("/voip/tariff?number=601+234+567").get_data(as_text=True)
-    assert "Česko – mobilní sítě" in html and "+420601234567" in html
+    assert "Česko – mobilní sítě" in html and f"+420{NBSP}601{NBSP}234{NBSP}567" in html
     html = logged_in.get("/voip/tariff?number=00420321123456").get_data(as_text=True)
     assert "Česko – pevné linky" in html
 

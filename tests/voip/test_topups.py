@@ -128,7 +128,7 @@ def test_confirmation_submitted_twice_makes_one_top_up(confirm_key, voip_auth, c
     assert first.headers["Location"] == second.headers["Location"]
     assert counts(session, line.id) == (1, 1, Decimal("200.00"))
     page = client.get(first.headers["Location"]).get_data(as_text=True)
-    assert "Kredit dobit o 200,00\u00a0Kč" in page and "880301" in page
+    assert "Kredit byl dobit o 200,00\u00a0Kč" in page and "880301" in page
 
 
 def test_the_invoice_is_in_the_client_zone(auth, confirm_key, voip_auth, client, session, line):

@@ -103,8 +103,9 @@ def _walk_through(page, base: str) -> str:
     page.click(main_submit)
     page.wait_for_url(re.compile(r"/voip/tariff\?number="))
     card = page.inner_text("main section.card")
-    assert "Německo – pevné linky" in card and "60/1" in card
-    assert page.locator("[data-price-vat]").inner_text().startswith("1,1979")  # 0,99 + 21 %
+    assert "Německo – pevné linky" in card and "prvních 60 sekund" in card.replace("\u00a0", " ")
+    assert page.locator("[data-price-vat]").inner_text().startswith("1,20")  # 0,99 + 21 %, rounded
+    assert "1,1979" in page.inner_html("main details.exact")  # the exact price in the detail
     page.fill('input[name="number"]', "0049 151 2345 6789")
     page.click(main_submit)
     page.wait_for_url(re.compile(r"number=0049"))

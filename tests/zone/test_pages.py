@@ -505,7 +505,7 @@ def test_contact_edit_without_change_sends_nothing(logged_in, session, outbox):
     [
         ("email", "jana@@example", "Enter a valid e-mail address."),
         ("phone", "12345", "Enter a valid phone number"),
-        ("ico", "12345678", "Enter a valid company ID (IČO)"),
+        ("ico", "12345678", "This company ID (IČO) does not exist"),
         ("dic", "CZ27074359", "Enter a valid Czech VAT ID (DIČ)"),
         ("postal_code", "2800", "Enter a valid postal code"),
     ],
