@@ -40,14 +40,8 @@ sessions.add_extra(EXTRA, UserSession.viewed_by)
 
 def viewing_operator() -> str | None:
     """The operator (``operator:<login>``) viewing the zone in this request, or None (also
-    outside a request: an e-mail rendered by the worker)."""
+    outside a request: an e-mail rendered by a command or the worker)."""
     if not has_request_context():
-    """The operator (``operator:<login>``) viewing the zone in this request, or None."""
-    if not has_request_context():  # an e-mail rendered by a command or the worker
-        return None
-    if not has_request_context():
-        return None  # an e-mail rendered by a command or a worker
-    if not has_request_context():  # an e-mail rendered by a command: no request, no viewer
         return None
     if request.blueprint == "console" or request.endpoint == "static":
         return None  # the console's pages have their own login; files need none
