@@ -115,6 +115,7 @@ def test_billing_cannot_change_services(app, session, console_client, customer):
 def test_change_price_from_a_day_and_move_a_disconnected_customer(app, session, console_client,
                                                                   customer):
     client = console_client("support")
+    client.post("/language", data={"lang": "cs"})  # the operator reads Czech (the fixture: English)
     service_id = add_internet(client, customer)
     session.add(EnforcementCase(customer_id=customer.id, state="disconnected"))
     session.add(Router(name="pecky-bras1", driver="recording"))
@@ -162,6 +163,7 @@ def test_voip_line_password_shown_once_and_hashed(app, session, console_client, 
 def test_a_refused_password_is_explained_in_czech_and_changes_nothing(app, session,
                                                                       console_client, customer):
     client = console_client("support")
+    client.post("/language", data={"lang": "cs"})  # the operator reads Czech (the fixture: English)
     service_id = add_internet(client, customer, pppoe_mode="typed",
                               pppoe_password="puvodni-heslo")
     before = session.scalar(select(func.count(AuditEvent.id)))
