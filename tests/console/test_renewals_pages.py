@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from billing.credit import credit_balance, open_account
 from billing.credit.renewals import add_months
 from billing.ledger import postings
-from billing.models import AuditEvent, Service, ServiceRenewal
+from billing.models import AuditEvent, Invoice, RenewalOrder, Service, ServiceRenewal
 from billing.models import TransactionKind as TK
 from core.clock import today
 
@@ -149,3 +149,25 @@ def test_a_service_of_another_customer_is_not_found(console_client, session, mak
     assert r.status_code == 404
     _fresh(session)
     assert credit_balance(session, customer.id) == D("2000.00")
+
+
+def test_a_renewal_by_transfer_waits_for_its_invoice(console_client, session, make_customer):
+    customer, service = _prepaid(session, make_customer, "5407", credit="10.00")
+    previous = service.expires_on
+    client = console_client("billing")
+    r = client.post(f"/console/customers/{customer.id}/renewals/{service.id}/renew",
+                    data={"paid_from": "transfer"})
+    assert r.status_code == 302
+    _fresh(session)
+    order = session.scalars(select(RenewalOrder).where(RenewalOrder.service_id == service.id)).one()
+    invoice = session.get(Invoice, order.invoice_id)
+    assert invoice.total == D("1210.00") and order.renewal_id is None
+    assert session.get(Service, service.id).expires_on == previous  # renewed once paid
+    assert "service.renewal_ordered" in _actions(session, customer, client)
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert f"invoice #{invoice.id} unpaid" in page
+    again = client.post(f"/console/customers/{customer.id}/renewals/{service.id}/renew",
+                        data={"paid_from": "transfer"})
+    assert again.status_code == 409  # ordered already: refused by the door
+    _fresh(session)
+    assert session.scalar(select(func.count()).select_from(RenewalOrder)) == 1
