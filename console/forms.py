@@ -9,6 +9,7 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from billing.models import OperatorRole
+from web.labels import ROLE_LABELS
 
 TOO_LONG = _l("At most %(max)d characters.")
 
@@ -30,9 +31,7 @@ class EnrolForm(FlaskForm):
 
 
 def role_choices():
-    labels = {"admin": _l("admin (everything)"), "billing": _l("billing (money)"),
-              "support": _l("support (customers, services)"), "readonly": _l("read only")}
-    return [(r.value, labels[r.value]) for r in OperatorRole]
+    return [(r.value, ROLE_LABELS[r.value]) for r in OperatorRole]
 
 
 class OperatorForm(FlaskForm):

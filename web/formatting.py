@@ -9,6 +9,7 @@ from flask import Flask
 
 from core.clock import PRAGUE
 from web.i18n import current_lang as _lang
+from web.labels import label as format_label
 
 NBSP = "\u00a0"
 
@@ -80,4 +81,5 @@ def init_app(app: Flask) -> None:
         bytes=format_bytes,
         speed=format_speed,
         phone=format_phone,
+        label=format_label,
     )

@@ -33,6 +33,7 @@ from web import parsing
 from web.database import db
 from web.door import after_commit, on_refusal
 from web.i18n import current_lang
+from web.labels import SERVICE_KINDS
 from web.mail import send_template
 from zone import bp, charts, email
 from zone.forms import ContactForm
@@ -46,12 +47,6 @@ INVOICE_KINDS = {
     "voip_topup": _l("Invoice – tax document"),
     "advance": _l("Advance invoice – payment request (not a tax document)"),
     "credit_note": _l("Corrective tax document (credit note)"),
-}
-SERVICE_KINDS = {
-    "internet": _l("Internet"),
-    "insurance": _l("Device insurance"),
-    "voip": _l("VoIP telephony"),
-    "other": _l("Other services"),
 }
 PERIODS = {"month": _l("per month"), "year": _l("per year"), "once": _l("one-off")}
 

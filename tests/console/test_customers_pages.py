@@ -266,8 +266,8 @@ def test_the_card_shows_every_section_in_czech_formats(session, history, console
     assert f"−450,00{NBSP}Kč" in ledger  # the balance after the last invoice: a debt
     assert f"−450,00{NBSP}Kč" in html.split('<section id="contact"')[0]  # the balance tile
     enforcement = section(html, "enforcement")
-    assert "reminded" in enforcement or "warned" in enforcement
-    assert "enforcement." in enforcement  # the timeline's audit events
+    assert ">upomenut<" in enforcement or ">upozorněn<" in enforcement  # the case's state
+    assert "první upomínka" in enforcement  # the timeline's events, as labels
     voip = section(html, "voip")
     assert "+420 312 345 678" in voip and f"150,00{NBSP}Kč" in voip
     assert "+420601000111" in voip and f"3,00{NBSP}Kč" in voip

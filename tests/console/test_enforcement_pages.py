@@ -52,7 +52,7 @@ def test_cases_list_filters_and_the_timeline(session, make_customer, supplier, c
     assert "7901" not in paid_meanwhile
     case = client.get(f"/console/enforcement/cases/{warned.id}").get_data(as_text=True)
     timeline = case.split('class="timeline"')[1]
-    assert "enforcement." in timeline and "system:" in timeline
+    assert ">warned<" in timeline and "first reminder" in timeline and "system:" in timeline
     assert f"/console/enforcement/cases/{warned.id}/exempt" not in case  # readonly: no forms
     assert f"/console/enforcement/cases/{warned.id}/exempt" in console_client("support").get(
         f"/console/enforcement/cases/{warned.id}").get_data(as_text=True)

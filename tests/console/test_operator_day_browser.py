@@ -195,7 +195,7 @@ def test_an_operators_day_in_the_browser(need, app_config, monkeypatch):
                 page.goto(f"{base}/console/customers/{new_id}")
                 paired = page.locator("table.payments tbody tr").filter(has_text=tx_amount)
                 assert paired.count() == 1
-                assert paired.locator("td").last.inner_text() == "matched"
+                assert paired.locator("td").last.inner_text() == "spárováno"  # the Czech label of "matched"
                 assert page.locator("table.payments tbody tr").filter(
                     has_text="500,00").count() == 1  # the cash payment, beside it
 
