@@ -15,11 +15,11 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from billing.invoicing.recurring import month_lines, parse_month
+from billing.invoicing.recurring import month_customers, month_lines, parse_month
 from billing.invoicing.vat import ComputedDocument, compute_document
-from billing.models import Customer, Invoice, InvoiceKind, Service
+from billing.models import Invoice, InvoiceKind
 
 ZERO = Decimal("0.00")
 
@@ -84,14 +84,7 @@ def preview_month(session: Session, month: str, on: date) -> MonthPreview:
     already = set(session.scalars(
         select(Invoice.customer_id).where(Invoice.period_key == month,
                                           Invoice.kind == InvoiceKind.REGULAR)))
-    customers = session.scalars(
-        select(Customer)
-        .join(Service, Service.customer_id == Customer.id)
-        .where(Service.valid_from <= last, (Service.valid_to.is_(None)) | (Service.valid_to >= first))
-        .options(selectinload(Customer.services), selectinload(Customer.contracts))
-        .distinct()
-        .order_by(Customer.id)
-    ).all()
+    customers = month_customers(session, first, last)
     planned = month_lines(session, [c for c in customers if c.id not in already], first, last)
     for customer in customers:
         if customer.id in already:

@@ -191,6 +191,19 @@ def service_line(service: Service, first: date, last: date,
     return lines[0] if lines else None
 
 
+def month_customers(session: Session, first: date, last: date) -> list[Customer]:
+    """The customers with a service in force on some day of ``first..last``, with their
+    services and contracts loaded: whom :func:`issue_month` bills and the preview shows."""
+    return list(session.scalars(
+        select(Customer)
+        .join(Service, Service.customer_id == Customer.id)
+        .where(Service.valid_from <= last, (Service.valid_to.is_(None)) | (Service.valid_to >= first))
+        .options(selectinload(Customer.services), selectinload(Customer.contracts))
+        .distinct()
+        .order_by(Customer.id)
+    ).all())
+
+
 def month_lines(session: Session, customers, first: date, last: date) -> dict[int, list[LineInput]]:
     """Each customer's invoice lines for the month ``first..last``, with the services' tariff
     history and the yearly-billed-monthly surcharges applied: what :func:`issue_month` bills
@@ -219,14 +232,7 @@ def issue_month(
             select(Invoice.customer_id).where(Invoice.period_key == month, Invoice.kind == InvoiceKind.REGULAR)
         )
     )
-    customers = session.scalars(
-        select(Customer)
-        .join(Service, Service.customer_id == Customer.id)
-        .where(Service.valid_from <= last, (Service.valid_to.is_(None)) | (Service.valid_to >= first))
-        .options(selectinload(Customer.services), selectinload(Customer.contracts))
-        .distinct()
-        .order_by(Customer.id)
-    ).all()
+    customers = month_customers(session, first, last)
     planned = month_lines(session, [c for c in customers if c.id not in already], first, last)
     for customer in customers:
         if customer.id in already:
