@@ -10,8 +10,9 @@ from decimal import Decimal
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 
+from billing.invoicing import listing
 from billing.invoicing.issue import CreditLine, InvoicingError, credit_invoice, line_remainders
 from billing.invoicing.one_off import OneOffLine, issue_one_off
 from billing.invoicing.supplier import Supplier
@@ -37,8 +38,7 @@ from web.door import after_commit, on_refusal
 ALL = ("admin", "billing", "support", "readonly")
 MONEY = ("billing",)
 LINE_ROWS = 6  # blank line rows of the one-off form
-KINDS = tuple(k.value for k in InvoiceKind)
-STATUSES = ("open", "overdue", "paid")
+KINDS, STATUSES = listing.KINDS, listing.STATUSES
 
 
 def supplier() -> Supplier:
@@ -73,45 +73,14 @@ def _send_after_commit(invoice_ids: list[int]) -> None:
 @bp.route("/invoices")
 @allow(*ALL)
 def invoices():
-    session = db()
-    paid = (select(Allocation.invoice_id, func.sum(Allocation.amount).label("paid"))
-            .group_by(Allocation.invoice_id).subquery())
-    paid_amount = func.coalesce(paid.c.paid, 0)
-    query = (select(Invoice, Customer.customer_number, paid_amount.label("paid"))
-             .join(Customer, Customer.id == Invoice.customer_id)
-             .outerjoin(paid, paid.c.invoice_id == Invoice.id))
     args = request.args
     q = (args.get("q") or "").strip()[:100]
-    if q:
-        like = f"%{q.lower()}%"
-        query = query.where(or_(Invoice.number.startswith(q), Customer.customer_number == q,
-                                Invoice.variable_symbol == q,
-                                func.lower(Invoice.customer_name).like(like)))
-    kind = args.get("kind") or ""
-    if kind in KINDS:
-        query = query.where(Invoice.kind == kind)
-    status = args.get("status") or ""
-    is_open = and_(Invoice.kind != InvoiceKind.CREDIT_NOTE, Invoice.total - paid_amount > 0)
-    if status == "open":
-        query = query.where(is_open)
-    elif status == "overdue":
-        query = query.where(is_open, Invoice.due_date < today())
-    elif status == "paid":
-        query = query.where(Invoice.kind != InvoiceKind.CREDIT_NOTE,
-                            Invoice.total - paid_amount <= 0)
+    kind, status = args.get("kind") or "", args.get("status") or ""
     start = parsing.optional(args.get("from"), _day_or_none)
     end = parsing.optional(args.get("to"), _day_or_none)
-    if start:
-        query = query.where(Invoice.issue_date >= start)
-    if end:
-        query = query.where(Invoice.issue_date <= end)
-    page = paginate(session, query, {
-        "number": Invoice.number, "issued": (Invoice.issue_date, Invoice.id),
-        "due": (Invoice.due_date, Invoice.id), "total": (Invoice.total, Invoice.id),
-        "customer": (Invoice.customer_name, Invoice.id),
-    }, "issued")
-    rows = [(inv, number, inv.total - paid_value if inv.kind != InvoiceKind.CREDIT_NOTE
-             else Decimal("0.00")) for inv, number, paid_value in page.items]
+    query = listing.invoice_query(q, kind, status, start, end, today=today())
+    page = paginate(db(), query, listing.SORTS, "issued")
+    rows = [(inv, number, listing.open_amount(inv, paid)) for inv, number, paid in page.items]
     return render_template("console/money/invoices.html", page=page, rows=rows, q=q,
                            kind=kind, status=status, start=start, end=end, kinds=KINDS,
                            statuses=STATUSES, today=today())
