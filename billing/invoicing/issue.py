@@ -118,6 +118,13 @@ def issue_invoice(
             raise InvoicingError("a credit note must have a negative total")
     elif doc.total <= 0:
         raise InvoicingError("an invoice must have a positive total")
+    if options.currency != "CZK" and options.kind != "advance" and options.number is None:
+        # a tax document in a foreign currency states its VAT in CZK at the ČNB rate of
+        # its DUZP (billing/rates.py): without that rate it is not issued
+        from billing.rates import require_rate
+
+        require_rate(session, options.currency, options.taxable_date or issued,
+                     f"a tax document ({options.kind})")
 
     number = options.number or next_number(
         session, issued.year, supplier.invoice_number_format
