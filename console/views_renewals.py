@@ -22,11 +22,20 @@ from billing.credit.renewals import (
     order_renewal,
     renew,
     renewal_price,
+    set_auto_renew_kinds,
     set_expiry,
     set_service_auto_renew,
 )
 from billing.invoicing.supplier import Supplier
-from billing.models import Customer, RenewalOrder, RenewalSource, Service, ServiceRenewal
+from billing.models import (
+    CreditServiceSettings,
+    Customer,
+    RenewalOrder,
+    RenewalSource,
+    Service,
+    ServiceKind,
+    ServiceRenewal,
+)
 from console.auth import ALL, actor, allow
 from console.blueprint import bp
 from core.clock import today
@@ -81,7 +90,8 @@ def renewals_customer(customer_id: int):
     account = credit.account_of(session, customer.id)
     balance = credit.credit_balance(session, customer.id) if account is not None else None
     return render_template("console/renewals/customer.html", customer=customer, rows=rows,
-                           account=account, balance=balance, today=today())
+                           account=account, balance=balance, today=today(),
+                           auto_kinds=auto_renew_kinds(customer.id))
 
 
 @bp.post("/customers/<int:customer_id>/renewals/<int:service_id>/renew")
@@ -123,4 +133,28 @@ def renewals_auto_renew(customer_id: int, service_id: int):
     value = AUTO_RENEW[parsing.choice(request.form.get("auto_renew", ""), tuple(AUTO_RENEW))]
     set_service_auto_renew(db(), service, value, actor=actor())
     flash(_("Automatic renewal of %(service)s saved.", service=service.name), "success")
+    return _back(customer.id)
+
+
+@bp.app_template_global("renewal_kinds_of")  # the customer card's renewals block reads it
+def auto_renew_kinds(customer_id: int) -> set[str]:
+    """The customer's per-kind setting ("renew every internet/insurance... from credit"), as
+    the zone's "Služby a prodlužování" page sets it (billing/credit/renewals.py)."""
+    settings = db().get(CreditServiceSettings, customer_id)
+    return {k for k in (settings.auto_renew_kinds if settings else "").split(",") if k}
+
+
+@bp.post("/customers/<int:customer_id>/renewals/kinds")
+@allow(*EDITORS)
+def renewals_auto_renew_kinds(customer_id: int):
+    """The customer's automatic renewal by kind of service (support, admin; audited
+    ``credit.auto_renew_kinds`` with the operator). The boxes not ticked are off."""
+    customer = _customer_or_404(customer_id)
+    known = tuple(str(k) for k in ServiceKind)
+    kinds = [parsing.choice(k, known) for k in request.form.getlist("kind")]
+    set_auto_renew_kinds(db(), customer.id, kinds, actor=actor())
+    flash(_("Automatic renewal by kind of service saved."), "success")
+    target = request.form.get("back")
+    if target == "card":
+        return redirect(url_for("console.customer_card", customer_id=customer.id) + "#renewals")
     return _back(customer.id)

@@ -16,7 +16,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from billing.customers import services
@@ -27,6 +36,7 @@ from core.clock import today
 from enforcement.provisioning import router_names
 from web import parsing
 from web.database import db
+from web.formatting import format_money
 
 ACTORS = ("support",)  # and admin
 SEE_PASSWORDS = ("support",)  # and admin: billing and readonly see the PPPoE password masked
@@ -195,6 +205,17 @@ def service_change(service_id: int):
 def service_end(service_id: int):
     service = _service(service_id)
     last_day = parsing.day(request.form.get("valid_to", ""))
+    if request.form.get("refund") == "1":  # a prepaid service: its unused days to the credit
+        from billing.credit.early_end import end_prepaid_early
+        from billing.invoicing.supplier import Supplier
+
+        result = end_prepaid_early(db(), service.id, last_day,
+                                   Supplier.from_config(current_app.config), actor=actor())
+        flash(_("The service ends on %(day)s; %(amount)s without VAT returned to the credit "
+                "(credit note %(numbers)s).", day=last_day.strftime("%d. %m. %Y"),
+                amount=format_money(result.returned),
+                numbers=", ".join(n.number for n in result.credit_notes)), "success")
+        return redirect(url_for("console.service_detail", service_id=service.id))
     services.end_service(db(), service, last_day, actor=actor())
     flash(_("The service ends on %(day)s.", day=last_day.strftime("%d. %m. %Y")), "success")
     return redirect(url_for("console.service_detail", service_id=service.id))

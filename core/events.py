@@ -18,7 +18,9 @@ OVERDUE_DEBT_CHANGED = "overdue_debt_changed"  # payload: customer_id
 # None, address, PPPoE user name)), actor. Enforcement moves a case's router state.
 SERVICE_NETWORK_CHANGED = "service_network_changed"
 # a service with an expiry ran out unrenewed (service.valid_to = its expiry) / was renewed
-# (billing.credit.renewals); payload: service_id, customer_id, expires_on
+# (billing.credit.renewals); payload: service_id, customer_id, expires_on, actor (+ reopened:
+# the renewal ended an expiry). Enforcement (enforcement/expiry.py) blocks an expired internet
+# service on its routers and lets it back in when it is renewed.
 SERVICE_EXPIRED = "service_expired"
 SERVICE_RENEWED = "service_renewed"
 

@@ -55,6 +55,9 @@ class WarningInfo:
     acknowledged_at: datetime | None
     disconnect_due: date | None
     days_left: int | None  # whole Prague days until disconnect_due (0 = today or passed)
+    # (name, expires_on) of the customer's prepaid internet services that ran out unrenewed
+    # (blocked for the expiry, enforcement/expiry.py): the page offers the renewal, not a debt
+    expired: tuple = ()
 
 
 def acknowledge(
@@ -127,6 +130,11 @@ def warning_info(session: Session, customer_id: int, on: date) -> WarningInfo:
         acknowledged_at=case.acknowledged_at if case else None,
         disconnect_due=due,
         days_left=max((due - on).days, 0) if due else None,
+        expired=tuple(session.execute(
+            select(Service.name, Service.expires_on)
+            .where(Service.customer_id == customer_id, Service.kind == "internet",
+                   cases.expired_service(), Service.valid_to < on)
+            .order_by(Service.id)).all()),
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import Session
 
 from billing.models import Service, ServiceAddress
@@ -76,12 +76,22 @@ def transition(
     )
 
 
+def expired_service():
+    """SQL: the service is a prepaid one that ran out unrenewed (billing's daily renewals set
+    ``valid_to`` to its expiry; an early end sets it before the expiry). Its addresses are in
+    the ``blocked`` list for the expiry itself (enforcement/expiry.py), whatever the customer's
+    case says, so the case's transitions leave them alone."""
+    return and_(Service.expires_on.is_not(None), Service.valid_to == Service.expires_on)
+
+
 def customer_targets(session: Session, customer_id: int, default_router: str = "default"):
-    """(router_name, address, pppoe_username) of each IP of the customer's internet services."""
+    """(router_name, address, pppoe_username) of each IP of the customer's internet services
+    (not of an expired prepaid service: that one is blocked for its expiry, enforcement/expiry.py)."""
     rows = session.execute(
         select(Service.router_name, ServiceAddress.address, Service.pppoe_username)
         .join(ServiceAddress, ServiceAddress.service_id == Service.id)
-        .where(Service.customer_id == customer_id, Service.kind == "internet")
+        .where(Service.customer_id == customer_id, Service.kind == "internet",
+               not_(expired_service()))
         .order_by(ServiceAddress.id)
     ).all()
     return [(router or default_router, address, username) for router, address, username in rows]
@@ -126,7 +136,8 @@ def customer_targets_many(
             select(Service.customer_id, Service.router_name, ServiceAddress.address,
                    Service.pppoe_username)
             .join(ServiceAddress, ServiceAddress.service_id == Service.id)
-            .where(is_in(session, Service.customer_id, chunk), Service.kind == "internet")
+            .where(is_in(session, Service.customer_id, chunk), Service.kind == "internet",
+                   not_(expired_service()))
             .order_by(Service.customer_id, ServiceAddress.id)
         )
         for customer_id, router, address, username in rows:

@@ -35,6 +35,7 @@ from billing.models import Service, ServiceAddress
 from core import audit
 from core.clock import now
 from enforcement import drivers
+from enforcement.cases import expired_service
 from enforcement.drivers import PermanentError, RouterConfig, SessionRef, TemporaryError
 from enforcement.models import (
     ActionKind,
@@ -316,7 +317,8 @@ class ReconcileReport:
 
 
 def desired_lists(session: Session, settings: OutboxSettings) -> dict[tuple[str, str], dict[str, int]]:
-    """(router, list) -> {address: customer_id} that the cases say must be there."""
+    """(router, list) -> {address: customer_id} that the cases (and the expired prepaid
+    services, enforcement/expiry.py) say must be there."""
     state_list = {CaseState.WARNED: settings.list_warned, CaseState.DISCONNECTED: settings.list_blocked}
     rows = session.execute(
         select(Service.router_name, ServiceAddress.address, Service.customer_id,
@@ -326,7 +328,17 @@ def desired_lists(session: Session, settings: OutboxSettings) -> dict[tuple[str,
         .where(Service.kind == "internet", EnforcementCase.state.in_(list(state_list)))
     )
     wanted: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    expired = set()
+    for router, address, customer_id in session.execute(  # expired prepaid services: blocked
+        select(Service.router_name, ServiceAddress.address, Service.customer_id)
+        .join(ServiceAddress, ServiceAddress.service_id == Service.id)
+        .where(Service.kind == "internet", expired_service())
+    ):
+        wanted[(router or settings.default_router, settings.list_blocked)][address] = customer_id
+        expired.add((router or settings.default_router, address))
     for router, address, customer_id, state in rows:
+        if (router or settings.default_router, address) in expired:
+            continue  # blocked for its expiry, not listed by the case
         wanted[(router or settings.default_router, state_list[state])][address] = customer_id
     return wanted
 

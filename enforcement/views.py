@@ -15,7 +15,16 @@ from functools import partial
 
 from flask import Flask
 
-from enforcement import cli, cli_announcements, config, demo, provisioning, service, warning
+from enforcement import (
+    cli,
+    cli_announcements,
+    config,
+    demo,
+    expiry,
+    provisioning,
+    service,
+    warning,
+)
 from enforcement.radius import api as radius_api
 from web import settings
 
@@ -31,5 +40,6 @@ def init_app(app: Flask) -> None:
     cli_announcements.init_app(app)
     service.install(app.config)
     provisioning.install(app.config)  # a moved service moves its router state
+    expiry.install(app.config)  # an expired prepaid service is blocked, a renewed one let in
     hooks = app.extensions.setdefault("ispzone.demo_hooks", [])
     hooks.append(partial(demo.load, instance_path=app.instance_path))

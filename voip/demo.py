@@ -62,6 +62,30 @@ TARIFF = [
     ("41", "Švýcarsko – pevné linky", "1.5000", "0", "60/60"),
     ("881", "Satelitní sítě", "59.0000", "10.0000", "60/60"),
 ]
+# the destinations' English names (the price list's optional destination_en column)
+DESTINATIONS_EN = {
+    "Česko – pevné linky": "Czechia – landlines",
+    "Česko – mobilní sítě": "Czechia – mobile networks",
+    "Česko – zelená linka": "Czechia – freephone",
+    "Česko – neveřejné a VoIP sítě": "Czechia – private and VoIP networks",
+    "Tísňové volání": "Emergency calls",
+    "Německo – pevné linky": "Germany – landlines",
+    "Německo – mobilní sítě": "Germany – mobile networks",
+    "Slovensko – pevné linky": "Slovakia – landlines",
+    "Slovensko – mobilní sítě": "Slovakia – mobile networks",
+    "Rakousko – pevné linky": "Austria – landlines",
+    "Rakousko – mobilní sítě": "Austria – mobile networks",
+    "Polsko – pevné linky": "Poland – landlines",
+    "Polsko – mobilní sítě": "Poland – mobile networks",
+    "Velká Británie – pevné linky": "United Kingdom – landlines",
+    "Velká Británie – mobilní sítě": "United Kingdom – mobile networks",
+    "USA a Kanada": "USA and Canada",
+    "Francie – pevné linky": "France – landlines",
+    "Itálie – pevné linky": "Italy – landlines",
+    "Maďarsko – pevné linky": "Hungary – landlines",
+    "Švýcarsko – pevné linky": "Switzerland – landlines",
+    "Satelitní sítě": "Satellite networks",
+}
 # who the demo line calls: weight, a number generator
 CALLEES = [
     (34, lambda r: f"60{r.randint(2, 8)}{r.randint(0, 999999):06d}"),  # Czech mobiles
@@ -82,9 +106,11 @@ OTHER_OPENING_CREDIT = Decimal("150.00")
 def tariff_csv() -> str:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\n")
-    writer.writerow(["prefix", "destination", "price_per_minute", "connect_fee", "increments", "vat_rate"])
+    writer.writerow(["prefix", "destination", "price_per_minute", "connect_fee", "increments", "vat_rate",
+                     "destination_en"])
     for prefix, destination, price, fee, increments in TARIFF:
-        writer.writerow([prefix, destination, price.replace(".", ","), fee.replace(".", ","), increments, "21"])
+        writer.writerow([prefix, destination, price.replace(".", ","), fee.replace(".", ","), increments, "21",
+                         DESTINATIONS_EN[destination]])
     return out.getvalue()
 
 

@@ -58,6 +58,8 @@ class TariffRate(Base):
     tariff_id: Mapped[int] = mapped_column(ForeignKey("voip_tariff.id", ondelete="CASCADE"))
     prefix: Mapped[str] = mapped_column(String(20))
     destination: Mapped[str] = mapped_column(String(100))
+    # the destination's English name (optional price-list column; English pages show it)
+    destination_en: Mapped[str | None] = mapped_column(String(100))
     # Net price (without VAT) per minute and per connected call, in CZK.
     price_per_minute: Mapped[Decimal] = mapped_column(Price4())
     connect_fee: Mapped[Decimal] = mapped_column(Price4(), default=Decimal("0"))

@@ -59,6 +59,7 @@ class Rate:
     vat_rate: Decimal = Decimal("21")
     initial_increment: int = 60
     increment: int = 60
+    destination_en: str | None = field(default=None, compare=False)  # English pages' name
     _p: int = field(init=False, repr=False, compare=False)
     _c60: int = field(init=False, repr=False, compare=False)
     _vat: int = field(init=False, repr=False, compare=False)

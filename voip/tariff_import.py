@@ -33,7 +33,8 @@ class TariffFileError(Invalid, ValueError):
     """A tariff CSV was rejected; the message lists every problem with its row number."""
 
 
-COLUMNS = ("prefix", "destination", "price_per_minute", "connect_fee", "increments", "vat_rate")
+COLUMNS = ("prefix", "destination", "price_per_minute", "connect_fee", "increments", "vat_rate",
+           "destination_en")
 REQUIRED = ("prefix", "destination", "price_per_minute")
 MAX_ERRORS = 50
 NUL = "contains a NUL character (U+0000)"  # which PostgreSQL text cannot hold
@@ -131,6 +132,9 @@ def parse_tariff_csv(text: str) -> list[Rate]:
             destination = cell("destination")
             if not destination or len(destination) > 100:
                 raise ValueError("destination must be 1 to 100 characters")
+            destination_en = cell("destination_en") or None  # optional: English pages' name
+            if destination_en is not None and len(destination_en) > 100:
+                raise ValueError("destination_en must be at most 100 characters")
             price = _decimal(cell("price_per_minute"), "price_per_minute", 4, Decimal("9999"))
             fee = _decimal(cell("connect_fee") or "0", "connect_fee", 4, Decimal("9999"))
             vat = _decimal(cell("vat_rate") or "21", "vat_rate", 2, Decimal("100"))
@@ -142,7 +146,7 @@ def parse_tariff_csv(text: str) -> list[Rate]:
             errors.append(f"row {row_no}: prefix {prefix} already on row {first_row[prefix]}")
             continue
         first_row[prefix] = row_no
-        rates.append(Rate(prefix, destination, price, fee, vat, initial, step))
+        rates.append(Rate(prefix, destination, price, fee, vat, initial, step, destination_en))
     if not errors and not rates:
         errors.append(f"no rates: the file has only the header (row {header_row_no})")
     if errors:
@@ -197,6 +201,7 @@ def import_tariff_csv(
                 "tariff_id": tariff.id,
                 "prefix": r.prefix,
                 "destination": r.destination,
+                "destination_en": r.destination_en,
                 "price_per_minute": r.price_per_minute,
                 "connect_fee": r.connect_fee,
                 "vat_rate": r.vat_rate,

@@ -163,11 +163,12 @@ def index_for(session: Session, tariff: Tariff) -> TariffIndex:
         TariffRate.vat_rate,
         TariffRate.initial_increment,
         TariffRate.increment,
+        TariffRate.destination_en,
     )
     rows = session.execute(select(*columns).where(TariffRate.tariff_id == tariff.id))
     rates = [
-        Rate(p, d, ppm, fee, Decimal(vat).quantize(Decimal("0.01")), ini, inc)
-        for p, d, ppm, fee, vat, ini, inc in rows
+        Rate(p, d, ppm, fee, Decimal(vat).quantize(Decimal("0.01")), ini, inc, en or None)
+        for p, d, ppm, fee, vat, ini, inc, en in rows
     ]
     index = TariffIndex(tariff.id, tariff.name, tariff.valid_from, tariff.imported_at, rates)
     with _CACHE_LOCK:
@@ -175,6 +176,21 @@ def index_for(session: Session, tariff: Tariff) -> TariffIndex:
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return index
+
+
+def english_destinations(session: Session, calls) -> dict[tuple[int, str], str]:
+    """(tariff id, prefix) -> the price list's English destination name, for rated calls
+    (``tariff_id``, ``prefix``) shown on an English page; one query. Rates without an
+    English name are left out (the page shows the Czech one)."""
+    pairs = {(c.tariff_id, c.prefix) for c in calls if c.tariff_id and c.prefix}
+    if not pairs:
+        return {}
+    rows = session.execute(
+        select(TariffRate.tariff_id, TariffRate.prefix, TariffRate.destination_en)
+        .where(TariffRate.tariff_id.in_({t for t, _ in pairs}),
+               TariffRate.prefix.in_({p for _, p in pairs}),
+               TariffRate.destination_en.is_not(None)))
+    return {(t, p): en for t, p, en in rows if (t, p) in pairs and en}
 
 
 def tariff_on(session: Session, day: date) -> Tariff | None:

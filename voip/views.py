@@ -24,7 +24,7 @@ from voip.auth import current, voip_login_required
 from voip.blueprint import bp
 from voip.forms import ThresholdForm, TopUpConfirmForm
 from voip.models import TopUp
-from voip.tariffs import InvalidNumber, is_emergency, minutes_for, quote
+from voip.tariffs import InvalidNumber, english_destinations, is_emergency, minutes_for, quote
 from web import parsing
 from web.database import db
 from web.door import on_refusal
@@ -125,6 +125,7 @@ def index():
         months=lines.monthly_totals(db(), user.service.id, today()),
         topups=[(t, states.get(t.invoice_id)) for t in recent],
         form=form,
+        destinations_en=english_destinations(db(), calls) if current_lang() == "en" else {},
     )
 
 

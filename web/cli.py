@@ -44,6 +44,9 @@ def init_app(app: Flask) -> None:
     from web import cli_credit_services  # issue 15: renewals and notices (credit-services)
 
     cli_credit_services.init_app(app)
+    from web import cli_rates  # ispzone rates import (ČNB rates, EUR tax documents)
+
+    cli_rates.init_app(app)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")

@@ -202,14 +202,30 @@ def change(service: str, name, price, vat_rate, effective_from, download_kbps, u
 @services_group.command("end")
 @click.argument("service")
 @click.option("--on", "last_day", type=DATE, required=True, help="The service's last day.")
-def end(service: str, last_day) -> None:
+@click.option("--refund", is_flag=True,
+              help="A prepaid service ended before its expiry: return the unused days to the "
+                   "customer's credit through a credit note of the renewal invoice.")
+def end(service: str, last_day, refund: bool) -> None:
     """End SERVICE: it is billed up to and including --on, and FreeRADIUS refuses it after."""
     from billing.customers import services
 
     with unit_of_work(refused=NOTHING) as session:
         found = services.find_service(session, service)
-        services.end_service(session, found, last_day.date(), actor=cli_actor())
-        text = f"service #{found.id} ({found.name}) ends on {last_day.date().isoformat()}"
+        if refund:
+            from flask import current_app
+
+            from billing.credit.early_end import end_prepaid_early
+            from billing.invoicing.supplier import Supplier
+
+            result = end_prepaid_early(session, found.id, last_day.date(),
+                                       Supplier.from_config(current_app.config), actor=cli_actor())
+            text = (f"service #{found.id} ({found.name}) ends on {last_day.date().isoformat()}; "
+                    f"{result.returned} returned to the credit (credit notes "
+                    f"{', '.join(n.number for n in result.credit_notes)}), credit now "
+                    f"{result.credit_after}")
+        else:
+            services.end_service(session, found, last_day.date(), actor=cli_actor())
+            text = f"service #{found.id} ({found.name}) ends on {last_day.date().isoformat()}"
     click.echo(text)
 
 

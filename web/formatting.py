@@ -74,8 +74,38 @@ def format_phone(number: str | None) -> str:
     return number
 
 
+def format_czk_vat(document) -> str:
+    """A foreign-currency tax document's VAT in CZK at the ČNB rate of its DUZP ("DPH v CZK:
+    2 655,00 Kč (kurz ČNB 25,285 CZK/EUR ze dne 7. 12. 2026)"); empty for CZK documents
+    (billing/rates.py). A receipt is shown through its advance's session."""
+    from sqlalchemy.orm import object_session
+
+    from billing import rates
+
+    session = object_session(document)
+    if hasattr(document, "received_on"):  # a tax document for a received payment
+        document = _ReceiptView(document)
+    if (getattr(document, "currency", "CZK") or "CZK") == "CZK":
+        return ""
+    value = rates.czk_vat(session, document)
+    return rates.describe(value, _lang()) if value is not None else ""
+
+
+class _ReceiptView:
+    """A TaxReceipt seen as a document: its currency is its advance's, its DUZP the day the
+    payment was received."""
+
+    kind = "advance_receipt"
+
+    def __init__(self, receipt) -> None:
+        self.currency = receipt.advance.currency
+        self.taxable_date = receipt.received_on
+        self.vat_recap = receipt.vat_recap
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
+        czk_vat=format_czk_vat,
         money=format_money,
         date=format_date,
         bytes=format_bytes,

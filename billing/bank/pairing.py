@@ -32,6 +32,7 @@ from billing.models import (
     BankTransaction,
     BankTransactionStatus,
     Contract,
+    CreditReturn,
     Customer,
     Invoice,
 )
@@ -304,7 +305,10 @@ def _unapplied_payments(session: Session, customer_ids) -> dict[int, list[list]]
         select(Invoice.id, Invoice.customer_id, Invoice.issue_date, -Invoice.total, used_cn.c.used)
         .outerjoin(used_cn, used_cn.c.credit_note_id == Invoice.id)
         .where(is_in(session, Invoice.customer_id, customer_ids),
-               Invoice.total < 0)  # credit notes and overpaid final invoices (settlement.py)
+               Invoice.total < 0,  # credit notes and overpaid final invoices (settlement.py)
+               # a credit note whose credit went back to the credit account (early end of a
+               # prepaid service, billing/credit/early_end.py) settles nothing here
+               ~Invoice.id.in_(select(CreditReturn.credit_note_id)))
     )
     result: dict[int, list[list]] = defaultdict(list)
     sources = [("tx", row) for row in txs] + [("cn", row) for row in notes]

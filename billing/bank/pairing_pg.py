@@ -101,7 +101,8 @@ src AS (
     SELECT 'cn', i.id, i.customer_id, i.issue_date, -i.total - coalesce(u.used, 0)
     FROM invoice i JOIN cu ON cu.customer_id = i.customer_id
     LEFT JOIN used_cn u ON u.id = i.id
-    WHERE i.total < 0 AND -i.total - coalesce(u.used, 0) > 0),  -- credit notes, overpaid final invoices
+    WHERE i.total < 0 AND -i.total - coalesce(u.used, 0) > 0  -- credit notes, overpaid final invoices
+      AND NOT EXISTS (SELECT 1 FROM credit_return r WHERE r.credit_note_id = i.id)),  -- back to the credit
 src_ranked AS (
     SELECT src.*, row_number() OVER (PARTITION BY customer_id
                                      ORDER BY day, kind = 'tx', id) AS rn

@@ -224,7 +224,7 @@ def renew(session: Session, service: Service, supplier: Supplier | None, *,
                           "invoice": invoice.number if invoice else None,
                           "reopened": reopened})
     events.emit(session, events.SERVICE_RENEWED, service_id=service.id,
-                customer_id=customer.id, expires_on=new)
+                customer_id=customer.id, expires_on=new, reopened=reopened, actor=actor)
     queue_notice(session, customer.id, NoticeKind.RENEWED, f"renewed:{service.id}:{previous}",
                  service_id=service.id, service=service.name, expires_on=new.isoformat(),
                  amount=str(renewal.amount), paid_from=str(paid_from))
@@ -323,7 +323,7 @@ def expire_unrenewed(session: Session, on: date, *, actor: str) -> list[int]:
         audit.record(session, "service.expired", actor=actor, customer_id=service.customer_id,
                      new_value=service.expires_on.isoformat(), details={"service": service.id})
         events.emit(session, events.SERVICE_EXPIRED, service_id=service.id,
-                    customer_id=service.customer_id, expires_on=service.expires_on)
+                    customer_id=service.customer_id, expires_on=service.expires_on, actor=actor)
         queue_notice(session, service.customer_id, NoticeKind.EXPIRED,
                      f"expired:{service.id}:{service.expires_on}", service_id=service.id,
                      service=service.name, expires_on=service.expires_on.isoformat())

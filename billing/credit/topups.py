@@ -212,7 +212,9 @@ def receipts_and_credit(session: Session, on: date | None = None, *, actor: str,
                         supplier: Supplier | None = None,
                         settings: CreditSettings | None = None) -> list[TaxReceipt]:
     """Pair payments to the permanent VS, issue the missing tax documents for received
-    advance payments, book the top-ups' ones to the credit. Returns the new receipts.
+    advance payments, book the top-ups' ones to the credit, renew the services whose renewal
+    requests are paid now (billing.credit.renewals.complete_paid_orders). Returns the new
+    receipts.
 
     Without a ``supplier`` (whose details a top-up request prints) the payments to a
     permanent VS wait for the next caller that gives one (the import command, the daily
@@ -224,6 +226,10 @@ def receipts_and_credit(session: Session, on: date | None = None, *, actor: str,
                             actor=actor)
     issued = issue_receipts(session, on, actor=actor)
     book_receipts(session, actor=actor, on=on)
+    # a renewal request paid now renews its service now (an expired one is let in at once)
+    from billing.credit.renewals import complete_paid_orders
+
+    complete_paid_orders(session, actor=actor, on=on)
     return issued
 
 

@@ -129,6 +129,15 @@ SERVICE_ORDER = ("internet", "insurance", "voip", "other")
 class ServiceOverview:
     active: dict[str, list[Service]]  # kind -> services, kinds in SERVICE_ORDER
     ended: list[Service]
+    # prepaid services that ran out unrenewed (valid_to = expires_on): the customer renews them
+    expired: list[Service] = field(default_factory=list)
+
+
+def is_expired(service: Service, on: date) -> bool:
+    """A prepaid service that ran out unrenewed (billing/credit/renewals.py set its
+    ``valid_to`` to its expiry); an ended one has ``valid_to`` before its expiry."""
+    return (service.expires_on is not None and service.valid_to is not None
+            and service.valid_to == service.expires_on and service.valid_to < on)
 
 
 @lru_cache(maxsize=1)
@@ -160,14 +169,16 @@ def customer_services(session: Session, customer_id: int) -> list[Service]:
 def services_overview(session: Session, customer_id: int, on: date) -> ServiceOverview:
     """Services in force (or not yet started) grouped by kind, and the ended ones."""
     active: dict[str, list[Service]] = {kind: [] for kind in SERVICE_ORDER}
-    ended = []
+    ended, expired = [], []
     for service in customer_services(session, customer_id):
-        if service.valid_to is not None and service.valid_to < on:
+        if is_expired(service, on):
+            expired.append(service)
+        elif service.valid_to is not None and service.valid_to < on:
             ended.append(service)
         else:
             active.setdefault(service.kind, []).append(service)
     ended.sort(key=lambda s: s.valid_to, reverse=True)
-    return ServiceOverview({k: v for k, v in active.items() if v}, ended)
+    return ServiceOverview({k: v for k, v in active.items() if v}, ended, expired)
 
 
 def customer_service(session: Session, customer_id: int, service_id: int) -> Service | None:

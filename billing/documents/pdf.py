@@ -101,9 +101,25 @@ def render_invoice_pdf(invoice: Invoice, open_amount: Decimal) -> bytes:
         Spacer(0, 4 * mm),
         _recap_and_totals(invoice, open_amount, doc.width),
     ]
+    if (czk := _czk_vat(invoice)) is not None:  # a foreign-currency tax document (§ 4 odst. 5 ZDPH)
+        story += [Spacer(0, 2 * mm), _p(czk)]
     story.extend(_closing(invoice, open_amount, doc.width))
     doc.build(story)
     return buffer.getvalue()
+
+
+def _czk_vat(invoice) -> str | None:
+    """"DPH v CZK: … Kč (kurz ČNB … ze dne …)" of a foreign-currency tax document, read
+    through the document's own session (billing/rates.py); None for CZK."""
+    if (getattr(invoice, "currency", "CZK") or "CZK") == "CZK":
+        return None
+    from sqlalchemy.orm import object_session
+
+    from billing import rates
+
+    mapped = getattr(invoice, "receipt", invoice)  # a ReceiptDocument wraps its receipt
+    value = rates.czk_vat(object_session(mapped), invoice)
+    return rates.describe(value) if value is not None else None
 
 
 def document_title(invoice: Invoice) -> str:

@@ -89,6 +89,9 @@ class IssueOptions:
     correction_reason: str | None = None
     vat_by_rate: dict[Decimal, Decimal] | None = None
     currency: str = "CZK"  # a credit account's top-up request may be in EUR (billing/credit/)
+    # False: the document's credit is not applied to open invoices here (the caller moves it
+    # elsewhere: a prepaid service's unused days go back to the credit, billing/credit/early_end.py)
+    settle: bool = True
 
 
 def issue_invoice(
@@ -115,6 +118,13 @@ def issue_invoice(
             raise InvoicingError("a credit note must have a negative total")
     elif doc.total <= 0:
         raise InvoicingError("an invoice must have a positive total")
+    if options.currency != "CZK" and options.kind != "advance" and options.number is None:
+        # a tax document in a foreign currency states its VAT in CZK at the ČNB rate of
+        # its DUZP (billing/rates.py): without that rate it is not issued
+        from billing.rates import require_rate
+
+        require_rate(session, options.currency, options.taxable_date or issued,
+                     f"a tax document ({options.kind})")
 
     number = options.number or next_number(
         session, issued.year, supplier.invoice_number_format
@@ -177,8 +187,9 @@ def issue_invoice(
     session.add(invoice)
     session.flush()
     ledger.post_invoice(session, invoice, options.actor, credit_line=options.credit_line)
-    directed = {("cn", invoice.id): options.corrects.id} if options.corrects else {}
-    settle(session, [customer.id], directed, actor=options.actor)
+    if options.settle:
+        directed = {("cn", invoice.id): options.corrects.id} if options.corrects else {}
+        settle(session, [customer.id], directed, actor=options.actor)
     audit.record(
         session,
         "invoice.issued",
@@ -200,6 +211,7 @@ def issue_credit_note(
     issue_date: date | None = None,
     actor: str = "system",
     vat_by_rate: dict[Decimal, Decimal] | None = None,
+    settle: bool = True,
 ) -> Invoice:
     """A corrective tax document (opravný daňový doklad) for ``invoice``.
 
@@ -237,6 +249,8 @@ def issue_credit_note(
             actor=actor,
             correction_reason=reason,
             vat_by_rate=vat_by_rate,
+            settle=settle,
+            currency=getattr(invoice, "currency", None) or "CZK",
         ),
         contract=contract,
     )
@@ -337,6 +351,7 @@ def credit_invoice(
     *,
     issue_date: date | None = None,
     actor: str = "system",
+    settle: bool = True,
 ) -> Invoice:
     """A credit note for some or all lines of ``invoice`` (whole lines, a number of units,
     or part of a line's amount), with its reason. Refused, writing nothing: a credit note or
@@ -395,5 +410,5 @@ def credit_invoice(
                                    line.vat_rate, "", line.service_id, line.id))
     return issue_credit_note(
         session, invoice, lines, supplier, reason, issue_date=issue_date, actor=actor,
-        vat_by_rate=_difference_vat(session, invoice, lines, includes_vat),
+        vat_by_rate=_difference_vat(session, invoice, lines, includes_vat), settle=settle,
     )

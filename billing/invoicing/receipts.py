@@ -11,10 +11,15 @@ The VAT of a payment that covers only part of an advance is split over the advan
 in proportion to their totals (the last rate takes the rounding rest), and computed from
 the gross amount per rate as § 37 wants. Receipts have their own number series
 (``DP`` + year + 6 digits).
+
+A payment on an advance in a foreign currency (a EUR credit account's top-up) gets its
+receipt once the ČNB rate of the day it came is stored (billing/rates.py: the
+receipt states its VAT in CZK too); until then it waits (:func:`waiting_for_rate`).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -32,10 +37,12 @@ from billing.models import (
     TaxReceipt,
     TaxReceiptVat,
 )
+from billing.rates import rate_for
 from core import audit
 from core.clock import today
 from core.errors import Conflict
 
+log = logging.getLogger(__name__)
 PREFIX = "DP"
 SERIAL_DIGITS = 6
 
@@ -79,6 +86,12 @@ def issue_receipts(session: Session, on: date | None = None, actor: str = "syste
     series = lock_series(session, f"receipt-{on.year}")
     issued = []
     for allocation, advance, received_on in pending(session):
+        if advance.currency != "CZK" and rate_for(session, advance.currency, received_on) is None:
+            # its VAT must be stated in CZK at the ČNB rate of the day the payment came
+            # (billing/rates.py): it waits until that rate is imported
+            log.warning("receipt for %s waits for the ČNB %s rate of %s", advance.number,
+                        advance.currency, received_on)
+            continue
         if series.last_value + 1 >= 10**SERIAL_DIGITS:
             raise ReceiptError(f"the receipt series of {on.year} is full")
         series.last_value += 1
@@ -110,6 +123,14 @@ def issue_receipts(session: Session, on: date | None = None, actor: str = "syste
         issued.append(receipt)
     session.flush()
     return issued
+
+
+def waiting_for_rate(session: Session) -> list[tuple[str, str, date]]:
+    """(advance number, currency, day received) of payments whose receipt waits for a ČNB
+    rate."""
+    return [(advance.number, advance.currency, received_on)
+            for _allocation, advance, received_on in pending(session)
+            if advance.currency != "CZK" and rate_for(session, advance.currency, received_on) is None]
 
 
 def receipts_for(session: Session, customer_id: int, advance_invoice_id: int) -> list[TaxReceipt]:

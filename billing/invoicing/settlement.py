@@ -12,9 +12,14 @@ haléř (no VAT is recomputed from a difference). So:
   (prepaid credit; the settlement applies it to their next invoices like a credit note's);
 * supply = advances: the total is zero and nothing moves but the revenue and VAT.
 
-Only advances whose request is fully paid and whose every payment has its receipt are
-deducted (a partly paid request is still being paid: it waits); a receipt is deducted once
-(``advance_deduction.receipt_id`` is UNIQUE).
+Only advances whose every payment has its receipt are deducted; a receipt is deducted once
+(``advance_deduction.receipt_id`` is UNIQUE). The monthly run settles only fully paid
+requests (a partly paid one is still being paid: it waits). A final invoice issued for a
+supply that has happened (:func:`issue_final_invoice`) also takes a **partly paid** request:
+it deducts exactly the receipts of what was received (per rate, § 28 ZDPH: one receipt per
+payment), and the request's unpaid rest is closed by the final invoice (an allocation whose
+source is the final invoice, ``allocation.credit_note_id``), so the customer owes the rest
+once, on the final invoice (supply minus what was paid), not on the request too.
 
 Ledger (one ``invoice`` transaction, :func:`billing.ledger.postings.post_final_invoice`):
 revenue ``-supply net``, output VAT ``-supply VAT``, advances ``+advances paid`` (the advance
@@ -46,6 +51,7 @@ from billing.ledger import postings
 from billing.ledger.balances import paid_amounts
 from billing.models import (
     AdvanceDeduction,
+    Allocation,
     Customer,
     Invoice,
     InvoiceKind,
@@ -129,7 +135,8 @@ def deducted_receipt_ids(session: Session, receipt_ids: Iterable[int]) -> set[in
         select(AdvanceDeduction.receipt_id).where(AdvanceDeduction.receipt_id.in_(ids))))
 
 
-def settleable_advances(session: Session, customer_ids: Iterable[int] | None = None) -> list[Invoice]:
+def settleable_advances(session: Session, customer_ids: Iterable[int] | None = None, *,
+                        partly_paid: bool = False) -> list[Invoice]:
     """Advance invoices fully paid, every payment with its receipt, none deducted yet
     (oldest first)."""
     query = (
@@ -141,7 +148,8 @@ def settleable_advances(session: Session, customer_ids: Iterable[int] | None = N
     if customer_ids is not None:
         query = query.where(Invoice.customer_id.in_(list(customer_ids)))
     advances = list(session.scalars(query))
-    return [a for a in advances if _refusal(session, a, None, check_deducted=False) is None]
+    return [a for a in advances
+            if _refusal(session, a, None, check_deducted=False, partly_paid=partly_paid) is None]
 
 
 def _receipts(session: Session, advance: Invoice) -> list[TaxReceipt]:
@@ -150,19 +158,21 @@ def _receipts(session: Session, advance: Invoice) -> list[TaxReceipt]:
 
 
 def _refusal(session: Session, advance: Invoice, customer_id: int | None, *,
-             check_deducted: bool = True) -> str | None:
+             check_deducted: bool = True, partly_paid: bool = False) -> str | None:
     if advance.kind != InvoiceKind.ADVANCE:
         return f"{advance.number} is not an advance invoice"
     if customer_id is not None and advance.customer_id != customer_id:
         return f"advance invoice {advance.number} is another customer's"
     paid = paid_amounts(session, [advance.id]).get(advance.id, ZERO)
-    if paid < advance.total:
+    if paid <= ZERO:
+        return f"advance invoice {advance.number} is not paid at all: there is nothing to deduct"
+    if paid < advance.total and not partly_paid:
         return f"advance invoice {advance.number} is not fully paid ({paid} of {advance.total})"
     receipts = _receipts(session, advance)
     received = sum((r.total for r in receipts), ZERO)
-    if received != advance.total:
+    if received != paid:
         return (f"advance invoice {advance.number}: tax documents for {received} of "
-                f"{advance.total} received (issue the missing ones first)")
+                f"{paid} received (issue the missing ones first)")
     if check_deducted and deducted_receipt_ids(session, (r.id for r in receipts)):
         return f"advance invoice {advance.number} is already settled"
     return None
@@ -186,8 +196,10 @@ def issue_final_invoice(
     advances: Sequence[Invoice],
     options: FinalOptions = FinalOptions(),
 ) -> Invoice:
-    """Issue the final invoice for a supply, deducting ``advances`` (fully paid advance
-    invoices of ``customer``); post it and settle it. Refuses before writing anything."""
+    """Issue the final invoice for a supply, deducting ``advances`` (paid advance invoices of
+    ``customer``, wholly or in part: the receipts of what was received are deducted and a
+    partly paid request's unpaid rest is closed by this invoice); post it and settle it.
+    Refuses before writing anything."""
     if not supply_lines:
         raise InvoicingError("a final invoice needs the supply's lines")
     if not advances:
@@ -195,9 +207,12 @@ def issue_final_invoice(
     if len({a.id for a in advances}) != len(advances):
         raise SettlementError("an advance is given twice")
     for advance in advances:
-        if (reason := _refusal(session, advance, customer.id)) is not None:
+        if (reason := _refusal(session, advance, customer.id, partly_paid=True)) is not None:
             raise SettlementError(reason)
     receipts = [r for advance in advances for r in _receipts(session, advance)]
+    paid = paid_amounts(session, [a.id for a in advances])
+    rests = [(a, a.total - paid.get(a.id, ZERO)) for a in advances
+             if a.total - paid.get(a.id, ZERO) > ZERO]
     doc = compute_final(supply_lines, options.prices_include_vat, receipts)
 
     issued = options.issue_date or today()
@@ -255,7 +270,16 @@ def issue_final_invoice(
     postings.post_final_invoice(
         session, invoice, supply_net=sum((cl.net for cl in doc.supply), ZERO),
         supply_vat=sum((cl.vat for cl in doc.supply), ZERO),
-        advances_total=doc.advances_total, actor=options.actor)
+        advances_total=doc.advances_total, actor=options.actor,
+        closed_rest=sum((rest for _, rest in rests), ZERO))
+    if rests:  # the partly paid requests' unpaid rest is closed by this invoice
+        closing = [Allocation(invoice_id=a.id, credit_note_id=invoice.id, amount=rest)
+                   for a, rest in rests]
+        session.add_all(closing)
+        session.flush()
+        postings.post_allocations(session, [
+            {"id": c.id, "customer_id": customer.id, "invoice_id": c.invoice_id,
+             "amount": c.amount} for c in closing], options.actor)
     settle(session, [customer.id], {}, actor=options.actor)
     audit.record(
         session, "invoice.issued", actor=options.actor, customer_id=customer.id,
@@ -263,7 +287,8 @@ def issue_final_invoice(
         details={"kind": "final", "total": str(invoice.total),
                  "advances": [a.number for a in advances],
                  "receipts": [r.number for r in receipts],
-                 "deducted": str(doc.advances_total)},
+                 "deducted": str(doc.advances_total),
+                 "closed_unpaid": {a.number: str(rest) for a, rest in rests}},
     )
     return invoice
 

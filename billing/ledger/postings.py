@@ -240,17 +240,27 @@ def post_invoice(session: Session, invoice: Invoice, actor: str = "system",
 
 
 def post_final_invoice(session: Session, invoice: Invoice, *, supply_net: Decimal,
-                       supply_vat: Decimal, advances_total: Decimal, actor: str = "system") -> int:
+                       supply_vat: Decimal, advances_total: Decimal, actor: str = "system",
+                       closed_rest: Decimal = Decimal("0.00")) -> int:
     """A final invoice that deducts advances (billing.invoicing.settlement): revenue and VAT
     of the whole supply, the paid advances (their gross ``advances_total``) leave the
     advances account, and the difference (``invoice.total``, supply minus advances) is owed
-    (receivable ``+``) or, when negative, becomes the customer's credit (prepaid credit)."""
+    (receivable ``+``) or, when negative, becomes the customer's credit (prepaid credit).
+
+    ``closed_rest``: the unpaid rest of partly paid requests that this invoice closes; it
+    leaves the advances account too and waits on the prepaid credit for the closing
+    allocations (prepaid credit -> receivable of the requests), which the caller posts."""
     c = invoice.customer_id
     side = A.RECEIVABLE if invoice.total >= 0 else A.PREPAID_CREDIT
     legs = [(account_key(side, c), invoice.total),
-            (account_key(A.ADVANCES), _money(advances_total)),
+            (account_key(A.ADVANCES), _money(advances_total) + _money(closed_rest)),
             (account_key(A.REVENUE), -_money(supply_net)),
             (account_key(A.OUTPUT_VAT), -_money(supply_vat))]
+    if closed_rest:
+        if side == A.PREPAID_CREDIT:  # one leg per account
+            legs[0] = (legs[0][0], invoice.total - _money(closed_rest))
+        else:
+            legs.append((account_key(A.PREPAID_CREDIT, c), -_money(closed_rest)))
     return record(session, [Posting(
         TK.INVOICE, legs, booked_on=invoice.issue_date, actor=actor,
         description=f"Faktura {invoice.number} (vyúčtování záloh)", customer_id=c,

@@ -70,6 +70,7 @@ class TransactionKind(enum.StrEnum):
     CREDIT_TOPUP = "credit_topup"  # a received top-up payment's base booked to the credit
     CREDIT_PAYMENT = "credit_payment"  # a payment request paid from the credit
     CREDIT_REFUND = "credit_refund"  # unused credit to be returned (closing)
+    CREDIT_RETURN = "credit_return"  # a prepaid service's unused days back to the credit
 
 
 class LedgerAccount(Base):

@@ -20,6 +20,7 @@ from enforcement.models import CaseState, EnforcementCase
 ACCEPT = "accept"  # HTTP 200: FreeRADIUS goes on with pap/chap
 REJECT = "reject"  # HTTP 401: Access-Reject whatever the password
 NOTFOUND = "notfound"  # HTTP 404: no such user / service not active: rejected by the site
+EXPIRED = "expired"  # Answer.state of a prepaid service that ran out unrenewed (enforcement/expiry.py)
 
 BLOCKED_MODES = ("walled-garden", "reject")
 
@@ -80,6 +81,7 @@ def _lookup_statement():
             Service.upload_kbps,
             Service.valid_from,
             Service.valid_to,
+            Service.expires_on,
             first_address,
             EnforcementCase.state,
         )
@@ -104,16 +106,25 @@ def answer_for(
     Session or a plain, even autocommit, Connection will do).
 
     Unknown users, services not active on ``on`` (ended, or not started yet) and services
-    without a PPPoE password are ``notfound``. A disconnected customer is either let in
+    without a PPPoE password are ``notfound``. A disconnected customer, and a prepaid service
+    that expired unrenewed (``valid_to`` = ``expires_on``, state ``expired``), is either let in
     with ``Mikrotik-Address-List = blocked`` (walled garden: the router lets them reach only
     the client zone and the payment instructions) or rejected, by ``lists.blocked_mode``.
     """
     row = _lookup(db, username) if username else None
     if row is None:
         return Answer(NOTFOUND)
-    password, down, up, valid_from, valid_to, address, state = row
+    password, down, up, valid_from, valid_to, expires_on, address, state = row
     state = state or CaseState.OK
-    if not password or valid_from > on or (valid_to is not None and valid_to < on):
+    if (expires_on is not None and valid_to == expires_on and valid_to < on and password
+            and valid_from <= on):
+        # a prepaid service that ran out unrenewed: blocked as a disconnection is (walled
+        # garden: the customer reaches the client zone and renews), not "no such user"
+        state = EXPIRED
+        if lists.blocked_mode == "reject":
+            return Answer(REJECT, reply={"Reply-Message": "Service expired, renew it in the client zone"},
+                          state=state)
+    elif not password or valid_from > on or (valid_to is not None and valid_to < on):
         return Answer(NOTFOUND, state=state)
     if state == CaseState.DISCONNECTED and lists.blocked_mode == "reject":
         return Answer(REJECT, reply={"Reply-Message": "Service suspended for unpaid invoices"},
@@ -128,6 +139,6 @@ def answer_for(
         reply["Mikrotik-Rate-Limit"] = limit
     if state == CaseState.WARNED:
         reply["Mikrotik-Address-List"] = lists.warned
-    elif state == CaseState.DISCONNECTED:
+    elif state in (CaseState.DISCONNECTED, EXPIRED):
         reply["Mikrotik-Address-List"] = lists.blocked
     return Answer(ACCEPT, control={"Cleartext-Password": password}, reply=reply, state=state)

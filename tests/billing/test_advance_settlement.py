@@ -89,6 +89,22 @@ CASES = [
      {21: ("0.00", "0.00"), 12: ("-500.00", "-60.00")}, "-560.00"),
     ("supply priced without VAT", [("1000.00", 21)], True, [([("605.00", 21)], ["605.00"])],
      {21: ("500.00", "105.00")}, "605.00"),
+    # partly paid advances (§ 28 ZDPH: a receipt for what was received; the final invoice
+    # deducts exactly that, per rate, and the unpaid rest is owed on the final invoice only)
+    ("partly paid, 21 %", [("1210.00", 21)], False, [([("1210.00", 21)], ["605.00"])],
+     {21: ("500.00", "105.00")}, "605.00"),
+    ("partly paid, 21 % and 12 % split by the recap", [("1210.00", 21), ("112.00", 12)], False,
+     [([("1210.00", 21), ("112.00", 12)], ["1000.00"])],
+     {21: ("243.57", "51.15"), 12: ("24.36", "2.92")}, "322.00"),
+    ("partly paid in two payments", [("2420.00", 21)], False,
+     [([("2420.00", 21)], ["1000.00", "210.00"])],
+     {21: ("1000.00", "210.00")}, "1210.00"),
+    ("partly paid, supply smaller than received", [("500.00", 21)], False,
+     [([("1210.00", 21)], ["605.00"])],
+     {21: ("-86.78", "-18.22")}, "-105.00"),
+    ("one paid and one partly paid advance", [("2420.00", 21)], False,
+     [([("1210.00", 21)], ["1210.00"]), ([("1210.00", 21)], ["0.01"])],
+     {21: ("999.99", "210.00")}, "1209.99"),
 ]
 
 
@@ -105,7 +121,9 @@ def test_final_invoice_is_supply_minus_advances_to_the_haler(
             pay(session, adv, amount)
         paid_advances.append(adv)
     issue_receipts(session)
-    assert customer_balance(session, customer.id) == D("0.00")
+    unpaid = sum((D(sum(D(g) for g, _ in spec)) - sum((D(p) for p in payments), D("0"))
+                  for spec, payments in advances), D("0.00"))
+    assert customer_balance(session, customer.id) == -unpaid  # a partly paid request is owed
     final = issue_final_invoice(session, customer, lines_of(supply), supplier, paid_advances,
                                 FinalOptions(prices_include_vat=not net_prices))
     recap = {int(r.rate): (r.base, r.vat) for r in final.vat_recap}
@@ -128,6 +146,11 @@ def test_final_invoice_is_supply_minus_advances_to_the_haler(
     assert customer_balance(session, customer.id) == -final.total
     owed = sum((s.open_amount for s in open_invoices(session, customer.id, today())), D("0"))
     assert owed == max(final.total, D("0.00"))
+    # each receipt covers what its payment brought, no more (§ 28: one per payment)
+    assert sorted(r.total for r in receipts) == sorted(
+        D(p) for _, payments in advances for p in payments)
+    # the ledger's advances account no longer holds these requests
+    assert account_balance(session, "advances") == D("0.00")
 
 
 def test_overpaid_advance_credit_pays_the_next_invoice(session, make_customer, supplier):
@@ -150,13 +173,18 @@ def test_refusals_write_nothing(session, make_customer, supplier):
     pay(session, partly, "400.00")
     theirs = advance(session, other, supplier, [("500.00", 21)])
     pay(session, theirs, "500.00")
+    unpaid = advance(session, customer, supplier, [("300.00", 21)])
     issue_receipts(session)
+    no_receipt = advance(session, customer, supplier, [("200.00", 21)])
+    pay(session, no_receipt, "50.00")  # its receipt is not issued yet
     before = session.scalar(select(func.count()).select_from(LedgerLeg))
-    for advances, message in (([partly], "not fully paid"), ([theirs], "another customer's")):
+    for advances, message in (([unpaid], "not paid at all"), ([theirs], "another customer's"),
+                              ([no_receipt], "tax documents for 0.00 of 50.00")):
         with pytest.raises(SettlementError, match=message):
             issue_final_invoice(session, customer, lines_of([("1000.00", 21)]), supplier, advances)
     assert session.scalar(select(func.count()).select_from(LedgerLeg)) == before
-    assert settleable_advances(session, [customer.id]) == []
+    assert settleable_advances(session, [customer.id]) == []  # the run waits for full payment
+    assert settleable_advances(session, [customer.id], partly_paid=True) == [partly]
     ok = advance(session, customer, supplier, [("100.00", 21)])
     pay(session, ok, "100.00")
     issue_receipts(session)

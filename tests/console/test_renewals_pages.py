@@ -171,3 +171,48 @@ def test_a_renewal_by_transfer_waits_for_its_invoice(console_client, session, ma
     assert again.status_code == 409  # ordered already: refused by the door
     _fresh(session)
     assert session.scalar(select(func.count()).select_from(RenewalOrder)) == 1
+
+
+def test_a_support_operator_switches_auto_renew_by_kind_on_the_card(console_client, session,
+                                                                     make_customer):
+    """The per-customer "renew automatically by kind" the zone has, on the customer card
+    (support and admin; audited with the operator); billing and readonly only see it."""
+    from billing.credit.renewals import auto_renews
+    from billing.models import CreditServiceSettings
+
+    customer, service = _prepaid(session, make_customer, "5411")
+    client = console_client("support")
+    card = client.get(f"/console/customers/{customer.id}").get_data(as_text=True)
+    assert "Renew automatically from credit, by kind of service" in card
+    r = client.post(f"/console/customers/{customer.id}/renewals/kinds",
+                    data={"kind": ["other", "internet"], "back": "card"})
+    assert r.status_code == 302 and f"/console/customers/{customer.id}" in r.headers["Location"]
+    _fresh(session)
+    assert session.get(CreditServiceSettings, customer.id).auto_renew_kinds == "internet,other"
+    assert auto_renews(session, session.get(Service, service.id))  # follows its kind now
+    event = session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "credit.auto_renew_kinds",
+        AuditEvent.customer_id == customer.id)).one()
+    assert (event.actor, event.old_value, event.new_value) == (
+        "operator:" + client.operator.login, "", "internet,other")
+    card = client.get(f"/console/customers/{customer.id}").get_data(as_text=True)
+    assert 'name="kind" value="other" checked' in card
+    assert 'name="kind" value="voip" checked' not in card
+    # all off again from the renewals page
+    client.post(f"/console/customers/{customer.id}/renewals/kinds", data={})
+    _fresh(session)
+    assert session.get(CreditServiceSettings, customer.id).auto_renew_kinds == ""
+    # a kind that does not exist: refused, nothing changes
+    r = client.post(f"/console/customers/{customer.id}/renewals/kinds", data={"kind": "tv"})
+    assert r.status_code == 422
+    # billing and readonly: 403, nothing changes; they see the setting, disabled
+    for role in ("billing", "readonly"):
+        other = console_client(role)
+        assert other.post(f"/console/customers/{customer.id}/renewals/kinds",
+                          data={"kind": "voip"}).status_code == 403
+        page = other.get(f"/console/customers/{customer.id}").get_data(as_text=True)
+        assert 'value="voip" disabled' in page
+    _fresh(session)
+    assert session.get(CreditServiceSettings, customer.id).auto_renew_kinds == ""
+    assert session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "credit.auto_renew_kinds")) == 2
