@@ -1,7 +1,7 @@
 """Benchmark: FastAGI call authorization (issue 15 item 9) on PostgreSQL.
 
     .venv/bin/python bench/agi.py [--lines 2000] [--prefixes 5000] [--requests 20000]
-        [--concurrency 16 | --rate 2000] [--workers 1] [--url postgresql://postgres@127.0.0.1:5432/test]
+        [--concurrency 16 | --rate 2000] [--workers 1] [--db-connections 2] [--url postgresql://postgres@127.0.0.1:5432/test]
 
 A scratch schema (created here, migrated with core.schema.upgrade, dropped at the end) with
 L VoIP lines, each with an opening credit (a ledger posting) and 1-5 past call charges, and a
@@ -150,13 +150,14 @@ def backend_pids(url: str) -> list[int]:
     return pids
 
 
-def server_process(url: str, port: int, reuse: bool, ready) -> None:
+def server_process(url: str, port: int, reuse: bool, ready, db_connections: int | None = None) -> None:
     from core.db import make_engine, make_session_factory
     from voip.agi import engine_options, serve
 
     url += "&application_name=bench-agi"
     sessions = make_session_factory(make_engine(url, **engine_options(url)))
-    serve(sessions, "127.0.0.1", port, reuse_port=reuse, ready=lambda _p: ready.set())
+    extra = {} if db_connections is None else {"db_connections": db_connections}
+    serve(sessions, "127.0.0.1", port, reuse_port=reuse, ready=lambda _p: ready.set(), **extra)
 
 
 class _Asterisk(asyncio.Protocol):
@@ -280,6 +281,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--db-connections", type=int, default=None,
+                        help="PostgreSQL connections per server process (default: voip.agi's)")
     parser.add_argument("--rate", type=float, default=0.0,
                         help="open loop: start calls at this many per second (as a PBX sends "
                              "them) instead of --concurrency back to back; latency counts from "
@@ -295,7 +298,7 @@ def main() -> int:
     try:
         for _ in range(args.workers):
             ready = ctx.Event()
-            proc = ctx.Process(target=server_process, args=(url, port, args.workers > 1, ready))
+            proc = ctx.Process(target=server_process, args=(url, port, args.workers > 1, ready, args.db_connections))
             proc.start()
             assert ready.wait(30), "the AGI server did not start"
             servers.append(proc)

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 SCRIPT = "authorize"
 MAX_ENV_LINES = 200
 READ_TIMEOUT = 5.0
+DB_CONNECTIONS = 2  # PostgreSQL connections per process, each with one statement in flight
 
 
 def parse_env(lines: list[str]) -> dict[str, str]:
@@ -154,18 +155,21 @@ def _resolve(pairs) -> None:
 
 
 class _PgBatcher:
-    """PostgreSQL in the event loop: one psycopg async connection (autocommit), one statement
-    in flight at a time (prepared on first use: voip.authorize.LINES_SQL_PG); every request
-    that arrives meanwhile waits and the next statement answers all of them. No thread: a
-    request costs no hand-over between threads, only the round trip to the database."""
+    """PostgreSQL in the event loop: up to ``connections`` psycopg async connections
+    (autocommit), each with one statement in flight (prepared on first use:
+    voip.authorize.LINES_SQL_PG). A request goes out at once on a free connection; the
+    requests that arrive while all are busy wait and the next free one answers all of them
+    with one statement. No thread: a request costs no hand-over between threads, only the
+    round trip to the database."""
 
-    def __init__(self, engine, authorizer: Authorizer, sessions: Callable[[], Session]):
+    def __init__(self, engine, authorizer: Authorizer, sessions: Callable[[], Session],
+                 connections: int = 2):
         self.connect_args = {k: v for k, v in engine.dialect.create_connect_args(engine.url)[1].items()
                              if k != "context"}
-        self.authorizer, self.sessions = authorizer, sessions
+        self.authorizer, self.sessions, self.size = authorizer, sessions, connections
         self.pending: list[tuple[tuple[str, str], Callable[[Decision], None]]] = []
-        self.running = False
-        self.connection = None
+        self.busy = 0  # connections with a statement in flight (or about to send one)
+        self.free: list = []  # open connections not in use
 
     def submit(self, caller: str, destination: str, done: Callable[[Decision], None]) -> None:
         parsed = self.authorizer.parse(caller, destination)
@@ -173,32 +177,42 @@ class _PgBatcher:
             done(parsed)
             return
         self.pending.append((parsed, done))
-        if not self.running:  # started on the next turn of the loop: arrivals of this one join
-            self.running = True
-            asyncio.get_running_loop().create_task(self._run())
+        if self.busy < self.size:  # runs on the next turn of the loop: arrivals of this one join
+            self.busy += 1
+            asyncio.get_running_loop().create_task(self._serve())
 
-    async def _run(self) -> None:
+    async def _serve(self) -> None:
+        """Answer what waits, batch after batch, on one connection; give it back when done."""
+        connection = self.free.pop() if self.free else None
         try:
             while self.pending:
                 batch, self.pending = self.pending, []
                 try:
-                    decisions = await self._decide([parsed for parsed, _ in batch])
+                    if connection is None or connection.closed:
+                        connection = await self._connect()
+                    decisions = await self._decide(connection, [parsed for parsed, _ in batch])
                 except Exception:  # noqa: BLE001 - a broken database must not kill the server
                     log.exception("AGI authorization failed")
                     decisions = [Decision(False, 0, "error")] * len(batch)
-                    await self._drop()
+                    if connection is not None:
+                        with suppress(Exception):
+                            await connection.close()
+                    connection = None
                 for (_, done), decision in zip(batch, decisions, strict=True):
                     done(decision)
         finally:
-            self.running = False
+            self.busy -= 1
+            if connection is not None and not connection.closed:
+                self.free.append(connection)
 
-    async def _decide(self, parsed: list[tuple[str, str]]) -> list[Decision]:
+    async def _connect(self):
         import psycopg
 
-        if self.connection is None or self.connection.closed:
-            self.connection = await psycopg.AsyncConnection.connect(autocommit=True, **self.connect_args)
+        return await psycopg.AsyncConnection.connect(autocommit=True, **self.connect_args)
+
+    async def _decide(self, connection, parsed: list[tuple[str, str]]) -> list[Decision]:
         numbers = sorted({line for line, _ in parsed})
-        cursor = await self.connection.execute(LINES_SQL_PG, {"numbers": numbers, "day": today()},
+        cursor = await connection.execute(LINES_SQL_PG, {"numbers": numbers, "day": today()},
                                                prepare=True)
         rows = await cursor.fetchall()
         version = version_of(rows)
@@ -216,21 +230,16 @@ class _PgBatcher:
         finally:
             session.close()
 
-    async def _drop(self) -> None:
-        connection, self.connection = self.connection, None
-        if connection is not None:
-            with suppress(Exception):
-                await connection.close()
-
 
 class AgiServer:
     """The FastAGI handler over a session factory (``sessions()`` -> Session)."""
 
     def __init__(self, sessions: Callable[[], Session], authorizer: Authorizer | None = None,
-                 read_timeout: float = READ_TIMEOUT):
+                 read_timeout: float = READ_TIMEOUT, db_connections: int = DB_CONNECTIONS):
         self.sessions = sessions
         self.authorizer = authorizer or Authorizer()
         self.read_timeout = read_timeout
+        self.db_connections = db_connections
         self.served = 0
         self._batcher: _Batcher | _PgBatcher | None = None
 
@@ -253,7 +262,7 @@ class AgiServer:
     def _make_batcher(self) -> _Batcher | _PgBatcher:
         engine = self.sessions.kw.get("bind") if hasattr(self.sessions, "kw") else None
         if engine is not None and engine.dialect.name == "postgresql":
-            return _PgBatcher(engine, self.authorizer, self.sessions)
+            return _PgBatcher(engine, self.authorizer, self.sessions, self.db_connections)
         return _Batcher(self.sessions, self.authorizer, asyncio.get_running_loop())
 
     def submit(self, env: dict[str, str], done: Callable[[Decision], None]) -> None:
@@ -271,8 +280,16 @@ class AgiServer:
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False) -> asyncio.Server:
         loop = asyncio.get_running_loop()
-        return await loop.create_server(lambda: _AgiProtocol(self), host, port,
-                                        reuse_port=reuse_port, backlog=1024)
+        server = await loop.create_server(lambda: _AgiProtocol(self), host, port,
+                                          reuse_port=reuse_port, backlog=1024)
+        if hasattr(socket, "TCP_DEFER_ACCEPT"):  # Linux: wake up once the environment comes,
+            for listening in server.sockets:    # not once for the connection and again for it
+                with suppress(OSError):
+                    listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
+        return server
+
+
+_CORK = getattr(socket, "TCP_CORK", None)  # Linux
 
 
 class _AgiProtocol(asyncio.Protocol):
@@ -293,6 +310,9 @@ class _AgiProtocol(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         self.timer = asyncio.get_running_loop().call_later(self.server.read_timeout, transport.close)
+        if _CORK is not None:  # the command and the end of the stream in one segment: Asterisk
+            with suppress(OSError):  # wakes once for both (without: half the time twice)
+                transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, _CORK, 1)
 
     def connection_lost(self, exc) -> None:
         if self.timer is not None:
@@ -336,9 +356,9 @@ class _AgiProtocol(asyncio.Protocol):
 
 def serve(sessions: Callable[[], Session], host: str, port: int, *,
           authorizer: Authorizer | None = None, reuse_port: bool = False,
-          ready: Callable[[int], None] | None = None) -> None:
+          ready: Callable[[int], None] | None = None, db_connections: int = DB_CONNECTIONS) -> None:
     """Run the server until interrupted; ``ready(port)`` once it listens."""
-    server = AgiServer(sessions, authorizer)
+    server = AgiServer(sessions, authorizer, db_connections=db_connections)
 
     async def main() -> None:
         listening = await server.start(host, port, reuse_port=reuse_port)
