@@ -168,12 +168,13 @@ class _Asterisk(asyncio.Protocol):
     returns. So a server pipelining commands and waiting for their answers would hang here
     too. ``SET VARIABLE ARRAY(A,B) "x,y"`` sets A and B."""
 
-    def __init__(self, env: bytes, done: asyncio.Future):
+    def __init__(self, env: tuple[bytes, bytes], done: asyncio.Future):
         self.env, self.done, self.buffer, self.auth = env, done, b"", ""
 
     def connection_made(self, transport) -> None:
         self.transport = transport
-        transport.write(self.env)
+        for part in self.env:  # as Asterisk sends it (see one_session)
+            transport.write(part)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -205,10 +206,18 @@ class _Asterisk(asyncio.Protocol):
 
 async def one_session(port: int, caller: str, destination: str) -> tuple[float, str]:
     loop = asyncio.get_running_loop()
-    env = (f"agi_network: yes\nagi_network_script: authorize\n"
-           f"agi_request: agi://127.0.0.1:{port}/authorize\nagi_channel: PJSIP/x-1\n"
-           f"agi_callerid: {caller}\nagi_extension: {destination}\n"
-           f"agi_arg_1: {destination}\nagi_arg_2: {caller}\n\n").encode()
+    # Asterisk's whole environment (launch_netscript, then setup_env: a write per line on a
+    # socket without TCP_NODELAY, so Nagle sends the first line alone and the rest together
+    # once it is acknowledged): two segments
+    env = (b"agi_network: yes\n", (
+        f"agi_network_script: authorize\nagi_request: agi://127.0.0.1:{port}/authorize\n"
+        f"agi_channel: PJSIP/{caller[-4:]}-0000{destination[-4:]}\nagi_language: cs\n"
+        f"agi_type: PJSIP\nagi_uniqueid: 1765000000.{destination[-5:]}\nagi_version: 20.5.0\n"
+        f"agi_callerid: {caller}\nagi_calleridname: Linka\nagi_callingpres: 0\n"
+        f"agi_callingani2: 0\nagi_callington: 0\nagi_callingtns: 0\nagi_dnid: {destination}\n"
+        f"agi_rdnis: unknown\nagi_context: ispzone-outbound\nagi_extension: {destination}\n"
+        f"agi_priority: 2\nagi_enhanced: 0.0\nagi_accountcode: \nagi_threadid: 140234567890\n"
+        f"agi_arg_1: {destination}\nagi_arg_2: {caller}\n\n").encode())
     t0 = time.perf_counter()
     done = loop.create_future()
     await loop.create_connection(lambda: _Asterisk(env, done), "127.0.0.1", port)

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 SCRIPT = "authorize"
 MAX_ENV_LINES = 200
 READ_TIMEOUT = 5.0
-DB_CONNECTIONS = 2  # PostgreSQL connections per process, each with one statement in flight
+DB_CONNECTIONS = 1  # PostgreSQL connections per process, each with one statement in flight
 
 
 def parse_env(lines: list[str]) -> dict[str, str]:
@@ -65,6 +65,23 @@ def parse_env(lines: list[str]) -> dict[str, str]:
         key, sep, value = line.partition(":")
         if sep and key.startswith("agi_"):
             env[key[4:].strip()] = value.strip()
+    return env
+
+
+_NEEDED = tuple((name, f"\nagi_{name}:".encode())
+                for name in ("network_script", "request", "arg_1", "arg_2", "callerid", "extension"))
+
+
+def needed_env(block: bytes) -> dict[str, str]:
+    """The variables the answer needs, from the environment block (bytes, up to the empty
+    line), as ``parse_env`` gives them, without splitting the 20-odd other lines."""
+    text = b"\n" + block + b"\n"
+    env = {}
+    for name, key in _NEEDED:
+        at = text.find(key)
+        if at >= 0:
+            start = at + len(key)
+            env[name] = text[start:text.index(b"\n", start)].strip().decode("utf-8", "replace")
     return env
 
 
@@ -329,8 +346,7 @@ class _AgiProtocol(asyncio.Protocol):
                 return
             self.buffer = text[end + 2:]
             self.asked = True
-            lines = text[:end].decode("utf-8", "replace").split("\n")
-            self.server.submit(parse_env(lines), self._decided)
+            self.server.submit(needed_env(text[:end]), self._decided)
             return
         if not self.sent or b"\n" not in self.buffer:
             return  # still deciding (nothing should come yet), or the answer is not complete

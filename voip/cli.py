@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
 @click.option("--port", default=4573, show_default=True, type=int, help="TCP port (FastAGI's is 4573).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes listening on the port together (SO_REUSEPORT).")
-@click.option("--db-connections", default=2, show_default=True, type=click.IntRange(1, 16),
+@click.option("--db-connections", default=1, show_default=True, type=click.IntRange(1, 16),
               help="PostgreSQL connections per process, each with one statement in flight.")
 @with_appcontext
 def agi(host: str, port: int, workers: int, db_connections: int) -> None:
