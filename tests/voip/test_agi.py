@@ -29,9 +29,9 @@ from .conftest import TARIFF_CSV
 D = Decimal
 
 
-@pytest.fixture
-def agi_server(engine):
-    """A FastAGI server on a free port in a thread of its own; yields its port."""
+@contextlib.contextmanager
+def running_server(engine):
+    """A FastAGI server over ``engine`` on a free port in a thread of its own; yields its port."""
     server = AgiServer(make_session_factory(engine), Authorizer())
     loop = asyncio.new_event_loop()
     started = threading.Event()
@@ -49,9 +49,17 @@ def agi_server(engine):
     thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
     thread.start()
     assert started.wait(10)
-    yield holder["port"]
-    loop.call_soon_threadsafe(holder["server"].close)
-    thread.join(5)
+    try:
+        yield holder["port"]
+    finally:
+        loop.call_soon_threadsafe(holder["server"].close)
+        thread.join(5)
+
+
+@pytest.fixture
+def agi_server(engine):
+    with running_server(engine) as port:
+        yield port
 
 
 def agi_call(port: int, caller: str, destination: str, script: str = "authorize",
@@ -180,6 +188,21 @@ def test_a_changed_price_list_applies_to_the_very_next_call(session, make_line, 
                       valid_from=today(), name="Test 3", actor="test")
     session.commit()
     assert agi_call(agi_server, "+420601777002", "212345678")["CREDIT_SECONDS"] == "2480"
+
+
+def test_a_broken_database_is_a_refusal_and_the_server_recovers(fresh_engine, caplog):
+    """No tables (a database being restored, a wrong schema): every call is refused with
+    reason ``error`` and logged; once the database is back, the same server answers again."""
+    from core import schema
+
+    with running_server(fresh_engine) as port:
+        for _ in range(2):
+            assert agi_call(port, "+420601777003", "212345678") == {
+                "CREDIT_AUTH": "DENY", "CREDIT_LIMIT_MS": "0", "CREDIT_SECONDS": "0",
+                "CREDIT_REASON": "error"}
+        assert "AGI authorization failed" in caplog.text
+        schema.upgrade(fresh_engine)
+        assert agi_call(port, "+420601777003", "212345678")["CREDIT_REASON"] == "unknown_line"
 
 
 def test_the_allowance_is_the_last_block_the_credit_pays():
