@@ -2,23 +2,36 @@
 
 Asterisk's ``AGI(agi://host:port/authorize,${EXTEN},${CALLERID(num)})`` opens a TCP
 connection and sends the AGI environment, one ``agi_<name>: <value>`` line each, ended by
-an empty line. The script then sends commands, one line each, and reads one response line
-per command (``200 result=1``). We send three ``SET VARIABLE`` commands and close:
+an empty line. The script then sends commands, one line each, and Asterisk answers each
+(``200 result=1``). We send ONE command that sets the four variables at once through
+Asterisk's ``ARRAY()`` function, then close our side (a half-close: Asterisk still answers
+``200``, reads the end of the stream and leaves AGI()):
+
+    SET VARIABLE ARRAY(CREDIT_AUTH,CREDIT_LIMIT_MS,CREDIT_SECONDS,CREDIT_REASON) "ALLOW,1240000,1240,ok"
 
 * ``CREDIT_AUTH`` = ``ALLOW`` or ``DENY``;
 * ``CREDIT_LIMIT_MS`` = the allowance in milliseconds (for ``Dial(...,L(x))``), 0 if denied;
 * ``CREDIT_SECONDS`` = the allowance in seconds (for ``Dial(...,S(x))``);
 * ``CREDIT_REASON`` = ``ok``, ``free`` or why not (voip/authorize.py).
 
+Why one command and not four sent at once: Asterisk (res_agi.c, run_agi) reads commands with
+``fgets`` on a stdio stream over the socket and ``poll``s the socket before each one, so a
+second command that arrived in the same read waits in stdio's buffer, unseen, until more
+bytes or the end of the stream come: pipelining commands and waiting for their answers
+would hang. One command (AGI's SET VARIABLE writes a dialplan function like ``ARRAY()``
+through pbx_builtin_setvar_helper) followed by the end of the stream is one round trip.
+
 The destination is ``agi_arg_1`` (else ``agi_extension``), the caller (our line)
 ``agi_arg_2`` (else ``agi_callerid``). A request for another script than ``authorize`` gets
 ``CREDIT_AUTH=DENY`` with reason ``unknown_script``; a connection that sends no complete
 environment within ``read_timeout`` seconds is closed.
 
-asyncio, one event loop for the sockets; the database work in one thread of its own, which
-answers every request waiting with one SQL statement (concurrent calls share a round trip);
-several processes may listen on one port (``--workers``, SO_REUSEPORT) to use more cores.
-No Flask here.
+asyncio on uvloop, one event loop per process. On PostgreSQL the database work runs in the
+event loop too (psycopg's async connection, a prepared statement, autocommit): the requests
+that arrive while a statement runs wait and are answered together by the next one, one
+statement for all. On other databases (SQLite: tests, small installs) one thread of its own
+does the same with SQLAlchemy. Several processes may listen on one port (``--workers``,
+SO_REUSEPORT) to use more cores. No Flask here.
 """
 
 from __future__ import annotations
@@ -30,16 +43,19 @@ import socket
 import threading
 from collections.abc import Callable
 from contextlib import suppress
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from voip.authorize import Authorizer, Decision
+from core.clock import today
+from voip.authorize import CENT, LINES_SQL_PG, Authorizer, Decision, version_of
 
 log = logging.getLogger(__name__)
 
 SCRIPT = "authorize"
 MAX_ENV_LINES = 200
 READ_TIMEOUT = 5.0
+DB_CONNECTIONS = 1  # PostgreSQL connections per process, each with one statement in flight
 
 
 def parse_env(lines: list[str]) -> dict[str, str]:
@@ -52,20 +68,37 @@ def parse_env(lines: list[str]) -> dict[str, str]:
     return env
 
 
+_NEEDED = tuple((name, f"\nagi_{name}:".encode())
+                for name in ("network_script", "request", "arg_1", "arg_2", "callerid", "extension"))
+
+
+def needed_env(block: bytes) -> dict[str, str]:
+    """The variables the answer needs, from the environment block (bytes, up to the empty
+    line), as ``parse_env`` gives them, without splitting the 20-odd other lines."""
+    text = b"\n" + block + b"\n"
+    env = {}
+    for name, key in _NEEDED:
+        at = text.find(key)
+        if at >= 0:
+            start = at + len(key)
+            env[name] = text[start:text.index(b"\n", start)].strip().decode("utf-8", "replace")
+    return env
+
+
 def script_of(env: dict[str, str]) -> str:
     """The script named in ``agi://host:port/<script>`` (``network_script``)."""
     script = env.get("network_script") or env.get("request", "").rsplit("/", 1)[-1]
     return script.split("?", 1)[0].strip("/")
 
 
-def commands(decision: Decision) -> list[str]:
+VARIABLES = ("CREDIT_AUTH", "CREDIT_LIMIT_MS", "CREDIT_SECONDS", "CREDIT_REASON")
+
+
+def command(decision: Decision) -> str:
+    """The one AGI command that answers: the four variables through ``ARRAY()``."""
     auth = "ALLOW" if decision.allowed else "DENY"
-    return [
-        f'SET VARIABLE CREDIT_AUTH "{auth}"',
-        f'SET VARIABLE CREDIT_LIMIT_MS "{decision.seconds * 1000}"',
-        f'SET VARIABLE CREDIT_SECONDS "{decision.seconds}"',
-        f'SET VARIABLE CREDIT_REASON "{decision.reason}"',
-    ]
+    values = (auth, str(decision.seconds * 1000), str(decision.seconds), decision.reason)
+    return f'SET VARIABLE ARRAY({",".join(VARIABLES)}) "{",".join(values)}"'
 
 
 class _Batcher:
@@ -138,16 +171,94 @@ def _resolve(pairs) -> None:
             future.set_result(decision)
 
 
+class _PgBatcher:
+    """PostgreSQL in the event loop: up to ``connections`` psycopg async connections
+    (autocommit), each with one statement in flight (prepared on first use:
+    voip.authorize.LINES_SQL_PG). A request goes out at once on a free connection; the
+    requests that arrive while all are busy wait and the next free one answers all of them
+    with one statement. No thread: a request costs no hand-over between threads, only the
+    round trip to the database."""
+
+    def __init__(self, engine, authorizer: Authorizer, sessions: Callable[[], Session],
+                 connections: int = 2):
+        self.connect_args = {k: v for k, v in engine.dialect.create_connect_args(engine.url)[1].items()
+                             if k != "context"}
+        self.authorizer, self.sessions, self.size = authorizer, sessions, connections
+        self.pending: list[tuple[tuple[str, str], Callable[[Decision], None]]] = []
+        self.busy = 0  # connections with a statement in flight (or about to send one)
+        self.free: list = []  # open connections not in use
+
+    def submit(self, caller: str, destination: str, done: Callable[[Decision], None]) -> None:
+        parsed = self.authorizer.parse(caller, destination)
+        if isinstance(parsed, Decision):
+            done(parsed)
+            return
+        self.pending.append((parsed, done))
+        if self.busy < self.size:  # runs on the next turn of the loop: arrivals of this one join
+            self.busy += 1
+            asyncio.get_running_loop().create_task(self._serve())
+
+    async def _serve(self) -> None:
+        """Answer what waits, batch after batch, on one connection; give it back when done."""
+        connection = self.free.pop() if self.free else None
+        try:
+            while self.pending:
+                batch, self.pending = self.pending, []
+                try:
+                    if connection is None or connection.closed:
+                        connection = await self._connect()
+                    decisions = await self._decide(connection, [parsed for parsed, _ in batch])
+                except Exception:  # noqa: BLE001 - a broken database must not kill the server
+                    log.exception("AGI authorization failed")
+                    decisions = [Decision(False, 0, "error")] * len(batch)
+                    if connection is not None:
+                        with suppress(Exception):
+                            await connection.close()
+                    connection = None
+                for (_, done), decision in zip(batch, decisions, strict=True):
+                    done(decision)
+        finally:
+            self.busy -= 1
+            if connection is not None and not connection.closed:
+                self.free.append(connection)
+
+    async def _connect(self):
+        import psycopg
+
+        return await psycopg.AsyncConnection.connect(autocommit=True, **self.connect_args)
+
+    async def _decide(self, connection, parsed: list[tuple[str, str]]) -> list[Decision]:
+        numbers = sorted({line for line, _ in parsed})
+        cursor = await connection.execute(LINES_SQL_PG, {"numbers": numbers, "day": today()},
+                                               prepare=True)
+        rows = await cursor.fetchall()
+        version = version_of(rows)
+        known, index = self.authorizer.held_index(version)
+        if not known:  # a new price list or day: build its index off the loop (rare)
+            index = await asyncio.get_running_loop().run_in_executor(None, self._index_at, version)
+        lines = {number: (sid, Decimal(credit).quantize(CENT)) for number, sid, credit, *_ in rows}
+        return [self.authorizer.decide(lines.get(line), destination, index)
+                for line, destination in parsed]
+
+    def _index_at(self, version):
+        session = self.sessions()
+        try:
+            return self.authorizer.index_at(session, version)
+        finally:
+            session.close()
+
+
 class AgiServer:
     """The FastAGI handler over a session factory (``sessions()`` -> Session)."""
 
     def __init__(self, sessions: Callable[[], Session], authorizer: Authorizer | None = None,
-                 read_timeout: float = READ_TIMEOUT):
+                 read_timeout: float = READ_TIMEOUT, db_connections: int = DB_CONNECTIONS):
         self.sessions = sessions
         self.authorizer = authorizer or Authorizer()
         self.read_timeout = read_timeout
+        self.db_connections = db_connections
         self.served = 0
-        self._batcher: _Batcher | None = None
+        self._batcher: _Batcher | _PgBatcher | None = None
 
     def decide(self, env: dict[str, str]) -> Decision:
         """One authorization, synchronously (tests, tools)."""
@@ -165,12 +276,11 @@ class AgiServer:
         destination = env.get("arg_1") or env.get("extension", "")
         return caller, destination
 
-    async def _decide(self, env: dict[str, str]) -> Decision:
-        if script_of(env) != SCRIPT:
-            return Decision(False, 0, "unknown_script")
-        if self._batcher is None:
-            self._batcher = _Batcher(self.sessions, self.authorizer, asyncio.get_running_loop())
-        return await self._batcher.submit(*self._parties(env))
+    def _make_batcher(self) -> _Batcher | _PgBatcher:
+        engine = self.sessions.kw.get("bind") if hasattr(self.sessions, "kw") else None
+        if engine is not None and engine.dialect.name == "postgresql":
+            return _PgBatcher(engine, self.authorizer, self.sessions, self.db_connections)
+        return _Batcher(self.sessions, self.authorizer, asyncio.get_running_loop())
 
     def submit(self, env: dict[str, str], done: Callable[[Decision], None]) -> None:
         """Decide for ``env`` and call ``done(decision)`` in the event loop."""
@@ -178,34 +288,48 @@ class AgiServer:
             done(Decision(False, 0, "unknown_script"))
             return
         if self._batcher is None:
-            self._batcher = _Batcher(self.sessions, self.authorizer, asyncio.get_running_loop())
+            self._batcher = self._make_batcher()
+        if isinstance(self._batcher, _PgBatcher):
+            self._batcher.submit(*self._parties(env), done)
+            return
         future = self._batcher.submit(*self._parties(env))
         future.add_done_callback(lambda f: done(f.result()))
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False) -> asyncio.Server:
         loop = asyncio.get_running_loop()
-        return await loop.create_server(lambda: _AgiProtocol(self), host, port,
-                                        reuse_port=reuse_port, backlog=1024)
+        server = await loop.create_server(lambda: _AgiProtocol(self), host, port,
+                                          reuse_port=reuse_port, backlog=1024)
+        if hasattr(socket, "TCP_DEFER_ACCEPT"):  # Linux: wake up once the environment comes,
+            for listening in server.sockets:    # not once for the connection and again for it
+                with suppress(OSError):
+                    listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
+        return server
+
+
+_CORK = getattr(socket, "TCP_CORK", None)  # Linux
 
 
 class _AgiProtocol(asyncio.Protocol):
     """One FastAGI session as a small state machine (cheaper than a coroutine per call):
-    read the environment up to the empty line, ask, send the commands one at a time, each
-    after the previous one's ``200`` response, then hang up."""
+    read the environment up to the empty line, ask, send the one command and the end of
+    our stream, read Asterisk's answer, and close when Asterisk closes."""
 
-    __slots__ = ("asked", "buffer", "commands", "server", "timer", "transport")
+    __slots__ = ("asked", "buffer", "sent", "server", "timer", "transport")
 
     def __init__(self, server: AgiServer):
         self.server = server
         self.buffer = b""
         self.asked = False  # the environment is read and the question asked
-        self.commands: list[bytes] | None = None  # once decided: the commands still to send
+        self.sent = False  # the answer is sent
         self.transport: asyncio.Transport | None = None
         self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:
         self.transport = transport
         self.timer = asyncio.get_running_loop().call_later(self.server.read_timeout, transport.close)
+        if _CORK is not None:  # the command and the end of the stream in one segment: Asterisk
+            with suppress(OSError):  # wakes once for both (without: half the time twice)
+                transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, _CORK, 1)
 
     def connection_lost(self, exc) -> None:
         if self.timer is not None:
@@ -222,38 +346,35 @@ class _AgiProtocol(asyncio.Protocol):
                 return
             self.buffer = text[end + 2:]
             self.asked = True
-            lines = text[:end].decode("utf-8", "replace").split("\n")
-            self.server.submit(parse_env(lines), self._decided)
+            self.server.submit(needed_env(text[:end]), self._decided)
             return
-        if self.commands is None:
-            return  # still deciding: nothing should come yet
-        while b"\n" in self.buffer:
-            line, _, self.buffer = self.buffer.partition(b"\n")
-            if not line.startswith(b"200"):
-                log.warning("AGI: a command was answered %r", line)
-                self.transport.close()
-                return
-            self._next()
+        if not self.sent or b"\n" not in self.buffer:
+            return  # still deciding (nothing should come yet), or the answer is not complete
+        line = self.buffer.split(b"\n", 1)[0]
+        self.buffer = b""
+        if line.startswith(b"200"):
+            self.server.served += 1
+        else:
+            log.warning("AGI: the answer was refused: %r", line)
+        self.transport.close()
+
+    def eof_received(self) -> bool:
+        return False  # Asterisk left AGI(): close
 
     def _decided(self, decision: Decision) -> None:
         if self.transport.is_closing():
             return
-        self.commands = [c.encode() + b"\n" for c in commands(decision)]
-        self._next()
-
-    def _next(self) -> None:
-        if self.commands:
-            self.transport.write(self.commands.pop(0))
-        elif self.commands is not None:
-            self.server.served += 1
-            self.transport.close()
+        self.sent = True
+        self.transport.write(command(decision).encode() + b"\n")
+        if self.transport.can_write_eof():
+            self.transport.write_eof()  # Asterisk reads the command, answers, sees the end
 
 
 def serve(sessions: Callable[[], Session], host: str, port: int, *,
           authorizer: Authorizer | None = None, reuse_port: bool = False,
-          ready: Callable[[int], None] | None = None) -> None:
+          ready: Callable[[int], None] | None = None, db_connections: int = DB_CONNECTIONS) -> None:
     """Run the server until interrupted; ``ready(port)`` once it listens."""
-    server = AgiServer(sessions, authorizer)
+    server = AgiServer(sessions, authorizer, db_connections=db_connections)
 
     async def main() -> None:
         listening = await server.start(host, port, reuse_port=reuse_port)

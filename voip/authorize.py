@@ -15,30 +15,30 @@ it afterwards. So a call cut at the allowance never costs more than the credit.
 * a free destination (no price, no connect fee) is allowed ``max_seconds``;
 * every allowance is capped at ``max_seconds`` (VOIP_AGI_MAX_SECONDS, 4 hours).
 
-One SQL statement per authorization (the line and its credit); the tariff valid today is
-looked up at most every few seconds and its prefix index is cached (voip/tariffs.py).
+One SQL statement per authorization: the line, its credit and the version (id, imported_at)
+of the tariff valid today, in one snapshot. The tariff's prefix index is held in memory and
+rebuilt only when that version changes (a new or replaced price list, a new day), so it is
+never stale and costs no query of its own.
 The FastAGI server is voip/agi.py, the HTTP endpoint ``/voip/authorize`` in voip/views.py.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, or_, select, true
 from sqlalchemy.orm import Session
 
 from billing.ledger.balances import line_credit_of
 from billing.models import Service
 from core.clock import today
+from voip.models import Tariff
 from voip.rating import Rate
-from voip.tariffs import InvalidNumber, TariffIndex, index_for, normalize_number, tariff_on
+from voip.tariffs import InvalidNumber, TariffIndex, index_for, normalize_number
 
 MAX_SECONDS = 4 * 3600  # VOIP_AGI_MAX_SECONDS
-TARIFF_TTL = 5.0  # seconds between looks for the tariff valid today
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,85 +79,112 @@ def allowance(rate: Rate, credit: Decimal, max_seconds: int = MAX_SECONDS) -> in
 
 def _lines_query():
     day = bindparam("day")
+    today_tariff = (select(Tariff.id, Tariff.imported_at).where(Tariff.valid_from <= day)
+                    .order_by(Tariff.valid_from.desc()).limit(1).subquery())
     return (
-        select(Service.phone_number, Service.id, line_credit_of(Service.id))
+        select(Service.phone_number, Service.id, line_credit_of(Service.id),
+               today_tariff.c.id, today_tariff.c.imported_at)
+        .outerjoin(today_tariff, true())
         .where(Service.kind == "voip", Service.phone_number.in_(bindparam("numbers", expanding=True)),
                Service.valid_from <= day, or_(Service.valid_to.is_(None), Service.valid_to >= day))
     )
 
 
 _LINES_QUERY = _lines_query()
-# the same on PostgreSQL as plain SQL with one array parameter: the least work per call
-_LINES_SQL_PG = (
+# The same on PostgreSQL as plain SQL with one array parameter, the least work per call (the
+# FastAGI server prepares it once per connection): the active lines among the numbers, their
+# credits, and the version of the tariff valid that day (its id and imported_at; a replaced
+# price list gets a new imported_at), read in the same snapshot as the credits.
+LINES_SQL_PG = (
     "SELECT s.phone_number, s.id, (SELECT -coalesce(sum(l.amount), 0) FROM ledger_leg l "
     "JOIN ledger_account a ON a.id = l.account_id WHERE a.kind = 'voip_line_credit' "
-    "AND a.service_id = s.id) FROM service s WHERE s.kind = 'voip' "
-    "AND s.phone_number = ANY(%s) AND s.valid_from <= %s "
-    "AND (s.valid_to IS NULL OR s.valid_to >= %s)"
+    "AND a.service_id = s.id), t.id, t.imported_at FROM service s "
+    "LEFT JOIN LATERAL (SELECT id, imported_at FROM voip_tariff WHERE valid_from <= %(day)s "
+    "ORDER BY valid_from DESC LIMIT 1) t ON true "
+    "WHERE s.kind = 'voip' AND s.phone_number = ANY(%(numbers)s) AND s.valid_from <= %(day)s "
+    "AND (s.valid_to IS NULL OR s.valid_to >= %(day)s)"
 )
+CENT = Decimal("0.01")
 
 
 def _lines(session: Session, numbers: list[str], day: date):
-    """(number, service id, credit) of the active lines among ``numbers``."""
+    """(number, service id, credit, tariff id, tariff imported_at) of the active lines among
+    ``numbers`` (the tariff valid on ``day``, None when there is none)."""
     if session.get_bind().dialect.name == "postgresql":
         cursor = session.connection().connection.dbapi_connection.cursor()
         try:
-            cursor.execute(_LINES_SQL_PG, (numbers, day, day))
-            return [(n, sid, Decimal(c).quantize(Decimal("0.01"))) for n, sid, c in cursor.fetchall()]
+            cursor.execute(LINES_SQL_PG, {"numbers": numbers, "day": day})
+            return [(n, sid, Decimal(c).quantize(CENT), tid, at)
+                    for n, sid, c, tid, at in cursor.fetchall()]
         finally:
             cursor.close()
     return session.execute(_LINES_QUERY, {"numbers": numbers, "day": day}).all()
 
 
+Version = tuple[int, object]  # (tariff id, imported_at)
+
+
 class Authorizer:
-    """Answers authorizations; holds the tariff of the day between looks (thread-safe)."""
+    """Answers authorizations. Holds the prefix index of the tariff valid today, never stale:
+    every statement that reads the credits also reads the tariff's version (id, imported_at),
+    and a version the index was not built for rebuilds it first (thread-safe)."""
 
-    def __init__(self, max_seconds: int = MAX_SECONDS, tariff_ttl: float = TARIFF_TTL):
+    def __init__(self, max_seconds: int = MAX_SECONDS, tariff_ttl: float | None = None):
+        # tariff_ttl: accepted for callers of the former time-limited cache; no longer used
         self.max_seconds = max_seconds
-        self.tariff_ttl = tariff_ttl
-        self._lock = threading.Lock()
-        self._tariff: tuple[date, float, TariffIndex | None] | None = None
+        self._held: tuple[Version, TariffIndex | None] | None = None
 
-    def _index(self, session: Session, day: date) -> TariffIndex | None:
-        cached = self._tariff
-        clock = time.monotonic()
-        if cached is not None and cached[0] == day and clock - cached[1] < self.tariff_ttl:
-            return cached[2]
-        tariff = tariff_on(session, day)
+    def held_index(self, version: Version | None) -> tuple[bool, TariffIndex | None]:
+        """(True, index) when the index held is the one of ``version`` (or there is no tariff)."""
+        if version is None:
+            return True, None
+        held = self._held
+        if held is not None and held[0] == version:
+            return True, held[1]
+        return False, None
+
+    def index_at(self, session: Session, version: Version | None) -> TariffIndex | None:
+        """The prefix index of the tariff ``version`` (built from the database when the one
+        held is of another version; an index newer than ``version`` is also fine)."""
+        known, index = self.held_index(version)
+        if known:
+            return index
+        tariff = session.get(Tariff, version[0])
         index = index_for(session, tariff) if tariff is not None else None
-        with self._lock:
-            self._tariff = (day, clock, index)
+        self._held = (version, index)
         return index
 
     def authorize(self, session: Session, caller: str, destination: str,
                   on: date | None = None) -> Decision:
         return self.authorize_many(session, [(caller, destination)], on)[0]
 
+    @staticmethod
+    def parse(caller: str, destination: str) -> tuple[str, str] | Decision:
+        """(our line as +E.164, the destination's digits), or the refusal of a bad number."""
+        try:
+            line = "+" + normalize_number(caller or "")
+        except InvalidNumber:
+            return Decision(False, 0, "unknown_line")
+        try:
+            return line, normalize_number(destination or "")
+        except InvalidNumber:
+            return Decision(False, 0, "invalid_number")
+
     def authorize_many(self, session: Session, requests: list[tuple[str, str]],
                        on: date | None = None) -> list[Decision]:
         """Several authorizations with one SQL statement (the FastAGI server batches the
         requests that arrive together)."""
         day = on or today()
-        parsed: list[tuple[str, str] | Decision] = []
-        for caller, destination in requests:
-            try:
-                line = "+" + normalize_number(caller or "")
-            except InvalidNumber:
-                parsed.append(Decision(False, 0, "unknown_line"))
-                continue
-            try:
-                parsed.append((line, normalize_number(destination or "")))
-            except InvalidNumber:
-                parsed.append(Decision(False, 0, "invalid_number"))
+        parsed = [self.parse(caller, destination) for caller, destination in requests]
         numbers = sorted({p[0] for p in parsed if isinstance(p, tuple)})
-        lines = {}
-        if numbers:
-            lines = {number: (sid, credit) for number, sid, credit in _lines(session, numbers, day)}
-        index = self._index(session, day) if lines else None
-        return [p if isinstance(p, Decision) else self._decide(lines.get(p[0]), p[1], index)
+        rows = _lines(session, numbers, day) if numbers else []
+        index = self.index_at(session, version_of(rows)) if rows else None
+        lines = {number: (sid, credit) for number, sid, credit, *_ in rows}
+        return [p if isinstance(p, Decision) else self.decide(lines.get(p[0]), p[1], index)
                 for p in parsed]
 
-    def _decide(self, line, number: str, index: TariffIndex | None) -> Decision:
+    def decide(self, line, number: str, index: TariffIndex | None) -> Decision:
+        """The answer for ``line`` ((service id, credit) or None) calling ``number``."""
         if line is None:
             return Decision(False, 0, "unknown_line")
         service_id, credit = line
@@ -174,4 +201,11 @@ class Authorizer:
         return Decision(True, seconds, "ok", credit, rate.destination, service_id)
 
 
-__all__ = ["MAX_SECONDS", "Authorizer", "Decision", "allowance"]
+def version_of(rows) -> Version | None:
+    """The tariff version read with the lines (the same on every row), None without one."""
+    if not rows or rows[0][3] is None:
+        return None
+    return rows[0][3], rows[0][4]
+
+
+__all__ = ["LINES_SQL_PG", "MAX_SECONDS", "Authorizer", "Decision", "allowance", "version_of"]

@@ -51,8 +51,10 @@ def init_app(app: Flask) -> None:
 @click.option("--port", default=4573, show_default=True, type=int, help="TCP port (FastAGI's is 4573).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Processes listening on the port together (SO_REUSEPORT).")
+@click.option("--db-connections", default=1, show_default=True, type=click.IntRange(1, 16),
+              help="PostgreSQL connections per process, each with one statement in flight.")
 @with_appcontext
-def agi(host: str, port: int, workers: int) -> None:
+def agi(host: str, port: int, workers: int, db_connections: int) -> None:
     """Serve call authorization to Asterisk over FastAGI (docs/voip-agi.md): before each
     call, the longest duration the line's credit buys at the destination's rate, or a
     refusal. Runs until interrupted."""
@@ -73,4 +75,5 @@ def agi(host: str, port: int, workers: int) -> None:
             break
     sessions = make_session_factory(make_engine(url, **engine_options(url)))
     serve(sessions, host, port, authorizer=Authorizer(max_seconds), reuse_port=workers > 1,
+          db_connections=db_connections,
           ready=lambda bound: click.echo(f"FastAGI authorization on {host}:{bound} (pid {os.getpid()})"))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import select
 import socket
 import threading
 from decimal import Decimal
@@ -16,18 +18,21 @@ import pytest
 
 from billing.ledger import postings
 from billing.ledger.balances import line_credit
+from core.clock import today
 from core.db import make_session_factory
 from voip.agi import AgiServer
 from voip.authorize import MAX_SECONDS, Authorizer, allowance
 from voip.rating import Rate
 
+from .conftest import TARIFF_CSV
+
 D = Decimal
 
 
-@pytest.fixture
-def agi_server(engine):
-    """A FastAGI server on a free port in a thread of its own; yields its port."""
-    server = AgiServer(make_session_factory(engine), Authorizer(tariff_ttl=0))
+@contextlib.contextmanager
+def running_server(engine):
+    """A FastAGI server over ``engine`` on a free port in a thread of its own; yields its port."""
+    server = AgiServer(make_session_factory(engine), Authorizer())
     loop = asyncio.new_event_loop()
     started = threading.Event()
     holder = {}
@@ -44,14 +49,28 @@ def agi_server(engine):
     thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
     thread.start()
     assert started.wait(10)
-    yield holder["port"]
-    loop.call_soon_threadsafe(holder["server"].close)
-    thread.join(5)
+    try:
+        yield holder["port"]
+    finally:
+        loop.call_soon_threadsafe(holder["server"].close)
+        thread.join(5)
 
 
-def agi_call(port: int, caller: str, destination: str, script: str = "authorize") -> dict:
-    """Be Asterisk: send the AGI environment, answer each command ``200 result=1``, collect
-    the variables set until the server hangs up."""
+@pytest.fixture
+def agi_server(engine):
+    with running_server(engine) as port:
+        yield port
+
+
+def agi_call(port: int, caller: str, destination: str, script: str = "authorize",
+             commands: list | None = None) -> dict:
+    """Be Asterisk (res_agi.c, run_agi): send the AGI environment; then, each time the socket
+    is readable (poll), read ONE line through a buffered reader (fgets on a stdio stream),
+    execute it and answer ``200 result=1``; stop at the end of the stream. As in Asterisk, a
+    line already in the reader's buffer while the socket is not readable is not seen: a server
+    that sent two commands at once and waits for the answers would hang (here: fail).
+    SET VARIABLE also writes a dialplan function: ``ARRAY(A,B)`` = ``"x,y"`` sets A and B.
+    Returns the variables set; ``commands`` (a list) collects the command lines."""
     env = [
         "agi_network: yes",
         f"agi_network_script: {script}",
@@ -70,16 +89,29 @@ def agi_call(port: int, caller: str, destination: str, script: str = "authorize"
     ]
     variables = {}
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(("\n".join(env) + "\n\n").encode())
+        for line in env:  # one write per line, as setup_env() does
+            sock.sendall((line + "\n").encode())
+        sock.sendall(b"\n")
         stream = sock.makefile("rb")
         while True:
+            readable, _, _ = select.select([sock], [], [], 5)
+            assert readable, f"the server waits, but sent nothing more (set so far: {variables})"
             line = stream.readline()
             if not line:
-                break
+                break  # the end of the stream: AGI() returns, the dialplan goes on
             command = line.decode().strip()
+            if commands is not None:
+                commands.append(command)
             assert command.startswith("SET VARIABLE "), command
             _, _, name, value = command.split(" ", 3)
-            variables[name] = value.strip('"')
+            value = value.strip('"')
+            if name.startswith("ARRAY(") and name.endswith(")"):
+                names = name[len("ARRAY("):-1].split(",")
+                values = value.split(",")
+                assert len(values) == len(names), command
+                variables.update(zip(names, values, strict=True))
+            else:
+                variables[name] = value
             sock.sendall(b"200 result=1\n")
     return variables
 
@@ -123,6 +155,54 @@ def test_fastagi_client_gets_the_allowance_or_a_refusal(session, make_line, tari
     assert agi_call(agi_server, "+420601000000", "212345678", script="other") == {
         "CREDIT_AUTH": "DENY", "CREDIT_LIMIT_MS": "0", "CREDIT_SECONDS": "0",
         "CREDIT_REASON": "unknown_script"}
+
+
+def test_one_command_answers_then_the_server_ends_the_session(session, make_line, tariff,
+                                                              agi_server):
+    """One round trip after the decision: the four variables in one SET VARIABLE (Asterisk's
+    ARRAY function), then the end of the stream (Asterisk answers 200 and leaves AGI())."""
+    line_with_credit(session, make_line, "+420601777001", "10.00")
+    sent = []
+    got = agi_call(agi_server, "+420601777001", "212345678", commands=sent)
+    assert sent == ['SET VARIABLE ARRAY(CREDIT_AUTH,CREDIT_LIMIT_MS,CREDIT_SECONDS,CREDIT_REASON) '
+                    '"ALLOW,1240000,1240,ok"']
+    assert got["CREDIT_SECONDS"] == "1240"
+
+
+def test_a_changed_price_list_applies_to_the_very_next_call(session, make_line, tariff, agi_server):
+    """The server holds the tariff's prefix index, but never a stale one: the statement that
+    reads the credit also reads the tariff's version (replaced rates, a newer tariff)."""
+    from voip.tariff_import import import_tariff_csv
+
+    line_with_credit(session, make_line, "+420601777002", "10.00")
+    assert agi_call(agi_server, "+420601777002", "212345678")["CREDIT_SECONDS"] == "1240"
+    # the same tariff replaced: fixed lines now 0,80 Kč/min -> 10,00 Kč buys 620 s
+    import_tariff_csv(session, io.StringIO(TARIFF_CSV.replace("420;Česko – pevné linky;0,4000",
+                                                             "420;Česko – pevné linky;0,8000")),
+                      valid_from=tariff.valid_from, name="Test 2", actor="test", replace=True)
+    session.commit()
+    assert agi_call(agi_server, "+420601777002", "212345678")["CREDIT_SECONDS"] == "620"
+    # a newer tariff valid from today: fixed lines 0,20 Kč/min -> 2 480 s
+    import_tariff_csv(session, io.StringIO(TARIFF_CSV.replace("420;Česko – pevné linky;0,4000",
+                                                             "420;Česko – pevné linky;0,2000")),
+                      valid_from=today(), name="Test 3", actor="test")
+    session.commit()
+    assert agi_call(agi_server, "+420601777002", "212345678")["CREDIT_SECONDS"] == "2480"
+
+
+def test_a_broken_database_is_a_refusal_and_the_server_recovers(fresh_engine, caplog):
+    """No tables (a database being restored, a wrong schema): every call is refused with
+    reason ``error`` and logged; once the database is back, the same server answers again."""
+    from core import schema
+
+    with running_server(fresh_engine) as port:
+        for _ in range(2):
+            assert agi_call(port, "+420601777003", "212345678") == {
+                "CREDIT_AUTH": "DENY", "CREDIT_LIMIT_MS": "0", "CREDIT_SECONDS": "0",
+                "CREDIT_REASON": "error"}
+        assert "AGI authorization failed" in caplog.text
+        schema.upgrade(fresh_engine)
+        assert agi_call(port, "+420601777003", "212345678")["CREDIT_REASON"] == "unknown_line"
 
 
 def test_the_allowance_is_the_last_block_the_credit_pays():
