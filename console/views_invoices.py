@@ -33,7 +33,7 @@ from core.clock import today
 from core.errors import DomainError
 from web import parsing
 from web.database import db
-from web.door import after_commit, on_refusal
+from web.door import after_commit, on_refusal, refusal_text
 
 ALL = ("admin", "billing", "support", "readonly")
 MONEY = ("billing",)
@@ -171,8 +171,8 @@ def one_off_form(customer_id: int):
 @bp.route("/customers/<int:customer_id>/invoices/new", methods=["POST"])
 @allow(*MONEY)
 @on_refusal(DomainError, respond=lambda exc: _one_off_form(
-    db().get(Customer, request.view_args["customer_id"]), request.form, _(exc.message)
-    if exc.message else str(exc), 422))
+    db().get(Customer, request.view_args["customer_id"]), request.form, refusal_text(exc),
+    422))
 def one_off_issue(customer_id: int):
     customer = _customer_or_404(customer_id)
     form = request.form
@@ -218,7 +218,7 @@ def credit_note_form(invoice_id: int):
 @bp.route("/invoices/<int:invoice_id>/credit-note", methods=["POST"])
 @allow(*MONEY)
 @on_refusal(DomainError, respond=lambda exc: _credit_form(
-    db().get(Invoice, request.view_args["invoice_id"]), request.form, _(exc.message), 422))
+    db().get(Invoice, request.view_args["invoice_id"]), request.form, refusal_text(exc), 422))
 def credit_note_issue(invoice_id: int):
     """Per line: ``mode_<id>`` none | all | quantity | amount, and ``value_<id>``."""
     invoice = _invoice_or_404(invoice_id)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from billing.bank.pairing import MATCHED, settle
@@ -34,6 +34,7 @@ from billing.models import (
     Allocation,
     BankTransaction,
     CashReceipt,
+    CashReceiptCancellation,
     Customer,
     Invoice,
     InvoiceKind,
@@ -114,9 +115,11 @@ def take_cash_payment(
     on = on or today()
     if invoice is not None:
         _check_invoice(session, customer, invoice)
+    # a receipt cancelled as recorded by mistake (billing/cash/cancellation.py) took nothing
     taken_today = session.scalar(
         select(money_sum(CashReceipt.amount)).where(
-            CashReceipt.customer_id == customer.id, CashReceipt.received_on == on
+            CashReceipt.customer_id == customer.id, CashReceipt.received_on == on,
+            ~exists().where(CashReceiptCancellation.receipt_id == CashReceipt.id),
         )
     )
     if taken_today + amount > DAILY_LIMIT:
