@@ -31,6 +31,7 @@ from console.blueprint import bp
 from console.money_common import paginate
 from core.clock import today
 from core.errors import DomainError
+from core.i18n import _l
 from web import parsing
 from web.database import db
 from web.door import after_commit, on_refusal, refusal_text
@@ -211,7 +212,8 @@ def _credit_form(invoice, values=None, error=None, status=200):
 def credit_note_form(invoice_id: int):
     invoice = _invoice_or_404(invoice_id)
     if invoice.kind in (InvoiceKind.CREDIT_NOTE, InvoiceKind.ADVANCE):
-        raise InvoicingError(f"invoice {invoice.number} cannot be corrected by a credit note")
+        raise InvoicingError(_l("invoice %(number)s cannot be corrected by a credit note",
+                                number=invoice.number))
     return _credit_form(invoice)
 
 
@@ -235,8 +237,9 @@ def credit_note_issue(invoice_id: int):
             try:
                 amount = parsing.amount(form.get(f"value_{line.id}"), minimum=Decimal("0.01"))
             except parsing.ParseError:
-                raise InvoicingError(f"line {line.position}: the amount is not an amount "
-                                     "in Kč with at most two decimals") from None
+                raise InvoicingError(_l("line %(line)s: the amount is not an amount in Kč "
+                                        "with at most two decimals",
+                                        line=line.position)) from None
             selections.append(CreditLine(line.id, amount=amount))
     reason = parsing.text(form.get("reason", ""), max_length=300)
     note = credit_invoice(db(), invoice, selections, supplier(), reason, actor=actor())
@@ -253,8 +256,8 @@ def _quantity(raw, position: int) -> Decimal:
     except ArithmeticError:
         value = None
     if value is None or not value.is_finite() or value != value.quantize(Decimal("0.001")):
-        raise InvoicingError(f"line {position}: the quantity is not a number with at most "
-                             "three decimals")
+        raise InvoicingError(_l("line %(line)s: the quantity is not a number with at most "
+                                "three decimals", line=position))
     return value
 
 

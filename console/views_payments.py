@@ -33,6 +33,7 @@ from console.blueprint import bp
 from console.money_common import paginate, statement_accounts
 from core.clock import today
 from core.errors import DomainError, Invalid
+from core.i18n import _l
 from web import parsing
 from web.database import db
 from web.door import after_commit, on_refusal, refusal_text
@@ -146,7 +147,7 @@ def cash_take(customer_id: int):
                                       maximum=2**31 - 1):
         invoice = db().get(Invoice, invoice_id)
         if invoice is None:
-            raise PaymentFormError("no such invoice", field="invoice")
+            raise PaymentFormError(_l("no such invoice"), field="invoice")
     amount = parsing.text(form.get("amount", ""), max_length=40)
     done = take_cash_payment(
         db(), customer, amount, Supplier.from_config(current_app.config), actor=actor(),
@@ -180,7 +181,7 @@ def cash_receipt(receipt_id: int):
 @bp.route("/cash-receipts/<int:receipt_id>/cancel", methods=["POST"])
 @allow(*MONEY)
 @on_refusal(DomainError, respond=lambda exc: _receipt_page(
-    request.view_args["receipt_id"], refusal_text(exc), request.form, 422))
+    request.view_args["receipt_id"], refusal_text(exc), request.form, exc.status))
 def cash_receipt_cancel(receipt_id: int):
     """Cancel a cash receipt recorded by mistake (storno): the cancelling document, the
     reversing posting, the invoices it paid open again (billing/cash/cancellation.py)."""
@@ -239,14 +240,14 @@ def statement_upload():
     the line number."""
     max_bytes = current_app.config["STATEMENT_MAX_BYTES"]
     if request.content_length and request.content_length > max_bytes + 64 * 1024:
-        raise StatementError(f"the file has more than the {max_bytes:,} bytes a statement may "
-                             "have (setting STATEMENT_MAX_BYTES)")
+        raise StatementError(_l("the file has more than the %(max)s bytes a statement may "
+                                "have (setting STATEMENT_MAX_BYTES)", max=f"{max_bytes:,}"))
     upload = request.files.get("statement")
     if upload is None or not upload.filename:
-        raise PaymentFormError("choose a statement file", field="statement")
+        raise PaymentFormError(_l("choose a statement file"), field="statement")
     fmt = request.form.get("format") or None
     if fmt is not None and fmt not in FORMATS:
-        raise PaymentFormError(f"unknown format {fmt!r}", field="format")
+        raise PaymentFormError(_l("unknown format %(format)s", format=repr(fmt)), field="format")
     name = parsing.text(Path(upload.filename).name, max_length=200) or "statement"
     accounts, bank_code = statement_accounts()
     with tempfile.TemporaryDirectory() as folder:
@@ -258,7 +259,7 @@ def statement_upload():
                 own_accounts=None if request.form.get("any_account") == "1" else accounts,
                 max_bytes=max_bytes)
         except RecursionError:
-            raise StatementError("nested too deeply to be a bank statement") from None
+            raise StatementError(_l("nested too deeply to be a bank statement")) from None
     _receipts_after_commit()
     return render_template("console/money/upload.html", formats=FORMATS, report=report,
                            filename=name, error=None, max_bytes=max_bytes)
@@ -292,7 +293,8 @@ def payment_assign(tx_id: int):
     number = parsing.text(request.form.get("customer", ""), max_length=20)
     customer = find_customer(db(), number) if number else None
     if customer is None:
-        raise PaymentFormError(f"no customer {number!r}" if number else "give a customer number",
+        raise PaymentFormError(_l("no customer %(number)s", number=repr(number)) if number
+                               else _l("give a customer number"),
                                field="customer")
     assign(db(), tx, customer, actor=actor(),
            not_a_duplicate=request.form.get("not_a_duplicate") == "1")

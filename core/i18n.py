@@ -36,8 +36,11 @@ class Message(str):
         translated = gettext(self.msgid)
         if not self.params:
             return translated
+        # a parameter that is itself a message (a reason inside "line 3: ...") is translated too
+        params = {key: value.translate(gettext) if isinstance(value, Message) else value
+                  for key, value in self.params.items()}
         try:
-            return translated % self.params
+            return translated % params
         except (KeyError, TypeError, ValueError):
             return str(self)
 

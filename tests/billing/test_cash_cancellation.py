@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import func, select
 
 from billing.bank.pairing import credit_available, pair
-from billing.bank.queue import assign
 from billing.cash.cancellation import (
     CancellationError,
     CancellationInputError,
