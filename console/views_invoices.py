@@ -81,7 +81,7 @@ def invoices():
     end = parsing.optional(args.get("to"), _day_or_none)
     query = listing.invoice_query(q, kind, status, start, end, today=today())
     page = paginate(db(), query, listing.SORTS, "issued")
-    rows = [(inv, number, listing.open_amount(inv, paid)) for inv, number, paid in page.items]
+    rows = [(inv, number, open_amount) for inv, number, _paid, open_amount in page.items]
     return render_template("console/money/invoices.html", page=page, rows=rows, q=q,
                            kind=kind, status=status, start=start, end=end, kinds=KINDS,
                            statuses=STATUSES, today=today())
