@@ -55,9 +55,12 @@ __all__ = [
     "Unassigned",
     "assign",
     "dismiss",
+    "payment_allocations",
+    "payment_tax_receipts",
     "restore",
     "unassign",
     "unmatched",
+    "unreversed_payments",
 ]
 
 
@@ -150,20 +153,8 @@ def unassign(session: Session, tx: BankTransaction, actor: str, reason: str) -> 
         # settlement of this customer (an import, an assign, an invoice being issued) runs
         # wholly before this unpairing or after it commits, never on half of it
         lock_customers(session, [customer_id])
-    allocations = session.execute(
-        select(Allocation, Invoice.number)
-        .join(Invoice, Invoice.id == Allocation.invoice_id)
-        .where(Allocation.bank_transaction_id == tx.id)
-        .order_by(Allocation.id)
-        .with_for_update(of=Allocation)  # a receipt being issued for one waits, or we do
-    ).all()
-    receipts = session.execute(
-        select(TaxReceipt.number, Invoice.number)
-        .join(Allocation, Allocation.id == TaxReceipt.allocation_id)
-        .join(Invoice, Invoice.id == TaxReceipt.advance_invoice_id)
-        .where(Allocation.bank_transaction_id == tx.id)
-        .order_by(TaxReceipt.id)
-    ).all()
+    allocations = payment_allocations(session, tx)
+    receipts = payment_tax_receipts(session, tx)
     if receipts:
         issued = ", ".join(f"{number} (advance invoice {advance})" for number, advance in receipts)
         raise PairingError(_l(
@@ -172,15 +163,7 @@ def unassign(session: Session, tx: BankTransaction, actor: str, reason: str) -> 
             "never deleted, and correcting it is not something unassign does (out of its "
             "scope: it needs a corrective tax document, by hand); nothing was changed",
             id=tx.id, issued=issued))
-    reversal = aliased(LedgerEntry)
-    entries = session.scalars(
-        select(LedgerEntry).where(
-            LedgerEntry.bank_transaction_id == tx.id,
-            LedgerEntry.customer_id == customer_id,
-            LedgerEntry.kind == "payment",
-            ~exists().where(reversal.reverses_id == LedgerEntry.id),
-        )
-    ).all()
+    entries = unreversed_payments(session, tx, customer_id)
     if len(entries) != 1 or entries[0].amount != tx.amount:
         raise PairingError(
             f"transaction {tx.id}: the ledger has {len(entries)} unreversed payment entries of "
@@ -221,6 +204,45 @@ def unassign(session: Session, tx: BankTransaction, actor: str, reason: str) -> 
     events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)
     return Unassigned(tx.id, tx.amount, customer_id, customer_number,
                       list(reopened.items()), reapplied)
+
+
+def payment_allocations(session: Session, tx: BankTransaction) -> list:
+    """``[(allocation, invoice number), ...]`` of the payment ``tx``, oldest first, locked
+    (a tax document being issued for one waits, or we do): what undoing it reopens."""
+    return session.execute(
+        select(Allocation, Invoice.number)
+        .join(Invoice, Invoice.id == Allocation.invoice_id)
+        .where(Allocation.bank_transaction_id == tx.id)
+        .order_by(Allocation.id)
+        .with_for_update(of=Allocation)
+    ).all()
+
+
+def payment_tax_receipts(session: Session, tx: BankTransaction) -> list:
+    """``[(tax document number, advance invoice number), ...]`` issued for the payment
+    ``tx`` (billing.invoicing.receipts): they are never deleted, so the payment is never
+    undone while they stand."""
+    return session.execute(
+        select(TaxReceipt.number, Invoice.number)
+        .join(Allocation, Allocation.id == TaxReceipt.allocation_id)
+        .join(Invoice, Invoice.id == TaxReceipt.advance_invoice_id)
+        .where(Allocation.bank_transaction_id == tx.id)
+        .order_by(TaxReceipt.id)
+    ).all()
+
+
+def unreversed_payments(session: Session, tx: BankTransaction, customer_id: int) -> list:
+    """The customer's ``payment`` ledger entries of ``tx`` that no reversal undid yet (one,
+    of ``tx.amount``, for a payment that can be undone)."""
+    reversal = aliased(LedgerEntry)
+    return list(session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.bank_transaction_id == tx.id,
+            LedgerEntry.customer_id == customer_id,
+            LedgerEntry.kind == "payment",
+            ~exists().where(reversal.reverses_id == LedgerEntry.id),
+        )
+    ))
 
 
 def _reason(reason: str | None, what: str) -> str:

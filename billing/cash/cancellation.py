@@ -31,24 +31,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from billing.bank.pairing import MATCHED, settle
 from billing.bank.pairing_pg import lock_customers
+from billing.bank.queue import payment_allocations, payment_tax_receipts, unreversed_payments
 from billing.cash.payments import _kc
 from billing.invoicing.issue import lock_series
 from billing.ledger import postings as ledger
 from billing.ledger.balances import ZERO
 from billing.models import (
-    Allocation,
     BankTransaction,
     BankTransactionStatus,
     CashReceipt,
     CashReceiptCancellation,
-    Invoice,
-    LedgerEntry,
-    TaxReceipt,
 )
 from core import audit, events
 from core.clock import today
@@ -102,34 +99,15 @@ def cancel_cash_receipt(session: Session, receipt: CashReceipt, reason: str, *,
     customer_id = receipt.customer_id
     if session.get_bind().dialect.name == "postgresql":
         lock_customers(session, [customer_id])  # the settlers' lock, as unassign takes it
-    allocations = session.execute(
-        select(Allocation, Invoice.number)
-        .join(Invoice, Invoice.id == Allocation.invoice_id)
-        .where(Allocation.bank_transaction_id == tx.id)
-        .order_by(Allocation.id)
-        .with_for_update(of=Allocation)
-    ).all()
-    receipts = session.scalars(
-        select(TaxReceipt.number)
-        .join(Allocation, Allocation.id == TaxReceipt.allocation_id)
-        .where(Allocation.bank_transaction_id == tx.id)
-        .order_by(TaxReceipt.id)
-    ).all()
+    allocations = payment_allocations(session, tx)
+    receipts = [number for number, _advance in payment_tax_receipts(session, tx)]
     if receipts:
         raise CancellationError(_l(
             "cash receipt %(receipt)s cannot be cancelled: a tax document for the payment "
             "received (%(documents)s) was issued for it, and a tax document is never deleted; "
             "correct it by hand first; nothing was changed",
             receipt=receipt.number, documents=", ".join(receipts)))
-    reversal = aliased(LedgerEntry)
-    payment = session.scalars(
-        select(LedgerEntry).where(
-            LedgerEntry.bank_transaction_id == tx.id,
-            LedgerEntry.customer_id == customer_id,
-            LedgerEntry.kind == "payment",
-            ~exists().where(reversal.reverses_id == LedgerEntry.id),
-        )
-    ).all()
+    payment = unreversed_payments(session, tx, customer_id)
     if len(payment) != 1 or payment[0].amount != tx.amount:  # pragma: no cover - a broken ledger
         raise CancellationError(_l(
             "cash receipt %(receipt)s: the ledger does not hold its payment as expected; "
