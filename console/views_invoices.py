@@ -31,9 +31,10 @@ from console.blueprint import bp
 from console.money_common import paginate
 from core.clock import today
 from core.errors import DomainError
+from core.i18n import _l
 from web import parsing
 from web.database import db
-from web.door import after_commit, on_refusal
+from web.door import after_commit, on_refusal, refusal_text
 
 ALL = ("admin", "billing", "support", "readonly")
 MONEY = ("billing",)
@@ -80,7 +81,7 @@ def invoices():
     end = parsing.optional(args.get("to"), _day_or_none)
     query = listing.invoice_query(q, kind, status, start, end, today=today())
     page = paginate(db(), query, listing.SORTS, "issued")
-    rows = [(inv, number, listing.open_amount(inv, paid)) for inv, number, paid in page.items]
+    rows = [(inv, number, open_amount) for inv, number, _paid, open_amount in page.items]
     return render_template("console/money/invoices.html", page=page, rows=rows, q=q,
                            kind=kind, status=status, start=start, end=end, kinds=KINDS,
                            statuses=STATUSES, today=today())
@@ -171,8 +172,8 @@ def one_off_form(customer_id: int):
 @bp.route("/customers/<int:customer_id>/invoices/new", methods=["POST"])
 @allow(*MONEY)
 @on_refusal(DomainError, respond=lambda exc: _one_off_form(
-    db().get(Customer, request.view_args["customer_id"]), request.form, _(exc.message)
-    if exc.message else str(exc), 422))
+    db().get(Customer, request.view_args["customer_id"]), request.form, refusal_text(exc),
+    422))
 def one_off_issue(customer_id: int):
     customer = _customer_or_404(customer_id)
     form = request.form
@@ -211,14 +212,15 @@ def _credit_form(invoice, values=None, error=None, status=200):
 def credit_note_form(invoice_id: int):
     invoice = _invoice_or_404(invoice_id)
     if invoice.kind in (InvoiceKind.CREDIT_NOTE, InvoiceKind.ADVANCE):
-        raise InvoicingError(f"invoice {invoice.number} cannot be corrected by a credit note")
+        raise InvoicingError(_l("invoice %(number)s cannot be corrected by a credit note",
+                                number=invoice.number))
     return _credit_form(invoice)
 
 
 @bp.route("/invoices/<int:invoice_id>/credit-note", methods=["POST"])
 @allow(*MONEY)
 @on_refusal(DomainError, respond=lambda exc: _credit_form(
-    db().get(Invoice, request.view_args["invoice_id"]), request.form, _(exc.message), 422))
+    db().get(Invoice, request.view_args["invoice_id"]), request.form, refusal_text(exc), 422))
 def credit_note_issue(invoice_id: int):
     """Per line: ``mode_<id>`` none | all | quantity | amount, and ``value_<id>``."""
     invoice = _invoice_or_404(invoice_id)
@@ -235,8 +237,9 @@ def credit_note_issue(invoice_id: int):
             try:
                 amount = parsing.amount(form.get(f"value_{line.id}"), minimum=Decimal("0.01"))
             except parsing.ParseError:
-                raise InvoicingError(f"line {line.position}: the amount is not an amount "
-                                     "in Kč with at most two decimals") from None
+                raise InvoicingError(_l("line %(line)s: the amount is not an amount in Kč "
+                                        "with at most two decimals",
+                                        line=line.position)) from None
             selections.append(CreditLine(line.id, amount=amount))
     reason = parsing.text(form.get("reason", ""), max_length=300)
     note = credit_invoice(db(), invoice, selections, supplier(), reason, actor=actor())
@@ -253,8 +256,8 @@ def _quantity(raw, position: int) -> Decimal:
     except ArithmeticError:
         value = None
     if value is None or not value.is_finite() or value != value.quantize(Decimal("0.001")):
-        raise InvoicingError(f"line {position}: the quantity is not a number with at most "
-                             "three decimals")
+        raise InvoicingError(_l("line %(line)s: the quantity is not a number with at most "
+                                "three decimals", line=position))
     return value
 
 

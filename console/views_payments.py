@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 
 from billing.bank.importing import StatementError, import_statement
 from billing.bank.queue import assign, dismiss, restore, unassign, unmatched
+from billing.cash.cancellation import cancel_cash_receipt, cancellation_of
 from billing.cash.payments import take_cash_payment
 from billing.customers.credentials import find_customer
 from billing.invoicing.supplier import Supplier
@@ -32,9 +33,10 @@ from console.blueprint import bp
 from console.money_common import paginate, statement_accounts
 from core.clock import today
 from core.errors import DomainError, Invalid
+from core.i18n import _l
 from web import parsing
 from web.database import db
-from web.door import after_commit, on_refusal
+from web.door import after_commit, on_refusal, refusal_text
 
 ALL = ("admin", "billing", "support", "readonly")
 MONEY = ("billing",)
@@ -136,7 +138,7 @@ def cash_form(customer_id: int):
 @bp.route("/customers/<int:customer_id>/cash", methods=["POST"])
 @allow(*MONEY)
 @on_refusal(DomainError, respond=lambda exc: _cash_form(
-    db().get(Customer, request.view_args["customer_id"]), request.form, _(exc.message), 422))
+    db().get(Customer, request.view_args["customer_id"]), request.form, refusal_text(exc), 422))
 def cash_take(customer_id: int):
     customer = _customer_or_404(customer_id)
     form = request.form
@@ -145,7 +147,7 @@ def cash_take(customer_id: int):
                                       maximum=2**31 - 1):
         invoice = db().get(Invoice, invoice_id)
         if invoice is None:
-            raise PaymentFormError("no such invoice", field="invoice")
+            raise PaymentFormError(_l("no such invoice"), field="invoice")
     amount = parsing.text(form.get("amount", ""), max_length=40)
     done = take_cash_payment(
         db(), customer, amount, Supplier.from_config(current_app.config), actor=actor(),
@@ -156,13 +158,54 @@ def cash_take(customer_id: int):
     return redirect(url_for("console.cash_receipt", receipt_id=done.receipt.id))
 
 
-@bp.route("/cash-receipts/<int:receipt_id>")
-@allow(*ALL)
-def cash_receipt(receipt_id: int):
+def _receipt_or_404(receipt_id: int) -> CashReceipt:
     receipt = db().get(CashReceipt, receipt_id)
     if receipt is None:
         abort(404)
-    return render_template("console/money/cash_receipt.html", receipt=receipt)
+    return receipt
+
+
+def _receipt_page(receipt_id: int, error: str | None = None, values=None, status: int = 200):
+    receipt = _receipt_or_404(receipt_id)
+    return render_template("console/money/cash_receipt.html", receipt=receipt,
+                           cancellation=cancellation_of(db(), receipt.id), error=error,
+                           values=values or {}), status
+
+
+@bp.route("/cash-receipts/<int:receipt_id>")
+@allow(*ALL)
+def cash_receipt(receipt_id: int):
+    return _receipt_page(receipt_id)
+
+
+@bp.route("/cash-receipts/<int:receipt_id>/cancel", methods=["POST"])
+@allow(*MONEY)
+@on_refusal(DomainError, respond=lambda exc: _receipt_page(
+    request.view_args["receipt_id"], refusal_text(exc), request.form, exc.status))
+def cash_receipt_cancel(receipt_id: int):
+    """Cancel a cash receipt recorded by mistake (storno): the cancelling document, the
+    reversing posting, the invoices it paid open again (billing/cash/cancellation.py)."""
+    receipt = _receipt_or_404(receipt_id)
+    done = cancel_cash_receipt(db(), receipt,
+                               parsing.text(request.form.get("reason", ""), max_length=300),
+                               actor=actor())
+    flash(_("Cash receipt %(receipt)s cancelled by %(number)s.", receipt=receipt.number,
+            number=done.cancellation.number), "success")
+    return redirect(url_for("console.cash_receipt", receipt_id=receipt.id))
+
+
+@bp.route("/cash-receipts/<int:receipt_id>/cancellation.pdf")
+@allow(*ALL)
+def cash_cancellation_pdf(receipt_id: int):
+    from billing.documents.cash_receipt import render_cash_cancellation_pdf
+
+    receipt = _receipt_or_404(receipt_id)
+    cancellation = cancellation_of(db(), receipt.id)
+    if cancellation is None:  # not cancelled: the receipt's page (with its cancel form)
+        return redirect(url_for("console.cash_receipt", receipt_id=receipt.id))
+    return current_app.response_class(
+        render_cash_cancellation_pdf(receipt, cancellation), mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{cancellation.number}.pdf"'})
 
 
 @bp.route("/cash-receipts/<int:receipt_id>/pdf")
@@ -170,9 +213,7 @@ def cash_receipt(receipt_id: int):
 def cash_receipt_pdf(receipt_id: int):
     from billing.documents.cash_receipt import render_cash_receipt_pdf
 
-    receipt = db().get(CashReceipt, receipt_id)
-    if receipt is None:
-        abort(404)
+    receipt = _receipt_or_404(receipt_id)
     return current_app.response_class(render_cash_receipt_pdf(receipt), mimetype="application/pdf",
                                       headers={"Content-Disposition":
                                                f'inline; filename="{receipt.number}.pdf"'})
@@ -191,7 +232,7 @@ def statement_form():
 @bp.route("/payments/upload", methods=["POST"])
 @allow(*MONEY)
 @on_refusal(DomainError, respond=lambda exc: (render_template(
-    "console/money/upload.html", formats=FORMATS, report=None, error=_(exc.message),
+    "console/money/upload.html", formats=FORMATS, report=None, error=refusal_text(exc),
     max_bytes=current_app.config["STATEMENT_MAX_BYTES"]), 422))
 def statement_upload():
     """Import and pair the uploaded statement in this request (the page waits: there is no
@@ -199,14 +240,14 @@ def statement_upload():
     the line number."""
     max_bytes = current_app.config["STATEMENT_MAX_BYTES"]
     if request.content_length and request.content_length > max_bytes + 64 * 1024:
-        raise StatementError(f"the file has more than the {max_bytes:,} bytes a statement may "
-                             "have (setting STATEMENT_MAX_BYTES)")
+        raise StatementError(_l("the file has more than the %(max)s bytes a statement may "
+                                "have (setting STATEMENT_MAX_BYTES)", max=f"{max_bytes:,}"))
     upload = request.files.get("statement")
     if upload is None or not upload.filename:
-        raise PaymentFormError("choose a statement file", field="statement")
+        raise PaymentFormError(_l("choose a statement file"), field="statement")
     fmt = request.form.get("format") or None
     if fmt is not None and fmt not in FORMATS:
-        raise PaymentFormError(f"unknown format {fmt!r}", field="format")
+        raise PaymentFormError(_l("unknown format %(format)s", format=repr(fmt)), field="format")
     name = parsing.text(Path(upload.filename).name, max_length=200) or "statement"
     accounts, bank_code = statement_accounts()
     with tempfile.TemporaryDirectory() as folder:
@@ -218,7 +259,7 @@ def statement_upload():
                 own_accounts=None if request.form.get("any_account") == "1" else accounts,
                 max_bytes=max_bytes)
         except RecursionError:
-            raise StatementError("nested too deeply to be a bank statement") from None
+            raise StatementError(_l("nested too deeply to be a bank statement")) from None
     _receipts_after_commit()
     return render_template("console/money/upload.html", formats=FORMATS, report=report,
                            filename=name, error=None, max_bytes=max_bytes)
@@ -252,7 +293,8 @@ def payment_assign(tx_id: int):
     number = parsing.text(request.form.get("customer", ""), max_length=20)
     customer = find_customer(db(), number) if number else None
     if customer is None:
-        raise PaymentFormError(f"no customer {number!r}" if number else "give a customer number",
+        raise PaymentFormError(_l("no customer %(number)s", number=repr(number)) if number
+                               else _l("give a customer number"),
                                field="customer")
     assign(db(), tx, customer, actor=actor(),
            not_a_duplicate=request.form.get("not_a_duplicate") == "1")

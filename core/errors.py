@@ -25,13 +25,18 @@ those into a polite "refused" page would hide an outage from the operator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from core.i18n import translate
+
 
 class DomainError(Exception):
     """A refusal the user or operator may see; nothing that should be kept was written.
 
-    ``message`` is the user-facing text (English; the web door translates it when the
-    catalogue has it), ``status`` the HTTP status the web door answers with, ``field``
-    the form field it concerns (or None).
+    ``message`` is the user-facing text in English; raised with ``core.i18n._l(msgid,
+    **params)`` it is translatable with its parameters (:meth:`translated`), a plain string
+    is translated when the catalogue has it as it is. ``status`` is the HTTP status the web
+    door answers with, ``field`` the form field it concerns (or None).
     """
 
     status: int = 400
@@ -57,6 +62,12 @@ class DomainError(Exception):
             return text
         doc = (type(self).__doc__ or "").strip().splitlines()
         return doc[0] if doc else type(self).__name__
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        """The message in the language of ``gettext`` (Flask-Babel's, in the web): a
+        ``core.i18n._l`` message is looked up by its msgid and filled in with its params."""
+        first = self.args[0] if len(self.args) == 1 else None
+        return translate(first if isinstance(first, str) and first else self.message, gettext)
 
 
 class Conflict(DomainError):

@@ -42,6 +42,63 @@ def need():
 
 
 @pytest.fixture
+def live_browser(need, app_config):
+    """``live_browser(config=None, *, chromium_args=(), context=None)``: the real app (CSRF
+    protection on, ``config`` on top of the test's) served on a free port, and a headless
+    Chromium (Debian's /usr/bin/chromium, Playwright) to open it: a
+    :class:`tests.support.LiveBrowser` (``base``, ``app``, ``sessions``, ``page``,
+    ``new_page(**options)``, ``csp_violations()``). ``context`` are the options of the page's
+    browser context (locale, viewport...). Skipped (failed in CI) without Chromium or
+    Playwright; everything is stopped at teardown. The Chromium tests share it."""
+    import threading
+
+    from tests.support import CHROMIUM, LiveBrowser
+
+    started: list[LiveBrowser] = []
+
+    def start(config: dict | None = None, *, chromium_args=(), context: dict | None = None):
+        _need(Path(CHROMIUM).exists(),
+              "Debian's chromium is not installed (apt-get install chromium)")
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            sync_playwright = None
+        _need(sync_playwright is not None,
+              "playwright is not installed (pip install -e '.[test]')")
+        from werkzeug.serving import make_server
+
+        from app import create_app
+
+        app = create_app({**app_config, "WTF_CSRF_ENABLED": True, **(config or {})})
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="ispzone-live", daemon=True)
+        thread.start()
+        live = LiveBrowser(app, server, thread, dict(context or {}))
+        started.append(live)
+        live.launch(sync_playwright, chromium_args)
+        return live
+
+    yield start
+    for live in reversed(started):
+        live.stop()
+
+
+@pytest.fixture
+def cheap_demo_passwords(monkeypatch):
+    """The demo hashes ~40 passwords with production argon2id parameters (~0.7 s each);
+    cheap parameters verify the same way, and a first login rehashes with the real ones
+    (credentials.needs_rehash). (raising=False: should demo.py stop importing hash_password,
+    the test only gets slower.)"""
+    from argon2 import PasswordHasher
+
+    from billing import demo
+
+    monkeypatch.setattr(demo, "hash_password",
+                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash,
+                        raising=False)
+
+
+@pytest.fixture
 def pg_url():
     """TEST_DATABASE_URL (PostgreSQL), or None when the suite runs on SQLite."""
     return PG_URL

@@ -27,3 +27,61 @@ def pg_schema_url(base: str, schema_name: str) -> str:
     """``base`` with its search_path set to ``schema_name``."""
     sep = "&" if "?" in base else "?"
     return f"{base}{sep}options=-csearch_path%3D{schema_name}"
+
+
+# -- a real browser on the real app (the live_browser fixture of tests/conftest.py) -------------
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium, driven by Playwright
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync")
+
+
+class LiveBrowser:
+    """The app served by werkzeug on a free port of 127.0.0.1 (a thread) and a headless
+    Chromium: ``base`` (the URL), ``app``, ``sessions``, ``browser``, ``page`` (a fresh
+    context's page, made on first use with the fixture's context options), ``new_page(**context
+    options)`` for more, ``messages`` (what the pages logged: console messages and errors) and
+    ``csp_violations()``. :meth:`stop` ends it all (the fixture calls it at teardown)."""
+
+    def __init__(self, app, server, thread, context_options: dict) -> None:
+        self.app, self._server, self._thread = app, server, thread
+        self.base = f"http://127.0.0.1:{server.server_port}"
+        self.sessions = app.extensions["ispzone.sessions"]
+        self.context_options = context_options
+        self.messages: list[str] = []
+        self.playwright = self.browser = None
+        self._page = None
+
+    def launch(self, sync_playwright, extra_args=()) -> None:
+        self.playwright = sync_playwright().start()
+        self.browser = self.playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args])
+
+    def new_page(self, **context_options):
+        page = self.browser.new_context(**context_options).new_page()
+        page.set_default_timeout(20_000)
+        page.on("console", lambda message: self.messages.append(message.text))
+        page.on("pageerror", lambda error: self.messages.append(str(error)))
+        return page
+
+    @property
+    def page(self):
+        if self._page is None:
+            self._page = self.new_page(**self.context_options)
+        return self._page
+
+    def csp_violations(self) -> list[str]:
+        return [m for m in self.messages if "Content Security Policy" in m]
+
+    def stop(self) -> None:
+        try:
+            if self.browser is not None:
+                self.browser.close()
+            if self.playwright is not None:
+                self.playwright.stop()
+        finally:
+            self._server.shutdown()
+            self._thread.join(timeout=10)
+            self._server.server_close()
+            self.app.extensions["ispzone.engine"].dispose()

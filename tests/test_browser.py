@@ -1,7 +1,8 @@
 """End to end in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright).
 
-The real app is served by werkzeug in a background thread with CSRF protection switched on,
-the demo ISP is loaded, and a customer goes through the zone the way a person would: log in,
+The real app is served by werkzeug in a background thread with CSRF protection switched on
+(the ``live_browser`` fixture of tests/conftest.py, which every Chromium test shares), the
+demo ISP is loaded, and a customer goes through the zone the way a person would: log in,
 invoices, one invoice and its PDF, a change of the phone number, log out.
 
 Elements are found by URL, input name and role, not by (Czech) text, so that the test does
@@ -12,30 +13,10 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _import_playwright():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        return None
-    return sync_playwright
 
 
 def _import_pypdf():
@@ -47,75 +28,32 @@ def _import_pypdf():
 
 
 @pytest.mark.browser
-def test_customer_walks_through_the_zone(need, app_config, tmp_path, monkeypatch):
-    need(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
-    sync_playwright = _import_playwright()
-    need(sync_playwright is not None, "playwright is not installed (pip install -e '.[test]')")
+def test_customer_walks_through_the_zone(need, live_browser, cheap_demo_passwords, tmp_path):
     pypdf = _import_pypdf()
     need(pypdf is not None, "pypdf is not installed (pip install -e '.[test]')")
 
-    from argon2 import PasswordHasher
-    from werkzeug.serving import make_server
-
-    from app import create_app
     from billing import demo
     from billing.invoicing.supplier import Supplier
     from billing.models import AuditEvent, Customer
     from core.passwords import needs_rehash
 
-    # The demo hashes ~40 passwords with production argon2id parameters (~0.7 s each).
-    # Cheap argon2id parameters are enough here: they verify the same way, and the first
-    # login rehashes the password with the real parameters (credentials.needs_rehash).
-    # (raising=False: should demo.py stop importing hash_password, the test only gets slower)
-    monkeypatch.setattr(
-        demo,
-        "hash_password",
-        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash,
-        raising=False,
-    )
-
-    app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
-    sessions = app.extensions["ispzone.sessions"]
-    with sessions() as s:
+    live = live_browser(context={"accept_downloads": True})
+    with live.sessions() as s:
         demo.load(s, Supplier())
         s.commit()
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, name="ispzone-e2e", daemon=True)
-    thread.start()
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-            try:
-                context = browser.new_context(accept_downloads=True)
-                page = context.new_page()
-                page.set_default_timeout(20_000)
-                console: list[str] = []
-                page.on("console", lambda message: console.append(message.text))
-                page.on("pageerror", lambda error: console.append(str(error)))
-                _walk_through(page, base, tmp_path, pypdf)
-                # issue 13: the pages live with the Content-Security-Policy (no inline
-                # script or style), so Chromium reports no violation on any of them
-                assert [m for m in console if "Content Security Policy" in m] == [], console
-                page.goto(f"{base}/login")
-                page.evaluate("document.body.setAttribute('style', 'color: red')")
-                page.wait_for_timeout(300)
-                assert any("Content Security Policy" in m for m in console), (
-                    "the console listener would not have seen a violation"
-                )
-                context.close()
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    page = live.page
+    _walk_through(page, live.base, tmp_path, pypdf)
+    # issue 13: the pages live with the Content-Security-Policy (no inline script or style),
+    # so Chromium reports no violation on any of them
+    assert live.csp_violations() == [], live.messages
+    page.goto(f"{live.base}/login")
+    page.evaluate("document.body.setAttribute('style', 'color: red')")
+    page.wait_for_timeout(300)
+    assert live.csp_violations(), "the console listener would not have seen a violation"
 
     # What the browser did is in the database: the phone normalised, and audited.
-    with sessions() as s:
+    with live.sessions() as s:
         customer = s.scalar(select(Customer).where(Customer.customer_number == "1001"))
         assert customer.phone == "+420602111222"
         audit = s.scalars(
@@ -127,7 +65,6 @@ def test_customer_walks_through_the_zone(need, app_config, tmp_path, monkeypatch
         assert audit[-1].new_value == "+420602111222"
         # the first login replaced the cheap demo hash with a production-strength one
         assert not needs_rehash(customer.password_hash)
-    app.extensions["ispzone.engine"].dispose()
 
 
 def _path(page) -> str:

@@ -7,6 +7,7 @@
     ispzone invoices resend NUMBER
     ispzone invoices pdf NUMBER OUT
     ispzone payments cash CUSTOMER AMOUNT [--invoice NUMBER] [--note N] [--receipt OUT]
+    ispzone payments cash-cancel RECEIPT --reason R [--document OUT]
 
 Each runs one domain function through the CLI door (``web.cli_door``) with the operator of
 ``ispzone --as LOGIN`` as the audit actor; e-mails go after the commit (billing.jobs).
@@ -274,3 +275,34 @@ def payments_cash(customer_number, amount, invoice_number, note, receipt_out):
         receipt_out.write_bytes(pdf)
         click.echo(f"{receipt_out} written")
     _issue_receipts()  # a cash payment on an advance invoice is due its tax document too
+
+
+@_payments("cash-cancel")
+@click.argument("receipt_number")
+@click.option("--reason", required=True, help="Why the receipt is cancelled (printed).")
+@click.option("--document", "document_out", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write the cancelling document's PDF here.")
+def payments_cash_cancel(receipt_number, reason, document_out):
+    """Cancel a cash receipt recorded by mistake (storno): a cancelling document, the money
+    leaves the till, the invoices it paid are open again (audited)."""
+    from sqlalchemy import select
+
+    from billing.cash.cancellation import cancel_cash_receipt
+    from billing.documents.cash_receipt import render_cash_cancellation_pdf
+    from billing.models import CashReceipt
+
+    def work(session):
+        receipt = session.scalar(select(CashReceipt)
+                                 .where(CashReceipt.number == receipt_number.strip()))
+        if receipt is None:
+            raise click.ClickException(f"no cash receipt {receipt_number}")
+        done = cancel_cash_receipt(session, receipt, reason, actor=cli_actor())
+        pdf = render_cash_cancellation_pdf(receipt, done.cancellation) if document_out else None
+        return done.cancellation.number, done.cancellation.reopened, pdf
+
+    number, reopened, pdf = run(work)
+    click.echo(f"cash receipt {receipt_number} cancelled by {number}; owed again: "
+               f"{reopened or 'nothing'}".replace("\u00a0", " "))
+    if document_out:
+        document_out.write_bytes(pdf)
+        click.echo(f"{document_out} written")

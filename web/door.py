@@ -103,6 +103,12 @@ def on_refusal(
     return decorate
 
 
+def refusal_text(exc: DomainError) -> str:
+    """The refusal's message in the user's language: a ``core.i18n._l`` message by its msgid
+    with its parameters filled in after, any other message looked up as it is."""
+    return exc.translated(gettext)
+
+
 def refused(exc: DomainError):
     """The one handler of :class:`DomainError` in the web: roll back, tell the user."""
     session = g.get("db_session")
@@ -115,7 +121,7 @@ def refused(exc: DomainError):
         if rule.message is not None:
             flash(rule.message(exc), rule.category)
         return rule.respond(exc)
-    text = rule.message(exc) if rule is not None and rule.message else gettext(exc.message)
+    text = rule.message(exc) if rule is not None and rule.message else refusal_text(exc)
     if rule is not None and rule.redirect_to is not None:
         flash(text, rule.category)
         target = rule.redirect_to

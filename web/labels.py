@@ -33,6 +33,7 @@ LABELS: dict[str, dict[str, object]] = {
         "unmatched": _l("unmatched"),
         "outgoing": _l("outgoing"),
         "dismissed": _l("dismissed"),
+        "cancelled": _l("cancelled (storno)"),
     },
     # enforcement_case.state (enforcement.models.CaseState)
     "case": {

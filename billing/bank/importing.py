@@ -54,6 +54,7 @@ from billing.models import BankTransaction, StatementImport
 from core import audit
 from core.clock import now
 from core.db import is_in
+from core.i18n import _l
 
 CHUNK = 20000
 INSERT_CHUNK = 5000  # rows as dicts: a small batch at a time (memory)
@@ -73,10 +74,10 @@ __all__ = [
 def check_size(size: int, max_bytes: int | None = MAX_BYTES) -> None:
     """Refuse a statement file of more than ``max_bytes`` bytes (None: no limit)."""
     if max_bytes is not None and size > max_bytes:
-        raise StatementError(
-            f"the file has {size:,} bytes, more than the {max_bytes:,} a statement may have "
-            "(setting STATEMENT_MAX_BYTES); split the period into several statements"
-        )
+        raise StatementError(_l(
+            "the file has %(size)s bytes, more than the %(max)s a statement may have "
+            "(setting STATEMENT_MAX_BYTES); split the period into several statements",
+            size=f"{size:,}", max=f"{max_bytes:,}"))
 
 
 @dataclass(frozen=True)
@@ -143,10 +144,10 @@ def import_statement(
         ours = [national_account(a) or a for a in own_accounts if a and a.strip()]
         found = [a for a in ours if _same_account(account, a)]
         if not found:
-            raise StatementError(
-                f"the statement is of account {account or '(none)'}, which is not one of ours "
-                f"({', '.join(ours) or 'none configured'}; setting BANK_ACCOUNTS)"
-            )
+            raise StatementError(_l(
+                "the statement is of account %(account)s, which is not one of ours "
+                "(%(ours)s; setting BANK_ACCOUNTS)", account=account or "-",
+                ours=", ".join(ours) or "-"))
         if "/" not in account and "/" in found[0]:
             bank_code = found[0].rsplit("/", 1)[1]
     if "/" not in account and bank_code:

@@ -44,6 +44,7 @@ from billing.models import (
     TaxReceipt,
 )
 from core import audit, events
+from core.i18n import _l
 
 # a movement an operator took out of the unmatched queue: it is no customer's payment
 DISMISSED = BankTransactionStatus.DISMISSED
@@ -54,9 +55,12 @@ __all__ = [
     "Unassigned",
     "assign",
     "dismiss",
+    "payment_allocations",
+    "payment_tax_receipts",
     "restore",
     "unassign",
     "unmatched",
+    "unreversed_payments",
 ]
 
 
@@ -77,20 +81,19 @@ def assign(session: Session, tx: BankTransaction, customer: Customer, actor: str
     suspected duplicate of another (``duplicate_of``) is refused unless the operator says it
     is ``not_a_duplicate`` (then the suspicion is cleared, and the audit says so)."""
     if tx.status != UNMATCHED:
-        raise PairingError(f"transaction {tx.id} is {tx.status}, not unmatched")
+        raise PairingError(_l("transaction %(id)s is %(status)s, not unmatched", id=tx.id,
+                              status=tx.status))
     suspected = tx.duplicate_of
     if suspected is not None and not not_a_duplicate:
-        raise PairingError(
-            f"transaction {tx.id} looks like transaction {suspected} from another statement "
+        raise PairingError(_l(
+            "transaction %(id)s looks like transaction %(other)s from another statement "
             "(the same payment imported twice?): dismiss it, or, when it is a payment of its "
-            "own, assign it with --not-a-duplicate"
-        )
+            "own, assign it with --not-a-duplicate", id=tx.id, other=suspected))
     if tx.currency != PAIRED_CURRENCY:
-        raise PairingError(
-            f"transaction {tx.id} is in {tx.currency}; invoices are paid in {PAIRED_CURRENCY} "
-            "at face value; once it is handled by hand, take it out of the queue: "
-            "payments dismiss"
-        )
+        raise PairingError(_l(
+            "transaction %(id)s is in %(currency)s; invoices are paid in %(paid)s at face "
+            "value; once it is handled by hand, take it out of the queue: payments dismiss",
+            id=tx.id, currency=tx.currency, paid=PAIRED_CURRENCY))
     tx.status, tx.customer_id, tx.duplicate_of = MATCHED, customer.id, None
     session.flush()
     book_payments(session, [(tx, customer.id)], actor)
@@ -131,57 +134,36 @@ def unassign(session: Session, tx: BankTransaction, actor: str, reason: str) -> 
     invoices again. Refused (nothing changed) for anything but a matched payment, and for a
     payment with a tax document issued for it (billing.invoicing.receipts): that is never deleted.
     """
-    reason = _reason(reason, "unpairing a payment")
+    reason = _reason(reason, _l("unpairing a payment"))
     if tx.source_account == CASH_ACCOUNT:  # billing/cash/payments.py: a receipt was handed over
-        raise PairingError(
-            f"transaction {tx.id} is a cash payment (receipt {tx.bank_tx_id}), not a bank "
-            "payment: it cannot be unpaired"
-        )
+        raise PairingError(_l(
+            "transaction %(id)s is a cash payment (receipt %(receipt)s), not a bank payment: "
+            "it cannot be unpaired; cancel its receipt instead (payments cash-cancel)",
+            id=tx.id, receipt=tx.bank_tx_id))
     # The movement's row first, as pairing updates it before settling: two operators undoing
     # one payment at once queue here, and the second one sees it unmatched.
     session.refresh(tx, with_for_update={"key_share": True})
     if tx.status != MATCHED:
-        raise PairingError(
-            f"transaction {tx.id} is {tx.status}, not matched: only a paired incoming payment "
-            "can be unpaired"
-        )
+        raise PairingError(_l(
+            "transaction %(id)s is %(status)s, not matched: only a paired incoming payment "
+            "can be unpaired", id=tx.id, status=tx.status))
     customer_id = tx.customer_id
     if session.get_bind().dialect.name == "postgresql":
         # the settlers' lock (billing.bank.pairing_pg), before the allocations change: a
         # settlement of this customer (an import, an assign, an invoice being issued) runs
         # wholly before this unpairing or after it commits, never on half of it
         lock_customers(session, [customer_id])
-    allocations = session.execute(
-        select(Allocation, Invoice.number)
-        .join(Invoice, Invoice.id == Allocation.invoice_id)
-        .where(Allocation.bank_transaction_id == tx.id)
-        .order_by(Allocation.id)
-        .with_for_update(of=Allocation)  # a receipt being issued for one waits, or we do
-    ).all()
-    receipts = session.execute(
-        select(TaxReceipt.number, Invoice.number)
-        .join(Allocation, Allocation.id == TaxReceipt.allocation_id)
-        .join(Invoice, Invoice.id == TaxReceipt.advance_invoice_id)
-        .where(Allocation.bank_transaction_id == tx.id)
-        .order_by(TaxReceipt.id)
-    ).all()
+    allocations = payment_allocations(session, tx)
+    receipts = payment_tax_receipts(session, tx)
     if receipts:
         issued = ", ".join(f"{number} (advance invoice {advance})" for number, advance in receipts)
-        raise PairingError(
-            f"transaction {tx.id} cannot be unpaired: a tax document for the payment received "
-            f"(daňový doklad k přijaté platbě) was issued for it: {issued}. A tax document is "
+        raise PairingError(_l(
+            "transaction %(id)s cannot be unpaired: a tax document for the payment received "
+            "(daňový doklad k přijaté platbě) was issued for it: %(issued)s. A tax document is "
             "never deleted, and correcting it is not something unassign does (out of its "
-            "scope: it needs a corrective tax document, by hand); nothing was changed"
-        )
-    reversal = aliased(LedgerEntry)
-    entries = session.scalars(
-        select(LedgerEntry).where(
-            LedgerEntry.bank_transaction_id == tx.id,
-            LedgerEntry.customer_id == customer_id,
-            LedgerEntry.kind == "payment",
-            ~exists().where(reversal.reverses_id == LedgerEntry.id),
-        )
-    ).all()
+            "scope: it needs a corrective tax document, by hand); nothing was changed",
+            id=tx.id, issued=issued))
+    entries = unreversed_payments(session, tx, customer_id)
     if len(entries) != 1 or entries[0].amount != tx.amount:
         raise PairingError(
             f"transaction {tx.id}: the ledger has {len(entries)} unreversed payment entries of "
@@ -224,10 +206,50 @@ def unassign(session: Session, tx: BankTransaction, actor: str, reason: str) -> 
                       list(reopened.items()), reapplied)
 
 
+def payment_allocations(session: Session, tx: BankTransaction) -> list:
+    """``[(allocation, invoice number), ...]`` of the payment ``tx``, oldest first, locked
+    (a tax document being issued for one waits, or we do): what undoing it reopens."""
+    return session.execute(
+        select(Allocation, Invoice.number)
+        .join(Invoice, Invoice.id == Allocation.invoice_id)
+        .where(Allocation.bank_transaction_id == tx.id)
+        .order_by(Allocation.id)
+        .with_for_update(of=Allocation)
+    ).all()
+
+
+def payment_tax_receipts(session: Session, tx: BankTransaction) -> list:
+    """``[(tax document number, advance invoice number), ...]`` issued for the payment
+    ``tx`` (billing.invoicing.receipts): they are never deleted, so the payment is never
+    undone while they stand."""
+    return session.execute(
+        select(TaxReceipt.number, Invoice.number)
+        .join(Allocation, Allocation.id == TaxReceipt.allocation_id)
+        .join(Invoice, Invoice.id == TaxReceipt.advance_invoice_id)
+        .where(Allocation.bank_transaction_id == tx.id)
+        .order_by(TaxReceipt.id)
+    ).all()
+
+
+def unreversed_payments(session: Session, tx: BankTransaction, customer_id: int) -> list:
+    """The customer's ``payment`` ledger entries of ``tx`` that no reversal undid yet (one,
+    of ``tx.amount``, for a payment that can be undone)."""
+    reversal = aliased(LedgerEntry)
+    return list(session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.bank_transaction_id == tx.id,
+            LedgerEntry.customer_id == customer_id,
+            LedgerEntry.kind == "payment",
+            ~exists().where(reversal.reverses_id == LedgerEntry.id),
+        )
+    ))
+
+
 def _reason(reason: str | None, what: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise PairingError(f"give a reason for {what} (it goes to the audit log)")
+        raise PairingError(_l("give a reason for %(what)s (it goes to the audit log)",
+                              what=what))
     return reason
 
 
@@ -235,13 +257,13 @@ def dismiss(session: Session, tx: BankTransaction, actor: str, reason: str) -> N
     """Take an unmatched movement out of the queue: it is no customer's payment (returned
     to the payer, reversed by the bank, a payment in another currency booked by hand).
     Nothing is booked; :func:`restore` puts it back."""
-    reason = _reason(reason, "dismissing a payment")
+    reason = _reason(reason, _l("dismissing a payment"))
     session.refresh(tx, with_for_update={"key_share": True})  # one operator at a time
     if tx.status != UNMATCHED:
-        raise PairingError(
-            f"transaction {tx.id} is {tx.status}, not unmatched: only a payment waiting in "
-            "the queue can be dismissed (unpair a matched one first: payments unassign)"
-        )
+        raise PairingError(_l(
+            "transaction %(id)s is %(status)s, not unmatched: only a payment waiting in the "
+            "queue can be dismissed (unpair a matched one first: payments unassign)",
+            id=tx.id, status=tx.status))
     tx.status = DISMISSED
     audit.record(
         session, "payment.dismissed", actor=actor, old_value=str(tx.id),
@@ -255,7 +277,8 @@ def restore(session: Session, tx: BankTransaction, actor: str) -> None:
     """Put a dismissed movement back in the unmatched queue (audited)."""
     session.refresh(tx, with_for_update={"key_share": True})
     if tx.status != DISMISSED:
-        raise PairingError(f"transaction {tx.id} is {tx.status}, not dismissed")
+        raise PairingError(_l("transaction %(id)s is %(status)s, not dismissed", id=tx.id,
+                              status=tx.status))
     tx.status = UNMATCHED
     audit.record(session, "payment.restored", actor=actor, new_value=str(tx.id),
                  details={"tx": tx.id, "amount": str(tx.amount), "currency": tx.currency})

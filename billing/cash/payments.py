@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from billing.bank.pairing import MATCHED, settle
@@ -34,6 +34,7 @@ from billing.models import (
     Allocation,
     BankTransaction,
     CashReceipt,
+    CashReceiptCancellation,
     Customer,
     Invoice,
     InvoiceKind,
@@ -42,6 +43,7 @@ from core import audit, events
 from core.clock import today
 from core.db import money_sum
 from core.errors import Conflict, Invalid
+from core.i18n import _l
 
 _AMOUNT = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,2})?")
 PREFIX = "PPD"
@@ -74,25 +76,26 @@ def parse_amount(text: str | Decimal) -> Decimal:
     cleaned = cleaned.removesuffix("Kč").removesuffix("CZK")
     # plain ASCII digits, a sign, at most two decimals: no exponent, NaN, "1_000" or other scripts
     if not _AMOUNT.fullmatch(cleaned):
-        raise CashPaymentError(f"not an amount: {text!r}", field="amount")
+        raise CashPaymentError(_l("not an amount: %(text)s", text=repr(text)), field="amount")
     try:
         return Decimal(cleaned)
     except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
-        raise CashPaymentError(f"not an amount: {text!r}", field="amount") from None
+        raise CashPaymentError(_l("not an amount: %(text)s", text=repr(text)),
+                               field="amount") from None
 
 
 def check_amount(amount: Decimal) -> Decimal:
     if amount <= 0:
-        raise CashPaymentError("a cash payment must be a positive amount", field="amount")
+        raise CashPaymentError(_l("a cash payment must be a positive amount"), field="amount")
     if amount != amount.to_integral_value():
         raise CashPaymentError(
-            "cash is taken in whole crowns (the smallest Czech coin is 1 Kč)", field="amount"
+            _l("cash is taken in whole crowns (the smallest Czech coin is 1 Kč)"), field="amount"
         )
     if amount > DAILY_LIMIT:
-        raise CashLimitError(
-            f"more than {DAILY_LIMIT:,.0f} Kč may not be taken in cash from one payer in one day "
-            "(zákon č. 254/2004 Sb., § 4): ask for a bank transfer", field="amount"
-        )
+        raise CashLimitError(_l(
+            "more than %(limit)s Kč may not be taken in cash from one payer in one day "
+            "(zákon č. 254/2004 Sb., § 4): ask for a bank transfer",
+            limit=f"{DAILY_LIMIT:,.0f}"), field="amount")
     return amount.quantize(Decimal("0.01"))
 
 
@@ -110,21 +113,22 @@ def take_cash_payment(
     """Record cash received from ``customer`` (see the module's docstring)."""
     amount = check_amount(parse_amount(amount))
     if customer is None:
-        raise CashPaymentError("no such customer", field="customer")
+        raise CashPaymentError(_l("no such customer"), field="customer")
     on = on or today()
     if invoice is not None:
         _check_invoice(session, customer, invoice)
+    # a receipt cancelled as recorded by mistake (billing/cash/cancellation.py) took nothing
     taken_today = session.scalar(
         select(money_sum(CashReceipt.amount)).where(
-            CashReceipt.customer_id == customer.id, CashReceipt.received_on == on
+            CashReceipt.customer_id == customer.id, CashReceipt.received_on == on,
+            ~exists().where(CashReceiptCancellation.receipt_id == CashReceipt.id),
         )
     )
     if taken_today + amount > DAILY_LIMIT:
-        raise CashLimitError(
-            f"the customer has paid {taken_today:,.2f} Kč in cash today; with this payment it "
-            f"would be more than {DAILY_LIMIT:,.0f} Kč (zákon č. 254/2004 Sb., § 4): ask for a "
-            "bank transfer", field="amount"
-        )
+        raise CashLimitError(_l(
+            "the customer has paid %(taken)s Kč in cash today; with this payment it would be "
+            "more than %(limit)s Kč (zákon č. 254/2004 Sb., § 4): ask for a bank transfer",
+            taken=f"{taken_today:,.2f}", limit=f"{DAILY_LIMIT:,.0f}"), field="amount")
     number = _next_number(session, on.year)
     tx = BankTransaction(
         source_account=CASH_ACCOUNT, bank_tx_id=number, booked_on=on, amount=amount,
@@ -169,20 +173,21 @@ def _check_invoice(session: Session, customer: Customer, invoice: Invoice) -> No
     from billing.ledger.balances import states_for
 
     if invoice.customer_id != customer.id:
-        raise CashPaymentError(
-            f"invoice {invoice.number} is not customer {customer.customer_number}'s",
-            field="invoice")
-    if invoice.kind == InvoiceKind.CREDIT_NOTE:
-        raise CashPaymentError(f"{invoice.number} is a credit note: nothing to pay",
+        raise CashPaymentError(_l("invoice %(number)s is not customer %(customer)s's",
+                                  number=invoice.number, customer=customer.customer_number),
                                field="invoice")
+    if invoice.kind == InvoiceKind.CREDIT_NOTE:
+        raise CashPaymentError(_l("%(number)s is a credit note: nothing to pay",
+                                  number=invoice.number), field="invoice")
     if states_for(session, [invoice], today())[0].open_amount <= 0:
-        raise CashPaymentError(f"invoice {invoice.number} is paid", field="invoice")
+        raise CashPaymentError(_l("invoice %(number)s is paid", number=invoice.number),
+                               field="invoice")
 
 
 def _next_number(session: Session, year: int) -> str:
     series = lock_series(session, f"cash-{year}")
     if series.last_value + 1 >= 10**SERIAL_DIGITS:
-        raise CashLimitError(f"the cash receipt series of {year} is full")
+        raise CashLimitError(_l("the cash receipt series of %(year)s is full", year=year))
     series.last_value += 1
     session.flush()
     return f"{PREFIX}{year}{series.last_value:0{SERIAL_DIGITS}d}"

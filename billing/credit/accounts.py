@@ -17,6 +17,7 @@ from core import audit
 from core.clock import now
 from core.db import Money
 from core.errors import Conflict, Invalid
+from core.i18n import _l
 
 ZERO = Decimal("0.00")
 # the permanent VS: this prefix, the account id in 7 digits and a check digit (10 digits)
@@ -89,7 +90,7 @@ def _check_digit(digits: str) -> str:
 def variable_symbol_for(account_id: int) -> str:
     """``77`` + the account id in 7 digits + a check digit: ``7700000426`` for account 42."""
     if not 0 < account_id < 10**VS_ID_DIGITS:
-        raise CreditError(f"no variable symbol for credit account {account_id}")
+        raise CreditError(_l("no variable symbol for credit account %(id)s", id=account_id))
     body = f"{VS_PREFIX}{account_id:0{VS_ID_DIGITS}d}"
     return body + _check_digit(body)
 
@@ -134,19 +135,20 @@ def open_account(session: Session, customer: Customer, currency: str, *, actor: 
     try:
         currency = CreditCurrency(str(currency).upper())
     except ValueError:
-        raise CreditError(f"a credit account is kept in CZK or EUR, not {currency!r}") from None
+        raise CreditError(_l("a credit account is kept in CZK or EUR, not %(currency)s",
+                              currency=repr(currency))) from None
     by_customer = actor.startswith("customer:")
     if by_customer and not (consent and terms_version):
-        raise CreditError("the credit account opens only with consent to its terms")
+        raise CreditError(_l("the credit account opens only with consent to its terms"))
     existing = lock_account(session, customer.id)
     moment = now()
     if existing is not None:
         if existing.closed_at is None:
-            raise CreditConflict("the customer already has a credit account")
+            raise CreditConflict(_l("the customer already has a credit account"))
         if existing.currency != currency:
-            raise CreditConflict(
-                f"the customer's credit account was kept in {existing.currency}; it opens again "
-                f"only in {existing.currency}")
+            raise CreditConflict(_l(
+                "the customer's credit account was kept in %(currency)s; it opens again only "
+                "in %(currency)s", currency=existing.currency))
         existing.closed_at = None
         existing.close_requested_at = None
         existing.opened_at, existing.opened_by = moment, actor
@@ -181,7 +183,8 @@ def _refuse_symbol_clash(session: Session, symbol: str) -> None:
     clash = clash or session.scalar(select(func.count()).select_from(Contract)
                                     .where(Contract.number == symbol))
     if clash:
-        raise CreditConflict(f"variable symbol {symbol} is a customer or contract number")
+        raise CreditConflict(_l("variable symbol %(symbol)s is a customer or contract number",
+                                symbol=symbol))
 
 
 # -- balance ----------------------------------------------------------------------------------
@@ -236,7 +239,7 @@ def set_auto_pay(session: Session, customer_id: int, on: bool, *, actor: str) ->
     """"Automaticky kreditem" (on) or "Manuálně" (off)."""
     account = lock_account(session, customer_id)
     if account is None or account.closed_at is not None:
-        raise CreditConflict("the customer has no open credit account")
+        raise CreditConflict(_l("the customer has no open credit account"))
     if account.auto_pay != on:
         old, account.auto_pay = account.auto_pay, on
         session.flush()

@@ -21,6 +21,7 @@ from billing.models import TransactionKind as TK
 from billing.models.credit import CreditAccount, CreditRefund, RefundStatus
 from core import audit
 from core.clock import now, today
+from core.i18n import _l
 
 A = AccountKind
 ZERO = Decimal("0.00")
@@ -34,7 +35,8 @@ def _check_bank_account(value: str) -> str:
     for module in (bankaccount, iban):
         if module.is_valid(text_):
             return module.compact(text_) if module is iban else text_
-    raise CreditError(f"{value!r} is not a bank account number (123456789/0800 or an IBAN)")
+    raise CreditError(_l("%(value)s is not a bank account number (123456789/0800 or an "
+                         "IBAN)", value=repr(value)))
 
 
 def request_closing(session: Session, customer_id: int, bank_account: str, *,
@@ -43,7 +45,7 @@ def request_closing(session: Session, customer_id: int, bank_account: str, *,
     bank_account = _check_bank_account(bank_account)
     account = lock_account(session, customer_id)
     if account is None or account.closed_at is not None:
-        raise CreditConflict("the customer has no open credit account")
+        raise CreditConflict(_l("the customer has no open credit account"))
     account.close_requested_at = now()
     account.refund_bank_account = bank_account
     account.auto_pay = False
@@ -75,11 +77,11 @@ def close_account(session: Session, customer_id: int, *, on: date | None = None,
     on = on or today()
     account = lock_account(session, customer_id)
     if account is None or account.closed_at is not None or account.close_requested_at is None:
-        raise CreditConflict("no closing was asked for this credit account")
+        raise CreditConflict(_l("no closing was asked for this credit account"))
     if not may_close_on(session, customer_id, on):
-        raise CreditConflict(
+        raise CreditConflict(_l(
             "a credit account closes at the start of a month after a month without "
-            "transactions")
+            "transactions"))
     balance = credit_balance(session, customer_id)
     refund = None
     if balance > 0:
@@ -114,9 +116,9 @@ def mark_refund_sent(session: Session, refund_id: int, *, actor: str) -> CreditR
     refund = session.scalar(select(CreditRefund).where(CreditRefund.id == refund_id)
                             .with_for_update())
     if refund is None:
-        raise CreditError(f"no refund {refund_id}")
+        raise CreditError(_l("no refund %(id)s", id=refund_id))
     if refund.status != RefundStatus.PENDING:
-        raise CreditConflict(f"refund {refund_id} was already marked sent")
+        raise CreditConflict(_l("refund %(id)s was already marked sent", id=refund_id))
     account = session.get(CreditAccount, refund.account_id)
     refund.status, refund.sent_at, refund.sent_by = RefundStatus.SENT.value, now(), actor
     session.flush()

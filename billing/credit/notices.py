@@ -42,6 +42,7 @@ from core import audit
 from core.clock import now, today
 from core.db import bulk_insert
 from core.errors import Invalid
+from core.i18n import _l
 
 EXPIRY_NOTICE_DAYS = 15  # CREDIT_EXPIRY_NOTICE_DAYS
 ZERO = Decimal("0.00")
@@ -106,7 +107,7 @@ def set_preferences(session: Session, customer_id: int, *, low_credit_notices: b
     """Change the customer's notice settings (None: leave as is); audited."""
     if low_credit_threshold is not None:
         if isinstance(low_credit_threshold, float) or low_credit_threshold < 0:
-            raise Invalid("the low-credit threshold must be an amount of 0 or more")
+            raise Invalid(_l("the low-credit threshold must be an amount of 0 or more"))
     settings = ensure_settings(session, customer_id)
     old = (settings.low_credit_notices, settings.low_credit_threshold, settings.payment_request_emails)
     if low_credit_notices is not None:

@@ -34,6 +34,7 @@ from billing.models import TransactionKind as TK
 from billing.models.credit import CreditHold, CreditPayment, CreditTopUp
 from core import audit, events
 from core.clock import now, today
+from core.i18n import _l
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -97,15 +98,18 @@ def pay_from_credit(session: Session, invoice: Invoice, *, actor: str,
     on = on or today()
     account = lock_account(session, invoice.customer_id)
     if account is None or account.closed_at is not None:
-        raise CreditConflict("the customer has no open credit account")
+        raise CreditConflict(_l("the customer has no open credit account"))
     if invoice.currency != account.currency:
-        raise CreditError(
-            f"invoice {invoice.number} is in {invoice.currency}; the credit account is kept in "
-            f"{account.currency} and never pays another currency")
+        raise CreditError(_l(
+            "invoice %(number)s is in %(currency)s; the credit account is kept in %(account)s "
+            "and never pays another currency", number=invoice.number,
+            currency=invoice.currency, account=account.currency))
     if invoice.kind not in PAYABLE_KINDS:
-        raise CreditError(f"invoice {invoice.number} is not a payment request the credit pays")
+        raise CreditError(_l("invoice %(number)s is not a payment request the credit pays",
+                             number=invoice.number))
     if session.scalar(select(CreditTopUp.id).where(CreditTopUp.invoice_id == invoice.id)):
-        raise CreditError(f"invoice {invoice.number} is a top-up of the credit itself")
+        raise CreditError(_l("invoice %(number)s is a top-up of the credit itself",
+                             number=invoice.number))
     _lock_settlers(session, invoice.customer_id)
     balance = credit_balance(session, invoice.customer_id)
     already = session.scalar(select(CreditPayment.id).where(CreditPayment.invoice_id == invoice.id))
@@ -159,7 +163,8 @@ def held(session: Session, invoice_id: int) -> bool:
 def set_hold(session: Session, invoice: Invoice, hold: bool, *, actor: str) -> None:
     """Tick (``hold``) or untick "Nestrhávat automaticky" on one of the customer's requests."""
     if invoice.kind not in PAYABLE_KINDS:
-        raise CreditError(f"invoice {invoice.number} is not a payment request")
+        raise CreditError(_l("invoice %(number)s is not a payment request",
+                             number=invoice.number))
     if held(session, invoice.id) == hold:
         return
     session.add(CreditHold(invoice_id=invoice.id, hold=hold, actor=actor, created_at=now()))

@@ -58,6 +58,7 @@ from billing.models import (
 from core import audit, events
 from core.clock import today
 from core.errors import Conflict, Invalid
+from core.i18n import _l
 
 RENEW_DAYS_BEFORE = 11  # CREDIT_RENEW_DAYS_BEFORE
 ZERO = Decimal("0.00")
@@ -125,7 +126,7 @@ def set_auto_renew_kinds(session: Session, customer_id: int, kinds: list[str], *
     """The customer's per-kind switch ("renew every internet/insurance... from credit")."""
     unknown = [k for k in kinds if k not in {str(v) for v in ServiceKind}]
     if unknown:
-        raise Invalid(f"unknown kind of service: {', '.join(unknown)}")
+        raise Invalid(_l("unknown kind of service: %(kinds)s", kinds=", ".join(unknown)))
     settings = ensure_settings(session, customer_id)
     old = settings.auto_renew_kinds
     settings.auto_renew_kinds = ",".join(sorted(set(kinds)))
@@ -150,7 +151,7 @@ def set_expiry(session: Session, service_id: int, expires_on: date | None, *, ac
     including that day; None takes it off) with ``months`` per renewal (None: by its
     period). Audited. A renewal later always continues from this day."""
     if months is not None and not 1 <= months <= 120:
-        raise Invalid("a renewal lasts 1 to 120 months")
+        raise Invalid(_l("a renewal lasts 1 to 120 months"))
     service = _locked(session, service_id)
     old = service.expires_on
     service.expires_on = expires_on
@@ -168,7 +169,7 @@ def set_expiry(session: Session, service_id: int, expires_on: date | None, *, ac
 def _locked(session: Session, service_id: int) -> Service:
     service = session.scalar(select(Service).where(Service.id == service_id).with_for_update())
     if service is None:
-        raise RenewalError(f"no service {service_id}")
+        raise RenewalError(_l("no service %(ref)s", ref=service_id))
     session.refresh(service)
     return service
 
@@ -186,7 +187,7 @@ def renew(session: Session, service: Service, supplier: Supplier | None, *,
     on = on or today()
     service = _locked(session, service.id)
     if service.expires_on is None:
-        raise RenewalError(f"service {service.name} has no expiry to renew")
+        raise RenewalError(_l("service %(name)s has no expiry to renew", name=service.name))
     previous = service.expires_on
     months = months_of(service)
     new = add_months(previous, months)
@@ -194,7 +195,7 @@ def renew(session: Session, service: Service, supplier: Supplier | None, *,
     customer = session.get(Customer, service.customer_id)
     if invoice is None:
         if supplier is None:
-            raise RenewalError("the supplier's details are needed to issue the renewal's invoice")
+            raise RenewalError(_l("the supplier's details are needed to issue the renewal's invoice"))
         if paid_from == RenewalSource.CREDIT:
             _check_credit(session, customer.id, [line])
         invoice = issue_invoice(session, customer, [line], supplier,
@@ -203,7 +204,8 @@ def renew(session: Session, service: Service, supplier: Supplier | None, *,
         if paid_from == RenewalSource.CREDIT:
             result = pay_from_credit(session, invoice, actor=actor, on=on)
             if not (result.paid or result.outcome == "already_paid"):
-                raise ShortCredit(f"the credit does not cover renewing {service.name}")
+                raise ShortCredit(_l("the credit does not cover renewing %(name)s",
+                                     name=service.name))
             low_credit(session, on, customer_ids=[customer.id])  # fell under the threshold?
     renewal = ServiceRenewal(
         service_id=service.id, customer_id=customer.id, previous_expiry=previous,
@@ -234,12 +236,13 @@ def renew(session: Session, service: Service, supplier: Supplier | None, *,
 def _check_credit(session: Session, customer_id: int, lines: list[LineInput]) -> None:
     account = account_of(session, customer_id)
     if account is None or getattr(account, "closed_at", None) is not None:
-        raise ShortCredit("the customer has no open credit account")
+        raise ShortCredit(_l("the customer has no open credit account"))
     if getattr(account, "currency", "CZK") != "CZK":
-        raise ShortCredit(f"a {account.currency} credit does not pay CZK services")
+        raise ShortCredit(_l("a %(currency)s credit does not pay CZK services",
+                             currency=account.currency))
     need = compute_document(lines, True).total_net  # the credit is kept without VAT
     if credit_balance(session, customer_id) < need:
-        raise ShortCredit(f"the credit is short: {need} without VAT needed")
+        raise ShortCredit(_l("the credit is short: %(need)s without VAT needed", need=need))
 
 
 def order_renewal(session: Session, service: Service, supplier: Supplier, *, actor: str,
@@ -248,11 +251,12 @@ def order_renewal(session: Session, service: Service, supplier: Supplier, *, act
     on = on or today()
     service = _locked(session, service.id)
     if service.expires_on is None:
-        raise RenewalError(f"service {service.name} has no expiry to renew")
+        raise RenewalError(_l("service %(name)s has no expiry to renew", name=service.name))
     waiting = session.scalar(select(RenewalOrder).where(RenewalOrder.service_id == service.id,
                                                         RenewalOrder.renewal_id.is_(None)))
     if waiting is not None:
-        raise RenewalError(f"a renewal of {service.name} is already ordered and waits for payment")
+        raise RenewalError(_l("a renewal of %(name)s is already ordered and waits for payment",
+                               name=service.name))
     months = months_of(service)
     line = renewal_line(service, service.expires_on, add_months(service.expires_on, months), months)
     customer = session.get(Customer, service.customer_id)

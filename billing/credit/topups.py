@@ -48,6 +48,7 @@ from billing.models import TransactionKind as TK
 from billing.models.credit import CreditAccount, CreditReceipt, CreditTopUp
 from core import audit
 from core.clock import now, today
+from core.i18n import _l
 
 A = AccountKind
 ZERO = Decimal("0.00")
@@ -82,19 +83,20 @@ def request_topup(session: Session, customer: Customer, amount_net, *, supplier:
     try:
         amount_net = Decimal(amount_net)
     except ArithmeticError:
-        raise CreditError("the top-up amount is not a number") from None
+        raise CreditError(_l("the top-up amount is not a number")) from None
     if amount_net != amount_net.quantize(Decimal("0.01")) or not amount_net.is_finite():
-        raise CreditError("the top-up amount has at most two decimal places")
+        raise CreditError(_l("the top-up amount has at most two decimal places"))
     account = lock_account(session, customer.id)
     if account is None or account.closed_at is not None:
-        raise CreditConflict("the customer has no open credit account")
+        raise CreditConflict(_l("the customer has no open credit account"))
     minimum = settings.minimum(account.currency)
     if amount_net < minimum:
-        raise CreditError(
-            f"the smallest top-up is {_format(minimum, account.currency)} without VAT; "
-            f"{_format(amount_net, account.currency)} was asked for (nothing was created)")
+        raise CreditError(_l(
+            "the smallest top-up is %(minimum)s without VAT; %(asked)s was asked for (nothing "
+            "was created)", minimum=_format(minimum, account.currency),
+            asked=_format(amount_net, account.currency)))
     if amount_net >= Decimal("100000000"):
-        raise CreditError("the top-up amount is too large")
+        raise CreditError(_l("the top-up amount is too large"))
     return _issue_request(session, customer, account, amount_net, prices_include_vat=False,
                           supplier=supplier, settings=settings, actor=actor, on=on)
 

@@ -24,9 +24,12 @@ from billing.ledger.balances import (
     invoice_page,
 )
 from billing.models import (
+    CASH_ACCOUNT,
     AccountKind,
     AuditEvent,
     BankTransaction,
+    CashReceipt,
+    CashReceiptCancellation,
     Contract,
     Customer,
     CustomerNote,
@@ -59,6 +62,9 @@ class CardData:
     invoices: InvoicePage
     payments: list[BankTransaction]
     payments_count: int
+    # the cash payments among ``payments``: tx id -> (receipt id, receipt number, the number
+    # of its cancelling document or None)
+    cash_documents: dict[int, tuple[int, str, str | None]]
     ledger: list[LedgerLine]
     ledger_count: int
     audit: list[AuditEvent]
@@ -73,6 +79,20 @@ def _account_sum(customer_id: int, kind: AccountKind):
         .join(LedgerAccount, LedgerAccount.id == LedgerLeg.account_id)
         .where(LedgerAccount.customer_id == customer_id, LedgerAccount.kind == str(kind))
         .scalar_subquery(), Money())
+
+
+def _cash_documents(session: Session, payments: list[BankTransaction]) -> dict:
+    """The receipts (and cancellations) of the cash payments shown: one query, none when the
+    page shows no cash payment."""
+    cash = [tx.id for tx in payments if tx.source_account == CASH_ACCOUNT]
+    if not cash:
+        return {}
+    rows = session.execute(
+        select(CashReceipt.bank_transaction_id, CashReceipt.id, CashReceipt.number,
+               CashReceiptCancellation.number)
+        .outerjoin(CashReceiptCancellation, CashReceiptCancellation.receipt_id == CashReceipt.id)
+        .where(CashReceipt.bank_transaction_id.in_(cash)))
+    return {tx_id: (receipt_id, number, storno) for tx_id, receipt_id, number, storno in rows}
 
 
 def customer_by_number(session: Session, number: str) -> Customer | None:
@@ -127,6 +147,7 @@ def card(session: Session, customer: Customer, on: date, *, invoice_page_no: int
         invoices=invoice_page(session, cid, on, page=invoice_page_no, per_page=per_page),
         payments=payments,
         payments_count=payments_count or 0,
+        cash_documents=_cash_documents(session, payments),
         ledger=ledger,
         ledger_count=ledger_count or 0,
         audit=audit,

@@ -27,6 +27,7 @@ from billing.models import Contract, Customer, CustomerNote
 from core import audit
 from core.clock import today
 from core.errors import Invalid
+from core.i18n import _l
 
 FIRST_NUMBER = 1001
 SERIES = "customer"
@@ -102,7 +103,7 @@ def next_number(session: Session) -> str:
     while _taken(session, str(candidate)):
         candidate += 1
     if candidate > MAX_NUMBER:
-        raise Invalid("customer numbers are exhausted (ten digits)")
+        raise Invalid(_l("customer numbers are exhausted (ten digits)"))
     series.last_value = candidate
     session.flush()
     return str(candidate)
@@ -180,7 +181,7 @@ def update_contract(
 ) -> list[str]:
     """Change the dates of a contract (its number is the VS payments carry: it stays)."""
     if ended_on is not None and ended_on < signed_on:
-        raise ContractInvalid("a contract cannot end before it was signed")
+        raise ContractInvalid(_l("a contract cannot end before it was signed"))
     changed = []
     for name, new in (("signed_on", signed_on), ("ended_on", ended_on)):
         old = getattr(contract, name)
@@ -202,11 +203,11 @@ def add_note(session: Session, customer: Customer, text: str, *, actor: str) -> 
     """An operator's note; notes are never changed or deleted (the table refuses it)."""
     body = (text or "").strip()
     if not body:
-        raise NoteInvalid("a note needs some text")
+        raise NoteInvalid(_l("a note needs some text"))
     if len(body) > NOTE_MAX:
-        raise NoteInvalid(f"a note has at most {NOTE_MAX} characters")
+        raise NoteInvalid(_l("a note has at most %(max)s characters", max=NOTE_MAX))
     if "\x00" in body:
-        raise NoteInvalid("a note cannot contain a NUL character")
+        raise NoteInvalid(_l("a note cannot contain a NUL character"))
     note = CustomerNote(customer_id=customer.id, author=actor, text=body)
     session.add(note)
     session.flush()

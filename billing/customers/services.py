@@ -53,6 +53,7 @@ from billing.models import (
 from core import audit, events
 from core.clock import today
 from core.errors import Conflict, Invalid
+from core.i18n import _l
 from core.passwords import hash_password
 
 UNSET = object()  # "leave as it is" in change_service
@@ -73,7 +74,7 @@ class ServiceConflict(Conflict, ValueError):
     in a state that does not allow the change."""
 
 
-def _invalid(field: str, message: str) -> ServiceError:
+def _invalid(field: str, message: str) -> ServiceError:  # message: a core.i18n._l text
     return ServiceError(message, field=field)
 
 
@@ -90,18 +91,20 @@ def check_password(password: str, field: str = "password") -> str:
     """8 to 64 printable ASCII characters without spaces (PPPoE clients and CHAP need
     plain ASCII; the RADIUS answer carries it as it is)."""
     if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise _invalid(field, f"the password must have {PASSWORD_MIN} to {PASSWORD_MAX} characters")
+        raise _invalid(field, _l("the password must have %(min)s to %(max)s characters",
+                                  min=PASSWORD_MIN, max=PASSWORD_MAX))
     if any(not ("!" <= ch <= "~") for ch in password):
-        raise _invalid(field, "the password may contain only letters, digits and punctuation "
-                              "(no spaces, no accented letters)")
+        raise _invalid(field, _l("the password may contain only letters, digits and punctuation "
+                                 "(no spaces, no accented letters)"))
     return password
 
 
 def check_username(username: str) -> str:
     value = (username or "").strip()
     if not USERNAME.fullmatch(value):
-        raise _invalid("pppoe_username", "a PPPoE user name has 2 to 64 characters: letters, "
-                                         "digits and . _ @ - (starting with a letter or digit)")
+        raise _invalid("pppoe_username", _l("a PPPoE user name has 2 to 64 characters: letters, "
+                                            "digits and . _ @ - (starting with a letter or "
+                                            "digit)"))
     return value
 
 
@@ -137,13 +140,13 @@ def _price(value, field: str = "price") -> Decimal:
     try:
         price = value if isinstance(value, Decimal) else Decimal(str(value).replace(",", ".").strip())
     except (InvalidOperation, ValueError):
-        raise _invalid(field, f"not an amount: {value!r}") from None
+        raise _invalid(field, _l("not an amount: %(text)s", text=repr(value))) from None
     if isinstance(value, float) or not price.is_finite():
-        raise _invalid(field, f"not an amount: {value!r}")
+        raise _invalid(field, _l("not an amount: %(text)s", text=repr(value)))
     if price < 0:
-        raise _invalid(field, "the price must not be negative")
+        raise _invalid(field, _l("the price must not be negative"))
     if price != price.quantize(Decimal("0.01")):
-        raise _invalid(field, "at most 2 decimal places")
+        raise _invalid(field, _l("at most 2 decimal places"))
     return price.quantize(Decimal("0.01"))
 
 
@@ -151,18 +154,18 @@ def _rate(value) -> Decimal:
     try:
         rate = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        raise _invalid("vat_rate", "the VAT rate must be 21, 12 or 0") from None
+        raise _invalid("vat_rate", _l("the VAT rate must be 21, 12 or 0")) from None
     for allowed in RATES:
         if rate == allowed:
             return allowed
-    raise _invalid("vat_rate", "the VAT rate must be 21, 12 or 0")
+    raise _invalid("vat_rate", _l("the VAT rate must be 21, 12 or 0"))
 
 
 def _speed(value, field: str) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not str(value).strip().isdigit() or int(value) <= 0:
-        raise _invalid(field, "the speed is a whole number of kbit/s greater than 0")
+        raise _invalid(field, _l("the speed is a whole number of kbit/s greater than 0"))
     return int(value)
 
 
@@ -170,10 +173,10 @@ def _text(value, field: str, max_len: int, *, required: bool = False) -> str | N
     value = (value or "").strip() if isinstance(value, str) or value is None else str(value)
     if not value:
         if required:
-            raise _invalid(field, "required")
+            raise _invalid(field, _l("required"))
         return None
     if len(value) > max_len:
-        raise _invalid(field, f"longer than {max_len} characters")
+        raise _invalid(field, _l("longer than %(max)s characters", max=max_len))
     return value
 
 
@@ -188,9 +191,9 @@ def _ips(values) -> list[str]:
         try:
             address = ipaddress.ip_network(text) if "/" in text else ipaddress.ip_address(text)
         except ValueError:
-            raise _invalid("ips", f"not a valid IP address: {text!r}") from None
+            raise _invalid("ips", _l("not a valid IP address: %(text)s", text=repr(text))) from None
         if str(address) in result:
-            raise _invalid("ips", f"{address} is given twice")
+            raise _invalid("ips", _l("%(address)s is given twice", address=str(address)))
         result.append(str(address))
     return result
 
@@ -198,8 +201,9 @@ def _ips(values) -> list[str]:
 def _router(value, known_routers) -> str | None:
     name = _text(value, "router_name", 64)
     if name is not None and known_routers is not None and name not in set(known_routers):
-        raise _invalid("router_name", f"no router named {name!r} (known: "
-                                      f"{', '.join(sorted(known_routers)) or 'none'})")
+        raise _invalid("router_name", _l("no router named %(name)s (known: %(known)s)",
+                                         name=repr(name),
+                                         known=", ".join(sorted(known_routers)) or "-"))
     return name
 
 
@@ -210,7 +214,8 @@ def _phone(value) -> str | None:
     try:
         return validation.phone(text)
     except validation.InvalidValue as exc:
-        raise _invalid("phone_number", f"not a valid phone number ({exc})") from exc
+        raise _invalid("phone_number", _l("not a valid phone number (%(reason)s)",
+                                          reason=exc.args[0] if exc.args else str(exc))) from exc
 
 
 def _check_addresses_free(session: Session, ips: list[str], service_id: int | None) -> None:
@@ -221,7 +226,8 @@ def _check_addresses_free(session: Session, ips: list[str], service_id: int | No
         stmt = stmt.where(ServiceAddress.service_id != service_id)
     taken = sorted(session.scalars(stmt))
     if taken:
-        raise ServiceConflict(f"the IP address {taken[0]} is already assigned to another service",
+        raise ServiceConflict(_l("the IP address %(address)s is already assigned to another "
+                                 "service", address=taken[0]),
                               field="ips")
 
 
@@ -230,13 +236,15 @@ def _check_phone_free(session: Session, phone: str, service_id: int | None) -> N
     if service_id is not None:
         stmt = stmt.where(Service.id != service_id)
     if session.scalar(stmt.limit(1)) is not None:
-        raise ServiceConflict(f"the phone number {phone} is already another line's",
+        raise ServiceConflict(_l("the phone number %(phone)s is already another line's",
+                                 phone=phone),
                               field="phone_number")
 
 
 def _check_username_free(session: Session, username: str, service_id: int | None) -> None:
     if _username_taken(session, username, service_id):
-        raise ServiceConflict(f"the PPPoE user name {username} is already taken",
+        raise ServiceConflict(_l("the PPPoE user name %(username)s is already taken",
+                                 username=username),
                               field="pppoe_username")
 
 
@@ -265,21 +273,23 @@ def _contract_for(session: Session, customer: Customer, contract: Contract | Non
                   valid_from: date, actor: str) -> Contract:
     if contract is not None:
         if contract.customer_id != customer.id:
-            raise _invalid("contract", "the contract belongs to another customer")
+            raise _invalid("contract", _l("the contract belongs to another customer"))
         if contract.ended_on is not None and contract.ended_on < valid_from:
-            raise ServiceConflict(f"the contract {contract.number} ended on "
-                                  f"{contract.ended_on.isoformat()}", field="contract")
+            raise ServiceConflict(_l("the contract %(number)s ended on %(day)s",
+                                     number=contract.number,
+                                     day=contract.ended_on.isoformat()), field="contract")
         return contract
     open_contracts = [c for c in customer.contracts
                       if c.ended_on is None or c.ended_on >= valid_from]
     if len(open_contracts) == 1:
         return open_contracts[0]
     if len(open_contracts) > 1:
-        raise _invalid("contract", "the customer has several contracts: say which one")
+        raise _invalid("contract", _l("the customer has several contracts: say which one"))
     number = customer.customer_number
     if session.scalar(select(Contract.id).where(Contract.number == number)) is not None:
-        raise _invalid("contract", f"the customer has no open contract and the number {number} "
-                                   "is taken: create a contract first")
+        raise _invalid("contract", _l("the customer has no open contract and the number "
+                                      "%(number)s is taken: create a contract first",
+                                      number=number))
     new = Contract(customer_id=customer.id, number=number, signed_on=valid_from)
     session.add(new)
     session.flush()
@@ -332,14 +342,16 @@ def add_service(
     (typed, or ``generate_pppoe``). VoIP: the number and its password (hashed). Insurance:
     ``paid_until``. ``known_routers``: the router names to accept (None: any)."""
     if kind not in tuple(ServiceKind):
-        raise _invalid("kind", f"unknown service kind {kind!r} (internet, voip, insurance, other)")
+        raise _invalid("kind", _l("unknown service kind %(kind)s (internet, voip, insurance, "
+                                   "other)", kind=repr(kind)))
     if period not in tuple(ServicePeriod):
-        raise _invalid("period", f"unknown period {period!r} (month, year, once)")
+        raise _invalid("period", _l("unknown period %(period)s (month, year, once)",
+                                     period=repr(period)))
     name = _text(name, "name", 200, required=True)
     price = _price(price)
     rate = _rate(vat_rate)
     if valid_to is not None and valid_to < valid_from:
-        raise _invalid("valid_to", "the service cannot end before it starts")
+        raise _invalid("valid_to", _l("the service cannot end before it starts"))
     values = {
         "download_kbps": _speed(download_kbps, "download_kbps"),
         "upload_kbps": _speed(upload_kbps, "upload_kbps"),
@@ -350,18 +362,18 @@ def add_service(
     if kind != ServiceKind.INTERNET:
         for key in INTERNET_ONLY:
             if values[key] or (key == "pppoe_password" and generate_pppoe):
-                raise _invalid(key, "only internet services have this")
+                raise _invalid(key, _l("only internet services have this"))
     phone = _phone(phone_number)
     if kind == ServiceKind.VOIP and phone is None:
-        raise _invalid("phone_number", "a VoIP line needs its phone number")
+        raise _invalid("phone_number", _l("a VoIP line needs its phone number"))
     if kind != ServiceKind.VOIP and (phone or voip_password or generate_voip):
-        raise _invalid("phone_number", "only VoIP lines have a phone number and a VoIP password")
+        raise _invalid("phone_number", _l("only VoIP lines have a phone number and a VoIP password"))
     if voip_password:
         check_password(voip_password, "voip_password")
     if paid_until is not None and kind != ServiceKind.INSURANCE:
-        raise _invalid("paid_until", "only insurance has a paid-until date")
+        raise _invalid("paid_until", _l("only insurance has a paid-until date"))
     if values["pppoe_password"] and generate_pppoe:
-        raise _invalid("pppoe_password", "type a password or generate one, not both")
+        raise _invalid("pppoe_password", _l("type a password or generate one, not both"))
     _check_addresses_free(session, values["ips"], None)
     if values["pppoe_username"]:
         _check_username_free(session, values["pppoe_username"], None)
@@ -483,29 +495,29 @@ def change_service(
     if not internet:
         for key in ("download_kbps", "upload_kbps", "router_name"):
             if new.get(key):
-                raise _invalid(key, "only internet services have this")
+                raise _invalid(key, _l("only internet services have this"))
         if new_ips:
-            raise _invalid("ips", "only internet services have this")
+            raise _invalid("ips", _l("only internet services have this"))
     if location is not UNSET:
         new["location"] = _text(location, "location", 300)
     if description is not UNSET:
         new["description"] = _text(description, "description", 500)
     if paid_until is not UNSET:
         if paid_until is not None and service.kind != ServiceKind.INSURANCE:
-            raise _invalid("paid_until", "only insurance has a paid-until date")
+            raise _invalid("paid_until", _l("only insurance has a paid-until date"))
         new["paid_until"] = paid_until
     if phone_number is not UNSET:
         if service.kind != ServiceKind.VOIP:
-            raise _invalid("phone_number", "only VoIP lines have a phone number")
+            raise _invalid("phone_number", _l("only VoIP lines have a phone number"))
         phone = _phone(phone_number)
         if phone is None:
-            raise _invalid("phone_number", "a VoIP line needs its phone number")
+            raise _invalid("phone_number", _l("a VoIP line needs its phone number"))
         _check_phone_free(session, phone, service.id)
         new["phone_number"] = phone
     if new_ips is not None:
         _check_addresses_free(session, new_ips, service.id)
     if tariff_fields and service.valid_to is not None and day > service.valid_to:
-        raise ServiceConflict("the service ends before the new tariff would start",
+        raise ServiceConflict(_l("the service ends before the new tariff would start"),
                               field="effective_from")
     if tariff_fields and day < today():
         _check_not_invoiced(session, service, day)
@@ -574,10 +586,11 @@ def _check_not_invoiced(session: Session, service: Service, day: date) -> None:
                Invoice.period_key >= f"{day.year:04d}-{day.month:02d}")
         .order_by(Invoice.period_key).limit(1))
     if invoiced is not None:
-        raise ServiceConflict(
-            f"the month {invoiced} is invoiced already: a tariff change from "
-            f"{day.isoformat()} would not be billed; change it from a later day and correct "
-            "the invoiced months with a credit note or an invoice", field="effective_from")
+        raise ServiceConflict(_l(
+            "the month %(month)s is invoiced already: a tariff change from %(day)s would not "
+            "be billed; change it from a later day and correct the invoiced months with a "
+            "credit note or an invoice", month=invoiced, day=day.isoformat()),
+            field="effective_from")
 
 
 # -- end ---------------------------------------------------------------------------------------
@@ -587,8 +600,8 @@ def end_service(session: Session, service: Service, last_day: date, *, actor: st
     """The service's last day (it is billed up to and including it); an ended service gets
     no RADIUS answer after that day (``/radius/authorize``: not found)."""
     if last_day < service.valid_from:
-        raise _invalid("valid_to", "the service cannot end before it starts "
-                                   f"({service.valid_from.isoformat()})")
+        raise _invalid("valid_to", _l("the service cannot end before it starts (%(day)s)",
+                                      day=service.valid_from.isoformat()))
     old = service.valid_to
     if old == last_day:
         return service
@@ -617,9 +630,9 @@ def set_pppoe(
     name changed). FreeRADIUS accepts the new password at the next dial-in; the old one is
     refused from then on. Audited without the password."""
     if service.kind != ServiceKind.INTERNET:
-        raise _invalid("pppoe_username", "only internet services have PPPoE credentials")
+        raise _invalid("pppoe_username", _l("only internet services have PPPoE credentials"))
     if password and generate:
-        raise _invalid("pppoe_password", "type a password or generate one, not both")
+        raise _invalid("pppoe_password", _l("type a password or generate one, not both"))
     if password is not None:
         check_password(password, "pppoe_password")
     new_name = check_username(username) if username else None
@@ -630,7 +643,7 @@ def set_pppoe(
         new_name = suggest_username(session, customer)
     new_password = generate_password() if generate else password
     if new_password is None and new_name is None:
-        raise _invalid("pppoe_password", "give a new password, generate one, or a new user name")
+        raise _invalid("pppoe_password", _l("give a new password, generate one, or a new user name"))
     before = network_targets(service)
     if new_name is not None and new_name != service.pppoe_username:
         audit.record(session, "service.pppoe_username", actor=actor,
@@ -657,11 +670,11 @@ def set_voip_password(
     """Set or reset a VoIP line's password (the VoIP zone's login; stored as an argon2id
     hash, as ``voip/lines.py`` checks it); returns the new password."""
     if service.kind != ServiceKind.VOIP:
-        raise _invalid("voip_password", "only VoIP lines have a VoIP password")
+        raise _invalid("voip_password", _l("only VoIP lines have a VoIP password"))
     if password and generate:
-        raise _invalid("voip_password", "type a password or generate one, not both")
+        raise _invalid("voip_password", _l("type a password or generate one, not both"))
     if not password and not generate:
-        raise _invalid("voip_password", "give a new password or generate one")
+        raise _invalid("voip_password", _l("give a new password or generate one"))
     new_password = generate_password() if generate else check_password(password, "voip_password")
     audit.record(session, "voip.password", actor=actor, customer_id=service.customer_id,
                  field="voip_password",
@@ -681,11 +694,11 @@ def find_service(session: Session, reference: str) -> Service:
     user name, a phone number, or a customer number with exactly one internet service."""
     ref = (reference or "").strip()
     if not ref:
-        raise _invalid("service", "say which service")
+        raise _invalid("service", _l("say which service"))
     if ref.startswith("#") and ref[1:].isdigit():
         found = session.get(Service, int(ref[1:]))
         if found is None:
-            raise _invalid("service", f"no service {ref}")
+            raise _invalid("service", _l("no service %(ref)s", ref=ref))
         return found
     found = session.scalar(select(Service).where(Service.pppoe_username == ref))
     if found is not None:
@@ -698,10 +711,10 @@ def find_service(session: Session, reference: str) -> Service:
         if len(internet) == 1:
             return internet[0]
         if not internet:
-            raise _invalid("service", f"customer {ref} has no internet service")
+            raise _invalid("service", _l("customer %(ref)s has no internet service", ref=ref))
         ids = ", ".join(f"#{s.id}" for s in internet)
-        raise _invalid("service", f"customer {ref} has several internet services ({ids}): "
-                                  "give the service id")
+        raise _invalid("service", _l("customer %(ref)s has several internet services "
+                                     "(%(ids)s): give the service id", ref=ref, ids=ids))
     try:
         phone = validation.phone(ref)
     except validation.InvalidValue:
@@ -714,4 +727,5 @@ def find_service(session: Session, reference: str) -> Service:
         found = session.get(Service, int(ref))
         if found is not None:
             return found
-    raise _invalid("service", f"no service, PPPoE user, phone number or customer {ref!r}")
+    raise _invalid("service", _l("no service, PPPoE user, phone number or customer "
+                                 "%(ref)s", ref=repr(ref)))

@@ -12,6 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from stdnum.cz import dic as cz_dic
 
 from core.errors import Invalid
+from core.i18n import _l
 
 
 class InvalidValue(Invalid, ValueError):
@@ -41,19 +42,19 @@ def phone(value: str) -> str:
     if raw.startswith("+"):
         digits = raw[1:]
         if not digits.isdigit():
-            raise InvalidValue("a phone number may contain only digits")
+            raise InvalidValue(_l("a phone number may contain only digits"))
         if digits.startswith("420"):
             national = digits[3:]
             if len(national) != 9 or national[0] == "0":
-                raise InvalidValue("a Czech phone number has 9 digits after +420")
+                raise InvalidValue(_l("a Czech phone number has 9 digits after +420"))
             return "+" + digits
         if not 8 <= len(digits) <= 15:
-            raise InvalidValue("an international number has 8 to 15 digits")
+            raise InvalidValue(_l("an international number has 8 to 15 digits"))
         return "+" + digits
     if not raw.isdigit():
-        raise InvalidValue("a phone number may contain only digits")
+        raise InvalidValue(_l("a phone number may contain only digits"))
     if len(raw) != 9 or raw[0] == "0":
-        raise InvalidValue("a Czech phone number has 9 digits")
+        raise InvalidValue(_l("a Czech phone number has 9 digits"))
     return "+420" + raw
 
 
@@ -61,12 +62,12 @@ def ico(value: str) -> str:
     """Czech company ID (IČO): 8 digits, weights 8..2, mod 11 check digit."""
     raw = re.sub(r"\s", "", value)
     if not raw.isdigit() or len(raw) > 8:
-        raise InvalidValue("IČO has 8 digits")
+        raise InvalidValue(_l("IČO has 8 digits"))
     raw = raw.zfill(8)
     total = sum(int(d) * w for d, w in zip(raw[:7], range(8, 1, -1), strict=True))
     check = (11 - total % 11) % 10
     if int(raw[7]) != check:
-        raise InvalidValue("IČO check digit does not match")
+        raise InvalidValue(_l("IČO check digit does not match"))
     return raw
 
 
@@ -76,14 +77,14 @@ def dic(value: str) -> str:
     if not raw.startswith("CZ"):
         raw = "CZ" + raw
     if not cz_dic.is_valid(raw):
-        raise InvalidValue("not a valid Czech DIČ")
+        raise InvalidValue(_l("not a valid Czech DIČ"))
     return "CZ" + cz_dic.compact(raw)
 
 
 def postal_code(value: str) -> str:
     raw = re.sub(r"\s", "", value)
     if len(raw) != 5 or not raw.isdigit():
-        raise InvalidValue("a Czech postal code has 5 digits")
+        raise InvalidValue(_l("a Czech postal code has 5 digits"))
     return f"{raw[:3]} {raw[3:]}"
 
 
@@ -91,7 +92,7 @@ def symbol(value: str, *, max_len: int = 10) -> str:
     """A variable/specific symbol or a contract number: digits, no leading zero."""
     raw = value.strip()
     if not raw.isdigit() or len(raw) > max_len:
-        raise InvalidValue(f"must be 1 to {max_len} digits")
+        raise InvalidValue(_l("must be 1 to %(max)s digits", max=max_len))
     if raw[0] == "0":
-        raise InvalidValue("must not start with 0 (banks pad symbols with zeros)")
+        raise InvalidValue(_l("must not start with 0 (banks pad symbols with zeros)"))
     return raw

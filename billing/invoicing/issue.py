@@ -25,6 +25,7 @@ from core import audit
 from core.clock import today
 from core.db import money_sum
 from core.errors import DomainError
+from core.i18n import _l
 
 DEFAULT_DUE_DAYS = 14
 
@@ -104,7 +105,7 @@ def issue_invoice(
 ) -> Invoice:
     """Create an issued invoice with its lines and VAT recap, and post it to the ledger."""
     if not lines:
-        raise InvoicingError("an invoice needs at least one line")
+        raise InvoicingError(_l("an invoice needs at least one line"))
     if options.kind not in ("regular", "goods", "voip_topup", "advance", "credit_note"):
         raise InvoicingError(f"unknown invoice kind {options.kind!r}")
     if contract is None:
@@ -117,7 +118,7 @@ def issue_invoice(
         if doc.total >= 0:
             raise InvoicingError("a credit note must have a negative total")
     elif doc.total <= 0:
-        raise InvoicingError("an invoice must have a positive total")
+        raise InvoicingError(_l("an invoice must have a positive total"))
     if options.currency != "CZK" and options.kind != "advance" and options.number is None:
         # a tax document in a foreign currency states its VAT in CZK at the ČNB rate of
         # its DUZP (billing/rates.py): without that rate it is not issued
@@ -223,15 +224,17 @@ def issue_credit_note(
     """
     reason = (reason or "").strip()
     if not reason:
-        raise InvoicingError("a credit note needs the reason for the correction")
+        raise InvoicingError(_l("a credit note needs the reason for the correction"))
     if invoice.kind in ("credit_note", "advance"):
-        raise InvoicingError(f"invoice {invoice.number} cannot be corrected by a credit note")
+        raise InvoicingError(_l("invoice %(number)s cannot be corrected by a credit note",
+                                number=invoice.number))
     includes_vat = invoice.lines[0].prices_include_vat if invoice.lines else True
     credited = -session.scalar(
         select(money_sum(Invoice.total)).where(Invoice.corrects_invoice_id == invoice.id)
     )
     if -compute_document(lines, includes_vat).total > invoice.total - credited:
-        raise InvoicingError("a credit note cannot exceed what is left of the invoice it corrects")
+        raise InvoicingError(_l("a credit note cannot exceed what is left of the invoice it "
+                                "corrects"))
     customer = session.get(Customer, invoice.customer_id)
     contract = session.get(Contract, invoice.contract_id) if invoice.contract_id else None
     return issue_invoice(
@@ -359,11 +362,12 @@ def credit_invoice(
     quantity or amount that is not positive, more than what is left of a line after the
     earlier credit notes, no reason."""
     if invoice.kind in ("credit_note", "advance"):
-        raise InvoicingError(f"invoice {invoice.number} cannot be corrected by a credit note")
+        raise InvoicingError(_l("invoice %(number)s cannot be corrected by a credit note",
+                                number=invoice.number))
     if not (reason or "").strip():
-        raise InvoicingError("a credit note needs the reason for the correction")
+        raise InvoicingError(_l("a credit note needs the reason for the correction"))
     if not selections:
-        raise InvoicingError("choose at least one line to credit")
+        raise InvoicingError(_l("choose at least one line to credit"))
     by_id = {ln.id: ln for ln in invoice.lines}
     left = line_remainders(session, invoice)
     includes_vat = invoice.lines[0].prices_include_vat if invoice.lines else True
@@ -372,34 +376,41 @@ def credit_invoice(
     for sel in selections:
         line = by_id.get(sel.line_id)
         if line is None:
-            raise InvoicingError(f"line {sel.line_id} is not a line of invoice {invoice.number}")
+            raise InvoicingError(_l("line %(line)s is not a line of invoice %(number)s",
+                                    line=sel.line_id, number=invoice.number))
         if line.id in seen:
-            raise InvoicingError(f"line {line.position} is given twice")
+            raise InvoicingError(_l("line %(line)s is given twice", line=line.position))
         seen.add(line.id)
         rest = left[line.id]
         if rest <= 0:
-            raise InvoicingError(f"line {line.position} ({line.description}) is credited in full")
+            raise InvoicingError(_l("line %(line)s (%(description)s) is credited in full",
+                                    line=line.position, description=line.description))
         if sel.quantity is not None and sel.amount is not None:
-            raise InvoicingError(f"line {line.position}: give a quantity or an amount, not both")
+            raise InvoicingError(_l("line %(line)s: give a quantity or an amount, not both",
+                                    line=line.position))
         if sel.quantity is not None:
             quantity = Decimal(sel.quantity)
             if quantity <= 0:
-                raise InvoicingError(f"line {line.position}: the quantity must be positive")
+                raise InvoicingError(_l("line %(line)s: the quantity must be positive",
+                                        line=line.position))
             amount = money(quantity * line.unit_price)
             if amount > rest:
-                raise InvoicingError(
-                    f"line {line.position}: {quantity} × {line.unit_price} = {amount} is more "
-                    f"than the {rest} left of it")
+                raise InvoicingError(_l(
+                    "line %(line)s: %(quantity)s × %(price)s = %(amount)s is more than the "
+                    "%(rest)s left of it", line=line.position, quantity=quantity,
+                    price=line.unit_price, amount=amount, rest=rest))
             lines.append(LineInput(line.description, -quantity, line.unit_price, line.vat_rate,
                                    line.unit, line.service_id, line.id))
         elif sel.amount is not None:
             amount = Decimal(sel.amount)
             if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-                raise InvoicingError(
-                    f"line {line.position}: the amount must be positive, in haléře at most")
+                raise InvoicingError(_l(
+                    "line %(line)s: the amount must be positive, in haléře at most",
+                    line=line.position))
             if amount > rest:
-                raise InvoicingError(
-                    f"line {line.position}: {amount} is more than the {rest} left of it")
+                raise InvoicingError(_l("line %(line)s: %(amount)s is more than the %(rest)s "
+                                        "left of it", line=line.position, amount=amount,
+                                        rest=rest))
             lines.append(LineInput(f"Oprava: {line.description}", Decimal("-1"), amount,
                                    line.vat_rate, "", line.service_id, line.id))
         elif rest == _entered(line):

@@ -18,6 +18,7 @@ from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import RATES, LineInput
 from billing.models import Customer, Invoice, InvoiceKind
 from core.clock import today
+from core.i18n import _l
 
 ONE_OFF_KINDS = (InvoiceKind.REGULAR, InvoiceKind.GOODS)
 MAX_DUE_DAYS = 365
@@ -34,39 +35,43 @@ class OneOffLine:
     unit: str = "ks"
 
 
-def _decimal(text, what: str, position: int) -> Decimal:
+def _decimal(text, what, position: int) -> Decimal:
     if isinstance(text, Decimal):
         return text
     cleaned = str(text).replace("\u00a0", "").replace(" ", "").replace(",", ".")
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise InvoicingError(f"line {position}: {what} {text!r} is not a number") from None
+        raise InvoicingError(_l("line %(line)s: %(what)s %(text)s is not a number",
+                                line=position, what=what, text=repr(text))) from None
     if not value.is_finite():
-        raise InvoicingError(f"line {position}: {what} {text!r} is not a number")
+        raise InvoicingError(_l("line %(line)s: %(what)s %(text)s is not a number",
+                                line=position, what=what, text=repr(text)))
     return value
 
 
 def parse_line(line: OneOffLine, position: int) -> LineInput:
     description = (line.description or "").strip()
     if not description:
-        raise InvoicingError(f"line {position}: the description is empty")
+        raise InvoicingError(_l("line %(line)s: the description is empty", line=position))
     if len(description) > 300:
-        raise InvoicingError(f"line {position}: the description is longer than 300 characters")
-    quantity = _decimal(line.quantity, "the quantity", position)
+        raise InvoicingError(_l("line %(line)s: the description is longer than 300 "
+                                "characters", line=position))
+    quantity = _decimal(line.quantity, _l("the quantity"), position)
     if quantity <= 0 or quantity != quantity.quantize(Decimal("0.001")):
-        raise InvoicingError(f"line {position}: the quantity must be positive, with at most "
-                             "three decimal places")
-    price = _decimal(line.unit_price, "the unit price", position)
+        raise InvoicingError(_l("line %(line)s: the quantity must be positive, with at most "
+                                "three decimal places", line=position))
+    price = _decimal(line.unit_price, _l("the unit price"), position)
     if price != price.quantize(Decimal("0.01")) or abs(price) >= Decimal("10000000"):
-        raise InvoicingError(f"line {position}: the unit price must be in haléře "
-                             "(two decimal places) and below 10 000 000")
+        raise InvoicingError(_l("line %(line)s: the unit price must be in haléře "
+                                "(two decimal places) and below 10 000 000", line=position))
     if price == 0:
-        raise InvoicingError(f"line {position}: the unit price is zero")
-    rate = _decimal(line.vat_rate, "the VAT rate", position)
+        raise InvoicingError(_l("line %(line)s: the unit price is zero", line=position))
+    rate = _decimal(line.vat_rate, _l("the VAT rate"), position)
     if rate not in RATES:
-        raise InvoicingError(f"line {position}: VAT rate {line.vat_rate} % is not one of "
-                             + ", ".join(f"{r} %" for r in RATES))
+        raise InvoicingError(_l("line %(line)s: VAT rate %(rate)s %% is not one of %(rates)s",
+                                line=position, rate=line.vat_rate,
+                                rates=", ".join(f"{r} %" for r in RATES)))
     unit = (line.unit or "ks").strip()[:10] or "ks"
     return LineInput(description, quantity, price, rate, unit)
 
@@ -88,11 +93,12 @@ def issue_one_off(
     nothing, for no lines, a bad line (with its number), another kind, a due term outside
     0-365 days, a total that is not positive."""
     if kind not in ONE_OFF_KINDS:
-        raise InvoicingError(f"a one-off invoice is regular or goods, not {kind!r}")
+        raise InvoicingError(_l("a one-off invoice is regular or goods, not %(kind)s",
+                                kind=repr(kind)))
     if not lines:
-        raise InvoicingError("an invoice needs at least one line")
+        raise InvoicingError(_l("an invoice needs at least one line"))
     if not 0 <= int(due_days) <= MAX_DUE_DAYS:
-        raise InvoicingError(f"the due term must be 0 to {MAX_DUE_DAYS} days")
+        raise InvoicingError(_l("the due term must be 0 to %(days)s days", days=MAX_DUE_DAYS))
     parsed = [ln if isinstance(ln, LineInput) else parse_line(ln, i)
               for i, ln in enumerate(lines, start=1)]
     issued = today()

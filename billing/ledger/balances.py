@@ -12,7 +12,19 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
-from sqlalchemy import Date, and_, bindparam, case, exists, func, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    Subquery,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from billing.models import AccountKind, Allocation, Invoice, LedgerAccount, LedgerLeg
@@ -119,35 +131,58 @@ def account_summary(session: Session, customer_id: int, on: date) -> AccountSumm
     )
 
 
+@dataclass(frozen=True)
+class OpenAmounts:
+    """What is paid and what is still open of each invoice, as SQL over ``invoice`` joined
+    (:meth:`join`) with the sum of its allocations: the one definition of an invoice's open
+    amount on the read side (a customer's account summary, the console's invoice list).
+    :class:`InvoiceState` says the same of invoices already loaded."""
+
+    paid_table: Subquery  # (invoice_id, paid): the sum of each invoice's allocations
+    paid: ColumnElement  # what is paid of the invoice (0 when nothing)
+    is_open: ColumnElement  # not a credit note, and less is paid than its total
+    open_amount: ColumnElement  # what is still to pay (0 for a credit note or a paid one)
+
+    def join(self, query: Select) -> Select:
+        """``query`` (which selects from ``invoice``) with the paid amounts joined in."""
+        return query.outerjoin(self.paid_table, self.paid_table.c.invoice_id == Invoice.id)
+
+
+def open_amounts(*where) -> OpenAmounts:
+    """The columns of :class:`OpenAmounts`, set-based. ``where``: conditions on ``invoice``
+    that limit the allocations summed to the invoices the caller reads (one customer's), so
+    that the sum does not visit everyone's."""
+    paid = select(Allocation.invoice_id, func.sum(Allocation.amount).label("paid"))
+    if where:
+        paid = paid.join(Invoice, Invoice.id == Allocation.invoice_id).where(*where)
+    paid = paid.group_by(Allocation.invoice_id).subquery()
+    paid_amount = type_coerce(func.coalesce(paid.c.paid, 0), Money())
+    left = Invoice.total - paid_amount
+    is_open = and_(Invoice.kind != "credit_note", left > 0)
+    return OpenAmounts(paid, paid_amount, is_open,
+                       type_coerce(case((is_open, left), else_=0), Money()))
+
+
 @lru_cache(maxsize=1)
 def _summary_query():
     """Built once: composing the expression cost more Python time than PostgreSQL needs
     to answer it."""
     customer_id, on = bindparam("customer_id"), bindparam("on", type_=Date())
-    paid = (
-        select(Allocation.invoice_id, func.sum(Allocation.amount).label("paid"))
-        .join(Invoice, Invoice.id == Allocation.invoice_id)
-        .where(Invoice.customer_id == customer_id)
-        .group_by(Allocation.invoice_id)
-        .subquery()
-    )
-    left = Invoice.total - func.coalesce(paid.c.paid, 0)
-    is_open = and_(Invoice.kind != "credit_note", left > 0)
+    amounts = open_amounts(Invoice.customer_id == customer_id)
     # an unpaid credit top-up request (billing/credit/) is no overdue debt
-    overdue = and_(is_open, Invoice.due_date < on,
+    overdue = and_(amounts.is_open, Invoice.due_date < on,
                    ~exists().where(CreditTopUp.invoice_id == Invoice.id))
     ledger_sum = _customer_balance_query(customer_id).scalar_subquery()
-    return (
+    return amounts.join(
         select(
-            type_coerce(func.coalesce(func.sum(case((is_open, left))), 0), Money()),
-            type_coerce(func.coalesce(func.sum(case((overdue, left))), 0), Money()),
+            type_coerce(func.coalesce(func.sum(amounts.open_amount), 0), Money()),
+            type_coerce(func.coalesce(func.sum(case((overdue, amounts.open_amount))), 0),
+                        Money()),
             type_coerce(func.min(case((overdue, Invoice.due_date))), Date()),
             ledger_sum,
         )
         .select_from(Invoice)
-        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
-        .where(Invoice.customer_id == customer_id)
-    )
+    ).where(Invoice.customer_id == customer_id)
 
 
 # -- balances of ledger accounts ----------------------------------------------------------

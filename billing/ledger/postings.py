@@ -47,6 +47,7 @@ __all__ = [
     "post",
     "post_allocations",
     "post_call_charges",
+    "post_cash_cancellation",
     "post_cash_payment",
     "post_final_invoice",
     "post_invoice",
@@ -318,6 +319,22 @@ def post_cash_payment(session: Session, tx, customer_id: int, receipt_number: st
          (account_key(A.PREPAID_CREDIT, customer_id), -tx.amount)],
         booked_on=tx.booked_on, actor=actor, description=f"Hotovost, doklad {receipt_number}",
         customer_id=customer_id, bank_transaction_id=tx.id, reference=receipt_number,
+    )])[0]
+
+
+def post_cash_cancellation(session: Session, tx, customer_id: int, reopened: Decimal, *,
+                           reverses_id: int, number: str, actor: str) -> int:
+    """Cancel a cash payment (billing/cash/cancellation.py): what it had settled is owed
+    again (``reopened``), the rest leaves the customer's credit, and the money leaves the
+    till: the payment's legs and its allocations' legs, reversed in one transaction."""
+    return record(session, [Posting(
+        TK.REVERSAL,
+        [(account_key(A.RECEIVABLE, customer_id), reopened),
+         (account_key(A.PREPAID_CREDIT, customer_id), tx.amount - reopened),
+         (account_key(A.CASH), -tx.amount)],
+        booked_on=today(), actor=actor, description=f"Storno pokladního dokladu {tx.bank_tx_id}"
+        f" dokladem {number}", customer_id=customer_id, bank_transaction_id=tx.id,
+        reverses_id=reverses_id, reference=number,
     )])[0]
 
 

@@ -2,7 +2,7 @@
 
 import billing.models.credit  # noqa: F401  (prepaid credit tables: billing/credit/)
 from billing.models.audit import PasswordResetToken, SessionKind, UserSession
-from billing.models.cash import CASH_ACCOUNT, CashReceipt  # noqa: F401
+from billing.models.cash import CASH_ACCOUNT, CashReceipt, CashReceiptCancellation  # noqa: F401
 from billing.models.credit_gaps import CreditReturn, ExchangeRate  # noqa: F401  (issue 15 gaps)
 from billing.models.credit_services import (  # issue 15: credit services
     AdvanceDeduction,

@@ -6,7 +6,9 @@ A cash payment is a customer's payment like a bank one: it is carried into settl
 payments (``billing.bank.pairing.settle``, both backends) applies it to the oldest open
 invoices; its ledger posting debits the till (``AccountKind.CASH``), not the bank. The
 receipt row is what was printed and handed over, and is never changed (migration 0015).
-See billing/cash/payments.py and docs/money-acts.md.
+A receipt recorded by mistake is cancelled by a :class:`CashReceiptCancellation` (storno),
+a document of its own that names it (migration 0022); the receipt itself stays as printed.
+See billing/cash/payments.py, billing/cash/cancellation.py and docs/money-acts.md.
 """
 
 from __future__ import annotations
@@ -54,4 +56,25 @@ class CashReceipt(Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 
-__all__ = ["CASH_ACCOUNT", "CashReceipt"]
+class CashReceiptCancellation(Base):
+    """Storno příjmového pokladního dokladu: the document that cancels a cash receipt
+    recorded by mistake (its own series ``SPD`` + year + 6 digits), with the reason and the
+    operator. One per receipt (UNIQUE); append-only like the receipt (migration 0022)."""
+
+    __tablename__ = "cash_receipt_cancellation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # SPD + year + 6 digits
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("cash_receipt.id"), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column()  # the receipt's amount (printed negated)
+    currency: Mapped[str] = mapped_column(String(3), default="CZK")
+    cancelled_on: Mapped[date] = mapped_column(Date)
+    cancelled_by: Mapped[str] = mapped_column(String(64))  # the operator's actor string
+    reason: Mapped[str] = mapped_column(Text)
+    # what the receipt had paid and is owed again, as printed ("faktura 2026000012: 605,00 Kč")
+    reopened: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+__all__ = ["CASH_ACCOUNT", "CashReceipt", "CashReceiptCancellation"]

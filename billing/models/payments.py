@@ -44,6 +44,8 @@ class BankTransactionStatus(StrEnum):
     UNMATCHED = "unmatched"  # waiting in the queue for an operator
     OUTGOING = "outgoing"  # money out: not paired
     DISMISSED = "dismissed"  # an operator put it aside (not ours to pair); can be restored
+    # a cash payment whose receipt was cancelled (billing/cash/cancellation.py): never paired
+    CANCELLED = "cancelled"
 
 
 class BankTransaction(Base):

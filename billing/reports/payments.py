@@ -9,6 +9,12 @@ taken at the till, which the cash desk carries into settlement as a movement on 
 pseudo-account (``billing.models.cash.CASH_ACCOUNT``, its id the receipt's number). "What it
 paid" is the invoices its allocations settle (as they stand now); the rest of a paired
 payment is the customer's prepaid credit. Outgoing movements are not payments received.
+
+A cash receipt cancelled as recorded by mistake (billing/cash/cancellation.py) stays in the
+period it was taken, with the status ``cancelled``; its cancelling document is a row of its
+own, in the period of the cancellation, with the amount negated (``cancels`` names the
+receipt): the journal's total is the cash really received, and a period closed before the
+cancellation keeps its total.
 """
 
 from __future__ import annotations
@@ -19,12 +25,21 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from billing.models import Allocation, BankTransaction, Customer, Invoice
+from billing.models import (
+    Allocation,
+    BankTransaction,
+    BankTransactionStatus,
+    CashReceipt,
+    CashReceiptCancellation,
+    Customer,
+    Invoice,
+)
 from billing.models.cash import CASH_ACCOUNT
 from billing.reports.period import Period
 
 ZERO = Decimal("0.00")
 SOURCE_BANK, SOURCE_CASH = "bank", "cash"
+CANCELLED = BankTransactionStatus.CANCELLED.value
 
 
 @dataclass
@@ -46,6 +61,9 @@ class PaymentRow:
     message: str | None
     bank_account: str
     paid: list[tuple[str, Decimal]] = field(default_factory=list)  # (invoice number, amount)
+    # a cancelling document's row: the receipt it cancels; a cancelled receipt's: its storno
+    cancels: str | None = None
+    cancelled_by: str | None = None
 
     @property
     def allocated(self) -> Decimal:
@@ -54,6 +72,8 @@ class PaymentRow:
     @property
     def credit(self) -> Decimal:
         """What of a paired payment settles no invoice (the customer's prepaid credit)."""
+        if self.status == CANCELLED:
+            return ZERO
         return self.amount - self.allocated if self.customer_number else ZERO
 
 
@@ -107,4 +127,37 @@ def payments_journal(session, period: Period) -> PaymentsJournal:
         .order_by(Allocation.id)
     ):
         by_id[tx_id].paid.append((number, amount))
+    _cancellations(session, period, payments, by_id)
     return PaymentsJournal(period, payments)
+
+
+def _cancellations(session, period: Period, payments: list[PaymentRow], by_id: dict) -> None:
+    """The period's cancelling documents as rows of their own (sorted in by date), and the
+    storno's number on each cancelled receipt listed."""
+    storno = CashReceiptCancellation
+    rows = session.execute(
+        select(storno.number, storno.cancelled_on, storno.amount, storno.currency,
+               CashReceipt.number, Customer.customer_number, Customer.name, storno.id)
+        .join(CashReceipt, CashReceipt.id == storno.receipt_id)
+        .join(Customer, Customer.id == storno.customer_id)
+        .where(storno.cancelled_on >= period.start, storno.cancelled_on <= period.end)
+        .order_by(storno.cancelled_on, storno.id)
+    ).all()
+    for number, day, amount, currency, receipt, customer, name, storno_id in rows:
+        payments.append(PaymentRow(
+            id=-storno_id, source=SOURCE_CASH, document=number, received_on=day, amount=-amount,
+            currency=currency, status=CANCELLED, customer_number=customer,
+            customer_name=name, variable_symbol=None, specific_symbol=None,
+            constant_symbol=None, counter_account=None, counter_name=None,
+            message=f"Storno pokladního dokladu {receipt}", bank_account=CASH_ACCOUNT,
+            cancels=receipt))
+    cancelled = [p.id for p in by_id.values() if p.status == CANCELLED]
+    if cancelled:
+        for tx_id, number in session.execute(
+            select(CashReceipt.bank_transaction_id, storno.number)
+            .join(storno, storno.receipt_id == CashReceipt.id)
+            .where(CashReceipt.bank_transaction_id.in_(cancelled))
+        ):
+            by_id[tx_id].cancelled_by = number
+    if rows:
+        payments.sort(key=lambda p: (p.received_on, p.cancels is not None, abs(p.id)))

@@ -57,3 +57,25 @@ def test_cash_payment_that_leaves_debt_changes_nothing(app, session, supplier, d
     assert get_case(session, customer.id).state == "disconnected"
     assert actions(session, customer.id) == []
     assert mails(session, customer.id) == []
+
+
+def test_a_cancelled_cash_payment_is_debt_again_for_the_sweep(app, session, supplier, debtor):
+    """As after unpairing a bank payment: the reopened overdue invoice is overdue debt again,
+    and the next sweep chases it (the cancellation itself disconnects no one)."""
+    from billing.cash.cancellation import cancel_cash_receipt
+    from enforcement.config import Policy
+    from enforcement.service import gather, sweep
+
+    customer = debtor("7150", "10.9.1.50", today() - timedelta(days=60), amount="968.00")
+    done = take_cash_payment(session, customer, "968", supplier, actor="operator:anna")
+    session.commit()
+    assert gather(session, today(), [customer.id]) == []
+    cancel_cash_receipt(session, done.receipt, "zapsáno omylem", actor="operator:anna")
+    session.commit()
+    (row,) = gather(session, today(), [customer.id])
+    assert str(row.debt) == "968.00"
+    assert get_case(session, customer.id).state == "ok"  # nothing moved yet
+    report = sweep(session, today(), Policy())
+    session.commit()
+    assert [c.customer_id for c in report.changes] == [customer.id]
+    assert get_case(session, customer.id).state != "ok"

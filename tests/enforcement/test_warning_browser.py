@@ -10,7 +10,6 @@ browser asks for somebody else's page and gets ours, is sent to /warning, clicks
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
 
 import pytest
@@ -18,52 +17,21 @@ import pytest
 from core.clock import today
 from enforcement.models import EnforcementCase, RouterAction
 from tests.enforcement.test_warning import czech_date, overdue_invoice, set_state
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _import_playwright
 
 FOREIGN = "zpravy.example.com"
 
 
 @pytest.mark.browser
-def test_warned_customer_acknowledges_in_a_browser(need, app_config, session, make_customer):
-    need(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
-    sync_playwright = _import_playwright()
-    need(sync_playwright is not None, "playwright is not installed (pip install -e '.[test]')")
-    from werkzeug.serving import make_server
-
-    from app import create_app
-
+def test_warned_customer_acknowledges_in_a_browser(live_browser, session, make_customer):
     customer = make_customer(number="4301", password="secret-pass", internet_ip="127.0.0.1")
     overdue_invoice(session, customer)
     set_state(session, customer, "warned")
 
-    app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app.config["PUBLIC_URL"] = base
-    thread = threading.Thread(target=server.serve_forever, name="e3b-warning", daemon=True)
-    thread.start()
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=str(CHROMIUM),
-                headless=True,
-                args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {FOREIGN} 127.0.0.1"],
-            )
-            try:
-                page = browser.new_page()
-                page.set_default_timeout(20_000)
-                console: list[str] = []
-                page.on("console", lambda message: console.append(message.text))
-                _acknowledge(page, base)
-                # issue 13: the warning page lives with the Content-Security-Policy too
-                assert [m for m in console if "Content Security Policy" in m] == [], console
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        app.extensions["ispzone.engine"].dispose()
+    live = live_browser(chromium_args=[f"--host-resolver-rules=MAP {FOREIGN} 127.0.0.1"])
+    live.app.config["PUBLIC_URL"] = live.base
+    _acknowledge(live.page, live.base)
+    # issue 13: the warning page lives with the Content-Security-Policy too
+    assert live.csp_violations() == [], live.messages
 
     session.rollback()
     case = session.get(EnforcementCase, customer.id)

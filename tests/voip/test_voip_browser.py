@@ -10,38 +10,24 @@ numbers, invoice lines), not translations, except where the language switch is t
 from __future__ import annotations
 
 import re
-import threading
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _import_playwright, _path
+from tests.test_browser import _path
 
 
 @pytest.mark.browser
-def test_voip_customer_tops_up_and_sees_the_invoice(need, app_config, monkeypatch):
-    need(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
-    sync_playwright = _import_playwright()
-    need(sync_playwright is not None, "playwright is not installed (pip install -e '.[test]')")
-
-    from argon2 import PasswordHasher
-    from werkzeug.serving import make_server
-
-    from app import create_app
+def test_voip_customer_tops_up_and_sees_the_invoice(live_browser, cheap_demo_passwords):
     from billing import demo
     from billing.invoicing.supplier import Supplier
     from billing.models import Invoice, Service
     from voip.models import TopUp, VoipLine
 
-    # cheap argon2id for the demo's passwords (see tests/test_browser.py)
-    monkeypatch.setattr(
-        demo, "hash_password", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash,
-        raising=False,
-    )
-    app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
-    sessions = app.extensions["ispzone.sessions"]
-    with sessions() as s:
+    live = live_browser()
+    app = live.app
+    with live.sessions() as s:
         assert demo.load(s, Supplier()).startswith("demo loaded")
         for hook in app.extensions["ispzone.demo_hooks"]:
             hook(s, Supplier(), app.config)
@@ -49,29 +35,11 @@ def test_voip_customer_tops_up_and_sees_the_invoice(need, app_config, monkeypatc
         line = s.scalar(select(Service).where(Service.phone_number == "+420601234567"))
         credit_before = s.get(VoipLine, line.id).credit
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, name="ispzone-voip-e2e", daemon=True)
-    thread.start()
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_context().new_page()
-                page.set_default_timeout(20_000)
-                console: list[str] = []
-                page.on("console", lambda message: console.append(message.text))
-                invoice_href = _walk_through(page, base)
-                # issue 13: the VoIP pages live with the Content-Security-Policy too
-                assert [m for m in console if "Content Security Policy" in m] == [], console
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    invoice_href = _walk_through(live.page, live.base)
+    # issue 13: the VoIP pages live with the Content-Security-Policy too
+    assert live.csp_violations() == [], live.messages
 
-    with sessions() as s:
+    with live.sessions() as s:
         row = s.get(VoipLine, line.id)
         assert row.credit == credit_before + Decimal("200.00")
         latest = s.scalars(select(TopUp).where(TopUp.service_id == line.id).order_by(TopUp.id.desc())).first()
@@ -79,7 +47,6 @@ def test_voip_customer_tops_up_and_sees_the_invoice(need, app_config, monkeypatc
         invoice = s.get(Invoice, latest.invoice_id)
         assert invoice_href == f"/invoices/{invoice.id}"
         assert invoice.variable_symbol == "1001" and invoice.specific_symbol == invoice.number
-    app.extensions["ispzone.engine"].dispose()
 
 
 def _walk_through(page, base: str) -> str:

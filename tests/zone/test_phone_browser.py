@@ -20,77 +20,33 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import threading
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WIDTHS = (360, 390, 1280)
 AXE_WIDTHS = (390, 1280)
 PASSWORDS = {"1001": "demo1001", "1002": "demo1002", "1003": "demo1003", "1004": "demo1004"}
 
 
-def _requirements(need):
-    need(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    need(sync_playwright is not None, "playwright is not installed (pip install -e '.[test]')")
-    return sync_playwright
-
-
-@contextmanager
-def _demo_server(app_config, monkeypatch):
-    """The demo ISP with all its parts, served on a free port: yields (base URL, app)."""
-    from argon2 import PasswordHasher
-    from werkzeug.serving import make_server
-
-    from app import create_app
+def _demo(live_browser):
+    """The demo ISP with all its parts (billing, enforcement, VoIP), served by the
+    ``live_browser`` fixture (tests/conftest.py): the LiveBrowser."""
     from billing import demo
     from billing.invoicing.supplier import Supplier
 
-    # cheap argon2id parameters for the ~40 demo passwords (they verify the same way)
-    monkeypatch.setattr(demo, "hash_password",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash,
-                        raising=False)
-    app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
+    live = live_browser()
+    app = live.app
     with app.app_context():
-        sessions = app.extensions["ispzone.sessions"]
-        with sessions() as s:
+        with live.sessions() as s:
             supplier = Supplier.from_config(app.config)
             demo.load(s, supplier)
             for hook in app.extensions.get("ispzone.demo_hooks", []):
                 hook(s, supplier, app.config)
             s.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="ispzone-phone", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        app.extensions["ispzone.engine"].dispose()
-
-
-@contextmanager
-def _browser(sync_playwright):
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    return live
 
 
 def _login(page, base: str, number: str) -> None:
@@ -148,8 +104,8 @@ def _serious(page) -> list[str]:
 
 
 @pytest.mark.browser
-def test_no_sideways_scrolling_and_no_serious_axe_violation(need, app_config, monkeypatch):
-    sync_playwright = _requirements(need)
+def test_no_sideways_scrolling_and_no_serious_axe_violation(need, live_browser,
+                                                            cheap_demo_passwords):
     try:
         import axe_playwright_python  # noqa: F401
     except ImportError:
@@ -158,55 +114,56 @@ def test_no_sideways_scrolling_and_no_serious_axe_violation(need, app_config, mo
     too_wide: list[str] = []
     violations: list[str] = []
     checked = 0
-    with _demo_server(app_config, monkeypatch) as (base, _app), _browser(sync_playwright) as browser:
-        for number in ("1001", "1002", "1003", "1004", "voip"):
-            context = browser.new_context(viewport={"width": 390, "height": 800})
-            page = context.new_page()
-            page.set_default_timeout(30_000)
-            _login(page, base, "1001" if number == "voip" else number)
-            urls = _voip_pages() if number == "voip" else _zone_pages(page, base)
-            for lang in ("cs", "en"):
-                page.goto(f"{base}/info")
-                _set_language(page, lang)
-                for url in urls:
-                    for width in WIDTHS:
-                        if lang == "en" and width not in AXE_WIDTHS:
-                            continue  # the layout check runs in Czech (the longer words)
-                        page.set_viewport_size({"width": width, "height": 800})
-                        page.goto(f"{base}{url}")
-                        checked += 1
-                        scroll, inner = _overflow(page)
-                        if scroll > inner:
-                            too_wide.append(f"{number} {lang} {url} @{width}: {scroll} > {inner}")
-                        if width in AXE_WIDTHS:
-                            violations += [f"{number} {lang} {url} @{width}: {v}"
-                                           for v in _serious(page)]
-            context.close()
-        # the VoIP login page with its public price lookup, logged out
-        context = browser.new_context()
+    live = _demo(live_browser)
+    base, browser = live.base, live.browser
+    for number in ("1001", "1002", "1003", "1004", "voip"):
+        context = browser.new_context(viewport={"width": 390, "height": 800})
         page = context.new_page()
+        page.set_default_timeout(30_000)
+        _login(page, base, "1001" if number == "voip" else number)
+        urls = _voip_pages() if number == "voip" else _zone_pages(page, base)
         for lang in ("cs", "en"):
-            for width in WIDTHS:
-                page.set_viewport_size({"width": width, "height": 800})
-                page.goto(f"{base}/voip/login")
-                if lang == "en":
-                    _set_language(page, "en")
-                scroll, inner = _overflow(page)
-                if scroll > inner:
-                    too_wide.append(f"voip login {lang} @{width}: {scroll} > {inner}")
-                if width in AXE_WIDTHS:
-                    violations += [f"voip login {lang} @{width}: {v}" for v in _serious(page)]
+            page.goto(f"{base}/info")
+            _set_language(page, lang)
+            for url in urls:
+                for width in WIDTHS:
+                    if lang == "en" and width not in AXE_WIDTHS:
+                        continue  # the layout check runs in Czech (the longer words)
+                    page.set_viewport_size({"width": width, "height": 800})
+                    page.goto(f"{base}{url}")
+                    checked += 1
+                    scroll, inner = _overflow(page)
+                    if scroll > inner:
+                        too_wide.append(f"{number} {lang} {url} @{width}: {scroll} > {inner}")
+                    if width in AXE_WIDTHS:
+                        violations += [f"{number} {lang} {url} @{width}: {v}"
+                                       for v in _serious(page)]
         context.close()
+    # the VoIP login page with its public price lookup, logged out
+    context = browser.new_context()
+    page = context.new_page()
+    for lang in ("cs", "en"):
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 800})
+            page.goto(f"{base}/voip/login")
+            if lang == "en":
+                _set_language(page, "en")
+            scroll, inner = _overflow(page)
+            if scroll > inner:
+                too_wide.append(f"voip login {lang} @{width}: {scroll} > {inner}")
+            if width in AXE_WIDTHS:
+                violations += [f"voip login {lang} @{width}: {v}" for v in _serious(page)]
+    context.close()
     assert checked > 150
     assert too_wide == []
     assert violations == []
 
 
 @pytest.mark.browser
-def test_phone_story_pay_everything_with_one_qr(need, app_config, monkeypatch, tmp_path):
+def test_phone_story_pay_everything_with_one_qr(need, live_browser, cheap_demo_passwords,
+                                                tmp_path):
     """1002 on a 390 px phone: what is due, Zaplatit, one QR, the provider's phone; the QR
     pays everything."""
-    sync_playwright = _requirements(need)
     need(shutil.which("zbarimg") is not None, "zbarimg is not installed (apt-get install zbar-tools)")
     from billing.bank.importing import import_statement
     from billing.bank.statements import ParsedStatement, ParsedTransaction
@@ -216,79 +173,80 @@ def test_phone_story_pay_everything_with_one_qr(need, app_config, monkeypatch, t
     from billing.models import Customer
     from core.clock import today
 
-    with _demo_server(app_config, monkeypatch) as (base, app), _browser(sync_playwright) as browser:
-        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                      has_touch=True)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        _login(page, base, "1002")
-        page.goto(f"{base}/info")
-        due = Decimal(page.get_attribute("[data-due-total]", "data-due-total"))
-        assert due > 0
-        assert page.locator("[data-due-total]").is_visible()
-        pay = page.locator("main a.button.pay").first
-        assert pay.is_visible()
-        pay.tap()
-        page.wait_for_url(re.compile(r"/pay$"))
-        assert page.locator("main figure.qr svg").count() == 1  # one QR for everything
-        assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
-        phone = page.locator("footer [data-support-phone]")
-        assert phone.count() == 1 and phone.inner_text().strip() == app.config["SUPPORT_PHONE"]
-        assert phone.get_attribute("href").startswith("tel:+420")
-        shot = tmp_path / "qr.png"
-        page.locator("main figure.qr svg").screenshot(path=str(shot))
-        decoded = subprocess.run(["zbarimg", "-q", "--raw", str(shot)], capture_output=True,
-                                 text=True, check=True).stdout.strip()
-        spayd = parse_spayd(decoded)
-        assert Decimal(spayd["AM"]) == due
-        assert "X-SS" not in spayd  # pairing by VS pays the oldest first
-        vs = spayd["X-VS"]
-        with app.app_context():
-            sessions = app.extensions["ispzone.sessions"]
-            with sessions() as s:
-                customer = s.scalar(select(Customer).where(Customer.customer_number == "1002"))
-                assert vs in {customer.customer_number, *(c.number for c in customer.contracts)}
-                assert account_summary(s, customer.id, today()).open_total == due
-                # paying exactly that by a statement leaves nothing due
-                tx = ParsedTransaction(
-                    bank_tx_id="7700001", booked_on=today(), amount=Decimal(spayd["AM"]),
-                    currency="CZK", variable_symbol=vs, specific_symbol=None,
-                    constant_symbol=None, counter_account="123456789/0800",
-                    counter_name="Zákazník", message="platba", line=0,
-                )
-                data = render_gpc(ParsedStatement("gpc", "2001234588/2010", [tx]))
-                import_statement(s, data, "vypis.gpc", "gpc", bank_code="2010")
-                s.commit()
-                summary = account_summary(s, customer.id, today())
-                assert summary.open_total == 0 and summary.overdue_total == 0
-        page.reload()
-        assert page.locator("main figure.qr").count() == 0
-        assert page.locator("[data-pay-total]").count() == 0
-        context.close()
+    live = _demo(live_browser)
+    base, app, browser = live.base, live.app, live.browser
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    _login(page, base, "1002")
+    page.goto(f"{base}/info")
+    due = Decimal(page.get_attribute("[data-due-total]", "data-due-total"))
+    assert due > 0
+    assert page.locator("[data-due-total]").is_visible()
+    pay = page.locator("main a.button.pay").first
+    assert pay.is_visible()
+    pay.tap()
+    page.wait_for_url(re.compile(r"/pay$"))
+    assert page.locator("main figure.qr svg").count() == 1  # one QR for everything
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    phone = page.locator("footer [data-support-phone]")
+    assert phone.count() == 1 and phone.inner_text().strip() == app.config["SUPPORT_PHONE"]
+    assert phone.get_attribute("href").startswith("tel:+420")
+    shot = tmp_path / "qr.png"
+    page.locator("main figure.qr svg").screenshot(path=str(shot))
+    decoded = subprocess.run(["zbarimg", "-q", "--raw", str(shot)], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    spayd = parse_spayd(decoded)
+    assert Decimal(spayd["AM"]) == due
+    assert "X-SS" not in spayd  # pairing by VS pays the oldest first
+    vs = spayd["X-VS"]
+    with app.app_context():
+        sessions = app.extensions["ispzone.sessions"]
+        with sessions() as s:
+            customer = s.scalar(select(Customer).where(Customer.customer_number == "1002"))
+            assert vs in {customer.customer_number, *(c.number for c in customer.contracts)}
+            assert account_summary(s, customer.id, today()).open_total == due
+            # paying exactly that by a statement leaves nothing due
+            tx = ParsedTransaction(
+                bank_tx_id="7700001", booked_on=today(), amount=Decimal(spayd["AM"]),
+                currency="CZK", variable_symbol=vs, specific_symbol=None,
+                constant_symbol=None, counter_account="123456789/0800",
+                counter_name="Zákazník", message="platba", line=0,
+            )
+            data = render_gpc(ParsedStatement("gpc", "2001234588/2010", [tx]))
+            import_statement(s, data, "vypis.gpc", "gpc", bank_code="2010")
+            s.commit()
+            summary = account_summary(s, customer.id, today())
+            assert summary.open_total == 0 and summary.overdue_total == 0
+    page.reload()
+    assert page.locator("main figure.qr").count() == 0
+    assert page.locator("[data-pay-total]").count() == 0
+    context.close()
 
 
 @pytest.mark.browser
-def test_a_disconnected_customer_sees_suspended_everywhere(need, app_config, monkeypatch):
-    sync_playwright = _requirements(need)
-    with _demo_server(app_config, monkeypatch) as (base, _app), _browser(sync_playwright) as browser:
-        context = browser.new_context(viewport={"width": 390, "height": 844})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        _login(page, base, "1004")
-        page.goto(f"{base}/services")
-        states = page.locator("main [data-service-state]")
-        assert states.count() >= 1
-        assert set(states.all_inner_texts()) == {"pozastaveno"}
-        assert page.locator("main .badge.active").count() == 0
-        detail = _links(page, 'main a[href^="/services/"]', 1)[0]
-        page.goto(f"{base}{detail}")
-        assert page.inner_text("main [data-service-state]") == "pozastaveno"
-        for url in ("/info", "/invoices", "/services"):
-            page.goto(f"{base}{url}")
-            banner = page.locator("main .enforcement-banner")
-            assert banner.get_attribute("data-urgency") == "3"
-            assert "pozastaveno" in banner.inner_text()
-        page.goto(f"{base}/warning")
-        assert "pozastaveno" in page.inner_text("main h1")
-        assert "Už jste zaplatili?" in page.inner_text("main")
-        context.close()
+def test_a_disconnected_customer_sees_suspended_everywhere(live_browser, cheap_demo_passwords):
+    live = _demo(live_browser)
+    base, browser = live.base, live.browser
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    _login(page, base, "1004")
+    page.goto(f"{base}/services")
+    states = page.locator("main [data-service-state]")
+    assert states.count() >= 1
+    assert set(states.all_inner_texts()) == {"pozastaveno"}
+    assert page.locator("main .badge.active").count() == 0
+    detail = _links(page, 'main a[href^="/services/"]', 1)[0]
+    page.goto(f"{base}{detail}")
+    assert page.inner_text("main [data-service-state]") == "pozastaveno"
+    for url in ("/info", "/invoices", "/services"):
+        page.goto(f"{base}{url}")
+        banner = page.locator("main .enforcement-banner")
+        assert banner.get_attribute("data-urgency") == "3"
+        assert "pozastaveno" in banner.inner_text()
+    page.goto(f"{base}/warning")
+    assert "pozastaveno" in page.inner_text("main h1")
+    assert "Už jste zaplatili?" in page.inner_text("main")
+    context.close()

@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import BinaryIO
 
 from core.errors import Invalid
+from core.i18n import _l
 
 FORMATS = ("gpc", "fio-json", "fio-csv", "camt053")
 
@@ -66,7 +67,8 @@ class StatementError(Invalid, ValueError):
     def __init__(self, reason: str, line: int | None = None) -> None:
         self.reason = reason
         self.line = line
-        super().__init__(f"line {line}: {reason}" if line is not None else reason)
+        super().__init__(_l("line %(line)s: %(reason)s", line=line, reason=reason)
+                         if line is not None else reason)
 
 
 AMOUNT_LIMIT = Decimal(10) ** 10  # NUMERIC(12,2) holds up to 9,999,999,999.99
@@ -80,9 +82,11 @@ def check_amount(value: Decimal, line: int | None, what: str = "amount") -> Deci
     haléř (a bank moves whole haléře; the money columns would refuse the row later, with
     no line number)."""
     if not value.is_finite() or abs(value) >= AMOUNT_LIMIT:
-        raise StatementError(f"{what} {value} is out of range", line)
+        raise StatementError(_l("%(what)s %(value)s is out of range", what=what, value=value),
+                             line)
     if value != value.quantize(CENT):
-        raise StatementError(f"{what} {value} has more than two decimal places", line)
+        raise StatementError(_l("%(what)s %(value)s has more than two decimal places",
+                                what=what, value=value), line)
     return value
 
 
@@ -198,11 +202,10 @@ def refuse_repeated_ids(
             continue
         if tx.bank_tx_id in seen:
             first = next(t for t in transactions if t.bank_tx_id == tx.bank_tx_id)
-            raise StatementError(
-                f"{what} {tx.bank_tx_id!r} is repeated: the movement at {where} "
-                f"{first.line} has it too (two movements of one file cannot share a bank id)",
-                tx.line,
-            )
+            raise StatementError(_l(
+                "%(what)s %(id)s is repeated: the movement at %(where)s %(first)s has it too "
+                "(two movements of one file cannot share a bank id)", what=what,
+                id=repr(tx.bank_tx_id), where=where, first=first.line), tx.line)
         seen.add(tx.bank_tx_id)
 
 
@@ -215,12 +218,12 @@ def check_balances(
         return
     total = sum((tx.amount for tx in statement.transactions), Decimal(0))
     if opening + total != closing:
-        raise StatementError(
-            f"{what} do not add up: opening balance {opening} + {len(statement.transactions)} "
-            f"movements totalling {total} = {opening + total}, but the closing balance is "
-            f"{closing} (a movement is missing, repeated or altered)",
-            line,
-        )
+        raise StatementError(_l(
+            "%(what)s do not add up: opening balance %(opening)s + %(count)s movements "
+            "totalling %(total)s = %(sum)s, but the closing balance is %(closing)s (a movement "
+            "is missing, repeated or altered)", what=what, opening=opening,
+            count=len(statement.transactions), total=total, sum=opening + total,
+            closing=closing), line)
 
 
 def detect_format(data: bytes) -> str:
@@ -232,11 +235,11 @@ def detect_format(data: bytes) -> str:
     if stripped.startswith(b"<"):
         if b"BkToCstmrStmt" in head or b"camt.053" in head:
             return "camt053"
-        raise StatementError("XML document is not an ISO 20022 camt.053 statement")
+        raise StatementError(_l("XML document is not an ISO 20022 camt.053 statement"))
     if stripped.startswith(b"{"):
         if b'"accountStatement"' in head:
             return "fio-json"
-        raise StatementError("JSON document is not a Fio banka statement")
+        raise StatementError(_l("JSON document is not a Fio banka statement"))
     if stripped[:3] in (b"074", b"075", b"076", b"078", b"079"):
         return "gpc"
     text = head.decode("utf-8", errors="replace")
@@ -244,7 +247,7 @@ def detect_format(data: bytes) -> str:
         first = line.split(";", 1)[0].strip().strip('"')
         if first in ("ID pohybu", "ID operace"):
             return "fio-csv"
-    raise StatementError("unknown statement format (expected GPC, Fio JSON/CSV or camt.053)")
+    raise StatementError(_l("unknown statement format (expected GPC, Fio JSON/CSV or camt.053)"))
 
 
 def parse_statement(
@@ -274,4 +277,4 @@ def parse_statement(
         return fio.parse_fio_csv(data)
     if fmt == "camt053":
         return camt.parse_camt053(data)
-    raise StatementError(f"unknown statement format {fmt!r}")
+    raise StatementError(_l("unknown statement format %(format)s", format=repr(fmt)))
