@@ -1,7 +1,7 @@
 """cash receipt cancellation: the storno of a cash receipt recorded by mistake
 
 Revision ID: 0022
-Revises: 0019
+Revises: 0021
 Create Date: 2026-12-07 01:50:00
 
 - ``cash_receipt_cancellation``: the document that cancels a cash receipt (příjmový pokladní
@@ -18,7 +18,7 @@ import core.db
 from migrations.guards import protect, unprotect
 
 revision = "0022"
-down_revision = "0019"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
