@@ -276,9 +276,10 @@ def client_process(port: int, phones: list[str], requests: int, concurrency: int
     async def measured():
         result["value"] = await main()
 
+    cpu = time.process_time()
     run(measured())
     elapsed, latencies, answers = result["value"]
-    out.put((elapsed, latencies, answers))
+    out.put((elapsed, latencies, answers, time.process_time() - cpu))
 
 
 def main() -> int:
@@ -325,7 +326,7 @@ def main() -> int:
                              args=(port, phones, args.requests, args.concurrency, 2, out,
                                    args.rate))
         client.start()
-        elapsed, latencies, answers = out.get()
+        elapsed, latencies, answers, client_cpu = out.get()
         client.join()
         used = {pid: cpu_seconds(pid) - before[pid] for pid in watched}
         waited = {pid: switches(pid) - waits[pid] for pid in watched}
@@ -349,6 +350,10 @@ def main() -> int:
               f"backend(s) {backend_cpu / n * 1e6:.0f} µs -> one free core each would serve "
               f"{n / max(server_cpu, backend_cpu, 1e-9):,.0f}/s; load average now "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(f"  the client (the PBX's side, on the same cores): {client_cpu / n * 1e6:.0f} µs CPU "
+              f"per session; it used {client_cpu / elapsed:.0%} of a core"
+              + (" (the offered rate was not reached)"
+                 if args.rate and n / elapsed < 0.97 * args.rate else ""))
         print(f"  voluntary context switches (waits) per authorization: server "
               f"{sum(waited[p.pid] for p in servers) / n:.2f}, PostgreSQL backend(s) "
               f"{sum(waited[pid] for pid in backends) / n:.2f}")

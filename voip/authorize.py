@@ -104,6 +104,8 @@ LINES_SQL_PG = (
     "WHERE s.kind = 'voip' AND s.phone_number = ANY(%(numbers)s) AND s.valid_from <= %(day)s "
     "AND (s.valid_to IS NULL OR s.valid_to >= %(day)s)"
 )
+# the same with positional parameters ($1 the numbers, $2 the day), for PREPARE
+LINES_SQL_PG_NUMBERED = LINES_SQL_PG.replace("%(numbers)s", "$1").replace("%(day)s", "$2")
 CENT = Decimal("0.01")
 
 
@@ -208,4 +210,4 @@ def version_of(rows) -> Version | None:
     return rows[0][3], rows[0][4]
 
 
-__all__ = ["LINES_SQL_PG", "MAX_SECONDS", "Authorizer", "Decision", "allowance", "version_of"]
+__all__ = ["LINES_SQL_PG", "LINES_SQL_PG_NUMBERED", "MAX_SECONDS", "Authorizer", "Decision", "allowance", "version_of"]
