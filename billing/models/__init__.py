@@ -42,6 +42,7 @@ from billing.models.ledger import (
     LedgerTransaction,
     TransactionKind,
 )
+from billing.models.invoice_mail import InvoiceMail, MailState  # noqa: F401  (migration 0020)
 from billing.models.notes import CustomerNote
 from billing.models.operators import Operator, OperatorRecoveryCode, OperatorRole, OperatorSession  # noqa: F401
 from billing.models.payments import (
@@ -52,6 +53,7 @@ from billing.models.payments import (
 )
 from billing.models.services import ServiceTariff
 from core.audit import AuditEvent
+from core.jobs import Job  # noqa: F401  (the job table, migration 0020)
 from core.db import Base
 
 __all__ = [
