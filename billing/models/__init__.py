@@ -24,6 +24,7 @@ from billing.models.customers import (
     ServicePeriod,
     TrafficDay,
 )
+from billing.models.invoice_mail import InvoiceMail, MailState  # noqa: F401  (migration 0020)
 from billing.models.invoices import (
     INVOICE_KINDS,
     DocumentSeries,
@@ -42,7 +43,6 @@ from billing.models.ledger import (
     LedgerTransaction,
     TransactionKind,
 )
-from billing.models.invoice_mail import InvoiceMail, MailState  # noqa: F401  (migration 0020)
 from billing.models.notes import CustomerNote
 from billing.models.operators import Operator, OperatorRecoveryCode, OperatorRole, OperatorSession  # noqa: F401
 from billing.models.payments import (
@@ -53,8 +53,8 @@ from billing.models.payments import (
 )
 from billing.models.services import ServiceTariff
 from core.audit import AuditEvent
-from core.jobs import Job  # noqa: F401  (the job table, migration 0020)
 from core.db import Base
+from core.jobs import Job  # noqa: F401  (the job table, migration 0020)
 
 __all__ = [
     "AccountKind",
