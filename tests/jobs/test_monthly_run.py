@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, make_url, select, text
 
@@ -216,6 +216,9 @@ def test_the_run_without_faults_issues_and_mails_each_customer_once(app, smtp, s
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(chosen=st.lists(st.tuples(st.sampled_from(POINTS), st.integers(1, 4)), max_size=4,
                        unique=True))
+@example(chosen=[("after_smtp_accept", 2), ("before_commit", 1), ("after_render", 3),
+                 ("after_mail_commit", 1)])
+@example(chosen=[("after_plan", 1), ("after_issue_chunk", 2), ("after_smtp_accept", 4)])
 def test_killed_anywhere_and_started_again_each_customer_gets_one_invoice_and_one_email(
         app, smtp, supplier, reset_database, chosen):
     reset_database()
@@ -229,6 +232,8 @@ def test_killed_anywhere_and_started_again_each_customer_gets_one_invoice_and_on
     finally:
         jobs.set_fault_hook(None)
     assert restarts == len(faults.fired)
+    if chosen and chosen[0] == ("after_smtp_accept", 2):  # the explicit example: all fired
+        assert sorted(faults.fired) == sorted(point for point, _ in chosen)
     check_exactly_once(app, smtp, expect, faults)
 
 
