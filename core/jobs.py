@@ -140,10 +140,12 @@ def _is_postgresql(session: Session) -> bool:
 
 
 def claim(session: Session, kinds: Iterable[str], worker: str, *,
-          lease: timedelta = DEFAULT_LEASE, run_key: str | None = None) -> Job | None:
+          lease: timedelta = DEFAULT_LEASE, run_key: str | None = None,
+          prefer_step: str | None = None) -> Job | None:
     """Take the next job of ``kinds`` (optionally of one run): queued and due, or running
-    under a lease that ran out or a holder that is gone. The lease is committed before the
-    job is returned (the caller's session is committed)."""
+    under a lease that ran out or a holder that is gone; jobs at ``prefer_step`` first,
+    then by id. The lease is committed before the job is returned (the caller's session is
+    committed)."""
     kinds = list(kinds)
     moment = now()
     skip = {"skip_locked": True} if _is_postgresql(session) else {}
@@ -153,7 +155,8 @@ def claim(session: Session, kinds: Iterable[str], worker: str, *,
     job = session.scalar(
         base.where(((Job.state == QUEUED) & (Job.run_after <= moment))
                    | ((Job.state == RUNNING) & (Job.lease_until < moment)))
-        .order_by(Job.id).limit(1).with_for_update(**skip)
+        .order_by(*([(Job.step == prefer_step).desc()] if prefer_step else []), Job.id)
+        .limit(1).with_for_update(**skip)
     )
     if job is None:  # a holder of this host that was killed: no need to wait for its lease
         running = session.execute(
@@ -187,8 +190,9 @@ def claim(session: Session, kinds: Iterable[str], worker: str, *,
 
 def touch(session: Session, job_id: int, worker: str, *, lease: timedelta = DEFAULT_LEASE,
           progress: dict[str, int] | None = None, step: str | None = None,
-          done: bool = False) -> None:
-    """Renew the lease (and set progress, step, done) in the caller's transaction; raises
+          done: bool = False, requeue: bool = False) -> None:
+    """Renew the lease (and set progress, step, done; or ``requeue``: back to the queue,
+    for whoever comes next) in the caller's transaction; raises
     :class:`LeaseLost` when another worker holds the job now (the caller rolls back)."""
     moment = now()
     values: dict = {"lease_until": moment + lease, "heartbeat_at": moment}
@@ -199,6 +203,8 @@ def touch(session: Session, job_id: int, worker: str, *, lease: timedelta = DEFA
     if done:
         values.update(state=DONE, finished_at=moment, locked_by=None, lease_until=None,
                       error=None)
+    if requeue:
+        values.update(state=QUEUED, locked_by=None, lease_until=None, run_after=moment)
     result = session.execute(
         update(Job).where(Job.id == job_id, Job.locked_by == worker, Job.state == RUNNING)
         .values(**values).execution_options(synchronize_session=False)

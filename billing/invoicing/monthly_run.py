@@ -171,13 +171,15 @@ class WorkContext:
 
 
 def process_chunk(ctx: WorkContext, job: Job) -> None:
-    """Run a claimed chunk from the step it has reached to the end."""
+    """Run a claimed chunk from the step it has reached: ``issue`` (then the chunk goes
+    back to the queue at step ``mail``: workers issue every chunk before they mail any, so
+    the whole month is issued, and its advances settled, first), or ``mail`` (then done)."""
     params = job.args
     month = params["month"]
     if job.step == "issue":
         _issue_step(ctx, job, params)
         settle_if_issued(ctx.sessions, month, ctx.supplier)
-        job.step = "mail" if params.get("email", True) else "done"
+        return
     if job.step == "mail":
         if ctx.mailer is None:
             raise RunError("this worker has no mailer; the chunk's e-mails wait")
@@ -202,9 +204,9 @@ def _issue_step(ctx: WorkContext, job: Job, params: dict) -> None:
         issued = session.scalar(select(func.count(Invoice.id)).where(
             is_in(session, Invoice.customer_id, customers), Invoice.period_key == month,
             Invoice.kind == InvoiceKind.REGULAR))
-        jobs.touch(session, job.id, ctx.worker, lease=ctx.lease,
-                   progress={"issued": issued},
-                   step="mail" if params.get("email", True) else "done")
+        email = params.get("email", True)
+        jobs.touch(session, job.id, ctx.worker, lease=ctx.lease, progress={"issued": issued},
+                   step="mail" if email else "done", done=not email, requeue=email)
         fault("before_commit")
         session.commit()
     fault("after_issue_chunk")
@@ -370,7 +372,8 @@ def work(ctx: WorkContext, *, month: str | None = None, until_idle: bool = False
     key = run_key(month) if month else None
     while not stop():
         with ctx.sessions() as session:
-            job = jobs.claim(session, KINDS, ctx.worker, lease=ctx.lease, run_key=key)
+            job = jobs.claim(session, KINDS, ctx.worker, lease=ctx.lease, run_key=key,
+                             prefer_step="issue")
         if job is None:
             if month:
                 settle_if_issued(ctx.sessions, month, ctx.supplier)
@@ -380,7 +383,7 @@ def work(ctx: WorkContext, *, month: str | None = None, until_idle: bool = False
             continue
         try:
             process_chunk(ctx, job)
-            finished += 1
+            finished += job.step != "issue"
         except jobs.LeaseLost as exc:
             log.warning("%s", exc)
         except Exception as exc:  # noqa: BLE001 - the chunk waits and is retried; logged
@@ -422,6 +425,7 @@ class RunStatus:
     step: str  # issuing | settled (the run's own step)
     customers: int = 0  # planned (in chunks)
     chunks: int = 0
+    chunks_issued: int = 0  # past their issue step
     chunks_done: int = 0
     chunks_failed: int = 0
     issued: int = 0
@@ -451,12 +455,13 @@ def run_status(session: Session, month: str) -> RunStatus | None:
 
     status = RunStatus(month, parent.step or "issuing",
                        email=json.loads(parent.params).get("email", True))
-    rows = session.execute(select(Job.state, Job.total, Job.progress, Job.error)
+    rows = session.execute(select(Job.state, Job.step, Job.total, Job.progress, Job.error)
                            .where(Job.run_key == key, Job.kind == CHUNK_KIND)).all()
-    for state, total, progress, error in rows:
+    for state, step, total, progress, error in rows:
         counters = json.loads(progress or "{}")
         status.chunks += 1
         status.customers += total
+        status.chunks_issued += step != "issue"
         status.chunks_done += state == DONE
         status.chunks_failed += state == FAILED
         for name in ("issued", "to_mail", "rendered", "mailed", "mail_failed", "without_email"):
