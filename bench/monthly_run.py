@@ -145,7 +145,7 @@ class Watch:
         return s
 
     def sample(self, roots: dict[int, str]) -> None:
-        for pid, label in list(roots.items()):
+        for pid in list(roots):
             for child in children(pid):
                 roots.setdefault(child, f"worker {child}")
         for pid, label in roots.items():

@@ -445,6 +445,13 @@ class RunStatus:
         return {**{k: v for k, v in self.__dict__.items()}, "finished": self.finished}
 
 
+def latest_run_month(session: Session) -> str | None:
+    """The month of the newest run planned (None: never)."""
+    key = session.scalar(select(Job.key).where(Job.kind == RUN_KIND)
+                         .order_by(Job.id.desc()).limit(1))
+    return key.split(":", 1)[1] if key else None
+
+
 def run_status(session: Session, month: str) -> RunStatus | None:
     """The run's progress: its chunks' counters summed (None: never planned)."""
     key = run_key(month)
@@ -469,3 +476,44 @@ def run_status(session: Session, month: str) -> RunStatus | None:
         if error and state != DONE:
             status.errors.append(error)
     return status
+
+
+# -- failed e-mails (the console's dashboard) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FailedMail:
+    invoice_id: int
+    number: str
+    customer_number: str
+    address: str
+    attempts: int
+    last_error: str | None
+    updated_at: object
+
+
+def failed_mail_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(InvoiceMail)
+                          .where(InvoiceMail.state == MailState.FAILED)) or 0
+
+
+def failed_mails(session: Session, limit: int = 500) -> list[FailedMail]:
+    """Invoice e-mails the SMTP server refused (or could not be reached for), newest first."""
+    rows = session.execute(
+        select(Invoice.id, Invoice.number, Customer.customer_number, InvoiceMail.address,
+               InvoiceMail.attempts, InvoiceMail.last_error, InvoiceMail.updated_at)
+        .join(Invoice, Invoice.id == InvoiceMail.invoice_id)
+        .join(Customer, Customer.id == Invoice.customer_id)
+        .where(InvoiceMail.state == MailState.FAILED)
+        .order_by(InvoiceMail.updated_at.desc()).limit(limit)).all()
+    return [FailedMail(*row) for row in rows]
+
+
+def mark_mail_sent(session: Session, invoice_id: int) -> None:
+    """An operator's "send again" went: the invoice's failed e-mail is sent now. Flushes."""
+    row = session.get(InvoiceMail, invoice_id)
+    if row is not None and row.state != MailState.SENT:
+        row.state, row.sent_at, row.last_error, row.updated_at = (
+            MailState.SENT.value, now(), None, now())
+        row.attempts += 1
+        session.flush()
