@@ -236,11 +236,12 @@ def release_failed(session: Session, job_id: int, worker: str, error: str) -> No
     session.commit()
 
 
-def retry_failed(session: Session, run_key: str) -> int:
-    """An operator starts the run again: its failed jobs (and those waiting out a pause)
-    are queued anew with their attempts reset. Flushes."""
+def retry_failed(session: Session, run_key: str, kinds: Iterable[str]) -> int:
+    """An operator starts the run again: its failed jobs of ``kinds`` (and those waiting
+    out a pause) are queued anew with their attempts reset. Flushes."""
     result = session.execute(
-        update(Job).where(Job.run_key == run_key, Job.state.in_([FAILED, QUEUED]))
+        update(Job).where(Job.run_key == run_key, Job.kind.in_(list(kinds)),
+                          Job.state.in_([FAILED, QUEUED]), Job.attempts > 0)
         .values(state=QUEUED, attempts=0, run_after=now(), finished_at=None)
         .execution_options(synchronize_session=False)
     )

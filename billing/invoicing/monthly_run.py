@@ -115,7 +115,7 @@ def plan(session: Session, month: str, *, actor: str = "system", on: date | None
     jobs.enqueue(session, RUN_KIND, key, params, run_key=key, step="issuing")
     parent = session.scalar(select(Job).where(Job.key == key).with_for_update())
     report = PlanReport(month)
-    report.requeued = jobs.retry_failed(session, key)
+    report.requeued = jobs.retry_failed(session, key, KINDS)
     chunk_rows = session.scalars(select(Job).where(Job.run_key == key, Job.kind == CHUNK_KIND)
                                  .order_by(Job.id)).all()
     covered: set[int] = set()
@@ -170,7 +170,7 @@ class WorkContext:
     on_render: Callable[[str, int], None] | None = None
 
 
-def process_chunk(ctx: WorkContext, job: Job) -> None:
+def process_chunk(ctx: WorkContext, job: Job) -> bool:
     """Run a claimed chunk from the step it has reached: ``issue`` (then the chunk goes
     back to the queue at step ``mail``: workers issue every chunk before they mail any, so
     the whole month is issued, and its advances settled, first), or ``mail`` (then done)."""
@@ -179,7 +179,7 @@ def process_chunk(ctx: WorkContext, job: Job) -> None:
     if job.step == "issue":
         _issue_step(ctx, job, params)
         settle_if_issued(ctx.sessions, month, ctx.supplier)
-        return
+        return not params.get("email", True)  # without e-mails the chunk is done
     if job.step == "mail":
         if ctx.mailer is None:
             raise RunError("this worker has no mailer; the chunk's e-mails wait")
@@ -188,6 +188,7 @@ def process_chunk(ctx: WorkContext, job: Job) -> None:
         jobs.touch(session, job.id, ctx.worker, lease=ctx.lease, step="done", done=True)
         session.commit()
     _progress(ctx)
+    return True
 
 
 def _on(params: dict) -> date | None:
@@ -382,8 +383,7 @@ def work(ctx: WorkContext, *, month: str | None = None, until_idle: bool = False
             time.sleep(poll)
             continue
         try:
-            process_chunk(ctx, job)
-            finished += job.step != "issue"
+            finished += process_chunk(ctx, job)
         except jobs.LeaseLost as exc:
             log.warning("%s", exc)
         except Exception as exc:  # noqa: BLE001 - the chunk waits and is retried; logged

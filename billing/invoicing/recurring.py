@@ -16,12 +16,14 @@ from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from billing.invoicing.issue_batch import issue_regular_batch
 from billing.invoicing.settlement import settle_paid_advances
 from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import LineInput, money
 from billing.models import (
+    Contract,
     Customer,
     Invoice,
     InvoiceKind,
@@ -218,11 +220,24 @@ def month_customer_ids(session: Session, first: date, last: date) -> list[int]:
 
 
 def customers_with_services(session: Session, customer_ids) -> list[Customer]:
-    """The given customers with their services and contracts loaded, by id."""
-    return list(session.scalars(
-        select(Customer).where(is_in(session, Customer.id, list(customer_ids)))
-        .options(selectinload(Customer.services), selectinload(Customer.contracts))
-        .order_by(Customer.id)))
+    """The given customers with their services and contracts loaded, by id: three
+    statements, each with the ids as one array parameter on PostgreSQL (a selectinload's
+    IN list of a thousand placeholders costs more to send than to run)."""
+    ids = list(customer_ids)
+    customers = list(session.scalars(
+        select(Customer).where(is_in(session, Customer.id, ids)).order_by(Customer.id)))
+    services: dict[int, list[Service]] = {c.id: [] for c in customers}
+    contracts: dict[int, list[Contract]] = {c.id: [] for c in customers}
+    for service in session.scalars(select(Service).where(is_in(session, Service.customer_id, ids))
+                                   .order_by(Service.id)):
+        services[service.customer_id].append(service)
+    for contract in session.scalars(select(Contract).where(
+            is_in(session, Contract.customer_id, ids)).order_by(Contract.id)):
+        contracts[contract.customer_id].append(contract)
+    for customer in customers:
+        set_committed_value(customer, "services", services[customer.id])
+        set_committed_value(customer, "contracts", contracts[customer.id])
+    return customers
 
 
 def month_lines(session: Session, customers, first: date, last: date) -> dict[int, list[LineInput]]:
