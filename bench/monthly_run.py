@@ -182,7 +182,16 @@ def main() -> int:
 
     bw = _bench_web()
     url = args.database_url
-    bw.prepare(url, args.customers, args.invoices_per_customer, args.regenerate)
+    try:  # the data of an earlier run (with its months issued) is reused
+        have = bw.counts(url)
+    except psycopg.Error:
+        have = {}
+    if args.regenerate or have.get("customer") != args.customers or have.get("invoice", 0) \
+            < args.customers * args.invoices_per_customer:
+        bw.prepare(url, args.customers, args.invoices_per_customer, args.regenerate)
+    else:
+        print(f"data already there ({have['customer']:,} customers, {have['invoice']:,} "
+              "invoices, earlier months issued included); not regenerated")
     with psycopg.connect(bw.psycopg_url(url), autocommit=True) as conn:
         month = args.month or next_month(conn)
         if conn.execute("SELECT count(*) FROM invoice WHERE period_key = %s", (month,)
