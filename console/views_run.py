@@ -31,7 +31,8 @@ def start_month_run(month: str, *, email: bool) -> monthly_run.PlanReport:
 
             ctx = monthly_run.WorkContext(sessions, supplier, worker_id(), mailer())
             try:
-                monthly_run.work(ctx, month=month, until_idle=True, poll=0.2)
+                monthly_run.work(ctx, month=month, until_idle=True, poll=0.2,
+                                 wait_paused=False)
             finally:
                 ctx.mailer.transport.close()
 

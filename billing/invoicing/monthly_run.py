@@ -364,11 +364,13 @@ def settle_if_issued(sessions: sessionmaker[Session], month: str, supplier: Supp
 
 
 def work(ctx: WorkContext, *, month: str | None = None, until_idle: bool = False,
-         stop: Callable[[], bool] = lambda: False, poll: float = 1.0) -> int:
+         stop: Callable[[], bool] = lambda: False, poll: float = 1.0,
+         wait_paused: bool = True) -> int:
     """Take chunks and process them until ``stop()`` (or, ``until_idle``, until no chunk of
-    the run (``month``; of any run without one) is left to anyone). Returns how many chunks
-    this worker finished. A chunk's failure puts it back in the queue with a pause (after
-    ``core.jobs.MAX_ATTEMPTS`` it is failed, until the run is started again)."""
+    the run (``month``; of any run without one) is left to anyone; with ``wait_paused``
+    False, chunks waiting out a pause after a failure are left to a later start). Returns
+    how many chunks this worker finished. A chunk's failure puts it back in the queue with a
+    pause (after ``core.jobs.MAX_ATTEMPTS`` it is failed, until the run is started again)."""
     finished = 0
     key = run_key(month) if month else None
     while not stop():
@@ -378,7 +380,7 @@ def work(ctx: WorkContext, *, month: str | None = None, until_idle: bool = False
         if job is None:
             if month:
                 settle_if_issued(ctx.sessions, month, ctx.supplier)
-            if until_idle and not _others_busy(ctx.sessions, key):
+            if until_idle and not _others_busy(ctx.sessions, key, wait_paused):
                 return finished
             time.sleep(poll)
             continue
@@ -394,11 +396,15 @@ def work(ctx: WorkContext, *, month: str | None = None, until_idle: bool = False
     return finished
 
 
-def _others_busy(sessions: sessionmaker[Session], key: str | None) -> bool:
-    """Chunks that another worker holds or that wait out a pause: not idle yet."""
+def _others_busy(sessions: sessionmaker[Session], key: str | None,
+                 wait_paused: bool = True) -> bool:
+    """Chunks that another worker holds or that wait (out a pause): not idle yet."""
     with sessions() as session:
+        waiting = Job.state == QUEUED
+        if not wait_paused:
+            waiting &= Job.run_after <= now()
         query = select(func.count(Job.id)).where(Job.kind.in_(KINDS),
-                                                 Job.state.in_([RUNNING, QUEUED]))
+                                                 (Job.state == RUNNING) | waiting)
         if key:
             query = query.where(Job.run_key == key)
         return bool(session.scalar(query))
