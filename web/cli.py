@@ -215,19 +215,6 @@ def _issue_receipts(on=None, quiet: bool = True) -> None:
                    + (f": {', '.join(issued)}" if issued else ""))
 
 
-def send_invoices(invoice_ids: list[int]) -> tuple[int, int]:
-    """E-mail issued invoices with their PDF attached, each in its customer's language
-    (templates/email/invoice_issued.txt). Returns (sent, customers without an address);
-    a failed send is logged and reported, the others go on (billing.jobs)."""
-    from billing.jobs import send_invoice_emails
-    from web.mail import send_template
-
-    report = send_invoice_emails(sessions(), invoice_ids, send_template)
-    for number in report.failed:
-        click.echo(f"invoice {number}: not sent (see the log)", err=True)
-    return report.sent, report.without_email
-
-
 @click.group("payments", cls=AppGroup, help="Bank statements and payment matching.")
 def payments_group() -> None:
     pass
