@@ -29,7 +29,10 @@ DEFAULTS = {
     "SMTP_PASSWORD": None,
     "SMTP_SECURITY": "none",
     "MAIL_FROM": "Příkladnet zákaznická zóna <zona@priklad.net>",
-    "MAIL_OUTBOX_DIR": None,  # default: instance/outbox when SMTP_HOST is unset
+    "MAIL_OUTBOX_DIR": None,
+    # the console's monthly run: "inline" (the request runs the jobs) or "external" (ispzone
+    # worker processes do; docs/monthly-run.md)
+    "MONTHLY_RUN_WORKERS": "inline",  # default: instance/outbox when SMTP_HOST is unset
     "OPERATOR_EMAIL": "podpora@priklad.net",
     "PUBLIC_URL": None,  # e.g. https://zona.priklad.net: every e-mail link, the trusted hosts
     # our bank accounts whose statements `payments import` accepts, comma separated

@@ -114,8 +114,12 @@ def resend_invoice_email(sessions: sessionmaker[Session], invoice_id: int, send:
     report = send_invoice_emails(sessions, [invoice_id], send)
 
     def record(session: Session) -> None:
+        from billing.invoicing.monthly_run import mark_mail_sent
+
         audit.record(session, "invoice.email_resent", actor=actor, customer_id=customer_id,
                      new_value=number, details={"to": address, "sent": report.sent == 1})
+        if report.sent == 1:  # a failed e-mail of the monthly run is no longer failed
+            mark_mail_sent(session, invoice_id)
 
     run_in_transaction(sessions, record)
     return report

@@ -25,6 +25,7 @@ AREAS = [
     "console.views_voip",
     "console.views_credit",  # prepaid credit accounts (docs/credit.md)
     "console.views_announcements",  # outages and notices for subscribers (docs/announcements.md)
+    "console.views_run",  # the monthly run's progress, failed invoice e-mails (docs/monthly-run.md)
     "console.views_renewals",  # services with an expiry: renew, expiry, auto-renew (docs/renewals-console.md)
 ]
 

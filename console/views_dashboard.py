@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import render_template
 
 from billing import overview
+from billing.invoicing.monthly_run import failed_mail_count
 from console.auth import ALL, allow
 from console.blueprint import bp
 from core.clock import today
@@ -21,4 +22,4 @@ def index():
     return render_template(
         "console/index.html", on=on, debt=overview.debt_by_age(db(), on),
         payments=overview.payments(db(), on), routers=network.router_backlog(db()),
-        mails=network.mail_backlog(db()))
+        mails=network.mail_backlog(db()), invoice_mails_failed=failed_mail_count(db()))

@@ -290,17 +290,17 @@ def month_run():
 @on_refusal(DomainError, redirect_to=lambda exc: url_for("console.month_run",
                                                          month=request.form.get("month")))
 def month_run_issue():
-    """Issue the month's invoices now (in this request: the page waits until the run is
-    done; the e-mails go after the commit)."""
-    from billing.invoicing.recurring import issue_month
+    """Start the month's run as jobs (billing.invoicing.monthly_run): planned in this
+    request; then issued, rendered and mailed by ``ispzone worker`` processes
+    (MONTHLY_RUN_WORKERS=external) or, by default, in this request after the plan's commit
+    (the page waits). Either way the run's progress page follows (console/views_run.py)."""
+    from console.views_run import start_month_run
 
     month = _month_arg(request.form.get("month"))
     if not month:
         raise InvoicingError("month must be YYYY-MM")
-    report = issue_month(db(), supplier(), month, actor=actor())
-    ids = [i.id for i in report.issued]
-    if ids and request.form.get("email", "1") == "1":
-        _send_after_commit(ids)
-    flash(_("%(month)s: %(count)d invoices issued, %(skipped)d customers already invoiced.",
-            month=month, count=len(ids), skipped=report.skipped_existing), "success")
-    return redirect(url_for("console.invoices", q="", sort="issued"))
+    report = start_month_run(month, email=request.form.get("email", "1") == "1")
+    flash(_("%(month)s: %(count)d customers planned for invoicing, %(skipped)d customers "
+            "already invoiced.", month=month, count=report.new_customers,
+            skipped=report.already), "success")
+    return redirect(url_for("console.month_run_progress", month=month))

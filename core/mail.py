@@ -49,18 +49,23 @@ def compose(
     subject: str,
     body: str,
     attachments: list[tuple[str, str, bytes]] = (),
+    message_id: str | None = None,
 ) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = settings.sender
     msg["To"] = to
     msg["Subject"] = subject
     msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain=settings.sender.rsplit("@", 1)[-1].strip(">"))
+    msg["Message-ID"] = message_id or make_msgid(domain=sender_domain(settings))
     msg.set_content(body)
     for filename, mimetype, data in attachments:
         maintype, subtype = mimetype.split("/", 1)
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg
+
+
+def sender_domain(settings: MailSettings) -> str:
+    return settings.sender.rsplit("@", 1)[-1].strip(">").strip() or "localhost"
 
 
 def send(settings: MailSettings, msg: EmailMessage) -> None:
@@ -90,3 +95,61 @@ def send(settings: MailSettings, msg: EmailMessage) -> None:
             client.send_message(msg)
     except (OSError, smtplib.SMTPException) as exc:
         raise MailError(f"SMTP {settings.smtp_host}:{settings.smtp_port}: {exc}") from exc
+
+
+class SmtpConnection:
+    """One SMTP connection kept open for many messages (the monthly run's worker): opened
+    on the first message, reopened once when it was dropped (idle timeout, server restart).
+    A refusal by the server, or a second failure, raises :class:`MailError`. Without
+    SMTP_HOST the messages go to the outbox folder, as :func:`send` does.
+
+    A message whose connection broke after the server may have accepted it is sent again
+    on the new connection, with the same Message-ID (docs/monthly-run.md)."""
+
+    def __init__(self, settings: MailSettings) -> None:
+        self.settings = settings
+        self._client: smtplib.SMTP | None = None
+        self.connects = 0
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.smtp_security == "ssl":
+            client = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout,
+                                      context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
+        if s.smtp_security == "starttls":
+            client.starttls(context=ssl.create_default_context())
+        if s.smtp_user:
+            client.login(s.smtp_user, s.smtp_password or "")
+        self.connects += 1
+        return client
+
+    def send(self, msg: EmailMessage) -> None:
+        if not self.settings.smtp_host:
+            send(self.settings, msg)
+            return
+        for attempt in (1, 2):
+            try:
+                if self._client is None:
+                    self._client = self._connect()
+                self._client.send_message(msg)
+                return
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                self.close()
+                if attempt == 2:
+                    raise MailError(f"SMTP {self.settings.smtp_host}:{self.settings.smtp_port}: "
+                                    f"{exc}") from exc
+            except smtplib.SMTPException as exc:  # refused by the server: not retried here
+                if isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421:
+                    self.close()
+                raise MailError(f"SMTP {self.settings.smtp_host}:{self.settings.smtp_port}: "
+                                f"{exc}") from exc
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()

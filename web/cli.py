@@ -47,6 +47,9 @@ def init_app(app: Flask) -> None:
     from web import cli_rates  # ispzone rates import (ČNB rates, EUR tax documents)
 
     cli_rates.init_app(app)
+    from web import cli_jobs  # issue 17: ispzone worker (the monthly run's jobs)
+
+    cli_jobs.init_app(app)
 
 
 @click.group("db", cls=AppGroup, help="Database schema (Alembic migrations).")
@@ -160,21 +163,30 @@ def invoices_group() -> None:
 @invoices_group.command("issue")
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option("--no-email", is_flag=True, help="Issue only; e-mail nothing.")
-def invoices_issue(month: str, no_email: bool) -> None:
-    """Issue this month's invoices for all active services (twice issues nothing new) and
-    e-mail each with its PDF (through SMTP, or into MAIL_OUTBOX_DIR without SMTP_HOST)."""
-    from billing.invoicing.recurring import issue_month
+@click.option("--workers", type=int, default=0, show_default=True,
+              help="Worker processes to start (PostgreSQL); 0: this process does the work.")
+@click.option("--chunk-size", type=int, default=1000, show_default=True)
+@click.option("--lease", type=float, default=120.0, show_default=True,
+              help="Seconds a chunk stays a worker's without a heartbeat.")
+@click.option("--progress/--no-progress", default=True, help="The progress bar (stderr).")
+def invoices_issue(month: str, no_email: bool, workers: int, chunk_size: int, lease: float,
+                   progress: bool) -> None:
+    """Issue this month's invoices for all active services and e-mail each with its PDF
+    (through SMTP, or into MAIL_OUTBOX_DIR without SMTP_HOST), as jobs: planned, then
+    issued, rendered and mailed chunk by chunk. Run again, it resumes (nothing twice)."""
+    from web.cli_jobs import issue_month_as_jobs
 
-    try:
-        report = run(lambda session: issue_month(session, supplier(), month, actor=cli_actor()))
-    except ValueError as exc:  # a malformed --month (not a refusal of the domain)
-        raise click.ClickException(str(exc)) from exc
-    numbers = [i.id for i in report.issued]
-    click.echo(report)
-    if numbers and not no_email:
-        sent, without_email = send_invoices(numbers)
-        click.echo(f"{sent} of {len(numbers)} invoices e-mailed"
-                   + (f" ({without_email} customers have no e-mail address)" if without_email else ""))
+    issue_month_as_jobs(month, no_email, workers, chunk_size, lease, progress)
+
+
+@invoices_group.command("run-status")
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--json", "as_json", is_flag=True)
+def invoices_run_status(month: str, as_json: bool) -> None:
+    """The monthly run's progress: issued, rendered, mailed of the planned customers."""
+    from web.cli_jobs import run_status_command
+
+    run_status_command(month, as_json)
 
 
 @invoices_group.command("receipts")
@@ -204,19 +216,6 @@ def _issue_receipts(on=None, quiet: bool = True) -> None:
     if issued or not quiet:
         click.echo(f"{len(issued)} tax documents for received advance payments issued"
                    + (f": {', '.join(issued)}" if issued else ""))
-
-
-def send_invoices(invoice_ids: list[int]) -> tuple[int, int]:
-    """E-mail issued invoices with their PDF attached, each in its customer's language
-    (templates/email/invoice_issued.txt). Returns (sent, customers without an address);
-    a failed send is logged and reported, the others go on (billing.jobs)."""
-    from billing.jobs import send_invoice_emails
-    from web.mail import send_template
-
-    report = send_invoice_emails(sessions(), invoice_ids, send_template)
-    for number in report.failed:
-        click.echo(f"invoice {number}: not sent (see the log)", err=True)
-    return report.sent, report.without_email
 
 
 @click.group("payments", cls=AppGroup, help="Bank statements and payment matching.")

@@ -16,12 +16,28 @@ def settings() -> MailSettings:
     return MailSettings.from_config(current_app.config)
 
 
-def send_template(to: str, template: str, lang: str = "cs", attachments=(), **context) -> bool:
-    """Render ``templates/email/<template>.txt`` and send it. False (logged) on SMTP failure."""
+def render_message(to: str, template: str, lang: str = "cs", attachments=(),
+                   message_id: str | None = None, **context):
+    """``templates/email/<template>.txt`` (subject on its first line) as a message."""
     with force_locale(lang):
         text = render_template(f"email/{template}.txt", **context)
     subject, _, body = text.strip().partition("\n")
-    msg = compose(settings(), to, subject.strip(), body.strip() + "\n", list(attachments))
+    return compose(settings(), to, subject.strip(), body.strip() + "\n", list(attachments),
+                   message_id=message_id)
+
+
+def invoice_message(invoice, to: str, lang: str, pdf: bytes, open_amount, message_id: str):
+    """An issued invoice's e-mail with its PDF (the monthly run's mailer,
+    billing.invoicing.monthly_run.Mailer)."""
+    return render_message(
+        to, "invoice_issued", lang=lang,
+        attachments=[(f"faktura-{invoice.number}.pdf", "application/pdf", pdf)],
+        message_id=message_id, invoice=invoice, open_amount=open_amount)
+
+
+def send_template(to: str, template: str, lang: str = "cs", attachments=(), **context) -> bool:
+    """Render ``templates/email/<template>.txt`` and send it. False (logged) on SMTP failure."""
+    msg = render_message(to, template, lang, attachments, **context)
     try:
         send(settings(), msg)
     except MailError:

@@ -40,10 +40,17 @@ def lock_series(session: Session, key: str) -> DocumentSeries:
     series = session.scalar(
         select(DocumentSeries).where(DocumentSeries.key == key).with_for_update()
     )
-    if series is None:
-        series = DocumentSeries(key=key, last_value=0)
-        session.add(series)
-        session.flush()
+    if series is None:  # the first of the series: two issuers may create it at once
+        table = DocumentSeries.__table__
+        if session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        session.execute(dialect_insert(table).values(key=key, last_value=0)
+                        .on_conflict_do_nothing(index_elements=["key"]))
+        series = session.scalar(
+            select(DocumentSeries).where(DocumentSeries.key == key).with_for_update()
+            .execution_options(populate_existing=True))
     return series
 
 

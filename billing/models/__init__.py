@@ -25,6 +25,7 @@ from billing.models.customers import (
     ServicePeriod,
     TrafficDay,
 )
+from billing.models.invoice_mail import InvoiceMail, MailState  # noqa: F401  (migration 0020)
 from billing.models.invoices import (
     INVOICE_KINDS,
     DocumentSeries,
@@ -54,6 +55,7 @@ from billing.models.payments import (
 from billing.models.services import ServiceTariff
 from core.audit import AuditEvent
 from core.db import Base
+from core.jobs import Job  # noqa: F401  (the job table, migration 0020)
 
 __all__ = [
     "AccountKind",
