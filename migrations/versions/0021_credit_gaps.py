@@ -1,7 +1,7 @@
 """credit gaps: credit returns, ČNB exchange rates, English destination names
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-07 02:00:00
 
 Issue 15's gaps and issue 16 item 10 (docs/credit.md, docs/credit-services.md,
@@ -22,7 +22,7 @@ import core.db
 from migrations.guards import protect, unprotect
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
