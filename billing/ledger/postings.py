@@ -425,38 +425,26 @@ def post_call_charges(session: Session, charged: dict[int, Decimal], *, referenc
 
 # -- set-based (PostgreSQL) ----------------------------------------------------------------
 
-_STAGED_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS ledger_staged (tid bigint PRIMARY KEY, "
-    "customer_id integer, booked_on date, amount numeric(14, 2), debit_key varchar(40), "
-    "credit_key varchar(40), description text, invoice_id integer, "
-    "bank_transaction_id integer, allocation_id integer) ON COMMIT DROP"
-)
+# the next id of a ledger transaction: sources of :func:`post_staged` draw their ids with it
+# when they are staged (no copy of the postings into a table of their own)
+NEXT_TRANSACTION_ID = "nextval(pg_get_serial_sequence('ledger_transaction', 'id'))"
 STAGED_COLUMNS = (
-    "customer_id, booked_on, amount, debit_key, credit_key, description, invoice_id, "
+    "tid, customer_id, booked_on, amount, debit_key, credit_key, description, invoice_id, "
     "bank_transaction_id, allocation_id"
 )
 
 
 def post_staged(session: Session, kind: str, source_sql: str, params: dict, actor: str) -> int:
     """Post one two-leg transaction per row of ``source_sql`` (PostgreSQL): ``amount`` from
-    the account ``credit_key`` to ``debit_key``. The query selects :data:`STAGED_COLUMNS` in
-    the order the transactions get their ids. Set-based: five statements for any number of
+    the account ``credit_key`` to ``debit_key``. The query selects :data:`STAGED_COLUMNS`;
+    ``tid`` is the transaction's id, drawn from the sequence with
+    :data:`NEXT_TRANSACTION_ID` when the rows were staged (each id once; rows of amount 0
+    are skipped). The query is read three times (missing accounts, legs, headers), so it
+    should read a table the caller filled. Set-based: three statements for any number of
     rows. Returns the number of transactions."""
     kind = str(TK(kind))
     session.flush()
-    session.execute(text(_STAGED_DDL))
-    session.execute(text("TRUNCATE ledger_staged"))
-    n = session.execute(
-        text(
-            f"INSERT INTO ledger_staged (tid, {STAGED_COLUMNS}) "
-            f"SELECT nextval(pg_get_serial_sequence('ledger_transaction', 'id')), {STAGED_COLUMNS} "
-            f"FROM ({source_sql}) AS s WHERE s.amount <> 0"
-        ),
-        params,
-    ).rowcount
-    if not n:
-        return 0
-    session.execute(text("ANALYZE ledger_staged"))
+    source = f"(SELECT * FROM ({source_sql}) AS q WHERE q.amount <> 0)"
     moment = now()
     customer_kinds = ", ".join(f"'{k}'" for k in CUSTOMER_ACCOUNTS + CREDIT_ACCOUNTS)
     line_kinds = ", ".join(f"'{k}'" for k in LINE_ACCOUNTS)
@@ -468,30 +456,29 @@ def post_staged(session: Session, kind: str, source_sql: str, params: dict, acto
             "THEN split_part(k, ':', 2)::integer END, "
             f"CASE WHEN split_part(k, ':', 1) IN ({line_kinds}) "
             "THEN split_part(k, ':', 2)::integer END, :moment "
-            "FROM (SELECT debit_key AS k FROM ledger_staged UNION "
-            "SELECT credit_key FROM ledger_staged) AS keys "
+            f"FROM (SELECT debit_key AS k FROM {source} AS s UNION "
+            f"SELECT credit_key FROM {source} AS s) AS keys "
             "WHERE NOT EXISTS (SELECT 1 FROM ledger_account a WHERE a.key = keys.k) "
             "ORDER BY k ON CONFLICT (key) DO NOTHING"
         ),
-        {"moment": moment},
+        {**params, "moment": moment},
     )
     session.execute(
         text(
             "INSERT INTO ledger_leg (transaction_id, account_id, amount) "
-            "SELECT s.tid, a.id, x.amount FROM ledger_staged s "
+            f"SELECT s.tid, a.id, x.amount FROM {source} AS s "
             "CROSS JOIN LATERAL (VALUES (s.debit_key, s.amount), (s.credit_key, -s.amount)) "
             "AS x(key, amount) JOIN ledger_account a ON a.key = x.key ORDER BY s.tid"
-        )
+        ),
+        params,
     )
-    session.execute(
+    return session.execute(
         text(
             "INSERT INTO ledger_transaction (id, kind, booked_on, actor, description, "
             "customer_id, invoice_id, bank_transaction_id, allocation_id, created_at) "
             "SELECT tid, :kind, booked_on, :actor, coalesce(description, ''), customer_id, "
-            "invoice_id, bank_transaction_id, allocation_id, :moment "
-            "FROM ledger_staged ORDER BY tid"
+            f"invoice_id, bank_transaction_id, allocation_id, :moment FROM {source} AS s "
+            "ORDER BY tid"
         ),
-        {"kind": kind, "actor": actor, "moment": moment},
-    )
-    return n
-
+        {**params, "kind": kind, "actor": actor, "moment": moment},
+    ).rowcount
