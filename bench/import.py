@@ -21,8 +21,8 @@ and prints both, their ratio and the peak RSS. Targets: import + pairing <= 10 s
 <= 3x parse-only; peak memory <= 300 MB.
 
 Then, on a database set up the same way again, the floor of any import that pairs: only the
-rows such an import must store for these payments (one movement, one allocation, and two
-ledger transactions of two legs each: the payment and its allocation; already resolved,
+rows such an import must store for these payments (one movement, one allocation, and one
+ledger transaction of two legs: bank clearing +450, receivable -450; already resolved,
 COPYed in one transaction with the schema's indexes, constraints, foreign keys and ledger
 guards), timed against the same parse-only time, and the import's time against the floor
 (target: import + pairing <= 1.3x the floor, issue 17). ``--no-floor`` skips it. The load
@@ -216,19 +216,18 @@ def measure_floor(url: str, statement: Path) -> None:
             "new_transactions, duplicate_transactions) VALUES ('floor', 'gpc', '', %s, now(), "
             "0, 0) RETURNING id", (parsed.account,)).fetchone()[0]
         first_id = conn.execute("SELECT nextval('bank_transaction_id_seq')").fetchone()[0]
-        # the customers' prepaid-credit accounts exist beforehand (a pairing import creates
-        # them at most once per customer), and so do the ids of the transactions
+        # the accounts exist beforehand (an import creates an account at most once), and
+        # so do the ids of the transactions
         conn.execute(
             "INSERT INTO ledger_account (key, kind, customer_id, created_at) "
-            "SELECT 'prepaid_credit:' || id, 'prepaid_credit', id, now() FROM customer "
-            "UNION ALL SELECT 'bank_clearing', 'bank_clearing', NULL, now() "
+            "VALUES ('bank_clearing', 'bank_clearing', NULL, now()) "
             "ON CONFLICT (key) DO NOTHING")
         account = dict(conn.execute("SELECT key, id FROM ledger_account").fetchall())
         first_tx = conn.execute(
             "SELECT setval(pg_get_serial_sequence('ledger_transaction', 'id'), "
             "nextval(pg_get_serial_sequence('ledger_transaction', 'id')) "
-            "+ 2 * %s::bigint)", (len(parsed.transactions),)).fetchone()[0] \
-            - 2 * len(parsed.transactions)
+            "+ %s::bigint)", (len(parsed.transactions),)).fetchone()[0] \
+            - len(parsed.transactions)
         first_alloc = conn.execute("SELECT nextval('allocation_id_seq')").fetchone()[0]
         conn.execute("SELECT setval('allocation_id_seq', %s::bigint)",
                      (first_alloc + len(parsed.transactions),))
@@ -242,19 +241,14 @@ def measure_floor(url: str, statement: Path) -> None:
                 f"{tx_id}\t{parsed.account}\t{tx.bank_tx_id}\t{tx.booked_on}\t{tx.amount}\tCZK\t"
                 f"{tx.variable_symbol or ''}\t{tx.specific_symbol or ''}\t"
                 f"{tx.constant_symbol or ''}\tmatched\t{customer_id}\t{import_id}\t{created}\n")
-            # the payment (bank clearing -> prepaid credit) and its allocation (prepaid
-            # credit -> receivable): two transactions of two legs each
-            pay_tx, alloc_tx, alloc_id = first_tx + 2 * n, first_tx + 2 * n + 1, first_alloc + n
-            prepaid, receivable = account[f"prepaid_credit:{customer_id}"], account.get(
-                f"receivable:{customer_id}")
-            legs.append(f"{pay_tx}\t{bank}\t{tx.amount}\n{pay_tx}\t{prepaid}\t-{tx.amount}\n"
-                        f"{alloc_tx}\t{prepaid}\t{tx.amount}\n"
-                        f"{alloc_tx}\t{receivable}\t-{tx.amount}\n")
-            # (the allocation's header names its allocation row, which names the movement
-            # and the invoice, as billing.bank.pairing_pg posts it)
+            # the payment, which pays the invoice in full: one transaction of two legs, bank
+            # clearing +amount, the customer's receivable -amount (the smallest balanced
+            # posting of a payment that settles an invoice; docs/ledger.md)
+            pay_tx, alloc_id = first_tx + n, first_alloc + n
+            receivable = account[f"receivable:{customer_id}"]
+            legs.append(f"{pay_tx}\t{bank}\t{tx.amount}\n{pay_tx}\t{receivable}\t-{tx.amount}\n")
             headers.append(f"{pay_tx}\tpayment\t{tx.booked_on}\tbench\tPlatba\t{customer_id}\t"
-                           f"{tx_id}\t\\N\t{created}\n{alloc_tx}\tallocation\t{tx.booked_on}\t"
-                           f"bench\t\t{customer_id}\t\\N\t{alloc_id}\t{created}\n")
+                           f"{tx_id}\t\\N\t{created}\n")
             allocations.append(f"{alloc_id}\t{invoice_id}\t{tx_id}\t{tx.amount}\t{created}\n")
         conn.commit()
         print(f"floor: {_load()}")
@@ -275,7 +269,7 @@ def measure_floor(url: str, statement: Path) -> None:
         conn.commit()
         floor_s = time.perf_counter() - t0
         floor_cpu = _cpu(conn.info.backend_pid) - cpu0
-    rows = len(movements) + 4 * len(legs) + 2 * len(headers) + len(allocations)
+    rows = len(movements) + 2 * len(legs) + len(headers) + len(allocations)
     print(f"floor: storing the {rows:,} rows any pairing import must write "
           f"(movements, allocations, ledger transactions and legs; resolved beforehand)")
     print(f"parse only:       {parse_s:7.2f} s")

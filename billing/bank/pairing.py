@@ -87,6 +87,7 @@ def pair_many(session: Session, txs: Sequence, actor: str = "system") -> dict:
     counts = {MATCHED: 0, UNMATCHED: 0, OUTGOING: 0}
     owners_all: set[int] = set()
     directed_all: dict[tuple, int] = {}
+    matched_all: list[tuple] = []
     for chunk in _chunks(list(txs)):
         owners, directed = _resolve(session, chunk)
         updates, matched = [], []
@@ -105,10 +106,17 @@ def pair_many(session: Session, txs: Sequence, actor: str = "system") -> dict:
             counts[status] += 1
             updates.append({"id": tx.id, "status": status, "customer_id": owner})
         bulk_update(session, BankTransaction.__table__, updates)
-        book_payments(session, matched, actor)
+        _audit_payments(session, matched, actor)
+        matched_all.extend(matched)
         owners_all.update(owner for _, owner in matched)
         directed_all.update(directed)
-    settle(session, owners_all, directed_all, actor=actor)
+    # each payment is posted with what this settlement applied of it (one transaction:
+    # docs/ledger.md), after the settlement
+    applied: dict[int, Decimal] = {}
+    _settle_python(session, sorted(owners_all), directed_all, actor,
+                   {tx.id for tx, _ in matched_all}, applied)
+    if matched_all:
+        postings.post_payments(session, matched_all, actor, applied)
     for customer_id in sorted(owners_all):
         events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)
     return counts
@@ -158,8 +166,14 @@ def book_payments(session: Session, matched: Sequence[tuple], actor: str) -> Non
     """Ledger postings and audit events for paired payments ``[(tx, customer_id), ...]``."""
     if not matched:
         return
-    moment = now()
     postings.post_payments(session, matched, actor)
+    _audit_payments(session, matched, actor)
+
+
+def _audit_payments(session: Session, matched: Sequence[tuple], actor: str) -> None:
+    if not matched:
+        return
+    moment = now()
     bulk_insert(
         session,
         AuditEvent.__table__,
@@ -190,6 +204,15 @@ def settle(session: Session, customer_ids: Iterable[int], directed: dict[tuple, 
         return ZERO
     if _is_postgresql(session):
         return settle_given(session, customer_ids, directed, actor)
+    return _settle_python(session, customer_ids, directed, actor)
+
+
+def _settle_python(session: Session, customer_ids: list[int], directed: dict[tuple, int],
+                   actor: str, folded: set[int] = frozenset(),
+                   applied_of: dict[int, Decimal] | None = None) -> Decimal:
+    """:func:`settle` in Python. The allocations of the payments in ``folded`` (bank
+    transaction ids) get no ledger transactions: what each of them applied is added up in
+    ``applied_of`` for the payment's own posting."""
     applied = ZERO
     for ids in _chunks(customer_ids):
         opened = _open_invoices(session, ids)
@@ -211,13 +234,16 @@ def settle(session: Session, customer_ids: Iterable[int], directed: dict[tuple, 
                     applied += _apply(pay, inv, rows)
             owners.extend([customer_id] * (len(rows) - first))
         if rows:
-            _store_allocations(session, rows, owners, actor)
+            _store_allocations(session, rows, owners, actor, folded, applied_of)
     session.flush()
     return applied
 
 
-def _store_allocations(session: Session, rows: list[dict], owners: list[int], actor: str) -> None:
-    """Insert the allocations (in order) and post each to the ledger."""
+def _store_allocations(session: Session, rows: list[dict], owners: list[int], actor: str,
+                       folded: set[int] = frozenset(),
+                       applied_of: dict[int, Decimal] | None = None) -> None:
+    """Insert the allocations (in order) and post each to the ledger (those of ``folded``
+    payments: added up in ``applied_of`` instead, see :func:`_settle_python`)."""
     moment = now()
     for row in rows:
         row.setdefault("bank_transaction_id", None)
@@ -227,11 +253,14 @@ def _store_allocations(session: Session, rows: list[dict], owners: list[int], ac
     ids = session.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
     ).scalars().all()
-    postings.post_allocations(
-        session,
-        [{**row, "id": id_, "customer_id": owner} for row, id_, owner in zip(rows, ids, owners, strict=True)],
-        actor,
-    )
+    posted = []
+    for row, id_, owner in zip(rows, ids, owners, strict=True):
+        tx_id = row["bank_transaction_id"]
+        if tx_id is not None and tx_id in folded:
+            applied_of[tx_id] = applied_of.get(tx_id, ZERO) + row["amount"]
+        else:
+            posted.append({**row, "id": id_, "customer_id": owner})
+    postings.post_allocations(session, posted, actor)
 
 
 def _apply(pay: list, inv: list, rows: list) -> Decimal:

@@ -161,23 +161,29 @@ _SETTLED_DDL = (
     "amount numeric(12, 2), ledger_tid integer) ON COMMIT DROP"
 )
 
-# the ledger postings of a batch: payments (bank clearing -> the customer's prepaid credit)
-# and allocations (prepaid credit -> settles the receivable); see billing.ledger.postings
+# the ledger postings of a batch (see billing.ledger.postings and docs/ledger.md): each
+# payment with what the batch's settlement applied of it (bank clearing +amount, receivable
+# -applied, the customer's prepaid credit -rest: one transaction), and the allocations of
+# other sources (older credit, credit notes: prepaid credit -> settles the receivable)
+_MATCHED = "SELECT tx_id FROM pairing_batch WHERE status = 'matched'"
 _PAYMENT_POSTINGS = (
     "SELECT b.ledger_tid AS tid, b.customer_id, b.booked_on, b.amount, 'bank_clearing' AS debit_key, "
     "'prepaid_credit:' || b.customer_id AS credit_key, "
     "'Platba VS ' || coalesce(nullif(b.variable_symbol, ''), '-') || "
     "' SS ' || coalesce(nullif(b.specific_symbol, ''), '-') AS description, "
     "NULL::integer AS invoice_id, b.tx_id AS bank_transaction_id, "
-    "NULL::integer AS allocation_id "
-    "FROM pairing_batch b WHERE b.status = 'matched'"
+    "NULL::integer AS allocation_id, 'receivable:' || b.customer_id AS split_key, "
+    "coalesce(s.applied, 0) AS split_amount "
+    "FROM pairing_batch b LEFT JOIN (SELECT bank_transaction_id, sum(amount) AS applied "
+    " FROM settled_batch GROUP BY bank_transaction_id) s ON s.bank_transaction_id = b.tx_id "
+    "WHERE b.status = 'matched'"
 )
 _ALLOCATION_POSTINGS = (
     "SELECT ledger_tid AS tid, customer_id, CAST(:booked AS date) AS booked_on, amount, "
     "'prepaid_credit:' || customer_id AS debit_key, 'receivable:' || customer_id AS credit_key, "
     "NULL::text AS description, NULL::integer AS invoice_id, "
-    "NULL::integer AS bank_transaction_id, allocation_id "
-    "FROM settled_batch"
+    "NULL::integer AS bank_transaction_id, allocation_id, NULL::text AS split_key, "
+    "0 AS split_amount FROM settled_batch WHERE ledger_tid IS NOT NULL"
 )
 
 
@@ -247,7 +253,6 @@ def pair_staged_batch(session: Session, actor: str, update_transactions: bool) -
         )
     moment = now()
     params = {"moment": moment, "actor": actor}
-    postings.post_staged(session, "payment", _PAYMENT_POSTINGS, {}, actor)
     session.execute(
         text(
             "INSERT INTO audit_event (at, actor, customer_id, action, new_value, details) "
@@ -265,7 +270,10 @@ def pair_staged_batch(session: Session, actor: str, update_transactions: bool) -
         {},
         moment,
         actor,
+        folded_sql=_MATCHED,
     )
+    # after the settlement: each payment's transaction carries what it settled
+    postings.post_staged(session, "payment", _PAYMENT_POSTINGS, {}, actor)
     counts = {"matched": 0, "unmatched": 0, "outgoing": 0}
     rows = session.execute(text("SELECT status, count(*) FROM pairing_batch GROUP BY status"))
     counts.update((status, n) for status, n in rows)
@@ -312,7 +320,10 @@ def lock_customers(session: Session, customer_ids: Sequence[int]) -> None:
 
 
 def _settle(session: Session, customers_sql: str, directed_sql: str, params: dict,
-            moment, actor: str) -> Decimal:
+            moment, actor: str, folded_sql: str | None = None) -> Decimal:
+    """Settle, and post the allocations, except those of the payments ``folded_sql``
+    selects (ids of bank transactions whose own postings carry them, written by the
+    caller after this: see ``_PAYMENT_POSTINGS``)."""
     session.flush()
     # One settler per customer at a time: two transactions pairing money of one customer
     # (two statements of different accounts, an import and a manual assign, a payment and
@@ -324,8 +335,11 @@ def _settle(session: Session, customers_sql: str, directed_sql: str, params: dic
     session.execute(text(_SETTLED_DDL))
     session.execute(text("TRUNCATE settled_batch"))
     session.execute(
-        text(_SETTLE.format(customers=customers_sql, directed=directed_sql,
-                            next_tid=postings.NEXT_TRANSACTION_ID)),
+        text(_SETTLE.format(
+            customers=customers_sql, directed=directed_sql,
+            next_tid=postings.NEXT_TRANSACTION_ID if folded_sql is None else
+            f"CASE WHEN s.bank_transaction_id IN ({folded_sql}) THEN NULL "
+            f"ELSE {postings.NEXT_TRANSACTION_ID} END")),
         {**params, "moment": moment},
     )
     applied = session.execute(text("SELECT coalesce(sum(amount), 0) FROM settled_batch")).scalar_one()
