@@ -16,8 +16,10 @@ movements); pairing one movement is a batch of one. Functions flush; the caller 
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from decimal import Decimal
 
 from sqlalchemy import insert, select
@@ -87,11 +89,15 @@ def pair_many(session: Session, txs: Sequence, actor: str = "system") -> dict:
     counts = {MATCHED: 0, UNMATCHED: 0, OUTGOING: 0}
     owners_all: set[int] = set()
     directed_all: dict[tuple, int] = {}
-    matched_all: list[tuple] = []
-    for chunk in _chunks(list(txs)):
+    # the matched payments as positions in ``txs`` and their owners (compact: a statement
+    # of 50 MB pairs hundreds of thousands; docs/bank-statements.md, "Size")
+    txs = txs if isinstance(txs, Sequence) else list(txs)
+    matched_at, matched_owner = array("q"), array("q")
+    for start in range(0, len(txs), CHUNK):
+        chunk = txs[start : start + CHUNK]
         owners, directed = _resolve(session, chunk)
         updates, matched = [], []
-        for tx in chunk:
+        for position, tx in enumerate(chunk, start):
             if tx.amount <= 0:
                 status, owner = OUTGOING, None
             elif (
@@ -101,22 +107,28 @@ def pair_many(session: Session, txs: Sequence, actor: str = "system") -> dict:
             ):
                 status, owner = MATCHED, owners[tx.id]
                 matched.append((tx, owner))
+                matched_at.append(position)
+                matched_owner.append(owner)
             else:
                 status, owner = UNMATCHED, None
             counts[status] += 1
             updates.append({"id": tx.id, "status": status, "customer_id": owner})
         bulk_update(session, BankTransaction.__table__, updates)
         _audit_payments(session, matched, actor)
-        matched_all.extend(matched)
         owners_all.update(owner for _, owner in matched)
         directed_all.update(directed)
     # each payment is posted with what this settlement applied of it (one transaction:
     # docs/ledger.md), after the settlement
     applied: dict[int, Decimal] = {}
     _settle_python(session, sorted(owners_all), directed_all, actor,
-                   {tx.id for tx, _ in matched_all}, applied)
-    if matched_all:
-        postings.post_payments(session, matched_all, actor, applied)
+                   _Ids(txs[position].id for position in matched_at), applied)
+    for start in range(0, len(matched_at), CHUNK):
+        postings.post_payments(
+            session,
+            [(txs[position], owner) for position, owner in
+             zip(matched_at[start : start + CHUNK], matched_owner[start : start + CHUNK],
+                 strict=True)],
+            actor, applied)
     for customer_id in sorted(owners_all):
         events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)
     return counts
@@ -170,6 +182,17 @@ def book_payments(session: Session, matched: Sequence[tuple], actor: str) -> Non
     _audit_payments(session, matched, actor)
 
 
+class _Ids:
+    """A set of ids in 8 bytes each (a sorted array; ``in`` by bisection)."""
+
+    def __init__(self, ids: Iterable[int]) -> None:
+        self._ids = array("q", sorted(ids))
+
+    def __contains__(self, value: int) -> bool:
+        i = bisect_left(self._ids, value)
+        return i < len(self._ids) and self._ids[i] == value
+
+
 def _audit_payments(session: Session, matched: Sequence[tuple], actor: str) -> None:
     if not matched:
         return
@@ -208,7 +231,7 @@ def settle(session: Session, customer_ids: Iterable[int], directed: dict[tuple, 
 
 
 def _settle_python(session: Session, customer_ids: list[int], directed: dict[tuple, int],
-                   actor: str, folded: set[int] = frozenset(),
+                   actor: str, folded: Container[int] = frozenset(),
                    applied_of: dict[int, Decimal] | None = None) -> Decimal:
     """:func:`settle` in Python. The allocations of the payments in ``folded`` (bank
     transaction ids) get no ledger transactions: what each of them applied is added up in
@@ -240,7 +263,7 @@ def _settle_python(session: Session, customer_ids: list[int], directed: dict[tup
 
 
 def _store_allocations(session: Session, rows: list[dict], owners: list[int], actor: str,
-                       folded: set[int] = frozenset(),
+                       folded: Container[int] = frozenset(),
                        applied_of: dict[int, Decimal] | None = None) -> None:
     """Insert the allocations (in order) and post each to the ledger (those of ``folded``
     payments: added up in ``applied_of`` instead, see :func:`_settle_python`)."""
