@@ -50,22 +50,16 @@ DB = "bench_import"
 
 def setup(admin_url: str, lines: int, statement: Path, db: str = DB, vacuum: bool = True,
           first_payments: bool = False) -> str:
-    import re
-
     import psycopg
 
+    from bench._db import fresh_database
     from billing.bank.statements import ParsedStatement, ParsedTransaction
     from billing.bank.statements.gpc_render import render_gpc
     from core import schema
     from core.clock import today
     from core.db import make_engine
 
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", db):
-        raise SystemExit(f"unsupported database name {db!r}")
-    with psycopg.connect(admin_url.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {db}")
-        conn.execute(f"CREATE DATABASE {db}")
-    url = admin_url.rsplit("/", 1)[0] + f"/{db}"
+    url = fresh_database(admin_url, db)
     engine = make_engine(url)
     schema.upgrade(engine)
     engine.dispose()
