@@ -128,19 +128,11 @@ def timed_daily(url: str) -> tuple[float, int, dict]:
 
 
 def run(base_url: str, n: int) -> None:
-    from sqlalchemy import text
-
+    from bench._db import scratch_schema
     from core import schema
     from core.db import make_engine
 
-    name = f"credit_bench_{os.getpid()}_{n}"
-    admin = make_engine(base_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {name}"))
-    sep = "&" if "?" in base_url else "?"
-    url = f"{base_url}{sep}options=-csearch_path%3D{name}"
-    try:
+    with scratch_schema(base_url, f"credit_bench_{os.getpid()}_{n}") as url:
         engine = make_engine(url)
         schema.upgrade(engine)
         engine.dispose()
@@ -151,10 +143,6 @@ def run(base_url: str, n: int) -> None:
             seconds, statements, steps = timed_daily(url)
             print(f"{n:>7} customers: {label} {seconds:6.2f} s, {statements:3d} SQL statements, "
                   f"{steps}")
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        admin.dispose()
 
 
 def main() -> None:

@@ -127,19 +127,11 @@ def timed_sweep(url: str) -> tuple[float, int, int]:
 
 
 def run(base_url: str, n: int) -> None:
-    from sqlalchemy import text
-
+    from bench._db import scratch_schema
     from core import schema
     from core.db import make_engine
 
-    name = f"e3a_bench_{os.getpid()}_{n}"
-    admin = make_engine(base_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {name}"))
-    sep = "&" if "?" in base_url else "?"
-    url = f"{base_url}{sep}options=-csearch_path%3D{name}"
-    try:
+    with scratch_schema(base_url, f"e3a_bench_{os.getpid()}_{n}") as url:
         engine = make_engine(url)
         schema.upgrade(engine)
         engine.dispose()
@@ -152,10 +144,6 @@ def run(base_url: str, n: int) -> None:
               f"{first[2]} cases changed")
         print(f"{n:>7} customers: second sweep {second[0]:6.2f} s, {second[1]:3d} SQL statements, "
               f"{second[2]} cases changed")
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        admin.dispose()
 
 
 def main() -> None:

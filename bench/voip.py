@@ -111,6 +111,7 @@ def bench_cdrs(url: str, prefixes: list[str], cdrs: int, services: int, rng: ran
                repeat: int = 1) -> None:
     from sqlalchemy import func, select, text
 
+    from bench._db import create_schema, drop_schema
     from billing.models import LedgerAccount, LedgerLeg
     from core import schema
     from core.db import make_engine, make_session_factory, money_sum
@@ -119,11 +120,7 @@ def bench_cdrs(url: str, prefixes: list[str], cdrs: int, services: int, rng: ran
     from voip.tariff_import import import_tariff_csv
 
     name = f"bench_voip_{os.getpid()}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {name}"))
-    sep = "&" if "?" in url else "?"
-    engine = make_engine(f"{url}{sep}options=-csearch_path%3D{name}")
+    engine = make_engine(create_schema(url, name))
     tmp = Path(tempfile.mkdtemp(prefix="v1_bench_voip_"))
     try:
         schema.upgrade(engine)
@@ -197,9 +194,7 @@ def bench_cdrs(url: str, prefixes: list[str], cdrs: int, services: int, rng: ran
             print(f"check: {stored:,} calls stored, their cost {charged} Kč, credits sum {credits} Kč")
     finally:
         engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        admin.dispose()
+        drop_schema(url, name)
         for p in tmp.iterdir():
             p.unlink()
         tmp.rmdir()

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from billing.bank.pairing import pair_many
 from billing.bank.pairing_pg import (
     BATCH_COLUMNS,
+    BATCH_TID,
     BIG_BATCH,
     RESOLVE_DIRECTED,
     RESOLVE_JOINS,
@@ -441,7 +442,8 @@ def _store_resolved_pg(
             "  FROM resolved ORDER BY new_id"
             f") INSERT INTO pairing_batch ({BATCH_COLUMNS})"
             "  SELECT new_id, r_status, r_owner, r_directed, booked_on, amount,"
-            "   variable_symbol, specific_symbol FROM resolved"
+            f"   variable_symbol, specific_symbol, {BATCH_TID.format(status='r_status')}"
+            "  FROM resolved ORDER BY new_id"
         )
     )
     if big:

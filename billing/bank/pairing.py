@@ -16,8 +16,10 @@ movements); pairing one movement is a batch of one. Functions flush; the caller 
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from decimal import Decimal
 
 from sqlalchemy import insert, select
@@ -88,10 +90,15 @@ def pair_many(session: Session, txs: Sequence, actor: str = "system") -> dict:
     counts = {MATCHED: 0, UNMATCHED: 0, OUTGOING: 0}
     owners_all: set[int] = set()
     directed_all: dict[tuple, int] = {}
-    for chunk in _chunks(list(txs)):
+    # the matched payments as positions in ``txs`` and their owners (compact: a statement
+    # of 50 MB pairs hundreds of thousands; docs/bank-statements.md, "Size")
+    txs = txs if isinstance(txs, Sequence) else list(txs)
+    matched_at, matched_owner = array("q"), array("q")
+    for start in range(0, len(txs), CHUNK):
+        chunk = txs[start : start + CHUNK]
         owners, directed = _resolve(session, chunk)
         updates, matched = [], []
-        for tx in chunk:
+        for position, tx in enumerate(chunk, start):
             if tx.amount <= 0:
                 status, owner = OUTGOING, None
             elif (
@@ -101,15 +108,28 @@ def pair_many(session: Session, txs: Sequence, actor: str = "system") -> dict:
             ):
                 status, owner = MATCHED, owners[tx.id]
                 matched.append((tx, owner))
+                matched_at.append(position)
+                matched_owner.append(owner)
             else:
                 status, owner = UNMATCHED, None
             counts[status] += 1
             updates.append({"id": tx.id, "status": status, "customer_id": owner})
         bulk_update(session, BankTransaction.__table__, updates)
-        book_payments(session, matched, actor)
+        _audit_payments(session, matched, actor)
         owners_all.update(owner for _, owner in matched)
         directed_all.update(directed)
-    settle(session, owners_all, directed_all, actor=actor)
+    # each payment is posted with what this settlement applied of it (one transaction:
+    # docs/ledger.md), after the settlement
+    applied: dict[int, Decimal] = {}
+    _settle_python(session, sorted(owners_all), directed_all, actor,
+                   _Ids(txs[position].id for position in matched_at), applied)
+    for start in range(0, len(matched_at), CHUNK):
+        postings.post_payments(
+            session,
+            [(txs[position], owner) for position, owner in
+             zip(matched_at[start : start + CHUNK], matched_owner[start : start + CHUNK],
+                 strict=True)],
+            actor, applied)
     for customer_id in sorted(owners_all):
         events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)
     return counts
@@ -159,8 +179,25 @@ def book_payments(session: Session, matched: Sequence[tuple], actor: str) -> Non
     """Ledger postings and audit events for paired payments ``[(tx, customer_id), ...]``."""
     if not matched:
         return
-    moment = now()
     postings.post_payments(session, matched, actor)
+    _audit_payments(session, matched, actor)
+
+
+class _Ids:
+    """A set of ids in 8 bytes each (a sorted array; ``in`` by bisection)."""
+
+    def __init__(self, ids: Iterable[int]) -> None:
+        self._ids = array("q", sorted(ids))
+
+    def __contains__(self, value: int) -> bool:
+        i = bisect_left(self._ids, value)
+        return i < len(self._ids) and self._ids[i] == value
+
+
+def _audit_payments(session: Session, matched: Sequence[tuple], actor: str) -> None:
+    if not matched:
+        return
+    moment = now()
     bulk_insert(
         session,
         AuditEvent.__table__,
@@ -191,6 +228,15 @@ def settle(session: Session, customer_ids: Iterable[int], directed: dict[tuple, 
         return ZERO
     if _is_postgresql(session):
         return settle_given(session, customer_ids, directed, actor)
+    return _settle_python(session, customer_ids, directed, actor)
+
+
+def _settle_python(session: Session, customer_ids: list[int], directed: dict[tuple, int],
+                   actor: str, folded: Container[int] = frozenset(),
+                   applied_of: dict[int, Decimal] | None = None) -> Decimal:
+    """:func:`settle` in Python. The allocations of the payments in ``folded`` (bank
+    transaction ids) get no ledger transactions: what each of them applied is added up in
+    ``applied_of`` for the payment's own posting."""
     applied = ZERO
     for ids in _chunks(customer_ids):
         opened = _open_invoices(session, ids)
@@ -212,13 +258,16 @@ def settle(session: Session, customer_ids: Iterable[int], directed: dict[tuple, 
                     applied += _apply(pay, inv, rows)
             owners.extend([customer_id] * (len(rows) - first))
         if rows:
-            _store_allocations(session, rows, owners, actor)
+            _store_allocations(session, rows, owners, actor, folded, applied_of)
     session.flush()
     return applied
 
 
-def _store_allocations(session: Session, rows: list[dict], owners: list[int], actor: str) -> None:
-    """Insert the allocations (in order) and post each to the ledger."""
+def _store_allocations(session: Session, rows: list[dict], owners: list[int], actor: str,
+                       folded: Container[int] = frozenset(),
+                       applied_of: dict[int, Decimal] | None = None) -> None:
+    """Insert the allocations (in order) and post each to the ledger (those of ``folded``
+    payments: added up in ``applied_of`` instead, see :func:`_settle_python`)."""
     moment = now()
     for row in rows:
         row.setdefault("bank_transaction_id", None)
@@ -228,11 +277,14 @@ def _store_allocations(session: Session, rows: list[dict], owners: list[int], ac
     ids = session.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
     ).scalars().all()
-    postings.post_allocations(
-        session,
-        [{**row, "id": id_, "customer_id": owner} for row, id_, owner in zip(rows, ids, owners, strict=True)],
-        actor,
-    )
+    posted = []
+    for row, id_, owner in zip(rows, ids, owners, strict=True):
+        tx_id = row["bank_transaction_id"]
+        if tx_id is not None and tx_id in folded:
+            applied_of[tx_id] = applied_of.get(tx_id, ZERO) + row["amount"]
+        else:
+            posted.append({**row, "id": id_, "customer_id": owner})
+    postings.post_allocations(session, posted, actor)
 
 
 def _apply(pay: list, inv: list, rows: list) -> Decimal:

@@ -39,13 +39,16 @@ _BATCH_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS pairing_batch (tx_id integer PRIMARY KEY, "
     "status varchar(10) NOT NULL, customer_id integer, directed_invoice_id integer, "
     "booked_on date, amount numeric(12, 2), variable_symbol varchar(10), "
-    "specific_symbol varchar(10)) ON COMMIT DROP"
+    "specific_symbol varchar(10), ledger_tid integer) ON COMMIT DROP"
 )
 
 BATCH_COLUMNS = (
     "tx_id, status, customer_id, directed_invoice_id, booked_on, amount, variable_symbol, "
-    "specific_symbol"
+    "specific_symbol, ledger_tid"
 )
+# ``ledger_tid``: the id of a matched payment's ledger transaction, drawn when it is staged
+# (postings.post_staged reads the batch itself); ``{status}`` is the resolved status
+BATCH_TID = f"CASE WHEN {{status}} = 'matched' THEN {postings.NEXT_TRANSACTION_ID} END"
 # status, owner and SS-directed invoice of the movement ``t`` (joined as in RESOLVE_JOINS)
 # (an incoming payment in another currency than our invoices' waits for an operator: its
 # amount is not CZK; see billing.bank.pairing.PAIRED_CURRENCY)
@@ -146,34 +149,42 @@ inserted AS (
           UNION ALL SELECT *, 1 FROM fifo WHERE amount > 0) x
     ORDER BY customer_id, phase, src_rn, inv_rn
     RETURNING id, invoice_id, bank_transaction_id, amount)
-INSERT INTO settled_batch (allocation_id, invoice_id, customer_id, bank_transaction_id, amount)
-SELECT i.id, i.invoice_id, v.customer_id, i.bank_transaction_id, i.amount
-FROM inserted i JOIN invoice v ON v.id = i.invoice_id
+INSERT INTO settled_batch (allocation_id, invoice_id, customer_id, bank_transaction_id, amount,
+                           ledger_tid)
+SELECT s.*, {next_tid} FROM (
+    SELECT i.id, i.invoice_id, v.customer_id, i.bank_transaction_id, i.amount
+    FROM inserted i JOIN invoice v ON v.id = i.invoice_id ORDER BY i.id) s
 """
 
 _SETTLED_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS settled_batch (allocation_id integer PRIMARY KEY, "
     "invoice_id integer, customer_id integer, bank_transaction_id integer, "
-    "amount numeric(12, 2)) ON COMMIT DROP"
+    "amount numeric(12, 2), ledger_tid integer) ON COMMIT DROP"
 )
 
-# the ledger postings of a batch: payments (bank clearing -> the customer's prepaid credit)
-# and allocations (prepaid credit -> settles the receivable); see billing.ledger.postings
+# the ledger postings of a batch (see billing.ledger.postings and docs/ledger.md): each
+# payment with what the batch's settlement applied of it (bank clearing +amount, receivable
+# -applied, the customer's prepaid credit -rest: one transaction), and the allocations of
+# other sources (older credit, credit notes: prepaid credit -> settles the receivable)
+_MATCHED = "SELECT tx_id FROM pairing_batch WHERE status = 'matched'"
 _PAYMENT_POSTINGS = (
-    "SELECT b.customer_id, b.booked_on, b.amount, 'bank_clearing' AS debit_key, "
+    "SELECT b.ledger_tid AS tid, b.customer_id, b.booked_on, b.amount, 'bank_clearing' AS debit_key, "
     "'prepaid_credit:' || b.customer_id AS credit_key, "
     "'Platba VS ' || coalesce(nullif(b.variable_symbol, ''), '-') || "
     "' SS ' || coalesce(nullif(b.specific_symbol, ''), '-') AS description, "
     "NULL::integer AS invoice_id, b.tx_id AS bank_transaction_id, "
-    "NULL::integer AS allocation_id "
-    "FROM pairing_batch b WHERE b.status = 'matched' ORDER BY b.tx_id"
+    "NULL::integer AS allocation_id, 'receivable:' || b.customer_id AS split_key, "
+    "coalesce(s.applied, 0) AS split_amount "
+    "FROM pairing_batch b LEFT JOIN (SELECT bank_transaction_id, sum(amount) AS applied "
+    " FROM settled_batch GROUP BY bank_transaction_id) s ON s.bank_transaction_id = b.tx_id "
+    "WHERE b.status = 'matched'"
 )
 _ALLOCATION_POSTINGS = (
-    "SELECT customer_id, CAST(:booked AS date) AS booked_on, amount, "
+    "SELECT ledger_tid AS tid, customer_id, CAST(:booked AS date) AS booked_on, amount, "
     "'prepaid_credit:' || customer_id AS debit_key, 'receivable:' || customer_id AS credit_key, "
     "NULL::text AS description, NULL::integer AS invoice_id, "
-    "NULL::integer AS bank_transaction_id, allocation_id "
-    "FROM settled_batch ORDER BY allocation_id"
+    "NULL::integer AS bank_transaction_id, allocation_id, NULL::text AS split_key, "
+    "0 AS split_amount FROM settled_batch WHERE ledger_tid IS NOT NULL"
 )
 
 
@@ -214,10 +225,11 @@ def stage_batch(session: Session, ids: Sequence[int]) -> None:
     session.execute(
         text(
             f"INSERT INTO pairing_batch ({BATCH_COLUMNS}) "
-            f"SELECT t.id, {RESOLVE_STATUS}, {RESOLVE_OWNER}, {RESOLVE_DIRECTED}, "
-            "t.booked_on, t.amount, t.variable_symbol, t.specific_symbol "
-            f"FROM bank_transaction t {RESOLVE_JOINS} "
-            "WHERE t.id = ANY(CAST(:ids AS integer[]))"
+            f"SELECT r.*, {BATCH_TID.format(status='r.status')} FROM ("
+            f" SELECT t.id, {RESOLVE_STATUS} AS status, {RESOLVE_OWNER}, {RESOLVE_DIRECTED}, "
+            " t.booked_on, t.amount, t.variable_symbol, t.specific_symbol "
+            f" FROM bank_transaction t {RESOLVE_JOINS} "
+            " WHERE t.id = ANY(CAST(:ids AS integer[])) ORDER BY t.id) r"
         ),
         {"ids": list(ids)},
     )
@@ -242,7 +254,6 @@ def pair_staged_batch(session: Session, actor: str, update_transactions: bool) -
         )
     moment = now()
     params = {"moment": moment, "actor": actor}
-    postings.post_staged(session, "payment", _PAYMENT_POSTINGS, {}, actor)
     session.execute(
         text(
             "INSERT INTO audit_event (at, actor, customer_id, action, new_value, details) "
@@ -260,7 +271,10 @@ def pair_staged_batch(session: Session, actor: str, update_transactions: bool) -
         {},
         moment,
         actor,
+        folded_sql=_MATCHED,
     )
+    # after the settlement: each payment's transaction carries what it settled
+    postings.post_staged(session, "payment", _PAYMENT_POSTINGS, {}, actor)
     counts = {"matched": 0, "unmatched": 0, "outgoing": 0}
     rows = session.execute(text("SELECT status, count(*) FROM pairing_batch GROUP BY status"))
     counts.update((status, n) for status, n in rows)
@@ -307,7 +321,10 @@ def lock_customers(session: Session, customer_ids: Sequence[int]) -> None:
 
 
 def _settle(session: Session, customers_sql: str, directed_sql: str, params: dict,
-            moment, actor: str) -> Decimal:
+            moment, actor: str, folded_sql: str | None = None) -> Decimal:
+    """Settle, and post the allocations, except those of the payments ``folded_sql``
+    selects (ids of bank transactions whose own postings carry them, written by the
+    caller after this: see ``_PAYMENT_POSTINGS``)."""
     session.flush()
     # One settler per customer at a time: two transactions pairing money of one customer
     # (two statements of different accounts, an import and a manual assign, a payment and
@@ -319,7 +336,11 @@ def _settle(session: Session, customers_sql: str, directed_sql: str, params: dic
     session.execute(text(_SETTLED_DDL))
     session.execute(text("TRUNCATE settled_batch"))
     session.execute(
-        text(_SETTLE.format(customers=customers_sql, directed=directed_sql)),
+        text(_SETTLE.format(
+            customers=customers_sql, directed=directed_sql,
+            next_tid=postings.NEXT_TRANSACTION_ID if folded_sql is None else
+            f"CASE WHEN s.bank_transaction_id IN ({folded_sql}) THEN NULL "
+            f"ELSE {postings.NEXT_TRANSACTION_ID} END")),
         {**params, "moment": moment},
     )
     applied = session.execute(text("SELECT coalesce(sum(amount), 0) FROM settled_batch")).scalar_one()
@@ -329,6 +350,7 @@ def _settle(session: Session, customers_sql: str, directed_sql: str, params: dic
 
 __all__ = [
     "BATCH_COLUMNS",
+    "BATCH_TID",
     "BIG_BATCH",
     "RESOLVE_DIRECTED",
     "RESOLVE_JOINS",

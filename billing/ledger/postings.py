@@ -276,14 +276,22 @@ def payment_description(variable_symbol: str | None, specific_symbol: str | None
     return f"Platba VS {variable_symbol or '-'} SS {specific_symbol or '-'}"
 
 
-def post_payments(session: Session, payments: Sequence[tuple], actor: str) -> list[int]:
+def post_payments(session: Session, payments: Sequence[tuple], actor: str,
+                  applied: dict[int, Decimal] | None = None) -> list[int]:
     """Paired payments ``[(bank transaction, customer id), ...]``: the money is on our bank
-    account and the customer's prepaid credit until settlement applies it."""
+    account and the customer's prepaid credit until settlement applies it.
+
+    ``applied``: bank transaction id -> what the settlement of the same pairing applied of
+    it to invoices (its allocations get no ``allocation`` transactions of their own): that
+    part settles the receivable in the payment's own transaction, the rest is credit
+    (bank clearing ``+amount``, receivable ``-applied``, prepaid credit ``-rest``)."""
+    applied = applied or {}
     return record(session, [
         Posting(
             TK.PAYMENT,
             [(account_key(A.BANK_CLEARING), tx.amount),
-             (account_key(A.PREPAID_CREDIT, owner), -tx.amount)],
+             (account_key(A.RECEIVABLE, owner), -applied.get(tx.id, ZERO)),
+             (account_key(A.PREPAID_CREDIT, owner), applied.get(tx.id, ZERO) - tx.amount)],
             booked_on=tx.booked_on, actor=actor,
             description=payment_description(tx.variable_symbol, tx.specific_symbol),
             customer_id=owner, bank_transaction_id=tx.id,
@@ -452,38 +460,34 @@ def post_call_charges(session: Session, charged: dict[int, Decimal], *, referenc
 
 # -- set-based (PostgreSQL) ----------------------------------------------------------------
 
-_STAGED_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS ledger_staged (tid bigint PRIMARY KEY, "
-    "customer_id integer, booked_on date, amount numeric(14, 2), debit_key varchar(40), "
-    "credit_key varchar(40), description text, invoice_id integer, "
-    "bank_transaction_id integer, allocation_id integer) ON COMMIT DROP"
-)
+# the next id of a ledger transaction: sources of :func:`post_staged` draw their ids with it
+# when they are staged (no copy of the postings into a table of their own)
+NEXT_TRANSACTION_ID = "nextval(pg_get_serial_sequence('ledger_transaction', 'id'))"
 STAGED_COLUMNS = (
-    "customer_id, booked_on, amount, debit_key, credit_key, description, invoice_id, "
-    "bank_transaction_id, allocation_id"
+    "tid, customer_id, booked_on, amount, debit_key, credit_key, description, invoice_id, "
+    "bank_transaction_id, allocation_id, split_key, split_amount"
+)
+# the legs of a staged posting ``s``; a leg of 0 is left out
+_STAGED_LEGS = (
+    "CROSS JOIN LATERAL (VALUES (s.debit_key, s.amount), "
+    "(s.credit_key, s.split_amount - s.amount), (s.split_key, -s.split_amount)) "
+    "AS x(key, amount)"
 )
 
 
 def post_staged(session: Session, kind: str, source_sql: str, params: dict, actor: str) -> int:
-    """Post one two-leg transaction per row of ``source_sql`` (PostgreSQL): ``amount`` from
-    the account ``credit_key`` to ``debit_key``. The query selects :data:`STAGED_COLUMNS` in
-    the order the transactions get their ids. Set-based: five statements for any number of
+    """Post one transaction per row of ``source_sql`` (PostgreSQL): ``amount`` from the
+    account ``credit_key`` to ``debit_key``, of which ``split_amount`` (0 for none) from
+    ``split_key`` instead (a payment that settles invoices at once: bank clearing
+    ``+amount``, receivable ``-applied``, prepaid credit ``-rest``). The query selects
+    :data:`STAGED_COLUMNS`; ``tid`` is the transaction's id, drawn from the sequence with
+    :data:`NEXT_TRANSACTION_ID` when the rows were staged (each id once; rows of amount 0
+    are skipped). The query is read three times (missing accounts, legs, headers), so it
+    should read tables the caller filled. Set-based: three statements for any number of
     rows. Returns the number of transactions."""
     kind = str(TK(kind))
     session.flush()
-    session.execute(text(_STAGED_DDL))
-    session.execute(text("TRUNCATE ledger_staged"))
-    n = session.execute(
-        text(
-            f"INSERT INTO ledger_staged (tid, {STAGED_COLUMNS}) "
-            f"SELECT nextval(pg_get_serial_sequence('ledger_transaction', 'id')), {STAGED_COLUMNS} "
-            f"FROM ({source_sql}) AS s WHERE s.amount <> 0"
-        ),
-        params,
-    ).rowcount
-    if not n:
-        return 0
-    session.execute(text("ANALYZE ledger_staged"))
+    source = f"(SELECT * FROM ({source_sql}) AS q WHERE q.amount <> 0)"
     moment = now()
     customer_kinds = ", ".join(f"'{k}'" for k in CUSTOMER_ACCOUNTS + CREDIT_ACCOUNTS)
     line_kinds = ", ".join(f"'{k}'" for k in LINE_ACCOUNTS)
@@ -495,30 +499,28 @@ def post_staged(session: Session, kind: str, source_sql: str, params: dict, acto
             "THEN split_part(k, ':', 2)::integer END, "
             f"CASE WHEN split_part(k, ':', 1) IN ({line_kinds}) "
             "THEN split_part(k, ':', 2)::integer END, :moment "
-            "FROM (SELECT debit_key AS k FROM ledger_staged UNION "
-            "SELECT credit_key FROM ledger_staged) AS keys "
+            f"FROM (SELECT DISTINCT x.key AS k FROM {source} AS s {_STAGED_LEGS} "
+            "WHERE x.amount <> 0) AS keys "
             "WHERE NOT EXISTS (SELECT 1 FROM ledger_account a WHERE a.key = keys.k) "
             "ORDER BY k ON CONFLICT (key) DO NOTHING"
         ),
-        {"moment": moment},
+        {**params, "moment": moment},
     )
     session.execute(
         text(
             "INSERT INTO ledger_leg (transaction_id, account_id, amount) "
-            "SELECT s.tid, a.id, x.amount FROM ledger_staged s "
-            "CROSS JOIN LATERAL (VALUES (s.debit_key, s.amount), (s.credit_key, -s.amount)) "
-            "AS x(key, amount) JOIN ledger_account a ON a.key = x.key ORDER BY s.tid"
-        )
+            f"SELECT s.tid, a.id, x.amount FROM {source} AS s {_STAGED_LEGS} "
+            "JOIN ledger_account a ON a.key = x.key WHERE x.amount <> 0 ORDER BY s.tid"
+        ),
+        params,
     )
-    session.execute(
+    return session.execute(
         text(
             "INSERT INTO ledger_transaction (id, kind, booked_on, actor, description, "
             "customer_id, invoice_id, bank_transaction_id, allocation_id, created_at) "
             "SELECT tid, :kind, booked_on, :actor, coalesce(description, ''), customer_id, "
-            "invoice_id, bank_transaction_id, allocation_id, :moment "
-            "FROM ledger_staged ORDER BY tid"
+            f"invoice_id, bank_transaction_id, allocation_id, :moment FROM {source} AS s "
+            "ORDER BY tid"
         ),
-        {"kind": kind, "actor": actor, "moment": moment},
-    )
-    return n
-
+        {**params, "kind": kind, "actor": actor, "moment": moment},
+    ).rowcount
