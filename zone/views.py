@@ -91,11 +91,8 @@ def _voip_lines() -> list:
     """The customer's active VoIP lines with their credit (shown on the overview)."""
     from voip import lines as voip_lines
 
-    services = [
-        s for s in customers.customer_services(db(), current_user.customer_id)
-        if s.kind == "voip" and s.is_active(today())
-    ]
-    return [(s, voip_lines.peek(db(), s.id).credit) for s in services]
+    return [(line, line.credit) for line in voip_lines.overview_lines(
+        db(), current_user.customer_id, today())]
 
 
 @bp.get("/pay")
