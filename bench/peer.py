@@ -46,8 +46,10 @@ TARGET_RATIO = 2.0
 TARGET_P99_MS = 30.0
 # ours' page -> the peer's page it is compared with (bench.sh's target names)
 PAIRS = (("ours-info", "peer-dashboard"), ("ours-invoices", "peer-history"))
+CEILING_PAIRS = (("ours-ceiling-info", "peer-dashboard"),
+                 ("ours-ceiling-invoices", "peer-history"))
 ROUND_LINE = re.compile(
-    r"^\s+(?P<name>[\w-]+)\s+(?P<rps>[\d.]+) req/s\s+p99\s+(?P<p99>[\d.]+) ms", re.M)
+    r"^\s+(?P<name>[\w/-]+)\s+(?P<rps>[\d.]+) req/s\s+p99\s+(?P<p99>[\d.]+) ms", re.M)
 
 
 def peer_answers() -> bool:
@@ -78,12 +80,13 @@ def parse_rounds(output: str) -> dict[str, list[tuple[float, float]]]:
     return rounds
 
 
-def summary(rounds: dict[str, list[tuple[float, float]]]) -> tuple[list[str], bool]:
+def summary(rounds: dict[str, list[tuple[float, float]]],
+            pairs=PAIRS) -> tuple[list[str], bool]:
     """The verdict lines (medians of the rounds) and whether every target was met."""
     lines, ok = [], True
     med = {name: (statistics.median(v[0] for v in vals), statistics.median(v[1] for v in vals))
            for name, vals in rounds.items()}
-    for ours, peer in PAIRS:
+    for ours, peer in pairs:
         if ours not in med or peer not in med:
             lines.append(f"{ours} / {peer}: missing from bench.sh's output")
             ok = False
@@ -92,7 +95,7 @@ def summary(rounds: dict[str, list[tuple[float, float]]]) -> tuple[list[str], bo
         good = ratio >= TARGET_RATIO and med[ours][1] <= TARGET_P99_MS
         ok &= good
         lines.append(
-            f"{ours:<14} {med[ours][0]:8.1f} req/s (p99 {med[ours][1]:5.1f} ms)  vs  "
+            f"{ours:<21} {med[ours][0]:8.1f} req/s (p99 {med[ours][1]:5.1f} ms)  vs  "
             f"{peer:<15} {med[peer][0]:8.1f} req/s (p99 {med[peer][1]:6.1f} ms)  "
             f"ratio {ratio:4.2f}x  [{'met' if good else 'MISSED'}: >= {TARGET_RATIO:.1f}x, "
             f"our p99 <= {TARGET_P99_MS:.0f} ms]")
@@ -111,6 +114,11 @@ def main() -> int:
     ap.add_argument("--setup-peer", action="store_true",
                     help="run the peer's setup.sh even when it answers")
     ap.add_argument("--keep", action="store_true", help="leave our gunicorn running")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="serve bench/ceiling_app.py and load /ceiling-info and "
+                         "/ceiling-invoices instead: the real pages rendered once and then "
+                         "served from memory behind the login (what a perfect page cache "
+                         "would cost)")
     args = ap.parse_args()
     peer_dir = args.peer_dir.resolve()
     if not (peer_dir / "bench.sh").exists():
@@ -133,23 +141,30 @@ def main() -> int:
                    MAIL_OUTBOX_DIR=str(Path(tmp) / "outbox"))
         log = Path(tempfile.gettempdir()) / "ispzone-peer-gunicorn.log" if args.keep \
             else Path(tmp) / "gunicorn.log"
-        server = bench_web.Server("app:create_app()", ROOT, env, log, "/healthz")
+        if args.ceiling:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT),
+                                                              env.get("PYTHONPATH")]))
+        app = "bench.ceiling_app:app" if args.ceiling else "app:create_app()"
+        server = bench_web.Server(app, ROOT, env, log, "/healthz")
+        paths = ("/ceiling-info", "/ceiling-invoices") if args.ceiling else ("/info", "/invoices")
         try:
             cookie = bench_web.login(server.base, number, bench_web.BENCH_PASSWORD)
-            bench_web.check_page(server.base, "/info", cookie, number)
-            bench_web.check_page(server.base, "/invoices", cookie, "PDF")
+            bench_web.check_page(server.base, paths[0], cookie, number)
+            bench_web.check_page(server.base, paths[1], cookie, "PDF")
             before = loadavg()
             print(f"ours: {server.base} (gunicorn -w 2, pid {server.proc.pid}), customer "
                   f"{number}; load average {before}", flush=True)
             run = subprocess.run(
                 [str(peer_dir / "bench.sh"), server.base, cookie],
-                env={**os.environ, "ROUNDS": str(args.rounds), "DURATION": args.duration},
+                env={**os.environ, "ROUNDS": str(args.rounds), "DURATION": args.duration,
+                     "OURS_PATHS": " ".join(paths)},
                 capture_output=True, text=True)
             print(run.stdout, end="")
             if run.returncode:
                 print(run.stderr, file=sys.stderr)
                 return run.returncode
-            lines, ok = summary(parse_rounds(run.stdout))
+            lines, ok = summary(parse_rounds(run.stdout),
+                                CEILING_PAIRS if args.ceiling else PAIRS)
             print(f"\nissue 17 item 2 (medians of {args.rounds} rounds; load average "
                   f"{before} before, {loadavg()} after):")
             for line in lines:
