@@ -310,34 +310,6 @@ def monthly_totals(session: Session, service_id: int, on: date, months: int = 12
     return result
 
 
-# -- the client zone's overview -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ActiveLine:
-    """A VoIP line in force as the client zone's overview lists it."""
-
-    id: int
-    name: str
-    phone_number: str | None
-    credit: Decimal
-
-
-def overview_lines(session: Session, customer_id: int, on: date) -> list[ActiveLine]:
-    """The customer's VoIP lines in force on ``on`` with their credit (the ledger's), in the
-    order of the services list: one query (the overview shows them on every visit)."""
-    from billing.ledger.balances import line_credit_of
-
-    rows = session.connection().execute(
-        select(Service.id, Service.name, Service.phone_number, line_credit_of(Service.id))
-        .where(Service.customer_id == customer_id, Service.kind == "voip",
-               Service.valid_from <= on,
-               (Service.valid_to.is_(None)) | (Service.valid_to >= on))
-        .order_by(Service.valid_from, Service.id)
-    ).all()
-    return [ActiveLine(*row) for row in rows]
-
-
 # -- the operators' customer card (console) -------------------------------------------------
 
 

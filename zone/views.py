@@ -114,19 +114,11 @@ def index():
 @login_required
 def info():
     summary = account_summary(db(), current_user.customer_id, today())
-    contracts = customers.contract_list(db(), current_user.customer_id)
+    lists = customers.overview_lists(db(), current_user.customer_id, today())
     return render_template(
-        "zone/info.html", customer=current_user.customer, summary=summary, contracts=contracts,
-        voip_lines=_voip_lines(),
+        "zone/info.html", customer=current_user.customer, summary=summary,
+        contracts=lists.contracts, voip_lines=[(line, line.credit) for line in lists.voip_lines],
     )
-
-
-def _voip_lines() -> list:
-    """The customer's active VoIP lines with their credit (shown on the overview)."""
-    from voip import lines as voip_lines
-
-    return [(line, line.credit) for line in voip_lines.overview_lines(
-        db(), current_user.customer_id, today())]
 
 
 @bp.get("/pay")
