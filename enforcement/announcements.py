@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, String, Text, or_, select
+from sqlalchemy import Index, String, Text, bindparam, exists, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from billing.models import Service
@@ -190,6 +190,17 @@ def for_customer(
         Shown(r.id, r.kind, r.text(lang), r.starts_at, r.ends_at, r.router_name) for r in rows
     ]
     return sorted(shown, key=lambda s: s.kind != AnnouncementKind.OUTAGE)
+
+
+def live_column():
+    """SQL: whether any announcement is current at ``bindparam("now")``, for anybody (a
+    column loaded with the login session, web.sessions.add_extra: when there is none, which
+    is most of the time, a page needs no query for its announcements)."""
+    at = bindparam("now", type_=Announcement.starts_at.type)
+    return exists().where(
+        Announcement.starts_at <= at,
+        or_(Announcement.ends_at.is_(None), Announcement.ends_at > at),
+    )
 
 
 def _router_known(session: Session, name: str) -> bool:

@@ -32,7 +32,8 @@ _EXTRAS: dict[str, object] = {}
 
 def add_extra(name: str, column) -> None:
     """Load ``column`` (correlated to Customer) with every session; it arrives in
-    ``Principal.extras[name]``."""
+    ``Principal.extras[name]``. The column may use ``bindparam("now")``: the moment of the
+    request (core.clock.now)."""
     _EXTRAS[name] = column
     _load_query.cache_clear()
 
@@ -120,13 +121,13 @@ def load(token: str | None, kind: str = "zone") -> tuple[SessionRow, Customer, d
     if not token:
         return None
     s = db()
-    found = s.execute(_load_query(), {"token_hash": token_hash(token)}).first()
+    moment = now()
+    found = s.execute(_load_query(), {"token_hash": token_hash(token), "now": moment}).first()
     if found is None or found[2] != kind:
         return None
     customer = found[0]
     row = SessionRow(*found[1:6])
     extras = dict(zip(_EXTRAS, found[6:], strict=True))
-    moment = now()
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     absolute = timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
     if moment - row.last_seen_at > idle or moment - row.created_at > absolute:

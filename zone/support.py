@@ -20,9 +20,14 @@ from markupsafe import Markup, escape
 
 from core.clock import today
 from enforcement import announcements
+from web import sessions
 from web.database import db
 from web.i18n import current_lang
 from zone import bp
+
+# whether any announcement is current comes with the login session (no query when none is)
+LIVE_EXTRA = "announcements_live"
+sessions.add_extra(LIVE_EXTRA, announcements.live_column())
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,15 @@ def _customer_id() -> int | None:
     return None
 
 
+def _none_live() -> bool:
+    """The logged-in customer's session said that no announcement is current (loaded with
+    it, see LIVE_EXTRA); False when it was not asked (right after login, other visitors)."""
+    if getattr(g, "ispzone_customer_id", None) or not current_user.is_authenticated:
+        return False
+    live = getattr(current_user, "extras", {}).get(LIVE_EXTRA)
+    return live is not None and not live  # SQLite answers 0/1
+
+
 class _LazyAnnouncements:
     """The list is read the first time a template iterates it."""
 
@@ -70,6 +84,9 @@ class _LazyAnnouncements:
 
     def _get(self) -> list[announcements.Shown]:
         if self._rows is None:
+            if _none_live():
+                self._rows = []
+                return self._rows
             try:
                 self._rows = announcements.for_customer(
                     db(), _customer_id(), current_lang(), on=today(),

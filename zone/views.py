@@ -69,6 +69,40 @@ def labels() -> dict:
     }
 
 
+_MENUS: dict[tuple, Markup] = {}
+
+
+@bp.app_template_global()
+def zone_menu() -> Markup:
+    """The menu of base.html for this language and page: it depends on nothing else, so it
+    is rendered once per (language, endpoint, script root) and kept (it was a tenth of a
+    page's rendering: seven url_for and seven translations)."""
+    key = (current_lang(), request.endpoint, request.script_root)
+    found = _MENUS.get(key)
+    if found is None:
+        template = current_app.jinja_env.get_template("zone/_menu.html")
+        found = Markup(template.render(request=request))
+        if len(_MENUS) < 1000:  # endpoints x languages: bounded anyway
+            _MENUS[key] = found
+    return found
+
+
+_FIXED_URLS: dict[tuple, str] = {}
+
+
+@bp.app_template_global()
+def fixed_url(endpoint: str, **values) -> str:
+    """``url_for(endpoint, **values)`` for the few fixed links of every page (base.html),
+    kept per script root: they never change while the app runs."""
+    key = (request.script_root, endpoint, *sorted(values.items()))
+    found = _FIXED_URLS.get(key)
+    if found is None:
+        found = url_for(endpoint, **values)
+        if len(_FIXED_URLS) < 1000:
+            _FIXED_URLS[key] = found
+    return found
+
+
 @bp.get("/")
 def index():
     if current_user.is_authenticated:
@@ -80,22 +114,11 @@ def index():
 @login_required
 def info():
     summary = account_summary(db(), current_user.customer_id, today())
-    contracts = customers.contract_list(db(), current_user.customer_id)
+    lists = customers.overview_lists(db(), current_user.customer_id, today())
     return render_template(
-        "zone/info.html", customer=current_user.customer, summary=summary, contracts=contracts,
-        voip_lines=_voip_lines(),
+        "zone/info.html", customer=current_user.customer, summary=summary,
+        contracts=lists.contracts, voip_lines=[(line, line.credit) for line in lists.voip_lines],
     )
-
-
-def _voip_lines() -> list:
-    """The customer's active VoIP lines with their credit (shown on the overview)."""
-    from voip import lines as voip_lines
-
-    services = [
-        s for s in customers.customer_services(db(), current_user.customer_id)
-        if s.kind == "voip" and s.is_active(today())
-    ]
-    return [(s, voip_lines.peek(db(), s.id).credit) for s in services]
 
 
 @bp.get("/pay")

@@ -12,15 +12,16 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Date, String, bindparam, literal, null, or_, select, type_coerce, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from billing.bank.pairing import MATCHED
 from billing.customers import validation
-from billing.ledger.balances import ZERO, InvoiceState, states_for
+from billing.ledger.balances import ZERO, InvoiceState, line_credit_of, states_for
 from billing.models import Allocation, BankTransaction, Contract, Customer, Invoice, Service
 from core import audit
 from core.clock import prague_date
+from core.db import Money
 from core.errors import Invalid
 
 # -- contact details -------------------------------------------------------------------------
@@ -153,6 +154,46 @@ def contract_list(session: Session, customer_id: int) -> list:
     """The customer's contracts as rows (number, signed_on, ended_on), oldest first: the
     overview page lists them on every visit, so no ORM objects are built."""
     return session.connection().execute(_contracts_query(), {"customer_id": customer_id}).all()
+
+
+@dataclass(frozen=True)
+class OverviewLists:
+    """The two lists of the client zone's overview, as rows: the contracts (``number``,
+    ``signed_on``, ``ended_on``; oldest first) and the VoIP lines in force (``id``, ``name``,
+    ``phone_number``, ``credit``: the ledger's; in the order of the services list)."""
+
+    contracts: list
+    voip_lines: list
+
+
+@lru_cache(maxsize=1)
+def _overview_query():
+    """One statement for both lists (UNION ALL, ``part`` tells the rows apart): the page
+    is shown on every visit and a statement costs more in the app than in the database."""
+    customer_id, on = bindparam("customer_id"), bindparam("on", type_=Date)
+    contracts = select(
+        literal("contract").label("part"), Contract.id.label("id"),
+        Contract.number.label("number"), Contract.signed_on.label("signed_on"),
+        Contract.ended_on.label("ended_on"), type_coerce(null(), String).label("name"),
+        type_coerce(null(), String).label("phone_number"),
+        type_coerce(null(), Money()).label("credit"), type_coerce(null(), Date).label("since"),
+    ).where(Contract.customer_id == customer_id)
+    lines = select(
+        literal("voip"), Service.id, null(), null(), null(), Service.name, Service.phone_number,
+        line_credit_of(Service.id), Service.valid_from,
+    ).where(
+        Service.customer_id == customer_id, Service.kind == "voip", Service.valid_from <= on,
+        or_(Service.valid_to.is_(None), Service.valid_to >= on),
+    )
+    return union_all(contracts, lines).order_by("part", "since", "id")
+
+
+def overview_lists(session: Session, customer_id: int, on: date) -> OverviewLists:
+    """The overview's contracts and the VoIP lines in force on ``on``, in one query."""
+    rows = session.connection().execute(
+        _overview_query(), {"customer_id": customer_id, "on": on}).all()
+    return OverviewLists([r for r in rows if r.part == "contract"],
+                         [r for r in rows if r.part == "voip"])
 
 
 def customer_services(session: Session, customer_id: int) -> list[Service]:
