@@ -303,16 +303,23 @@ class _PgBatcher:
         try:
             while self.pending:
                 batch, self.pending = self.pending, []
-                try:
-                    if connection is None or connection.closed:
-                        connection = await _PgLink.open(self.connect_args)
-                    decisions = await self._decide(connection, [parsed for parsed, _ in batch])
-                except Exception:  # noqa: BLE001 - a broken database must not kill the server
-                    log.exception("AGI authorization failed")
-                    decisions = [Decision(False, 0, "error")] * len(batch)
-                    if connection is not None:
-                        connection.close()
-                    connection = None
+                parsed = [parsed for parsed, _ in batch]
+                while True:
+                    fresh = connection is None or connection.closed
+                    try:
+                        if fresh:
+                            connection = await _PgLink.open(self.connect_args)
+                        decisions = await self._decide(connection, parsed)
+                        break
+                    except Exception:  # noqa: BLE001 - a broken database must not kill the server
+                        if connection is not None:
+                            connection.close()
+                        connection = None
+                        if not fresh:
+                            continue  # a connection that served before (a restart): once more
+                        log.exception("AGI authorization failed")
+                        decisions = [Decision(False, 0, "error")] * len(batch)
+                        break
                 for (_, done), decision in zip(batch, decisions, strict=True):
                     done(decision)
         finally:

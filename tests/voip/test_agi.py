@@ -15,11 +15,13 @@ import threading
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 
 from billing.ledger import postings
 from billing.ledger.balances import line_credit
 from core.clock import today
 from core.db import make_session_factory
+from tests.support import PG_URL
 from voip.agi import AgiServer
 from voip.authorize import MAX_SECONDS, Authorizer, allowance
 from voip.rating import Rate
@@ -203,6 +205,21 @@ def test_a_broken_database_is_a_refusal_and_the_server_recovers(fresh_engine, ca
         assert "AGI authorization failed" in caplog.text
         schema.upgrade(fresh_engine)
         assert agi_call(port, "+420601777003", "212345678")["CREDIT_REASON"] == "unknown_line"
+
+
+@pytest.mark.skipif(PG_URL is None, reason="PostgreSQL only: the server's own connection is cut")
+def test_a_cut_database_connection_is_opened_again(session, make_line, tariff, agi_server):
+    """A PostgreSQL restart or a network cut under a running server: the call finds its
+    connection gone, and is answered on a new one."""
+    line_with_credit(session, make_line, "+420601777004", "10.00")
+    assert agi_call(agi_server, "+420601777004", "212345678")["CREDIT_SECONDS"] == "1240"
+    cut = session.execute(text(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE query LIKE '%ispzone_agi_lines%' AND pid <> pg_backend_pid()")).scalar()
+    session.commit()
+    assert cut == 1
+    answers = [agi_call(agi_server, "+420601777004", "212345678")["CREDIT_REASON"] for _ in range(3)]
+    assert answers == ["ok", "ok", "ok"]
 
 
 def test_the_allowance_is_the_last_block_the_credit_pays():
