@@ -125,6 +125,7 @@ class Watch:
         self.conn = psycopg.connect(url, autocommit=True)
         self.key = f"monthly_run:{month}"
         self.rss: dict[int, tuple[str, float]] = {}
+        self.cpu: dict[int, float] = {}  # user + system seconds, as last seen
 
     def status(self) -> dict:
         rows = self.conn.execute(
@@ -152,6 +153,11 @@ class Watch:
             mb = peak_rss_mb(pid)
             if mb is not None:
                 self.rss[pid] = (label, max(mb, self.rss.get(pid, (label, 0.0))[1]))
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                self.cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except (OSError, IndexError, ValueError):
+                pass
 
 
 def issue_command(month: str, workers: int, no_email: bool = False) -> list[str]:
@@ -286,7 +292,12 @@ def main() -> int:
           f"target <= {TARGET_ALL_S:.0f} s: {'OK' if total <= TARGET_ALL_S else 'MISSED'}")
     for pid, (label, mb) in sorted(watch.rss.items()):
         print(f"peak RSS {label} (pid {pid}): {mb:.0f} MB   target <= {TARGET_RSS_MB:.0f} MB: "
-              f"{'OK' if mb <= TARGET_RSS_MB else 'MISSED'}")
+              f"{'OK' if mb <= TARGET_RSS_MB else 'MISSED'}; CPU {watch.cpu.get(pid, 0):.1f} s")
+    cpu = sum(watch.cpu.values())
+    if invoices:
+        print(f"CPU of our processes (PostgreSQL and the SMTP server not included): {cpu:.1f} s, "
+              f"{cpu / invoices * 1000:.1f} ms per invoice; on {os.cpu_count()} idle cores "
+              f"that is at least {cpu / os.cpu_count():.0f} s")
     if args.kill:
         print("killed: " + "; ".join(killed))
         exact = most == 1 and customers == s["customers"] and sent == invoices \
