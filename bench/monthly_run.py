@@ -160,10 +160,11 @@ class Watch:
                 pass
 
 
-def issue_command(month: str, workers: int, no_email: bool = False) -> list[str]:
+def issue_command(month: str, workers: int, no_email: bool = False,
+                  chunk_size: int = 1000) -> list[str]:
     return [sys.executable, "-c", "from app import main; main()", "invoices", "issue",
-            "--month", month, "--workers", str(workers), "--no-progress"] + (
-        ["--no-email"] if no_email else [])
+            "--month", month, "--workers", str(workers), "--no-progress",
+            "--chunk-size", str(chunk_size)] + (["--no-email"] if no_email else [])
 
 
 def main() -> int:
@@ -175,6 +176,8 @@ def main() -> int:
     ap.add_argument("--invoices-per-customer", type=int, default=12)
     ap.add_argument("--month", default=None, help="default: the month after the newest one")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--chunk-size", type=int, default=0,
+                    help="customers per chunk (default: 1000, or 1/20 of a smaller run)")
     ap.add_argument("--kill", action="store_true",
                     help="kill -9 a worker and the planner in the middle, then resume")
     ap.add_argument("--no-email", action="store_true",
@@ -205,6 +208,7 @@ def main() -> int:
             print(f"{month} has invoices already: pass another --month or --regenerate")
             return 2
 
+    chunk = args.chunk_size or min(1000, max(50, args.customers // 20))
     controller, smtp, port = start_smtp()
     sup = bw.bench_supplier()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "MAIL_OUTBOX_DIR")}
@@ -218,7 +222,7 @@ def main() -> int:
           "(PostgreSQL, the SMTP server and other work share them)")
     watch = Watch(bw.psycopg_url(url), month)
     t0 = time.perf_counter()
-    planner = subprocess.Popen(issue_command(month, args.workers, args.no_email), cwd=ROOT, env=env)
+    planner = subprocess.Popen(issue_command(month, args.workers, args.no_email, chunk), cwd=ROOT, env=env)
     roots = {planner.pid: "planner"}
     t_issued = None
     killed: list[str] = []
@@ -247,7 +251,7 @@ def main() -> int:
                     killed.append(f"planner {planner.pid} while mailing ({s['mailed']:,} mailed)")
                     print(f"  kill -9 {killed[-1]}; its worker(s) {orphans} go on; "
                           "started again")
-                    planner = subprocess.Popen(issue_command(month, args.workers, args.no_email), cwd=ROOT,
+                    planner = subprocess.Popen(issue_command(month, args.workers, args.no_email, chunk), cwd=ROOT,
                                                env=env)
                     roots[planner.pid] = "planner (restarted)"
                     restarted = planner.pid
