@@ -125,6 +125,7 @@ class Watch:
         self.conn = psycopg.connect(url, autocommit=True)
         self.key = f"monthly_run:{month}"
         self.rss: dict[int, tuple[str, float]] = {}
+        self.cpu: dict[int, float] = {}  # user + system seconds, as last seen
 
     def status(self) -> dict:
         rows = self.conn.execute(
@@ -152,12 +153,18 @@ class Watch:
             mb = peak_rss_mb(pid)
             if mb is not None:
                 self.rss[pid] = (label, max(mb, self.rss.get(pid, (label, 0.0))[1]))
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                self.cpu[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except (OSError, IndexError, ValueError):
+                pass
 
 
-def issue_command(month: str, workers: int, no_email: bool = False) -> list[str]:
+def issue_command(month: str, workers: int, no_email: bool = False,
+                  chunk_size: int = 1000) -> list[str]:
     return [sys.executable, "-c", "from app import main; main()", "invoices", "issue",
-            "--month", month, "--workers", str(workers), "--no-progress"] + (
-        ["--no-email"] if no_email else [])
+            "--month", month, "--workers", str(workers), "--no-progress",
+            "--chunk-size", str(chunk_size)] + (["--no-email"] if no_email else [])
 
 
 def main() -> int:
@@ -169,6 +176,8 @@ def main() -> int:
     ap.add_argument("--invoices-per-customer", type=int, default=12)
     ap.add_argument("--month", default=None, help="default: the month after the newest one")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--chunk-size", type=int, default=0,
+                    help="customers per chunk (default: 1000, or 1/20 of a smaller run)")
     ap.add_argument("--kill", action="store_true",
                     help="kill -9 a worker and the planner in the middle, then resume")
     ap.add_argument("--no-email", action="store_true",
@@ -199,6 +208,7 @@ def main() -> int:
             print(f"{month} has invoices already: pass another --month or --regenerate")
             return 2
 
+    chunk = args.chunk_size or min(1000, max(50, args.customers // 20))
     controller, smtp, port = start_smtp()
     sup = bw.bench_supplier()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "MAIL_OUTBOX_DIR")}
@@ -212,7 +222,7 @@ def main() -> int:
           "(PostgreSQL, the SMTP server and other work share them)")
     watch = Watch(bw.psycopg_url(url), month)
     t0 = time.perf_counter()
-    planner = subprocess.Popen(issue_command(month, args.workers, args.no_email), cwd=ROOT, env=env)
+    planner = subprocess.Popen(issue_command(month, args.workers, args.no_email, chunk), cwd=ROOT, env=env)
     roots = {planner.pid: "planner"}
     t_issued = None
     killed: list[str] = []
@@ -241,7 +251,7 @@ def main() -> int:
                     killed.append(f"planner {planner.pid} while mailing ({s['mailed']:,} mailed)")
                     print(f"  kill -9 {killed[-1]}; its worker(s) {orphans} go on; "
                           "started again")
-                    planner = subprocess.Popen(issue_command(month, args.workers, args.no_email), cwd=ROOT,
+                    planner = subprocess.Popen(issue_command(month, args.workers, args.no_email, chunk), cwd=ROOT,
                                                env=env)
                     roots[planner.pid] = "planner (restarted)"
                     restarted = planner.pid
@@ -286,7 +296,12 @@ def main() -> int:
           f"target <= {TARGET_ALL_S:.0f} s: {'OK' if total <= TARGET_ALL_S else 'MISSED'}")
     for pid, (label, mb) in sorted(watch.rss.items()):
         print(f"peak RSS {label} (pid {pid}): {mb:.0f} MB   target <= {TARGET_RSS_MB:.0f} MB: "
-              f"{'OK' if mb <= TARGET_RSS_MB else 'MISSED'}")
+              f"{'OK' if mb <= TARGET_RSS_MB else 'MISSED'}; CPU {watch.cpu.get(pid, 0):.1f} s")
+    cpu = sum(watch.cpu.values())
+    if invoices:
+        print(f"CPU of our processes (PostgreSQL and the SMTP server not included): {cpu:.1f} s, "
+              f"{cpu / invoices * 1000:.1f} ms per invoice; on {os.cpu_count()} idle cores "
+              f"that is at least {cpu / os.cpu_count():.0f} s")
     if args.kill:
         print("killed: " + "; ".join(killed))
         exact = most == 1 and customers == s["customers"] and sent == invoices \
