@@ -3,7 +3,7 @@ history (issue 17 item 2), in ONE run of the shared ``bench.sh``.
 
     .venv/bin/python bench/peer.py [--peer-dir ../shared/peers/phpnuxbill]
         [--database-url postgresql://postgres@127.0.0.1:5432/peer_ispzone]
-        [--rounds 3] [--duration 10s] [--setup-peer] [--keep]
+        [--rounds 3] [--duration 10s] [--setup-peer] [--keep] [--ceiling | --bare]
 
 1. The peer: when nothing answers on 127.0.0.1:8081 (or with ``--setup-peer``), runs the
    peer's ``setup.sh SOURCE --with-indexes`` (php-fpm, nginx, MariaDB, 100k customers,
@@ -15,6 +15,11 @@ history (issue 17 item 2), in ONE run of the shared ``bench.sh``.
    alternated round by round, the peer with 16 sessions, ours with the one cookie).
 4. Prints per page the medians of the rounds: both req/s, both p99, the ratio ours/peer,
    and whether ratio >= 2.0 and our p99 <= 30 ms; the load average before and after.
+
+Two reference runs, same procedure, to read a result against: ``--ceiling`` serves
+bench/ceiling_app.py (the real pages rendered once per worker and then served from memory
+behind the login: what a perfect page cache would cost) and ``--bare`` bench/bare_pair_app.py
+(a bare Flask "hello": what no Flask page can beat).
 
 Our gunicorn is stopped at the end (``--keep`` leaves it running and prints its URL and
 cookie); the peer's services and both databases are left for the next run (the peer's
@@ -48,6 +53,7 @@ TARGET_P99_MS = 30.0
 PAIRS = (("ours-info", "peer-dashboard"), ("ours-invoices", "peer-history"))
 CEILING_PAIRS = (("ours-ceiling-info", "peer-dashboard"),
                  ("ours-ceiling-invoices", "peer-history"))
+BARE_PAIRS = (("ours-bare-info", "peer-dashboard"), ("ours-bare-invoices", "peer-history"))
 ROUND_LINE = re.compile(
     r"^\s+(?P<name>[\w/-]+)\s+(?P<rps>[\d.]+) req/s\s+p99\s+(?P<p99>[\d.]+) ms", re.M)
 
@@ -119,6 +125,10 @@ def main() -> int:
                          "/ceiling-invoices instead: the real pages rendered once and then "
                          "served from memory behind the login (what a perfect page cache "
                          "would cost)")
+    ap.add_argument("--bare", action="store_true",
+                    help="serve bench/bare_pair_app.py instead (a bare Flask \"hello\" on "
+                         "/bare-info and /bare-invoices, no session, no database): what no "
+                         "Flask page can beat in the same run")
     args = ap.parse_args()
     peer_dir = args.peer_dir.resolve()
     if not (peer_dir / "bench.sh").exists():
@@ -141,16 +151,26 @@ def main() -> int:
                    MAIL_OUTBOX_DIR=str(Path(tmp) / "outbox"))
         log = Path(tempfile.gettempdir()) / "ispzone-peer-gunicorn.log" if args.keep \
             else Path(tmp) / "gunicorn.log"
-        if args.ceiling:
+        if args.ceiling or args.bare:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT),
                                                               env.get("PYTHONPATH")]))
-        app = "bench.ceiling_app:app" if args.ceiling else "app:create_app()"
-        server = bench_web.Server(app, ROOT, env, log, "/healthz")
-        paths = ("/ceiling-info", "/ceiling-invoices") if args.ceiling else ("/info", "/invoices")
+        if args.bare:
+            app, ready, paths, pairs = ("bench.bare_pair_app:app", "/bare-info",
+                                        ("/bare-info", "/bare-invoices"), BARE_PAIRS)
+        elif args.ceiling:
+            app, ready, paths, pairs = ("bench.ceiling_app:app", "/healthz",
+                                        ("/ceiling-info", "/ceiling-invoices"), CEILING_PAIRS)
+        else:
+            app, ready, paths, pairs = ("app:create_app()", "/healthz", ("/info", "/invoices"),
+                                        PAIRS)
+        server = bench_web.Server(app, ROOT, env, log, ready)
         try:
-            cookie = bench_web.login(server.base, number, bench_web.BENCH_PASSWORD)
-            bench_web.check_page(server.base, paths[0], cookie, number)
-            bench_web.check_page(server.base, paths[1], cookie, "PDF")
+            if args.bare:
+                cookie = "bare=1"
+            else:
+                cookie = bench_web.login(server.base, number, bench_web.BENCH_PASSWORD)
+                bench_web.check_page(server.base, paths[0], cookie, number)
+                bench_web.check_page(server.base, paths[1], cookie, "PDF")
             before = loadavg()
             print(f"ours: {server.base} (gunicorn -w 2, pid {server.proc.pid}), customer "
                   f"{number}; load average {before}", flush=True)
@@ -163,8 +183,7 @@ def main() -> int:
             if run.returncode:
                 print(run.stderr, file=sys.stderr)
                 return run.returncode
-            lines, ok = summary(parse_rounds(run.stdout),
-                                CEILING_PAIRS if args.ceiling else PAIRS)
+            lines, ok = summary(parse_rounds(run.stdout), pairs)
             print(f"\nissue 17 item 2 (medians of {args.rounds} rounds; load average "
                   f"{before} before, {loadavg()} after):")
             for line in lines:
