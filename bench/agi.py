@@ -170,6 +170,7 @@ class _Asterisk(asyncio.Protocol):
 
     def __init__(self, env: tuple[bytes, bytes], done: asyncio.Future):
         self.env, self.done, self.buffer, self.auth = env, done, b"", ""
+        self.first = 0.0  # when the first byte of the answer came
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -177,6 +178,8 @@ class _Asterisk(asyncio.Protocol):
             transport.write(part)
 
     def data_received(self, data: bytes) -> None:
+        if not self.first:
+            self.first = time.perf_counter()
         self.buffer += data
         self._one()
 
@@ -204,7 +207,9 @@ class _Asterisk(asyncio.Protocol):
             self.done.set_result(self.auth)
 
 
-async def one_session(port: int, caller: str, destination: str) -> tuple[float, str]:
+async def one_session(port: int, caller: str, destination: str) -> tuple[float, str, float]:
+    """(seconds from connecting to the end of the session, CREDIT_AUTH, seconds from
+    connecting to the answer's first byte)."""
     loop = asyncio.get_running_loop()
     # Asterisk's whole environment (launch_netscript, then setup_env: a write per line on a
     # socket without TCP_NODELAY, so Nagle sends the first line alone and the rest together
@@ -220,9 +225,10 @@ async def one_session(port: int, caller: str, destination: str) -> tuple[float, 
         f"agi_arg_1: {destination}\nagi_arg_2: {caller}\n\n").encode())
     t0 = time.perf_counter()
     done = loop.create_future()
-    await loop.create_connection(lambda: _Asterisk(env, done), "127.0.0.1", port)
+    protocol = _Asterisk(env, done)
+    await loop.create_connection(lambda: protocol, "127.0.0.1", port)
     auth = await done
-    return time.perf_counter() - t0, auth
+    return time.perf_counter() - t0, auth, protocol.first - t0
 
 
 def client_process(port: int, phones: list[str], requests: int, concurrency: int, seed: int, out,
@@ -233,20 +239,22 @@ def client_process(port: int, phones: list[str], requests: int, concurrency: int
     jobs = [(rng.choice(phones), rng.choice(destinations)) for _ in range(requests)]
 
     async def main():
-        latencies, answers = [], {}
+        latencies, answers, firsts = [], {}, []
         queue = iter(jobs)
 
         async def worker():
             for caller, destination in queue:
-                took, auth = await one_session(port, caller, destination)
+                took, auth, first = await one_session(port, caller, destination)
                 latencies.append(took)
+                firsts.append(first)
                 answers[auth] = answers.get(auth, 0) + 1
 
         async def paced(start: float, caller: str, destination: str):
             # open loop: a call arrives at its scheduled time whatever the server's speed, and
             # its latency counts from then (a late start is the server's delay, not hidden)
-            _took, auth = await one_session(port, caller, destination)
+            _took, auth, first = await one_session(port, caller, destination)
             latencies.append(time.perf_counter() - start)
+            firsts.append(first)
             answers[auth] = answers.get(auth, 0) + 1
 
         async def pacer():
@@ -267,7 +275,7 @@ def client_process(port: int, phones: list[str], requests: int, concurrency: int
             await pacer()
         else:
             await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - t0, latencies, answers
+        return time.perf_counter() - t0, latencies, answers, firsts
 
     from voip.agi import run
 
@@ -278,8 +286,8 @@ def client_process(port: int, phones: list[str], requests: int, concurrency: int
 
     cpu = time.process_time()
     run(measured())
-    elapsed, latencies, answers = result["value"]
-    out.put((elapsed, latencies, answers, time.process_time() - cpu))
+    elapsed, latencies, answers, firsts = result["value"]
+    out.put((elapsed, latencies, answers, firsts, time.process_time() - cpu))
 
 
 def main() -> int:
@@ -326,7 +334,7 @@ def main() -> int:
                              args=(port, phones, args.requests, args.concurrency, 2, out,
                                    args.rate))
         client.start()
-        elapsed, latencies, answers, client_cpu = out.get()
+        elapsed, latencies, answers, firsts, client_cpu = out.get()
         client.join()
         used = {pid: cpu_seconds(pid) - before[pid] for pid in watched}
         waited = {pid: switches(pid) - waits[pid] for pid in watched}
@@ -345,6 +353,10 @@ def main() -> int:
         print(f"  {n / elapsed:,.0f} authorizations/s; latency p50 {pct(0.50):.2f} ms, "
               f"p90 {pct(0.90):.2f} ms, p99 {pct(0.99):.2f} ms, max {latencies[-1] * 1000:.2f} ms "
               f"(mean {statistics.fmean(latencies) * 1000:.2f} ms)")
+        firsts.sort()
+        print(f"  from connecting to the answer's first byte (the environment, the decision): "
+              f"p50 {firsts[n // 2] * 1000:.2f} ms, p99 {firsts[min(n - 1, int(0.99 * n))] * 1000:.2f} ms; "
+              f"the rest of the session (the command's 200, the end) is the difference")
         print(f"  answers: {answers}")
         print(f"  CPU per authorization: server {server_cpu / n * 1e6:.0f} µs, its PostgreSQL "
               f"backend(s) {backend_cpu / n * 1e6:.0f} µs -> one free core each would serve "

@@ -27,11 +27,13 @@ The destination is ``agi_arg_1`` (else ``agi_extension``), the caller (our line)
 environment within ``read_timeout`` seconds is closed.
 
 asyncio on uvloop, one event loop per process. On PostgreSQL the database work runs in the
-event loop too (psycopg's async connection, a prepared statement, autocommit): the requests
+event loop too (``_PgLink``: a connection in autocommit with the statement PREPAREd, sent
+with libpq's PQsendQueryPrepared and read by a reader callback on its socket): the requests
 that arrive while a statement runs wait and are answered together by the next one, one
-statement for all. On other databases (SQLite: tests, small installs) one thread of its own
-does the same with SQLAlchemy. Several processes may listen on one port (``--workers``,
-SO_REUSEPORT) to use more cores. No Flask here.
+statement for all (``--db-connections`` statements in flight per process). On other
+databases (SQLite: tests, small installs) one thread of its own does the same with
+SQLAlchemy. Several processes may listen on one port (``--workers``, SO_REUSEPORT) to use
+more cores. No Flask here.
 """
 
 from __future__ import annotations
@@ -270,6 +272,12 @@ class _PgLink:
         with suppress(Exception):
             await self.connection.close()
 
+    async def aclose(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.loop.remove_reader(self.fd)
+            await self._close()
+
 
 class _PgBatcher:
     """PostgreSQL in the event loop: up to ``connections`` connections (``_PgLink``), each
@@ -391,6 +399,16 @@ class AgiServer:
             return
         future = self._batcher.submit(*self._parties(env))
         future.add_done_callback(lambda f: done(f.result()))
+
+    async def aclose(self) -> None:
+        """Close the database connections (the listening socket is the caller's)."""
+        batcher, self._batcher = self._batcher, None
+        if isinstance(batcher, _PgBatcher):
+            links, batcher.free = batcher.free, []
+            for link in links:
+                await link.aclose()
+        elif batcher is not None:
+            batcher.stop()
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False) -> asyncio.Server:
         loop = asyncio.get_running_loop()

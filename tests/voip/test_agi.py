@@ -47,6 +47,7 @@ def running_server(engine):
         async with listening:
             with contextlib.suppress(asyncio.CancelledError):
                 await listening.serve_forever()
+        await server.aclose()
 
     thread = threading.Thread(target=lambda: loop.run_until_complete(main()), daemon=True)
     thread.start()
@@ -217,7 +218,7 @@ def test_a_cut_database_connection_is_opened_again(session, make_line, tariff, a
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
         "WHERE query LIKE '%ispzone_agi_lines%' AND pid <> pg_backend_pid()")).scalar()
     session.commit()
-    assert cut == 1
+    assert cut >= 1  # (and any other server's left by a test run beside)
     answers = [agi_call(agi_server, "+420601777004", "212345678")["CREDIT_REASON"] for _ in range(3)]
     assert answers == ["ok", "ok", "ok"]
 
