@@ -44,7 +44,7 @@ def init_app(app: Flask) -> None:
     from web import cli_credit_services  # issue 15: renewals and notices (credit-services)
 
     cli_credit_services.init_app(app)
-    from web import cli_jobs  # issue 17: ispzone worker (the monthly run's jobs)
+    from web import cli_jobs  # issue 17: ispzone jobs worker (the monthly run's jobs)
 
     cli_jobs.init_app(app)
 
