@@ -30,7 +30,7 @@ DEFAULTS = {
     "SMTP_SECURITY": "none",
     "MAIL_FROM": "Příkladnet zákaznická zóna <zona@priklad.net>",
     "MAIL_OUTBOX_DIR": None,
-    # the console's monthly run: "inline" (the request runs the jobs) or "external" (ispzone
+    # the console's monthly run: "inline" (the request runs the jobs) or "external" (ispzone jobs
     # worker processes do; docs/monthly-run.md)
     "MONTHLY_RUN_WORKERS": "inline",  # default: instance/outbox when SMTP_HOST is unset
     "OPERATOR_EMAIL": "podpora@priklad.net",

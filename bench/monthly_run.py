@@ -311,6 +311,7 @@ def main() -> int:
               f"Message-ID per invoice: {len(smtp.ids) == invoices}; messages received twice: "
               f"{smtp.messages - len(smtp.ids)})")
     print(f"load average at the end: {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}")
+    watch.conn.close()
     if args.drop:
         bw.drop_database(url) if hasattr(bw, "drop_database") else _drop(url)
     return 0

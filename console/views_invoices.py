@@ -291,7 +291,7 @@ def month_run():
                                                          month=request.form.get("month")))
 def month_run_issue():
     """Start the month's run as jobs (billing.invoicing.monthly_run): planned in this
-    request; then issued, rendered and mailed by ``ispzone worker`` processes
+    request; then issued, rendered and mailed by ``ispzone jobs worker`` processes
     (MONTHLY_RUN_WORKERS=external) or, by default, in this request after the plan's commit
     (the page waits). Either way the run's progress page follows (console/views_run.py)."""
     from console.views_run import start_month_run

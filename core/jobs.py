@@ -241,7 +241,7 @@ def retry_failed(session: Session, run_key: str, kinds: Iterable[str]) -> int:
     out a pause) are queued anew with their attempts reset. Flushes."""
     result = session.execute(
         update(Job).where(Job.run_key == run_key, Job.kind.in_(list(kinds)),
-                          Job.state.in_([FAILED, QUEUED]), Job.attempts > 0)
+                          (Job.state == FAILED) | ((Job.state == QUEUED) & (Job.run_after > now())))
         .values(state=QUEUED, attempts=0, run_after=now(), finished_at=None)
         .execution_options(synchronize_session=False)
     )

@@ -47,7 +47,7 @@ def init_app(app: Flask) -> None:
     from web import cli_rates  # ispzone rates import (ČNB rates, EUR tax documents)
 
     cli_rates.init_app(app)
-    from web import cli_jobs  # issue 17: ispzone worker (the monthly run's jobs)
+    from web import cli_jobs  # issue 17: ispzone jobs worker (the monthly run's jobs)
 
     cli_jobs.init_app(app)
 

@@ -1,6 +1,6 @@
 """The monthly run's commands (docs/monthly-run.md): ``ispzone invoices issue --month``
 plans the run and completes it (inline, or with ``--workers N`` worker processes it starts
-and then helps), ``ispzone worker`` takes chunks from the job table (any number of them, on
+and then helps), ``ispzone jobs worker`` takes chunks from the job table (any number of them, on
 any machine sharing the PostgreSQL database), ``ispzone invoices run-status --month`` shows
 a run's progress. The work is billing.invoicing.monthly_run's; here are the mailer (the
 e-mail template, one SMTP connection per worker), the progress bar and the processes."""
@@ -16,13 +16,18 @@ from datetime import timedelta
 
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
+from flask.cli import AppGroup
 
 from web.cli_door import cli_actor, run, sessions
 
 
 def init_app(app: Flask) -> None:
-    app.cli.add_command(worker_command)
+    app.cli.add_command(jobs_group)
+
+
+@click.group("jobs", cls=AppGroup, help="The job table's workers (the monthly run's chunks).")
+def jobs_group() -> None:
+    pass
 
 
 def _supplier():
@@ -117,7 +122,7 @@ def issue_month_as_jobs(month: str, no_email: bool, workers: int, chunk_size: in
         workers = 0
     for _ in range(workers):
         procs.append(subprocess.Popen(
-            [sys.executable, "-c", "from app import main; main()", "worker", "--month", month,
+            [sys.executable, "-c", "from app import main; main()", "jobs", "worker", "--month", month,
              "--until-idle", "--lease", str(lease)], env=os.environ.copy()))
     try:
         while any(p.poll() is None for p in procs):
@@ -150,8 +155,7 @@ def issue_month_as_jobs(month: str, no_email: bool, workers: int, chunk_size: in
                                    "again to retry them")
 
 
-@click.command("worker")
-@with_appcontext
+@jobs_group.command("worker")
 @click.option("--month", default=None, help="Only this run's chunks (YYYY-MM).")
 @click.option("--until-idle", is_flag=True, help="Exit when no chunk is left to anyone.")
 @click.option("--lease", type=float, default=120.0, show_default=True,
