@@ -69,37 +69,33 @@ def labels() -> dict:
     }
 
 
-_MENUS: dict[tuple, Markup] = {}
-
-
 @bp.app_template_global()
 def zone_menu() -> Markup:
     """The menu of base.html for this language and page: it depends on nothing else, so it
     is rendered once per (language, endpoint, script root) and kept (it was a tenth of a
     page's rendering: seven url_for and seven translations)."""
+    menus = current_app.extensions.setdefault("ispzone.zone_menus", {})  # per app
     key = (current_lang(), request.endpoint, request.script_root)
-    found = _MENUS.get(key)
+    found = menus.get(key)
     if found is None:
         template = current_app.jinja_env.get_template("zone/_menu.html")
         found = Markup(template.render(request=request))
-        if len(_MENUS) < 1000:  # endpoints x languages: bounded anyway
-            _MENUS[key] = found
+        if len(menus) < 1000:  # endpoints x languages: bounded anyway
+            menus[key] = found
     return found
-
-
-_FIXED_URLS: dict[tuple, str] = {}
 
 
 @bp.app_template_global()
 def fixed_url(endpoint: str, **values) -> str:
     """``url_for(endpoint, **values)`` for the few fixed links of every page (base.html),
     kept per script root: they never change while the app runs."""
+    urls = current_app.extensions.setdefault("ispzone.fixed_urls", {})  # per app
     key = (request.script_root, endpoint, *sorted(values.items()))
-    found = _FIXED_URLS.get(key)
+    found = urls.get(key)
     if found is None:
         found = url_for(endpoint, **values)
-        if len(_FIXED_URLS) < 1000:
-            _FIXED_URLS[key] = found
+        if len(urls) < 1000:
+            urls[key] = found
     return found
 
 
