@@ -159,8 +159,7 @@ RENDERERS = {"gpc": render_gpc_file, "fio-csv": render_fio_csv, "fio-json": rend
 
 def fresh_database(backend: str, admin_url: str, folder: Path, fmt: str, count: int,
                    db: str = DB) -> str:
-    import psycopg
-
+    from bench._db import fresh_database as fresh_pg_database
     from core import schema
     from core.db import make_engine
 
@@ -169,12 +168,7 @@ def fresh_database(backend: str, admin_url: str, folder: Path, fmt: str, count: 
         path.unlink(missing_ok=True)
         url = f"sqlite:///{path}"
     else:
-        if not db.isidentifier() or not db.isascii():
-            raise SystemExit(f"unsupported database name {db!r}")
-        with psycopg.connect(admin_url.replace("+psycopg", ""), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {db}")
-            conn.execute(f"CREATE DATABASE {db}")
-        url = admin_url.rsplit("/", 1)[0] + f"/{db}"
+        url = fresh_pg_database(admin_url, db)
     engine = make_engine(url)
     schema.upgrade(engine)
     with engine.begin() as conn:  # customer i has the number 100000 + i, the VS it pays with
