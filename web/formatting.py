@@ -14,16 +14,23 @@ from web.labels import label as format_label
 NBSP = "\u00a0"
 
 
-def format_money(value: Decimal | int | None, lang: str | None = None) -> str:
-    """``1 234,50 Kč`` in Czech (non-breaking spaces), ``CZK 1,234.50`` in English."""
+CZECH_SYMBOLS = {"CZK": "Kč", "EUR": "€"}
+
+
+def format_money(value: Decimal | int | None, lang: str | None = None,
+                 currency: str | None = None) -> str:
+    """``1 234,50 Kč`` in Czech (non-breaking spaces), ``CZK 1,234.50`` in English; another
+    ``currency`` (a document's own, e.g. EUR) is named instead: ``1 234,50 €``,
+    ``EUR 1,234.50``."""
     if value is None:
         return ""
+    code = (currency or "CZK").upper()
     value = Decimal(value).quantize(Decimal("0.01"))
     sign = "−" if value < 0 else ""
     whole, frac = f"{abs(value):,.2f}".split(".")
     if (lang or _lang()) == "en":
-        return f"{sign}CZK{NBSP}{whole}.{frac}"
-    return f"{sign}{whole.replace(',', NBSP)},{frac}{NBSP}Kč"
+        return f"{sign}{code}{NBSP}{whole}.{frac}"
+    return f"{sign}{whole.replace(',', NBSP)},{frac}{NBSP}{CZECH_SYMBOLS.get(code, code)}"
 
 
 def format_date(value: date | datetime | None, lang: str | None = None) -> str:

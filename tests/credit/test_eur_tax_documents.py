@@ -188,3 +188,9 @@ def test_a_eur_top_up_receipt_waits_for_the_rate_and_states_vat_in_czk(
     auth.login("9602", "secret-pass")
     page = client.get(f"/invoices/{request.id}").get_data(as_text=True)
     assert expected.replace(" ", NBSP) in page.replace(" ", NBSP)
+    # the document's amounts are in its own currency on the web too (the receipt's total
+    # 48,40 € and the request's), never labelled Kč
+    assert f"48,40{NBSP}€" in page
+    assert f"48,40{NBSP}Kč" not in page
+    listing = client.get("/invoices").get_data(as_text=True)
+    assert f"48,40{NBSP}€" in listing and f"48,40{NBSP}Kč" not in listing
