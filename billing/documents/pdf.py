@@ -39,6 +39,7 @@ from billing.documents.pdf_kit import (
     format_money,
     format_quantity,
     format_rate,
+    seed_subsets,
 )
 from billing.documents.pdf_kit import para as _p
 from billing.documents.qrplatba import QrPlatbaError, spayd_for_invoice
@@ -393,6 +394,8 @@ def _footer(invoice: Invoice) -> Callable[[Canvas, BaseDocTemplate], None]:
     text = f"{invoice.supplier_name} · {document_title(invoice)} č. {invoice.number}"
 
     def draw(canvas: Canvas, doc: BaseDocTemplate) -> None:
+        if canvas.getPageNumber() == 1:
+            seed_subsets(canvas)  # before anything is drawn: cached font subsets (pdf_kit)
         canvas.saveState()
         canvas.setFont(FONT, 7)
         canvas.setFillColor(colors.grey)
