@@ -1,0 +1,81 @@
+"""pdf_kit's fast paths make what reportlab's slow paths make: a plain paragraph skips the
+markup parser but gets the same fragments; seeded font subsets are embedded once per process
+and the PDF still carries every character as text."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import pytest
+from pypdf import PdfReader
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+from billing.documents.pdf_kit import (
+    FONT,
+    _styles,
+    _xml_escape,
+    ensure_fonts,
+    para,
+    seed_subsets,
+)
+
+TEXTS = [
+    "Faktura – daňový doklad č. 2026000123",
+    "Žaneta Řeháková",
+    "Bankovní účet: 2001234561/2010",
+    "AT&T <router> \"a\" 'b'",
+    "Celkem k úhradě: 1\u00a0234,50\u00a0Kč",
+    "x",
+    "zapsaná v OR vedeném Městským soudem v Praze, oddíl C, vložka 12345",
+    "  leading and trailing  ",
+    "two\nlines",
+    "",
+]
+
+
+def frag_attributes(paragraph: Paragraph) -> list[dict]:
+    return [dict(sorted(vars(f).items())) for f in paragraph.frags]
+
+
+@pytest.mark.parametrize("style", ["base", "title", "heading", "total", "paid", "caption"])
+@pytest.mark.parametrize("text", TEXTS)
+def test_plain_paragraph_has_the_parsers_fragments(text, style):
+    ensure_fonts()
+    parsed = Paragraph(_xml_escape(text), _styles[style])
+    fast = para(text, style)
+    assert frag_attributes(fast) == frag_attributes(parsed)
+    width = 60 * 2.83
+    assert fast.wrap(width, 1000) == parsed.wrap(width, 1000)
+    assert drawn(fast, width) == drawn(parsed, width)
+
+
+def drawn(paragraph: Paragraph, width: float) -> list[str]:
+    """The page operators that drawing ``paragraph`` produces."""
+    canvas = Canvas(BytesIO(), pagesize=A4)
+    paragraph.wrapOn(canvas, width, 1000)
+    paragraph.drawOn(canvas, 50, 500)
+    return canvas._code
+
+
+def render(texts: list[str]) -> bytes:
+    ensure_fonts()
+    buffer = BytesIO()
+    doc = SimpleDocTemplate(buffer, pagesize=A4)
+    doc.build([para(t) for t in texts], onFirstPage=lambda canvas, _doc: seed_subsets(canvas))
+    return buffer.getvalue()
+
+
+def test_seeded_subsets_are_built_once_and_text_stays_extractable():
+    from reportlab.pdfbase import pdfmetrics
+
+    first = render(["Příliš žluťoučký kůň úpěl ďábelské ódy", "Ünïcode ∑ outside the seed"])
+    cache = pdfmetrics.getFont(FONT).face._subset_cache
+    entries = len(cache)
+    second = render(["Jiná faktura, jiný zákazník: Řehoř Ňuňák", "Ünïcode ∑ outside the seed"])
+    assert len(cache) == entries  # same subsets: the cached font programs were reused
+    for pdf, words in ((first, ["Příliš žluťoučký kůň", "∑"]), (second, ["Řehoř Ňuňák", "∑"])):
+        text = PdfReader(BytesIO(pdf)).pages[0].extract_text()
+        for word in words:
+            assert word in text
