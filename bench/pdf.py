@@ -7,7 +7,8 @@ run's workers pay it (docs/monthly-run.md; target: <= 7 ms per PDF).
 
 Typical invoices of a monthly run: 1-4 lines (internet, a TV package, a router rental, a
 discount), the supplier's bank account (so an open invoice carries a QR Platba), every
-invoice its own number and symbols (so the QR of each is encoded anew, as in the run). Half
+invoice its own number and symbols (so the QR of each is encoded anew, as in the run) and a
+customer name and address of its own among ~1000 (so the characters come in many orders). Half
 are open (QR), half paid ("UHRAZENO", no QR). The invoices are transient ORM objects (no
 database: the renderer reads only the invoice's snapshot). CPU time is time.process_time()
 of this process, which other processes' load does not inflate much; the load average is
@@ -38,9 +39,14 @@ CATALOGUE = [
     ("Veřejná IPv4 adresa", Decimal("1"), "měs.", Decimal("100.00")),
     ("Sleva za věrnost (12 měsíců)", Decimal("1"), "ks", Decimal("-50.00")),
 ]
-NAMES = ["Žaneta Řeháková", "Jiří Dvořák", "Petra Nováková", "Šimon Čermák", "Ondřej Kůs"]
-STREETS = ["Šafaříkova 7, 286 01 Čáslav", "Husova 12, 110 00 Praha 1",
-           "Náměstí Míru 3, 120 00 Praha 2", "Žižkova 40, 586 01 Jihlava"]
+FIRST = ["Žaneta", "Jiří", "Petra", "Šimon", "Ondřej", "Tereza", "Lukáš", "Věra", "Adam",
+         "Kateřina", "Matěj"]
+LAST = ["Řeháková", "Dvořák", "Nováková", "Čermák", "Kůs", "Horák", "Ševčíková", "Beneš",
+        "Pokorná", "Zedník", "Fiala", "Jelínková", "Kučera"]
+STREETS = ["Šafaříkova", "Husova", "Náměstí Míru", "Žižkova", "Lidická", "Vrchlického",
+           "Komenského", "U Nádraží"]
+TOWNS = ["286 01 Čáslav", "110 00 Praha 1", "120 00 Praha 2", "586 01 Jihlava",
+         "602 00 Brno", "370 01 České Budějovice", "779 00 Olomouc"]
 RATE = Decimal("21")
 
 
@@ -68,7 +74,8 @@ def make_invoice(i: int) -> Invoice:
         supplier_ico="27074358", supplier_dic="CZ27074358",
         supplier_account="2001234561/2010", supplier_iban="CZ1520100000002001234561",
         supplier_register="zapsaná v OR vedeném Městským soudem v Praze, oddíl C, vložka 12345",
-        customer_name=NAMES[i % len(NAMES)], customer_address=STREETS[i % len(STREETS)],
+        customer_name=f"{FIRST[i % len(FIRST)]} {LAST[i % len(LAST)]}",
+        customer_address=f"{STREETS[i % len(STREETS)]} {1 + i % 97}, {TOWNS[i % len(TOWNS)]}",
         customer_ico=None, customer_dic=None,
         lines=lines,
         vat_recap=[InvoiceVatRecap(rate=RATE, base=net_sum, vat=vat_sum, total=gross_sum)],
