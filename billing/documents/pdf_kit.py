@@ -176,13 +176,26 @@ def para(text: str, style: str = "base") -> Paragraph:
     Plain one-line text skips reportlab's markup parser (an HTMLParser per paragraph, a
     tenth of a PDF's CPU): its one fragment is the style's fragment with this text, which is
     what the parser makes of escaped plain text (tests/billing/test_pdf_kit.py compares)."""
-    if not text or text != text.strip() or _NOT_PLAIN.search(text):  # the parser's way
+    if not _is_plain(text):  # the parser's way
         return Paragraph(_xml_escape(text), _styles[style])
     frag = _style_frag(style).clone(text=text)
     return Paragraph(text, _styles[style], frags=[frag])
 
 
-_NOT_PLAIN = re.compile(r"[\n\r\t&<>]")  # line breaks, entities, markup: the parser splits
+def _is_plain(text: str) -> bool:
+    """Text the parser would take as it is: printable (no control, format or unusual space
+    characters: it strips or collapses those; NBSP is fine), no markup or entity, no run of
+    spaces, no space at either end."""
+    return (
+        text.replace(NBSP, "x").isprintable()
+        and text[:1] not in ("", " ")
+        and text[-1] != " "
+        and "  " not in text
+        and not _MARKUP.search(text)
+    )
+
+
+_MARKUP = re.compile(r"[&<>]")
 
 
 @cache

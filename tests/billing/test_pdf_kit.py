@@ -4,6 +4,7 @@ and the PDF still carries every character as text."""
 
 from __future__ import annotations
 
+import random
 from io import BytesIO
 
 import pytest
@@ -31,6 +32,7 @@ TEXTS = [
     "zapsaná v OR vedeném Městským soudem v Praze, oddíl C, vložka 12345",
     "  leading and trailing  ",
     "two\nlines",
+    "Připsáno: 100,00 Kč    Odečteno: 50,00 Kč",
     "",
 ]
 
@@ -79,3 +81,20 @@ def test_seeded_subsets_are_built_once_and_text_stays_extractable():
         text = PdfReader(BytesIO(pdf)).pages[0].extract_text()
         for word in words:
             assert word in text
+
+
+ODD_CHARACTERS = list("ab Č.,:;-–&<>\"'/%€\t\n") + [
+    "\u00a0", "\u2009", "\u2003", "\u202f", "\x85", "\u2028", "\x1c", "\u3000", "  ", "\u200b",
+    "\ufeff", "\u200d", "\x00", "\x7f",
+]
+
+
+def test_any_text_gets_the_parsers_fragments():
+    """Whitespace the parser collapses or strips, control characters, markup: whatever the
+    fast path does not take as it is goes through the parser."""
+    ensure_fonts()
+    rng = random.Random(2026)
+    for _ in range(5000):
+        text = "".join(rng.choice(ODD_CHARACTERS) for _ in range(rng.randint(0, 12)))
+        parsed = Paragraph(_xml_escape(text), _styles["base"])
+        assert frag_attributes(para(text)) == frag_attributes(parsed), repr(text)
