@@ -208,7 +208,7 @@ def test_a_broken_database_is_a_refusal_and_the_server_recovers(fresh_engine, ca
         assert agi_call(port, "+420601777003", "212345678")["CREDIT_REASON"] == "unknown_line"
 
 
-@pytest.mark.skipif(PG_URL is None, reason="PostgreSQL only: the server's own connection is cut")
+@pytest.mark.skipif(PG_URL is None, reason="TEST_DATABASE_URL (PostgreSQL) is not set: the test cuts the server's PostgreSQL connection")
 def test_a_cut_database_connection_is_opened_again(session, make_line, tariff, agi_server):
     """A PostgreSQL restart or a network cut under a running server: the call finds its
     connection gone, and is answered on a new one."""
