@@ -455,7 +455,12 @@ def _store_resolved_pg(
 def _copy_text(value) -> str:
     if value is None:
         return "\\N"
-    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    text = str(value)
+    # most values hold none of the four characters COPY reads specially: no replace for them
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                .replace("\r", "\\r"))
+    return text
 
 
 def _copy_incoming(session: Session, parsed: ParsedStatement, import_id: int) -> None:

@@ -143,7 +143,8 @@ fifo AS (
 -- the allocations with their ids drawn here (in the order they are made), so that what the
 -- batch needs of them is written beside them, not read back through RETURNING
 x AS MATERIALIZED (
-    SELECT nextval(pg_get_serial_sequence('allocation', 'id')) AS id, o.* FROM (
+    SELECT nextval((SELECT pg_get_serial_sequence('allocation', 'id'))::regclass) AS id, o.*
+    FROM (
         SELECT invoice_id, kind, id AS source_id, customer_id, amount
         FROM (SELECT *, 0 AS phase FROM directed_paid
               UNION ALL SELECT *, 1 FROM fifo WHERE amount > 0) u

@@ -461,8 +461,12 @@ def post_call_charges(session: Session, charged: dict[int, Decimal], *, referenc
 # -- set-based (PostgreSQL) ----------------------------------------------------------------
 
 # the next id of a ledger transaction: sources of :func:`post_staged` draw their ids with it
-# when they are staged (no copy of the postings into a table of their own)
-NEXT_TRANSACTION_ID = "nextval(pg_get_serial_sequence('ledger_transaction', 'id'))"
+# when they are staged (no copy of the postings into a table of their own). The sequence is
+# looked up once per statement (an uncorrelated subquery): pg_get_serial_sequence() per row
+# searched the catalog 100,000 times for a statement's payments (0.9 s of CPU)
+NEXT_TRANSACTION_ID = (
+    "nextval((SELECT pg_get_serial_sequence('ledger_transaction', 'id'))::regclass)"
+)
 STAGED_COLUMNS = (
     "tid, customer_id, booked_on, amount, debit_key, credit_key, description, invoice_id, "
     "bank_transaction_id, allocation_id, split_key, split_amount"
