@@ -425,7 +425,8 @@ def _store_resolved_pg(
             {"import_id": import_id, "fmt": parsed.format, "noid": f"{DERIVED_PREFIX}%"},
         )
     start_pairing_batch(session)
-    # new ids in file order (t.id is the position in the file): nextval over sorted rows
+    # new ids in file order (t.id is the position in the file): nextval over sorted rows;
+    # the inserts read the materialized rows in that order (no sort of their own)
     result = session.execute(
         text(
             "WITH resolved AS MATERIALIZED ("
@@ -439,11 +440,11 @@ def _store_resolved_pg(
             "), inserted AS ("
             f"  INSERT INTO bank_transaction (id, {_STORED_COLUMNS}, customer_id)"
             f"  SELECT new_id, {_STORED_COLUMNS.replace('status', 'r_status')}, r_owner"
-            "  FROM resolved ORDER BY new_id"
+            "  FROM resolved"
             f") INSERT INTO pairing_batch ({BATCH_COLUMNS})"
             "  SELECT new_id, r_status, r_owner, r_directed, booked_on, amount,"
             f"   variable_symbol, specific_symbol, {BATCH_TID.format(status='r_status')}"
-            "  FROM resolved ORDER BY new_id"
+            "  FROM resolved"
         )
     )
     if big:
@@ -454,7 +455,12 @@ def _store_resolved_pg(
 def _copy_text(value) -> str:
     if value is None:
         return "\\N"
-    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    text = str(value)
+    # most values hold none of the four characters COPY reads specially: no replace for them
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                .replace("\r", "\\r"))
+    return text
 
 
 def _copy_incoming(session: Session, parsed: ParsedStatement, import_id: int) -> None:
