@@ -32,9 +32,9 @@ D = Decimal
 
 
 @contextlib.contextmanager
-def running_server(engine):
+def running_server(engine, **options):
     """A FastAGI server over ``engine`` on a free port in a thread of its own; yields its port."""
-    server = AgiServer(make_session_factory(engine), Authorizer())
+    server = AgiServer(make_session_factory(engine), Authorizer(), **options)
     loop = asyncio.new_event_loop()
     started = threading.Event()
     holder = {}
@@ -206,6 +206,17 @@ def test_a_broken_database_is_a_refusal_and_the_server_recovers(fresh_engine, ca
         assert "AGI authorization failed" in caplog.text
         schema.upgrade(fresh_engine)
         assert agi_call(port, "+420601777003", "212345678")["CREDIT_REASON"] == "unknown_line"
+
+
+def test_a_session_that_sends_no_complete_environment_is_closed(engine, session, make_line, tariff):
+    """A PBX (or anything else) that connects and stalls mid-environment is hung up on after
+    the read timeout; the server goes on answering others meanwhile."""
+    line_with_credit(session, make_line, "+420601777005", "10.00")
+    with running_server(engine, read_timeout=0.4) as port, \
+            socket.create_connection(("127.0.0.1", port), timeout=5) as stalled:
+        stalled.sendall(b"agi_network: yes\nagi_network_script: authorize\n")
+        assert agi_call(port, "+420601777005", "212345678")["CREDIT_SECONDS"] == "1240"
+        assert stalled.recv(100) == b""  # the server closed it (within the 5 s timeout above)
 
 
 @pytest.mark.skipif(PG_URL is None, reason="TEST_DATABASE_URL (PostgreSQL) is not set: the test cuts the server's PostgreSQL connection")
