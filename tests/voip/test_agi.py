@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import random
 import select
 import socket
 import threading
@@ -244,6 +245,27 @@ def test_the_allowance_is_the_last_block_the_credit_pays():
                 if rate.cost(s) <= credit and rate.charged(s) == s:
                     best = s
             assert allowance(rate, credit, 3000) == best, (initial, increment, credit)
+
+
+def test_the_allowance_solved_equals_the_search_over_blocks():
+    """The allowance is solved on the rating's integers (no search): for random prices,
+    connect fees, VAT rates, increments, credits and caps it is the last block end the
+    credit pays (or the cap), as found by walking the blocks one by one."""
+    rng = random.Random(15)
+    for _ in range(1500):
+        initial, increment = rng.choice([(60, 60), (60, 1), (1, 1), (30, 6), (30, 30), (1, 60)])
+        rate = Rate("420", "x", D(rng.randint(0, 400000)).scaleb(-4),
+                    D(rng.choice([0, 0, 1, 2000, 5000, 12345])).scaleb(-4),
+                    D(rng.choice([0, 10, 12, 15, 21])), initial, increment)
+        credit = D(rng.randint(-100, 200000)).scaleb(-2)
+        cap = rng.choice([45, 600, 3000, 14400])
+        cents, best, end = int(credit * 100), 0, initial
+        while cents > 0 and rate.cost_cents(end)[1] <= cents:
+            best = min(end, cap)
+            if end >= cap:
+                break
+            end += increment
+        assert allowance(rate, credit, cap) == best, (rate, credit, cap)
 
 
 def test_http_gives_the_same_answer(app, app_config, session, make_line, tariff):
