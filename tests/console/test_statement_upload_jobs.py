@@ -202,3 +202,37 @@ def test_readers_see_the_progress_but_may_not_upload(app, console_client, sessio
     assert reader.get("/console/payments/upload/999999").status_code == 404
     assert upload(reader, gpc([("1", "10.00", on)]), "b.gpc").status_code == 403
     assert count(session, StatementUpload) == 1
+
+
+def test_the_phases_are_committed_as_the_job_goes(app, console_client, session, monkeypatch):
+    """What the page sees from another connection while the job runs: ``parsing`` once it is
+    taken, ``pairing`` with the movements counted before the import writes, then ``done``."""
+    from billing.bank import upload_jobs
+
+    app.config["STATEMENT_UPLOAD_WORKERS"] = "external"
+    billing = console_client("billing")
+    on = today() - timedelta(days=1)
+    first = upload_id(upload(billing, gpc([("1", "10.00", on), ("2", "20.00", on)]), "a.gpc"))
+    sessions = app.extensions["ispzone.sessions"]
+    seen = []
+
+    def look() -> None:
+        with sessions() as other:
+            status = upload_jobs.upload_status(other, first)
+            seen.append((status.phase, status.counters.get("total")))
+
+    real = upload_jobs.import_statement
+
+    def importer(*args, on_parsed, **kwargs):
+        look()
+
+        def parsed(statement):
+            on_parsed(statement)
+            look()
+
+        return real(*args, on_parsed=parsed, **kwargs)
+
+    monkeypatch.setattr(upload_jobs, "import_statement", importer)
+    assert upload_jobs.work(sessions, "test:1:a", until_idle=True) == 1
+    look()
+    assert seen == [("parsing", None), ("pairing", 2), ("done", 2)]
