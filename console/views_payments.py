@@ -1,7 +1,8 @@
 """The console's payments (docs/money-acts.md): the payments list, a cash payment with its
 receipt (příjmový pokladní doklad) and PDF, the statement upload (the importer of
 ``ispzone payments import``), the unmatched queue with assign, unassign, dismiss and
-restore. Thin views over billing's functions; every POST changes money and is for billing
+restore. The upload is checked here and imported by a job (billing.bank.upload_jobs, its
+progress page in console/views_upload.py). Thin views over billing's functions; every POST changes money and is for billing
 (and admin); the pages that read are for every role."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from billing.bank.importing import StatementError, import_statement
+from billing.bank.importing import StatementError
 from billing.bank.queue import assign, dismiss, restore, unassign, unmatched
 from billing.cash.cancellation import cancel_cash_receipt, cancellation_of
 from billing.cash.payments import take_cash_payment
@@ -225,19 +226,28 @@ def cash_receipt_pdf(receipt_id: int):
 @bp.route("/payments/upload", methods=["GET"])
 @allow(*ALL)
 def statement_form():
-    return render_template("console/money/upload.html", formats=FORMATS, report=None,
-                           error=None, max_bytes=current_app.config["STATEMENT_MAX_BYTES"])
+    return _upload_page()
+
+
+def _upload_page(error=None, status=200):
+    from billing.bank.upload_jobs import latest_uploads
+
+    return render_template("console/money/upload.html", formats=FORMATS, error=error,
+                           uploads=latest_uploads(db()),
+                           max_bytes=current_app.config["STATEMENT_MAX_BYTES"]), status
 
 
 @bp.route("/payments/upload", methods=["POST"])
 @allow(*MONEY)
-@on_refusal(DomainError, respond=lambda exc: (render_template(
-    "console/money/upload.html", formats=FORMATS, report=None, error=refusal_text(exc),
-    max_bytes=current_app.config["STATEMENT_MAX_BYTES"]), 422))
+@on_refusal(DomainError, respond=lambda exc: _upload_page(refusal_text(exc), 422))
 def statement_upload():
-    """Import and pair the uploaded statement in this request (the page waits: there is no
-    background job), as ``ispzone payments import`` does; its summary, or the refusal with
-    the line number."""
+    """Check the uploaded statement as the importer would (a broken file is refused here
+    with its line number, nothing stored), store it and queue its import and pairing as a
+    job (billing.bank.upload_jobs: the importer of ``ispzone payments import``); then its
+    progress page, which shows the summary once the job is done."""
+    from billing.bank.upload_jobs import accept_upload
+    from console.views_upload import start_after_commit
+
     max_bytes = current_app.config["STATEMENT_MAX_BYTES"]
     if request.content_length and request.content_length > max_bytes + 64 * 1024:
         raise StatementError(_l("the file has more than the %(max)s bytes a statement may "
@@ -253,16 +263,14 @@ def statement_upload():
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "statement"
         upload.save(path)
-        try:
-            report = import_statement(
-                db(), path, name, fmt, actor(), bank_code=bank_code,
-                own_accounts=None if request.form.get("any_account") == "1" else accounts,
-                max_bytes=max_bytes)
-        except RecursionError:
-            raise StatementError(_l("nested too deeply to be a bank statement")) from None
-    _receipts_after_commit()
-    return render_template("console/money/upload.html", formats=FORMATS, report=report,
-                           filename=name, error=None, max_bytes=max_bytes)
+        stored = accept_upload(
+            db(), path, name, fmt, actor(), bank_code=bank_code,
+            own_accounts=None if request.form.get("any_account") == "1" else accounts,
+            max_bytes=max_bytes)
+    start_after_commit()
+    flash(_("%(name)s: %(count)d movements checked; the import and pairing are queued.",
+            name=name, count=stored.movements), "success")
+    return redirect(url_for("console.statement_upload_progress", upload_id=stored.id))
 
 
 # -- the unmatched queue ----------------------------------------------------------------

@@ -53,6 +53,7 @@ from billing.models.payments import (
     StatementImport,
 )
 from billing.models.services import ServiceTariff
+from billing.models.statement_upload import StatementUpload  # noqa: F401  (migration 0023)
 from core.audit import AuditEvent
 from core.db import Base
 from core.jobs import Job  # noqa: F401  (the job table, migration 0020)

@@ -1,11 +1,12 @@
 """Sample values for the money pages' URL parameters (tests/console/test_role_matrix.py):
-the demo has invoices, customers and bank movements, but no cash receipt; one is taken."""
+the demo has invoices, customers and bank movements, but no cash receipt and no statement
+upload; one of each is made."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from billing.models import BankTransaction, CashReceipt, Customer, Invoice
+from billing.models import BankTransaction, CashReceipt, Customer, Invoice, StatementUpload
 
 
 def invoice_id(session) -> int:
@@ -31,3 +32,16 @@ def cash_receipt_id(session) -> int:
     done = take_cash_payment(session, customer, "100", Supplier(), actor="operator:test")
     session.commit()
     return done.receipt.id
+
+
+def statement_upload_id(session) -> int:
+    """An upload of the demo's kind (its import already done: the row alone, no job)."""
+    found = session.scalar(select(StatementUpload.id).order_by(StatementUpload.id))
+    if found is not None:
+        return found
+    upload = StatementUpload(filename="vypis.gpc", file_format="gpc", account="2001234588/2010",
+                             movements=0, size=0, sha256="0" * 64, content=None,
+                             uploaded_by="operator:test")
+    session.add(upload)
+    session.commit()
+    return upload.id
