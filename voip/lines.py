@@ -127,7 +127,7 @@ def line_row(session: Session, service_id: int) -> VoipLine:
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - only PostgreSQL and SQLite are supported
-        raise LineError(f"unsupported database {dialect}")
+        raise LineError(_l("unsupported database %(dialect)s", dialect=dialect))
     moment = now()
     session.execute(
         insert(VoipLine)
