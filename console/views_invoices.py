@@ -298,7 +298,7 @@ def month_run_issue():
 
     month = _month_arg(request.form.get("month"))
     if not month:
-        raise InvoicingError("month must be YYYY-MM")
+        raise InvoicingError(_l("month must be YYYY-MM"))
     report = start_month_run(month, email=request.form.get("email", "1") == "1")
     flash(_("%(month)s: %(count)d customers planned for invoicing, %(skipped)d customers "
             "already invoiced.", month=month, count=report.new_customers,

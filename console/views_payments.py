@@ -35,6 +35,7 @@ from console.money_common import paginate, statement_accounts
 from core.clock import today
 from core.errors import DomainError, Invalid
 from core.i18n import _l
+from core.i18n import number as shown_number
 from web import parsing
 from web.database import db
 from web.door import after_commit, on_refusal, refusal_text
@@ -251,7 +252,7 @@ def statement_upload():
     max_bytes = current_app.config["STATEMENT_MAX_BYTES"]
     if request.content_length and request.content_length > max_bytes + 64 * 1024:
         raise StatementError(_l("the file has more than the %(max)s bytes a statement may "
-                                "have (setting STATEMENT_MAX_BYTES)", max=f"{max_bytes:,}"))
+                                "have (setting STATEMENT_MAX_BYTES)", max=shown_number(max_bytes, text=f"{max_bytes:,}")))
     upload = request.files.get("statement")
     if upload is None or not upload.filename:
         raise PaymentFormError(_l("choose a statement file"), field="statement")

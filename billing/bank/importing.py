@@ -56,6 +56,7 @@ from core import audit
 from core.clock import now
 from core.db import is_in
 from core.i18n import _l
+from core.i18n import number as shown_number
 
 CHUNK = 20000
 INSERT_CHUNK = 5000  # rows as dicts: a small batch at a time (memory)
@@ -80,7 +81,7 @@ def check_size(size: int, max_bytes: int | None = MAX_BYTES) -> None:
         raise StatementError(_l(
             "the file has %(size)s bytes, more than the %(max)s a statement may have "
             "(setting STATEMENT_MAX_BYTES); split the period into several statements",
-            size=f"{size:,}", max=f"{max_bytes:,}"))
+            size=shown_number(size, text=f"{size:,}"), max=shown_number(max_bytes, text=f"{max_bytes:,}")))
 
 
 @dataclass(frozen=True)
