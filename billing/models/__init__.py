@@ -34,6 +34,8 @@ from billing.models.invoices import (
     InvoiceLine,
     InvoiceVatRecap,
     TaxReceipt,
+    TaxReceiptCorrection,
+    TaxReceiptCorrectionVat,
     TaxReceiptVat,
 )
 from billing.models.ledger import (
@@ -87,6 +89,8 @@ __all__ = [
     "SessionKind",
     "StatementImport",
     "TaxReceipt",
+    "TaxReceiptCorrection",
+    "TaxReceiptCorrectionVat",
     "TaxReceiptVat",
     "TrafficDay",
     "TransactionKind",
