@@ -13,7 +13,7 @@ currency, and its VAT in CZK is stated at the receipt's own ČNB rate (the same 
 negated).
 
 Numbered in a series of its own: ``ODP`` + year + 6 digits (``document_series`` key
-``receipt-correction-YYYY``), which clashes with none of the others (``DP`` receipts, ``PPD``
+``receipt-corr-YYYY``), which clashes with none of the others (``DP`` receipts, ``PPD``
 cash receipts, ``SPD`` their cancellations, the invoices' digits-only series).
 
 Refused (nothing written) where a correction would not be the whole story: a receipt already
@@ -102,7 +102,7 @@ def correct_receipts(session: Session, receipts: list[TaxReceipt], reason: str, 
     checked :func:`refusal` first and commits."""
     if not receipts:
         return []
-    series = lock_series(session, f"receipt-correction-{on.year}")
+    series = lock_series(session, f"receipt-corr-{on.year}")
     issued = []
     for receipt in receipts:
         if series.last_value + 1 >= 10**SERIAL_DIGITS:
