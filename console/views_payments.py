@@ -19,6 +19,7 @@ from billing.bank.queue import assign, dismiss, restore, unassign, unmatched
 from billing.cash.cancellation import cancel_cash_receipt, cancellation_of
 from billing.cash.payments import take_cash_payment
 from billing.customers.credentials import find_customer
+from billing.invoicing.receipt_corrections import corrections_of_cancellation
 from billing.invoicing.supplier import Supplier
 from billing.ledger.balances import customer_invoices
 from billing.models import (
@@ -28,6 +29,7 @@ from billing.models import (
     CashReceipt,
     Customer,
     Invoice,
+    TaxReceiptCorrection,
 )
 from console.auth import actor, allow
 from console.blueprint import bp
@@ -169,8 +171,11 @@ def _receipt_or_404(receipt_id: int) -> CashReceipt:
 
 def _receipt_page(receipt_id: int, error: str | None = None, values=None, status: int = 200):
     receipt = _receipt_or_404(receipt_id)
+    cancellation = cancellation_of(db(), receipt.id)
+    corrections = (corrections_of_cancellation(db(), cancellation.id)
+                   if cancellation is not None else [])
     return render_template("console/money/cash_receipt.html", receipt=receipt,
-                           cancellation=cancellation_of(db(), receipt.id), error=error,
+                           cancellation=cancellation, corrections=corrections, error=error,
                            values=values or {}), status
 
 
@@ -193,6 +198,9 @@ def cash_receipt_cancel(receipt_id: int):
                                actor=actor())
     flash(_("Cash receipt %(receipt)s cancelled by %(number)s.", receipt=receipt.number,
             number=done.cancellation.number), "success")
+    for correction in done.corrections:
+        flash(_("Tax document %(receipt)s corrected by the corrective tax document %(number)s.",
+                receipt=correction.receipt.number, number=correction.number), "success")
     return redirect(url_for("console.cash_receipt", receipt_id=receipt.id))
 
 
@@ -208,6 +216,21 @@ def cash_cancellation_pdf(receipt_id: int):
     return current_app.response_class(
         render_cash_cancellation_pdf(receipt, cancellation), mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{cancellation.number}.pdf"'})
+
+
+@bp.route("/receipt-corrections/<int:correction_id>.pdf")
+@allow(*MONEY)
+def receipt_correction_pdf(correction_id: int):
+    """A corrective tax document for a received payment (billing/invoicing/
+    receipt_corrections.py), for billing and admin."""
+    from billing.invoicing.receipt_corrections import render_correction_pdf
+
+    correction = db().get(TaxReceiptCorrection, correction_id)
+    if correction is None:
+        abort(404)
+    return current_app.response_class(
+        render_correction_pdf(correction), mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{correction.number}.pdf"'})
 
 
 @bp.route("/cash-receipts/<int:receipt_id>/pdf")

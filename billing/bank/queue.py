@@ -42,6 +42,7 @@ from billing.models import (
     Invoice,
     LedgerEntry,
     TaxReceipt,
+    TaxReceiptCorrection,
 )
 from core import audit, events
 from core.i18n import _l
@@ -224,9 +225,11 @@ def payment_tax_receipts(session: Session, tx: BankTransaction) -> list:
     undone while they stand."""
     return session.execute(
         select(TaxReceipt.number, Invoice.number)
-        .join(Allocation, Allocation.id == TaxReceipt.allocation_id)
+        .join(Allocation, (Allocation.id == TaxReceipt.allocation_id)
+              & (Allocation.invoice_id == TaxReceipt.advance_invoice_id))
         .join(Invoice, Invoice.id == TaxReceipt.advance_invoice_id)
-        .where(Allocation.bank_transaction_id == tx.id)
+        .outerjoin(TaxReceiptCorrection, TaxReceiptCorrection.receipt_id == TaxReceipt.id)
+        .where(Allocation.bank_transaction_id == tx.id, TaxReceiptCorrection.id.is_(None))
         .order_by(TaxReceipt.id)
     ).all()
 

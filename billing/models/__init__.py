@@ -34,6 +34,8 @@ from billing.models.invoices import (
     InvoiceLine,
     InvoiceVatRecap,
     TaxReceipt,
+    TaxReceiptCorrection,
+    TaxReceiptCorrectionVat,
     TaxReceiptVat,
 )
 from billing.models.ledger import (
@@ -88,6 +90,8 @@ __all__ = [
     "SessionKind",
     "StatementImport",
     "TaxReceipt",
+    "TaxReceiptCorrection",
+    "TaxReceiptCorrectionVat",
     "TaxReceiptVat",
     "TrafficDay",
     "TransactionKind",

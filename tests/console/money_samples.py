@@ -45,3 +45,33 @@ def statement_upload_id(session) -> int:
     session.add(upload)
     session.commit()
     return upload.id
+
+
+def receipt_correction_id(session) -> int:
+    """A corrective tax document: a cash payment on an advance, its tax document, the storno."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from billing.cash.cancellation import cancel_cash_receipt
+    from billing.cash.payments import take_cash_payment
+    from billing.invoicing.issue import IssueOptions, issue_invoice
+    from billing.invoicing.receipts import issue_receipts
+    from billing.invoicing.supplier import Supplier
+    from billing.invoicing.vat import LineInput
+    from billing.models import TaxReceiptCorrection
+    from core.clock import today
+
+    found = session.scalar(select(TaxReceiptCorrection.id).order_by(TaxReceiptCorrection.id))
+    if found is not None:
+        return found
+    customer = session.scalar(select(Customer).where(Customer.customer_number == "1001"))
+    advance = issue_invoice(session, customer, [LineInput("Router", Decimal(1), Decimal("1210"))],
+                            Supplier(), IssueOptions(kind="advance", issue_date=today(),
+                                                     due_date=today() + timedelta(days=14)))
+    done = take_cash_payment(session, customer, "1210", Supplier(), actor="operator:test",
+                             invoice=advance)
+    issue_receipts(session, actor="operator:test")
+    (correction,) = cancel_cash_receipt(session, done.receipt, "omyl",
+                                        actor="operator:test").corrections
+    session.commit()
+    return correction.id
