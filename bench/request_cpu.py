@@ -49,8 +49,11 @@ sys.modules["bench_web"] = bench_web  # its dataclasses look their module up
 _spec.loader.exec_module(bench_web)  # also puts the project root on sys.path
 
 
-def login(app, number: str) -> str:
-    """Log ``number`` in through the form; returns the Cookie header of that session."""
+def login(app, number: str) -> tuple[str, dict]:
+    """Log ``number`` in through the form; returns the Cookie header of that session and the
+    client's address and User-Agent (a request from elsewhere would make Flask-Login mark
+    the session no longer fresh, and the app re-sign the cookie, on every request, since
+    this cookie is never updated)."""
     client = app.test_client()
     html = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
@@ -59,17 +62,18 @@ def login(app, number: str) -> str:
     if answer.status_code not in (302, 303):
         raise RuntimeError(f"login as {number} failed ({answer.status_code})")
     client.get("/info")  # the first request of a session may write (last seen); not that one
-    return f"ispzone_session={client.get_cookie('ispzone_session').value}"
+    return (f"ispzone_session={client.get_cookie('ispzone_session').value}",
+            dict(client.environ_base))
 
 
 class Caller:
     """``wsgi_app(environ, start_response)`` for one path with a cookie, as a server calls it."""
 
-    def __init__(self, wsgi_app, path: str, cookie: str):
+    def __init__(self, wsgi_app, path: str, cookie: str, environ_base: dict):
         from werkzeug.test import EnvironBuilder
 
         builder = EnvironBuilder(path=path, base_url="http://127.0.0.1",
-                                 headers={"Cookie": cookie})
+                                 headers={"Cookie": cookie}, environ_base=environ_base)
         self.environ = builder.get_environ()
         builder.close()
         self.wsgi_app = wsgi_app
@@ -96,6 +100,8 @@ class Caller:
 def measure(call: Caller, n: int, rounds: int, expect: bytes, statements=None,
             profile_top: int = 0) -> dict:
     page = call()
+    if any(name == "Set-Cookie" for name, _ in call.headers):
+        raise RuntimeError(f"{call.environ['PATH_INFO']}: the answer sets the cookie again")
     if not call.status.startswith("200") or expect not in page:
         raise RuntimeError(f"{call.environ['PATH_INFO']}: {call.status}, "
                            f"{expect!r} {'found' if expect in page else 'not on the page'}")
@@ -112,7 +118,7 @@ def measure(call: Caller, n: int, rounds: int, expect: bytes, statements=None,
         before = len(statements)
         call()
         count = len(statements) - before
-    prof = cProfile.Profile()
+    prof = cProfile.Profile(time.process_time)  # CPU, not the waits for PostgreSQL
     m = max(50, n // 5)
     prof.enable()
     for _ in range(m):
@@ -122,12 +128,35 @@ def measure(call: Caller, n: int, rounds: int, expect: bytes, statements=None,
     result = {"us": per_round, "calls": stats.total_calls / m, "statements": count,
               "bytes": len(page)}
     if profile_top:
+        result["profile"] = [by_package(stats, m)]
         for key in ("cumulative", "tottime"):
             out = io.StringIO()
             pstats.Stats(prof, stream=out).sort_stats(key).print_stats(profile_top)
             text = out.getvalue()
             result.setdefault("profile", []).append(text[text.find("   ncalls"):])
     return result
+
+
+def by_package(stats: pstats.Stats, m: int) -> str:
+    """Own CPU time per request, summed by package (where the time is spent, not who called)."""
+    sums: dict[str, float] = {}
+    for (filename, _line, _name), (_cc, _nc, tt, _ct, _callers) in stats.stats.items():
+        if "site-packages/" in filename:
+            key = filename.split("site-packages/")[1].split("/")[0]
+        elif "/templates/" in filename:
+            key = "templates (Jinja code)"
+        elif filename.startswith(str(BENCH.parent)):
+            key = filename[len(str(BENCH.parent)) + 1:].split("/")[0]
+        elif filename == "~":
+            key = "built-ins"
+        else:
+            key = "stdlib"
+        sums[key] = sums.get(key, 0.0) + tt
+    total = sum(sums.values())
+    lines = [f"   ncalls  own CPU by package (us/request; total {total / m * 1e6:.0f})"]
+    for key, tt in sorted(sums.items(), key=lambda kv: -kv[1]):
+        lines.append(f"{tt / m * 1e6:>9.0f}  {key}")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
@@ -160,7 +189,7 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="ispzone-cpu-") as tmp:
         app = create_app({"MAIL_OUTBOX_DIR": str(Path(tmp) / "outbox")})
-        cookie = login(app, number)
+        cookie, client_env = login(app, number)
         statements: list = []
         engine = app.extensions["ispzone.engine"]
         event.listen(engine, "before_cursor_execute",
@@ -169,7 +198,7 @@ def main() -> int:
         for page, expect in (("info", number.encode()), ("invoices", b"PDF")):
             if page not in only:
                 continue
-            result = measure(Caller(app.wsgi_app, f"/{page}", cookie), args.requests,
+            result = measure(Caller(app.wsgi_app, f"/{page}", cookie, client_env), args.requests,
                              args.rounds, expect, statements, args.profile)
             rows.append((f"ours /{page}", result))
             profiles += [(f"/{page}", text) for text in result.get("profile", ())]
@@ -177,7 +206,7 @@ def main() -> int:
         if "floor" in only:
             # the floor replays the three statements of one /info request
             statements.clear()
-            Caller(app.wsgi_app, "/info", cookie)()
+            Caller(app.wsgi_app, "/info", cookie, client_env)()
             if len(statements) != 3:
                 raise RuntimeError(f"/info ran {len(statements)} statements; the floor "
                                    "replays exactly three (update bench/floor_app.py)")
@@ -189,7 +218,7 @@ def main() -> int:
             floor = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(floor)
             for path in ("/page", "/page1"):
-                result = measure(Caller(floor.app.wsgi_app, path, cookie), args.requests,
+                result = measure(Caller(floor.app.wsgi_app, path, cookie, client_env), args.requests,
                                  args.rounds, number.encode())
                 rows.append((f"floor {path}", result))
         engine.dispose()
