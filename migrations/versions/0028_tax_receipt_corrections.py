@@ -1,7 +1,7 @@
 """corrective tax documents for receipts of cancelled cash payments
 
 Revision ID: 0028
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-07 05:30:00
 
 - ``tax_receipt_correction`` (+ ``tax_receipt_correction_vat``): the opravný daňový doklad
@@ -27,7 +27,7 @@ import core.db
 from migrations.guards import protect, unprotect
 
 revision = "0028"
-down_revision = "0022"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
