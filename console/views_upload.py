@@ -96,7 +96,7 @@ def _status_or_404(upload_id: int) -> upload_jobs.UploadStatus:
     status = upload_jobs.upload_status(db(), upload_id)
     if status is None:
         abort(404)
-    if status.phase in ("queued", "retrying"):  # a worker thread that died with its process
+    if not status.finished:  # e.g. its worker thread died with its process: taken over
         ensure_worker(current_app._get_current_object())
     return status
 

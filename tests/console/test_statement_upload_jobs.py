@@ -267,3 +267,27 @@ def test_the_polled_page_does_not_wait_for_sqlites_write_lock(
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_job_whose_worker_died_is_taken_over_when_its_page_is_read(
+        app, console_client, session):
+    """STATEMENT_UPLOAD_WORKERS=inline: the web app's process that ran the import died (its
+    lease names a process that no longer exists); the next look at the page takes it over."""
+    import socket
+
+    app.config["STATEMENT_UPLOAD_WORKERS"] = "external"
+    billing = czech(console_client("billing"))
+    on = today() - timedelta(days=1)
+    first = upload_id(upload(billing, gpc([("1", "10.00", on), ("2", "20.00", on)]), "a.gpc"))
+    from core.clock import now
+
+    session.execute(update(Job).values(
+        state="running", step="pairing", attempts=1, lease_until=now() + timedelta(minutes=30),
+        locked_by=f"{socket.gethostname()[:60]}:999999999:deadbeef"))
+    session.commit()
+    app.config["STATEMENT_UPLOAD_WORKERS"] = "inline"
+    assert "import a párování" in billing.get(f"/console/payments/upload/{first}").get_data(
+        as_text=True)
+    join_worker(app)
+    status = billing.get(f"/console/payments/upload/{first}/status.json").get_json()
+    assert (status["phase"], status["attempts"], status["unmatched"]) == ("done", 2, 2)
