@@ -161,7 +161,8 @@ def test_guards_protect_any_table_with_its_mutable_columns(fresh_engine):
 
 
 GUARDED = ("audit_event", "invoice", "invoice_line", "invoice_vat_recap", "tax_receipt",
-           "tax_receipt_vat", "bank_transaction", "statement_import", "allocation")
+           "tax_receipt_vat", "bank_transaction", "statement_import", "allocation",
+           "tax_receipt_correction", "tax_receipt_correction_vat")
 
 
 def test_every_guard_is_in_place_at_head(session):
