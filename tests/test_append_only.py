@@ -18,11 +18,11 @@ from sqlalchemy import inspect, make_url, select, text
 from sqlalchemy.exc import DatabaseError
 
 from billing.bank.pairing import pair
-from billing.bank.queue import unassign
 from billing.invoicing.issue import IssueOptions, issue_invoice
 from billing.invoicing.vat import LineInput
 from billing.ledger import postings as ledger
 from billing.models import Allocation, BankTransaction, Invoice
+from billing.unpairing import unassign
 from core import audit, schema
 from core.clock import today
 from core.db import make_session_factory
