@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from billing.bank.importing import StatementError
-from billing.bank.queue import assign, dismiss, restore, unassign, unmatched
+from billing.bank.queue import assign, dismiss, restore, unmatched
 from billing.cash.cancellation import cancel_cash_receipt, cancellation_of
 from billing.cash.payments import take_cash_payment
 from billing.customers.credentials import find_customer
@@ -31,6 +31,7 @@ from billing.models import (
     Invoice,
     TaxReceiptCorrection,
 )
+from billing.unpairing import unassign
 from console.auth import actor, allow
 from console.blueprint import bp
 from console.money_common import paginate, statement_accounts
@@ -346,6 +347,9 @@ def payment_unassign(tx_id: int):
     _receipts_after_commit()
     flash(_("Payment %(id)d unpaired from customer %(number)s; it waits in the queue.",
             id=tx_id, number=done.customer_number), "success")
+    for number, receipt in done.corrections:
+        flash(_("Tax document %(receipt)s corrected by the corrective tax document %(number)s.",
+                receipt=receipt, number=number), "success")
     return redirect(_back())
 
 

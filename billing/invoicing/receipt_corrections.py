@@ -3,8 +3,9 @@ daňovému dokladu k přijaté platbě).
 
 A tax document for a payment received on an advance invoice (billing.invoicing.receipts,
 series ``DP``) is never changed or deleted. When the payment it was issued for turns out to
-be a mistake (a cash receipt cancelled, billing/cash/cancellation.py), the received payment
-did not happen: :func:`correct_receipts` issues for each such receipt a corrective document
+be a mistake (a cash receipt cancelled, billing/cash/cancellation.py; a bank payment put on the
+wrong customer or reversed by the bank and unpaired, ``payments unassign`` in
+billing/bank/queue.py), the received payment did not happen for this advance: :func:`correct_receipts` issues for each such receipt a corrective document
 that reverses it (§ 42 and § 45 of the VAT act, docs/facts/credit-notes.md): per rate the
 receipt's base, VAT and total negated to the haléř, naming the receipt's number, the reason,
 the day of the correction (datum uskutečnění opravy: it belongs to that day's VAT period,
@@ -68,6 +69,15 @@ def corrections_of_cancellation(session: Session, cancellation_id: int
         .order_by(TaxReceiptCorrection.id)))
 
 
+def corrections_of_payment(session: Session, bank_transaction_id: int
+                           ) -> list[TaxReceiptCorrection]:
+    """The corrective documents the unpairings of a bank payment issued, oldest first."""
+    return list(session.scalars(
+        select(TaxReceiptCorrection)
+        .where(TaxReceiptCorrection.bank_transaction_id == bank_transaction_id)
+        .order_by(TaxReceiptCorrection.id)))
+
+
 def customer_correction(session: Session, customer_id: int, correction_id: int
                         ) -> TaxReceiptCorrection | None:
     """One of the customer's corrective documents (None for anyone else's)."""
@@ -96,9 +106,10 @@ def refusal(session: Session, receipts: list[TaxReceipt]) -> str | None:
 
 
 def correct_receipts(session: Session, receipts: list[TaxReceipt], reason: str, *, on: date,
-                     actor: str, cash_cancellation_id: int | None = None
-                     ) -> list[TaxReceiptCorrection]:
-    """Issue one corrective document per receipt (see the module's docstring); the caller
+                     actor: str, cash_cancellation_id: int | None = None,
+                     bank_transaction_id: int | None = None) -> list[TaxReceiptCorrection]:
+    """Issue one corrective document per receipt (see the module's docstring), naming what
+    called for it (a cash receipt's cancellation, or the unpaired bank payment); the caller
     checked :func:`refusal` first and commits."""
     if not receipts:
         return []
@@ -112,7 +123,8 @@ def correct_receipts(session: Session, receipts: list[TaxReceipt], reason: str, 
         correction = TaxReceiptCorrection(
             number=f"{PREFIX}{on.year}{series.last_value:0{SERIAL_DIGITS}d}",
             receipt_id=receipt.id, customer_id=receipt.customer_id,
-            cash_cancellation_id=cash_cancellation_id, issue_date=on, corrected_on=on,
+            cash_cancellation_id=cash_cancellation_id,
+            bank_transaction_id=bank_transaction_id, issue_date=on, corrected_on=on,
             reason=reason, corrected_by=actor,
             total_net=-receipt.total_net, total_vat=-receipt.total_vat, total=-receipt.total,
             vat_recap=[TaxReceiptCorrectionVat(rate=r.rate, base=-r.base, vat=-r.vat,
@@ -126,7 +138,8 @@ def correct_receipts(session: Session, receipts: list[TaxReceipt], reason: str, 
             details={"receipt": receipt.number, "advance": receipt.advance.number,
                      "base": str(correction.total_net), "vat": str(correction.total_vat),
                      "total": str(correction.total), "reason": reason,
-                     "corrected_on": on.isoformat()},
+                     "corrected_on": on.isoformat(),
+                     "why": "unassigned" if bank_transaction_id else "cash_cancelled"},
         )
         issued.append(correction)
     session.flush()
@@ -171,9 +184,12 @@ class CorrectionDocument(ReceiptDocument):
 
     @property
     def note(self) -> str:
+        what = ("přiřazení platby k zálohové faktuře č. {} bylo zrušeno (platba nepatří "
+                "k této záloze)" if self.correction.bank_transaction_id is not None
+                else "platba na zálohovou fakturu č. {} byla stornována")
         return (f"Opravný daňový doklad k daňovému dokladu k přijaté platbě č. "
-                f"{self.receipt.number}: platba na zálohovou fakturu č. {self.advance.number} "
-                f"byla stornována. Opravu provedl(a): {self.correction.corrected_by}.")
+                f"{self.receipt.number}: {what.format(self.advance.number)}. "
+                f"Opravu provedl(a): {self.correction.corrected_by}.")
 
     @property
     def total_net(self) -> Decimal:
@@ -222,6 +238,7 @@ __all__ = [
     "correct_receipts",
     "correction_of",
     "corrections_of_cancellation",
+    "corrections_of_payment",
     "customer_correction",
     "refusal",
     "render_correction_pdf",

@@ -177,8 +177,8 @@ class TaxReceiptVat(Base):
 
 class TaxReceiptCorrection(Base):
     """Opravný daňový doklad k daňovému dokladu k přijaté platbě: reverses a receipt whose
-    payment was cancelled (billing.invoicing.receipt_corrections). Its base, VAT and total are
-    the receipt's negated, per rate; it belongs to the VAT period of ``corrected_on`` (the day
+    payment was cancelled or unpaired (billing.invoicing.receipt_corrections). Its base, VAT
+    and total are the receipt's negated, per rate; it belongs to the VAT period of ``corrected_on`` (the day
     of the correction). One per receipt; issued once, never changed (migration 0028)."""
 
     __tablename__ = "tax_receipt_correction"
@@ -190,6 +190,10 @@ class TaxReceiptCorrection(Base):
     # the cancellation of the cash receipt that called for it
     cash_cancellation_id: Mapped[int | None] = mapped_column(
         ForeignKey("cash_receipt_cancellation.id"), index=True
+    )
+    # or the bank payment whose unpairing called for it (payments unassign, migration 0029)
+    bank_transaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bank_transaction.id"), index=True
     )
     issue_date: Mapped[date] = mapped_column(Date)
     corrected_on: Mapped[date] = mapped_column(Date)  # datum uskutečnění opravy

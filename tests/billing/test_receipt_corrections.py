@@ -253,3 +253,55 @@ def test_the_cash_cancel_command_issues_the_correction(app, session, make_custom
     (correction,) = session.scalars(select(TaxReceiptCorrection))
     assert (correction.receipt_id, correction.corrected_by, correction.total) == (
         tax.id, "operator:anna", D("-1770.00"))
+
+
+def test_a_correction_is_never_changed(session, make_customer, supplier):
+    from sqlalchemy import text
+
+    customer = make_customer(number="6707")
+    adv = advance(session, customer, supplier)
+    done = take_cash_payment(session, customer, "1770", supplier, actor="operator:anna",
+                             invoice=adv)
+    issue_receipts(session, actor="operator:anna")
+    (correction,) = cancel_cash_receipt(session, done.receipt, "omyl",
+                                        actor="operator:anna").corrections
+    session.commit()
+    for sql in ("UPDATE tax_receipt_correction SET total = 0",
+                "DELETE FROM tax_receipt_correction",
+                "UPDATE tax_receipt_correction_vat SET vat = 0"):
+        with pytest.raises(Exception, match="append-only"):
+            session.execute(text(sql))
+        session.rollback()
+    assert session.get(TaxReceiptCorrection, correction.id).total == D("-1770.00")
+
+
+def test_a_eur_receipt_is_refused_when_booked_to_credit_and_its_correction_states_czk_vat(
+        session, supplier, make_customer):
+    """A EUR receipt (a credit top-up paid from abroad) booked to the credit is refused; its
+    corrective document, issued by hand (correct_receipts), states its VAT in CZK at the
+    receipt's own ČNB rate: the same CZK amount, negated."""
+    from billing import rates
+    from billing.credit import CreditSettings, open_account
+    from billing.credit.topups import receipts_and_credit
+    from tests.credit.test_eur_tax_documents import _eur_payment, cnb_file, pdf_text
+
+    customer = make_customer("6708")
+    account = open_account(session, customer, "EUR", actor="operator:test")
+    session.commit()
+    paid_on = today() - timedelta(days=1)
+    rates.import_rates(session, cnb_file(paid_on), source="f", actor="t")
+    _eur_payment(session, account.variable_symbol, D("48.40"), paid_on)
+    receipts_and_credit(session, paid_on, actor="t", supplier=supplier,
+                        settings=CreditSettings())
+    session.commit()
+    (receipt,) = session.scalars(select(TaxReceipt))
+    why = receipt_corrections.refusal(session, [receipt])
+    assert why is not None and "prepaid credit" in str(why)
+    (correction,) = receipt_corrections.correct_receipts(
+        session, [receipt], "test", on=today(), actor="operator:test")
+    assert (correction.total_net, correction.total_vat) == (D("-40.00"), D("-8.40"))
+    day = f"{paid_on.day}. {paid_on.month}. {paid_on.year}"
+    text = pdf_text(render_correction_pdf(correction)).replace("\u00a0", " ")
+    assert f"DPH v CZK: -212,39 Kč (kurz ČNB 25,285 CZK/EUR ze dne {day})" in text
+    assert "-48,40 €" in text
+    session.rollback()
