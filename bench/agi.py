@@ -111,6 +111,11 @@ def setup(url: str, name: str, lines: int, prefixes: int, rng: random.Random) ->
                        initial_increment=60, increment=rng.choice([1, 60]))
             for p in sorted(chosen)])
         session.commit()
+    # the planner's statistics, as autovacuum keeps them in a database in use: without them
+    # the server's prepared statement scanned all of service per call (0.33 ms of the
+    # backend's time instead of 0.06 ms with the index on phone_number)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))
     engine.dispose()
     return phones
 
