@@ -205,6 +205,13 @@ class _PgLink:
 
         connection = await psycopg.AsyncConnection.connect(autocommit=True, **connect_args)
         try:
+            if connection.info.server_version >= 120000:
+                # plan the statement once: left to itself (plan_cache_mode auto) PostgreSQL
+                # found the generic plan (for any array of numbers) dearer than a plan for the
+                # one number at hand and planned anew at every execution: about 200 us of the
+                # backend's CPU per statement instead of 35-55 us (the generic plan uses the
+                # index on phone_number; an ANALYZE of the tables plans it again)
+                await connection.execute("SET plan_cache_mode = force_generic_plan")
             await connection.execute(f"PREPARE {cls.NAME.decode()} (text[], date) AS {LINES_SQL_PG_NUMBERED}")
         except Exception:
             await connection.close()
