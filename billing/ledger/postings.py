@@ -154,8 +154,7 @@ def _new_ids(session: Session, n: int) -> list[int]:
     if session.get_bind().dialect.name == "postgresql":
         return sorted(
             session.scalars(
-                text("SELECT nextval(pg_get_serial_sequence('ledger_transaction', 'id')) "
-                     "FROM generate_series(1, :n)"),
+                text(f"SELECT {NEXT_TRANSACTION_ID} FROM generate_series(1, :n)"),
                 {"n": n},
             )
         )
