@@ -158,9 +158,16 @@ def translations():
         from flask_babel import get_translations
 
         return get_translations()
-    state = ctx.g.__dict__.get("_flask_babel")
+    namespace = ctx.g.__dict__
+    state = namespace.get("_flask_babel")
     locale = getattr(state, "babel_locale", None) if state is not None else None
     domain = getattr(state, "babel_domain", None) if state is not None else None
+    # the last answer of this context, while its locale and domain are the same objects
+    # (a page asks some 30 times; the app-wide cache below compares a new Locale object of
+    # each request by value, in Python, on every lookup)
+    last = namespace.get("_ispzone_translations")
+    if last is not None and last[0] is locale and last[1] is domain and locale is not None:
+        return last[2]
     cache = ctx.app.extensions.setdefault("ispzone.translations", {})
     found = cache.get((locale, domain)) if locale is not None and domain is not None else None
     if found is None:
@@ -172,4 +179,6 @@ def translations():
         domain = getattr(state, "babel_domain", None)
         if locale is not None and domain is not None:
             cache[(locale, domain)] = found
+    if locale is not None and domain is not None:
+        namespace["_ispzone_translations"] = (locale, domain, found)
     return found
