@@ -97,22 +97,29 @@ class Caller:
                 close()
 
 
-def measure(call: Caller, n: int, rounds: int, expect: bytes, statements=None,
-            profile_top: int = 0) -> dict:
+def check(call: Caller, n: int, expect: bytes) -> bytes:
+    """The page as expected (200, ``expect`` on it, the cookie not written again), then a
+    warm-up (caches, prepared statements)."""
     page = call()
     if any(name == "Set-Cookie" for name, _ in call.headers):
         raise RuntimeError(f"{call.environ['PATH_INFO']}: the answer sets the cookie again")
     if not call.status.startswith("200") or expect not in page:
         raise RuntimeError(f"{call.environ['PATH_INFO']}: {call.status}, "
                            f"{expect!r} {'found' if expect in page else 'not on the page'}")
-    for _ in range(max(20, n // 10)):  # warm-up
+    for _ in range(max(20, n // 10)):
         call()
-    per_round = []
-    for _ in range(rounds):
-        t0 = time.process_time()
-        for _ in range(n):
-            call()
-        per_round.append((time.process_time() - t0) / n * 1e6)
+    return page
+
+
+def cpu_us(call: Caller, n: int) -> float:
+    t0 = time.process_time()
+    for _ in range(n):
+        call()
+    return (time.process_time() - t0) / n * 1e6
+
+
+def profile(call: Caller, n: int, statements=None, profile_top: int = 0) -> dict:
+    """Python function calls per request (cProfile), SQL statements per request."""
     count = None
     if statements is not None:
         before = len(statements)
@@ -125,15 +132,14 @@ def measure(call: Caller, n: int, rounds: int, expect: bytes, statements=None,
         call()
     prof.disable()
     stats = pstats.Stats(prof)
-    result = {"us": per_round, "calls": stats.total_calls / m, "statements": count,
-              "bytes": len(page)}
+    result = {"calls": stats.total_calls / m, "statements": count}
     if profile_top:
         result["profile"] = [by_package(stats, m)]
         for key in ("cumulative", "tottime"):
             out = io.StringIO()
             pstats.Stats(prof, stream=out).sort_stats(key).print_stats(profile_top)
             text = out.getvalue()
-            result.setdefault("profile", []).append(text[text.find("   ncalls"):])
+            result["profile"].append(text[text.find("   ncalls"):])
     return result
 
 
@@ -186,7 +192,7 @@ def main() -> int:
 
     from app import create_app
 
-    rows = []
+    targets = []  # (name, caller, expected text, statements list or None, profile?)
     with tempfile.TemporaryDirectory(prefix="ispzone-cpu-") as tmp:
         app = create_app({"MAIL_OUTBOX_DIR": str(Path(tmp) / "outbox")})
         cookie, client_env = login(app, number)
@@ -194,15 +200,10 @@ def main() -> int:
         engine = app.extensions["ispzone.engine"]
         event.listen(engine, "before_cursor_execute",
                      lambda _c, _cur, sql, params, _ctx, _many: statements.append((sql, params)))
-        profiles = []
         for page, expect in (("info", number.encode()), ("invoices", b"PDF")):
-            if page not in only:
-                continue
-            result = measure(Caller(app.wsgi_app, f"/{page}", cookie, client_env), args.requests,
-                             args.rounds, expect, statements, args.profile)
-            rows.append((f"ours /{page}", result))
-            profiles += [(f"/{page}", text) for text in result.get("profile", ())]
-
+            if page in only:
+                targets.append((f"ours /{page}", Caller(app.wsgi_app, f"/{page}", cookie,
+                                                        client_env), expect, statements))
         if "floor" in only:
             # the floor replays the three statements of one /info request
             statements.clear()
@@ -218,9 +219,22 @@ def main() -> int:
             floor = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(floor)
             for path in ("/page", "/page1"):
-                result = measure(Caller(floor.app.wsgi_app, path, cookie, client_env), args.requests,
-                                 args.rounds, number.encode())
-                rows.append((f"floor {path}", result))
+                targets.append((f"floor {path}", Caller(floor.app.wsgi_app, path, cookie,
+                                                        client_env), number.encode(), None))
+        sizes = {name: len(check(call, args.requests, expect))
+                 for name, call, expect, _ in targets}
+        # rounds alternate between the targets: a change in the machine's load hits all
+        times: dict[str, list[float]] = {name: [] for name, *_ in targets}
+        for _ in range(args.rounds):
+            for name, call, _, _ in targets:
+                times[name].append(cpu_us(call, args.requests))
+        rows, profiles = [], []
+        for name, call, _, sql in targets:
+            result = profile(call, args.requests, sql,
+                             args.profile if name.startswith("ours") else 0)
+            result.update(us=times[name], bytes=sizes[name])
+            rows.append((name, result))
+            profiles += [(name, text) for text in result.get("profile", ())]
         engine.dispose()
 
     print(f"\nCPU of this process per request (time.process_time), {args.rounds} rounds of "
@@ -231,8 +245,8 @@ def main() -> int:
         print(f"{name:<16}{min(r['us']):>10.0f}{statistics.median(r['us']):>11.0f}"
               f"{r['calls']:>11.0f}{'' if r['statements'] is None else r['statements']:>5}"
               f"{r['bytes']:>8}")
-    for page, text in profiles:
-        print(f"\n--- cProfile {page} ---\n{text}")
+    for name, text in profiles:
+        print(f"\n--- cProfile {name} ---\n{text}")
     return 0
 
 
