@@ -474,6 +474,7 @@ class Listening:
     def __init__(self, server: AgiServer, sockets: list[socket.socket], loop: asyncio.AbstractEventLoop):
         self.server, self.sockets, self.loop = server, sockets, loop
         self.sessions: dict[int, _Session] = {}
+        self.answered: list[_Session] = []  # answer sent; Asterisk's 200 read at the next wake-up
         self.closed = False
         self._forever: asyncio.Future | None = None
         for listening in sockets:
@@ -485,6 +486,7 @@ class Listening:
         self._sweeper = loop.call_later(self._sweep_every, self._sweep)
 
     def _accept(self, listening: socket.socket) -> None:
+        self.collect()
         for _ in range(self.ACCEPTS_PER_WAKE):
             try:
                 conn, _ = listening.accept()
@@ -517,7 +519,17 @@ class Listening:
             if session is not None:
                 session.read()
 
+    def collect(self) -> None:
+        """Read Asterisk's answers to the commands sent since the last wake-up (by now they
+        have nearly always come: one recv each, no wake-up of their own); one that has not
+        is watched from now on."""
+        answered, self.answered = self.answered, []
+        for session in answered:
+            if session.state == session.ANSWERED:  # (not closed meanwhile)
+                session.read()
+
     def _sweep(self) -> None:
+        self.collect()
         too_old = self.loop.time() - self.server.read_timeout
         for session in [s for s in self.sessions.values() if s.born < too_old]:
             session.close()
@@ -560,9 +572,11 @@ class _Session:
     """One FastAGI session as a small state machine over its socket: read the environment
     up to the empty line, ask, send the one command with the end of our stream in one
     segment (MSG_MORE, then the half-close: Asterisk wakes once for both; without it half
-    the time twice), read Asterisk's answer and close. The socket is in the event loop's
-    read set only once something must be waited for: with TCP_DEFER_ACCEPT the environment
-    is usually complete at the first read."""
+    the time twice), read Asterisk's answer and close. The socket joins the server's epoll
+    set only when a read finds nothing yet: with TCP_DEFER_ACCEPT the environment is nearly
+    always complete at the first read, and Asterisk's answer (off the call's critical path:
+    Asterisk has gone on) is read at the server's next wake-up for something else (a new
+    connection, the sweep), which spares a wake-up per call."""
 
     __slots__ = ("born", "buffer", "fd", "listening", "reading", "sock", "state")
     READING, DECIDING, ANSWERED, CLOSED = range(4)
@@ -602,6 +616,7 @@ class _Session:
         elif self.state == self.ANSWERED:
             self.buffer += data
             if b"\n" not in self.buffer:
+                self._watch()
                 return  # the answer is not complete
             line = self.buffer.split(b"\n", 1)[0]
             if line.startswith(b"200"):
@@ -626,7 +641,8 @@ class _Session:
         except OSError:  # the PBX is gone (or, never seen, a full send buffer)
             self.close()
             return
-        self._watch()
+        if not self.reading:  # Asterisk's "200" is read at the server's next wake-up (an
+            self.listening.answered.append(self)  # accept, the sweep), not in one of its own
 
     def close(self) -> None:
         if self.state == self.CLOSED:
