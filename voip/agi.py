@@ -492,13 +492,21 @@ class Listening:
                 conn, _ = listening.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as error:  # out of descriptors, a connection reset in the queue
-                log.warning("AGI: accept failed: %s", error)
+            except ConnectionAbortedError:  # reset while in the queue: the next one
+                continue
+            except OSError as error:  # out of descriptors or memory: pause accepting a second
+                log.warning("AGI: accept failed, paused for a second: %s", error)
+                self.loop.remove_reader(listening.fileno())
+                self.loop.call_later(1.0, self._resume, listening)
                 return
             conn.setblocking(False)
             session = _Session(self, conn)
             self.sessions[session.fd] = session
             session.read()
+
+    def _resume(self, listening: socket.socket) -> None:
+        if not self.closed:
+            self.loop.add_reader(listening.fileno(), self._accept, listening)
 
     def watch(self, session: _Session) -> None:
         """Call ``session.read()`` when its socket is readable (until it is closed)."""
