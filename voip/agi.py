@@ -26,7 +26,9 @@ The destination is ``agi_arg_1`` (else ``agi_extension``), the caller (our line)
 ``CREDIT_AUTH=DENY`` with reason ``unknown_script``; a connection that sends no complete
 environment within ``read_timeout`` seconds is closed.
 
-asyncio on uvloop, one event loop per process. On PostgreSQL the database work runs in the
+asyncio on uvloop, one event loop per process; the sessions are plain non-blocking sockets
+driven by that loop (``Listening``, ``_Session``: fewer system calls and wake-ups per call
+than asyncio transports). On PostgreSQL the database work runs in the
 event loop too (``_PgLink``: a connection in autocommit with the statement PREPAREd, sent
 with libpq's PQsendQueryPrepared and read by a reader callback on its socket): the requests
 that arrive while a statement runs wait and are answered together by the next one, one
