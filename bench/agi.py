@@ -9,13 +9,16 @@ tariff of P random prefixes. The server (voip.agi, ``--workers`` processes on on
 ``ispzone voip agi`` runs it) is started in child processes; a client process speaks the
 FastAGI protocol with ``--concurrency`` connections at once, each a full AGI session (the
 environment, the SET VARIABLE command(s) answered ``200 result=1``, the hang-up), for random
-lines and destinations. Prints authorizations/s and the latency percentiles (connect to
-hang-up, as the PBX waits). Target: >= 2,000/s with p99 <= 5 ms.
+lines and destinations (one process, one epoll loop over raw sockets: ``client_process``).
+Prints authorizations/s and the latency percentiles (from when the call was due to AGI()
+returning, as the PBX waits), the CPU per authorization of the server, its PostgreSQL
+backend and the client, waits per call and the server's garbage collections. Target:
+>= 2,000/s with p99 <= 5 ms.
 
 Two ways to load it: ``--concurrency N`` (closed loop, the default: N calls back to back,
 which finds the most it can do, latency then being queueing at saturation) and ``--rate R``
-(open loop: calls arrive at R a second, as a PBX sends them, latency counted from each
-call's scheduled arrival). The target is a rate *with* a latency, so ``--rate 2000`` is
+(open loop: calls arrive at R a second, as a PBX sends them, started on time by a timerfd,
+latency counted from each call's scheduled arrival, so no coordinated omission). The target is a rate *with* a latency, so ``--rate 2000`` is
 the run that answers it.
 """
 
