@@ -304,6 +304,7 @@ class _PgBatcher:
         self.authorizer, self.sessions, self.size = authorizer, sessions, connections
         self.pending: list[tuple[tuple[str, str], Callable[[Decision], None]]] = []
         self.busy = 0  # connections with a statement in flight (or about to send one)
+        self.freeze = False  # gc.freeze() after building an index (a server process of its own)
         self.free: list = []  # open connections not in use
 
     def submit(self, caller: str, destination: str, done: Callable[[Decision], None]) -> None:
@@ -352,7 +353,8 @@ class _PgBatcher:
         known, index = self.authorizer.held_index(version)
         if not known:  # a new price list or day: build its index off the loop (rare)
             index = await asyncio.get_running_loop().run_in_executor(None, self._index_at, version)
-            gc.freeze()  # its thousands of objects: out of the collector's way (see serve())
+            if self.freeze:  # its thousands of objects: out of the collector's way (serve())
+                gc.freeze()
         lines = {number: (sid, credit) for number, sid, credit, *_ in rows}
         return [self.authorizer.decide(lines.get(line), destination, index)
                 for line, destination in parsed]
@@ -375,6 +377,7 @@ class AgiServer:
         self.read_timeout = read_timeout
         self.db_connections = db_connections
         self.served = 0
+        self.freeze_gc = False  # set by serve(): the process is the server's alone
         self._batcher: _Batcher | _PgBatcher | None = None
 
     def decide(self, env: dict[str, str]) -> Decision:
@@ -396,7 +399,9 @@ class AgiServer:
     def _make_batcher(self) -> _Batcher | _PgBatcher:
         engine = self.sessions.kw.get("bind") if hasattr(self.sessions, "kw") else None
         if engine is not None and engine.dialect.name == "postgresql":
-            return _PgBatcher(engine, self.authorizer, self.sessions, self.db_connections)
+            batcher = _PgBatcher(engine, self.authorizer, self.sessions, self.db_connections)
+            batcher.freeze = self.freeze_gc
+            return batcher
         return _Batcher(self.sessions, self.authorizer, asyncio.get_running_loop())
 
     def submit(self, env: dict[str, str], done: Callable[[Decision], None]) -> None:
@@ -669,6 +674,7 @@ def serve(sessions: Callable[[], Session], host: str, port: int, *,
           ready: Callable[[int], None] | None = None, db_connections: int = DB_CONNECTIONS) -> None:
     """Run the server until interrupted; ``ready(port)`` once it listens."""
     server = AgiServer(sessions, authorizer, db_connections=db_connections)
+    server.freeze_gc = True
 
     async def main() -> None:
         listening = await server.start(host, port, reuse_port=reuse_port)
