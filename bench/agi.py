@@ -18,8 +18,10 @@ backend and the client, waits per call and the server's garbage collections. Tar
 Two ways to load it: ``--concurrency N`` (closed loop, the default: N calls back to back,
 which finds the most it can do, latency then being queueing at saturation) and ``--rate R``
 (open loop: calls arrive at R a second, as a PBX sends them, started on time by a timerfd,
-latency counted from each call's scheduled arrival, so no coordinated omission). The target is a rate *with* a latency, so ``--rate 2000`` is
-the run that answers it.
+latency counted from each call's scheduled arrival, so no coordinated omission). The
+target is a rate *with* a latency, so ``--rate 2000`` is the run that answers it.
+``--stub``: the same client against a stub server without a database, the floor of the
+measurement on this machine at that moment (run it beside the real one).
 """
 
 from __future__ import annotations
