@@ -9,14 +9,19 @@ tariff of P random prefixes. The server (voip.agi, ``--workers`` processes on on
 ``ispzone voip agi`` runs it) is started in child processes; a client process speaks the
 FastAGI protocol with ``--concurrency`` connections at once, each a full AGI session (the
 environment, the SET VARIABLE command(s) answered ``200 result=1``, the hang-up), for random
-lines and destinations. Prints authorizations/s and the latency percentiles (connect to
-hang-up, as the PBX waits). Target: >= 2,000/s with p99 <= 5 ms.
+lines and destinations (one process, one epoll loop over raw sockets: ``client_process``).
+Prints authorizations/s and the latency percentiles (from when the call was due to AGI()
+returning, as the PBX waits), the CPU per authorization of the server, its PostgreSQL
+backend and the client, waits per call and the server's garbage collections. Target:
+>= 2,000/s with p99 <= 5 ms.
 
 Two ways to load it: ``--concurrency N`` (closed loop, the default: N calls back to back,
 which finds the most it can do, latency then being queueing at saturation) and ``--rate R``
-(open loop: calls arrive at R a second, as a PBX sends them, latency counted from each
-call's scheduled arrival). The target is a rate *with* a latency, so ``--rate 2000`` is
-the run that answers it.
+(open loop: calls arrive at R a second, as a PBX sends them, started on time by a timerfd,
+latency counted from each call's scheduled arrival, so no coordinated omission). The
+target is a rate *with* a latency, so ``--rate 2000`` is the run that answers it.
+``--stub``: the same client against a stub server without a database, the floor of the
+measurement on this machine at that moment (run it beside the real one).
 """
 
 from __future__ import annotations
@@ -187,6 +192,75 @@ def server_process(url: str, port: int, reuse: bool, ready, db_connections: int 
         signal.signal(signal.SIGUSR1, lambda *_: pauses.clear())
         signal.signal(signal.SIGTERM, report)
     serve(sessions, "127.0.0.1", port, reuse_port=reuse, ready=lambda _p: ready.set(), **extra)
+
+
+def stub_process(_url: str, port: int, reuse: bool, ready, _db_connections=None, gc_out=None) -> None:
+    """``--stub``: a FastAGI server that answers every session with the same command and no
+    database, in the same way as voip.agi (the environment read at accept, the command and
+    the end of the stream in one segment, the 200 read at the next wake-up), as small as a
+    Python server gets: what the measurement costs by itself (the client, the TCP sessions
+    on the loopback, the scheduling on these cores), the floor under the real server's
+    figures."""
+    import select
+
+    answer = (b'SET VARIABLE ARRAY(CREDIT_AUTH,CREDIT_LIMIT_MS,CREDIT_SECONDS,CREDIT_REASON) '
+              b'"ALLOW,1240000,1240,ok"\n')
+    more = getattr(socket, "MSG_MORE", 0)
+    listening = socket.socket()
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
+    listening.bind(("127.0.0.1", port))
+    listening.listen(1024)
+    listening.setblocking(False)
+    ep = select.epoll()
+    ep.register(listening.fileno(), select.EPOLLIN)
+    reading: dict[int, list] = {}  # fd -> [socket, buffer] of sessions still sending their environment
+    answered: list[socket.socket] = []
+    signal.signal(signal.SIGUSR1, lambda *_: None)
+    signal.signal(signal.SIGTERM, lambda *_: (gc_out.send(([], [])), os._exit(0)))
+
+    def environment_read(conn: socket.socket, buffer: bytes) -> bool:
+        try:
+            data = conn.recv(4096)
+        except BlockingIOError:
+            reading[conn.fileno()] = [conn, buffer]
+            return False
+        buffer += data
+        if not data or b"\n\n" in buffer:
+            if data:
+                conn.send(answer, more)
+                conn.shutdown(socket.SHUT_WR)
+                answered.append(conn)
+            else:
+                conn.close()
+            return True
+        reading[conn.fileno()] = [conn, buffer]
+        return False
+
+    ready.set()
+    while True:
+        for fd, _ in ep.poll():
+            if fd == listening.fileno():
+                for conn in answered:  # their 200, read now
+                    with suppress(OSError):
+                        conn.recv(4096)
+                    conn.close()
+                answered.clear()
+                while True:
+                    try:
+                        conn, _ = listening.accept()
+                    except BlockingIOError:
+                        break
+                    conn.setblocking(False)
+                    if not environment_read(conn, b"") and conn.fileno() in reading:
+                        ep.register(conn.fileno(), select.EPOLLIN)
+            elif fd in reading:
+                conn, buffer = reading.pop(fd)
+                ep.unregister(fd)
+                if not environment_read(conn, buffer):
+                    ep.register(fd, select.EPOLLIN)
 
 
 def environment(port: int, caller: str, destination: str) -> tuple[bytes, bytes]:
@@ -404,10 +478,16 @@ def main() -> int:
                         help="open loop: start calls at this many per second (as a PBX sends "
                              "them) instead of --concurrency back to back; latency counts from "
                              "each call's scheduled start")
+    parser.add_argument("--stub", action="store_true",
+                        help="measure the measurement: the same client against a stub server "
+                             "that answers at once, without a database (the floor)")
     args = parser.parse_args()
     rng = random.Random(15)
     name = f"bench_agi_{os.getpid()}"
-    phones = setup(args.url, name, args.lines, args.prefixes, rng)
+    if args.stub:
+        phones = [f"+42060{1000000 + i:07d}" for i in range(args.lines)]
+    else:
+        phones = setup(args.url, name, args.lines, args.prefixes, rng)
     url = scoped(args.url, name)
     port = free_port()
     ctx = mp.get_context("spawn")
@@ -416,7 +496,7 @@ def main() -> int:
     try:
         for _ in range(args.workers):
             ready = ctx.Event()
-            proc = ctx.Process(target=server_process,
+            proc = ctx.Process(target=stub_process if args.stub else server_process,
                                args=(url, port, args.workers > 1, ready, args.db_connections, gc_out))
             proc.start()
             assert ready.wait(30), "the AGI server did not start"
@@ -427,7 +507,7 @@ def main() -> int:
         warm.start()
         out.get()
         warm.join()
-        backends = backend_pids(args.url)
+        backends = [] if args.stub else backend_pids(args.url)
         for proc in servers:  # count the collector's pauses from here
             os.kill(proc.pid, signal.SIGUSR1)
         watched = [p.pid for p in servers] + backends
@@ -463,7 +543,8 @@ def main() -> int:
 
         how = (f"offered at {args.rate:,.0f}/s (open loop)" if args.rate
                else f"{args.concurrency} at once")
-        print(f"FastAGI authorization: {n:,} sessions, {how}, "
+        print(("STUB server (no database): " if args.stub else "")
+              + f"FastAGI authorization: {n:,} sessions, {how}, "
               f"{args.workers} server process(es), {args.lines:,} lines, {args.prefixes:,} prefixes")
         print(f"  {n / elapsed:,.0f} authorizations/s; latency p50 {pct(0.50):.2f} ms, "
               f"p90 {pct(0.90):.2f} ms, p99 {pct(0.99):.2f} ms, max {latencies[-1] * 1000:.2f} ms "
@@ -498,14 +579,15 @@ def main() -> int:
         for proc in servers:
             proc.terminate()
             proc.join(5)
-        from sqlalchemy import text
+        if not args.stub:  # (the stub created nothing)
+            from sqlalchemy import text
 
-        from core.db import make_engine
+            from core.db import make_engine
 
-        admin = make_engine(args.url)
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
-        admin.dispose()
+            admin = make_engine(args.url)
+            with admin.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+            admin.dispose()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@ The destination is ``agi_arg_1`` (else ``agi_extension``), the caller (our line)
 ``CREDIT_AUTH=DENY`` with reason ``unknown_script``; a connection that sends no complete
 environment within ``read_timeout`` seconds is closed.
 
-asyncio on uvloop, one event loop per process. On PostgreSQL the database work runs in the
+asyncio on uvloop, one event loop per process; the sessions are plain non-blocking sockets
+driven by that loop (``Listening``, ``_Session``: fewer system calls and wake-ups per call
+than asyncio transports). On PostgreSQL the database work runs in the
 event loop too (``_PgLink``: a connection in autocommit with the statement PREPAREd, sent
 with libpq's PQsendQueryPrepared and read by a reader callback on its socket): the requests
 that arrive while a statement runs wait and are answered together by the next one, one
@@ -302,6 +304,7 @@ class _PgBatcher:
         self.authorizer, self.sessions, self.size = authorizer, sessions, connections
         self.pending: list[tuple[tuple[str, str], Callable[[Decision], None]]] = []
         self.busy = 0  # connections with a statement in flight (or about to send one)
+        self.freeze = False  # gc.freeze() after building an index (a server process of its own)
         self.free: list = []  # open connections not in use
 
     def submit(self, caller: str, destination: str, done: Callable[[Decision], None]) -> None:
@@ -350,7 +353,8 @@ class _PgBatcher:
         known, index = self.authorizer.held_index(version)
         if not known:  # a new price list or day: build its index off the loop (rare)
             index = await asyncio.get_running_loop().run_in_executor(None, self._index_at, version)
-            gc.freeze()  # its thousands of objects: out of the collector's way (see serve())
+            if self.freeze:  # its thousands of objects: out of the collector's way (serve())
+                gc.freeze()
         lines = {number: (sid, credit) for number, sid, credit, *_ in rows}
         return [self.authorizer.decide(lines.get(line), destination, index)
                 for line, destination in parsed]
@@ -373,6 +377,7 @@ class AgiServer:
         self.read_timeout = read_timeout
         self.db_connections = db_connections
         self.served = 0
+        self.freeze_gc = False  # set by serve(): the process is the server's alone
         self._batcher: _Batcher | _PgBatcher | None = None
 
     def decide(self, env: dict[str, str]) -> Decision:
@@ -394,7 +399,9 @@ class AgiServer:
     def _make_batcher(self) -> _Batcher | _PgBatcher:
         engine = self.sessions.kw.get("bind") if hasattr(self.sessions, "kw") else None
         if engine is not None and engine.dialect.name == "postgresql":
-            return _PgBatcher(engine, self.authorizer, self.sessions, self.db_connections)
+            batcher = _PgBatcher(engine, self.authorizer, self.sessions, self.db_connections)
+            batcher.freeze = self.freeze_gc
+            return batcher
         return _Batcher(self.sessions, self.authorizer, asyncio.get_running_loop())
 
     def submit(self, env: dict[str, str], done: Callable[[Decision], None]) -> None:
@@ -474,6 +481,7 @@ class Listening:
     def __init__(self, server: AgiServer, sockets: list[socket.socket], loop: asyncio.AbstractEventLoop):
         self.server, self.sockets, self.loop = server, sockets, loop
         self.sessions: dict[int, _Session] = {}
+        self.answered: list[_Session] = []  # answer sent; Asterisk's 200 read at the next wake-up
         self.closed = False
         self._forever: asyncio.Future | None = None
         for listening in sockets:
@@ -485,18 +493,27 @@ class Listening:
         self._sweeper = loop.call_later(self._sweep_every, self._sweep)
 
     def _accept(self, listening: socket.socket) -> None:
+        self.collect()
         for _ in range(self.ACCEPTS_PER_WAKE):
             try:
                 conn, _ = listening.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as error:  # out of descriptors, a connection reset in the queue
-                log.warning("AGI: accept failed: %s", error)
+            except ConnectionAbortedError:  # reset while in the queue: the next one
+                continue
+            except OSError as error:  # out of descriptors or memory: pause accepting a second
+                log.warning("AGI: accept failed, paused for a second: %s", error)
+                self.loop.remove_reader(listening.fileno())
+                self.loop.call_later(1.0, self._resume, listening)
                 return
             conn.setblocking(False)
             session = _Session(self, conn)
             self.sessions[session.fd] = session
             session.read()
+
+    def _resume(self, listening: socket.socket) -> None:
+        if not self.closed:
+            self.loop.add_reader(listening.fileno(), self._accept, listening)
 
     def watch(self, session: _Session) -> None:
         """Call ``session.read()`` when its socket is readable (until it is closed)."""
@@ -517,7 +534,17 @@ class Listening:
             if session is not None:
                 session.read()
 
+    def collect(self) -> None:
+        """Read Asterisk's answers to the commands sent since the last wake-up (by now they
+        have nearly always come: one recv each, no wake-up of their own); one that has not
+        is watched from now on."""
+        answered, self.answered = self.answered, []
+        for session in answered:
+            if session.state == session.ANSWERED:  # (not closed meanwhile)
+                session.read()
+
     def _sweep(self) -> None:
+        self.collect()
         too_old = self.loop.time() - self.server.read_timeout
         for session in [s for s in self.sessions.values() if s.born < too_old]:
             session.close()
@@ -560,9 +587,11 @@ class _Session:
     """One FastAGI session as a small state machine over its socket: read the environment
     up to the empty line, ask, send the one command with the end of our stream in one
     segment (MSG_MORE, then the half-close: Asterisk wakes once for both; without it half
-    the time twice), read Asterisk's answer and close. The socket is in the event loop's
-    read set only once something must be waited for: with TCP_DEFER_ACCEPT the environment
-    is usually complete at the first read."""
+    the time twice), read Asterisk's answer and close. The socket joins the server's epoll
+    set only when a read finds nothing yet: with TCP_DEFER_ACCEPT the environment is nearly
+    always complete at the first read, and Asterisk's answer (off the call's critical path:
+    Asterisk has gone on) is read at the server's next wake-up for something else (a new
+    connection, the sweep), which spares a wake-up per call."""
 
     __slots__ = ("born", "buffer", "fd", "listening", "reading", "sock", "state")
     READING, DECIDING, ANSWERED, CLOSED = range(4)
@@ -602,6 +631,7 @@ class _Session:
         elif self.state == self.ANSWERED:
             self.buffer += data
             if b"\n" not in self.buffer:
+                self._watch()
                 return  # the answer is not complete
             line = self.buffer.split(b"\n", 1)[0]
             if line.startswith(b"200"):
@@ -626,7 +656,8 @@ class _Session:
         except OSError:  # the PBX is gone (or, never seen, a full send buffer)
             self.close()
             return
-        self._watch()
+        if not self.reading:  # Asterisk's "200" is read at the server's next wake-up (an
+            self.listening.answered.append(self)  # accept, the sweep), not in one of its own
 
     def close(self) -> None:
         if self.state == self.CLOSED:
@@ -643,6 +674,7 @@ def serve(sessions: Callable[[], Session], host: str, port: int, *,
           ready: Callable[[int], None] | None = None, db_connections: int = DB_CONNECTIONS) -> None:
     """Run the server until interrupted; ``ready(port)`` once it listens."""
     server = AgiServer(sessions, authorizer, db_connections=db_connections)
+    server.freeze_gc = True
 
     async def main() -> None:
         listening = await server.start(host, port, reuse_port=reuse_port)

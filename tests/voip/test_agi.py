@@ -220,6 +220,27 @@ def test_a_session_that_sends_no_complete_environment_is_closed(engine, session,
         assert stalled.recv(100) == b""  # the server closed it (within the 5 s timeout above)
 
 
+def test_asterisks_answer_is_read_and_a_refusal_logged(engine, session, make_line, tariff, caplog):
+    """Asterisk's answer to the command is read after the call went on (at the server's next
+    wake-up): ``200`` counts as served, anything else is logged."""
+    line_with_credit(session, make_line, "+420601777006", "10.00")
+    with running_server(engine, read_timeout=0.4) as port:
+        for answer in (b"200 result=1\n", b"510 Invalid or unknown command\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as pbx:
+                pbx.sendall(b"agi_network: yes\nagi_network_script: authorize\n"
+                            b"agi_arg_1: 212345678\nagi_arg_2: +420601777006\n\n")
+                stream = pbx.makefile("rb")
+                assert stream.readline().startswith(b"SET VARIABLE ARRAY(")
+                pbx.sendall(answer)
+                assert stream.readline() == b""  # the end of the server's stream
+        for _ in range(50):  # the sweep (every 0.1 s here) reads what a new call did not
+            if "the answer was refused: b'510 Invalid or unknown command'" in caplog.text:
+                break
+            threading.Event().wait(0.05)
+        refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert refused == ["AGI: the answer was refused: b'510 Invalid or unknown command'"]
+
+
 @pytest.mark.skipif(PG_URL is None, reason="TEST_DATABASE_URL (PostgreSQL) is not set: the test cuts the server's PostgreSQL connection")
 def test_a_cut_database_connection_is_opened_again(session, make_line, tariff, agi_server):
     """A PostgreSQL restart or a network cut under a running server: the call finds its
