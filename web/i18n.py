@@ -120,6 +120,8 @@ def _template_gettext(context, string: str, /, **variables) -> str:
     text = translations().ugettext(string)
     if context.eval_ctx.autoescape:
         text = Markup(text)
+    if not variables and "%" not in text:
+        return text  # what ``text % {}`` gives, without Markup's escaping helper around {}
     return text % variables
 
 
