@@ -7,7 +7,7 @@ import logging
 from flask import current_app, render_template
 from flask_babel import force_locale
 
-from core.mail import MailError, MailSettings, compose, send
+from core.mail import MailError, MailSettings, build_message, compose, send
 
 log = logging.getLogger(__name__)
 
@@ -17,22 +17,23 @@ def settings() -> MailSettings:
 
 
 def render_message(to: str, template: str, lang: str = "cs", attachments=(),
-                   message_id: str | None = None, **context):
-    """``templates/email/<template>.txt`` (subject on its first line) as a message."""
+                   message_id: str | None = None, *, build=compose, **context):
+    """``templates/email/<template>.txt`` (subject on its first line) as a message (by
+    ``build``: core.mail's ``compose``, an EmailMessage, or ``build_message``, bytes)."""
     with force_locale(lang):
         text = render_template(f"email/{template}.txt", **context)
     subject, _, body = text.strip().partition("\n")
-    return compose(settings(), to, subject.strip(), body.strip() + "\n", list(attachments),
-                   message_id=message_id)
+    return build(settings(), to, subject.strip(), body.strip() + "\n", list(attachments),
+                 message_id=message_id)
 
 
 def invoice_message(invoice, to: str, lang: str, pdf: bytes, open_amount, message_id: str):
     """An issued invoice's e-mail with its PDF (the monthly run's mailer,
-    billing.invoicing.monthly_run.Mailer)."""
+    billing.invoicing.monthly_run.Mailer), built as bytes (core.mail.build_message)."""
     return render_message(
         to, "invoice_issued", lang=lang,
         attachments=[(f"faktura-{invoice.number}.pdf", "application/pdf", pdf)],
-        message_id=message_id, invoice=invoice, open_amount=open_amount)
+        message_id=message_id, build=build_message, invoice=invoice, open_amount=open_amount)
 
 
 def send_template(to: str, template: str, lang: str = "cs", attachments=(), **context) -> bool:
