@@ -107,7 +107,7 @@ def render_invoice_pdf(invoice: Invoice, open_amount: Decimal) -> bytes:
         Spacer(0, 4 * mm),
         _parties(invoice, doc.width),
         Spacer(0, 4 * mm),
-        _dates_and_payment(invoice, doc.width),
+        _dates_and_payment(invoice, doc.width, open_amount),
         Spacer(0, 5 * mm),
         _lines_table(invoice, doc.width),
         Spacer(0, 4 * mm),
@@ -186,7 +186,7 @@ def _party_block(
     return block
 
 
-def _dates_and_payment(invoice: Invoice, width: float) -> Table:
+def _dates_and_payment(invoice: Invoice, width: float, open_amount: Decimal = ZERO) -> Table:
     dates: list[tuple[str, str]] = [("Datum vystavení:", format_date(invoice.issue_date))]
     if invoice.taxable_date:
         dates.append(("Datum uskut. zdaň. plnění:", format_date(invoice.taxable_date)))
@@ -207,7 +207,7 @@ def _dates_and_payment(invoice: Invoice, width: float) -> Table:
         if original.taxable_date and original.taxable_date != original.issue_date:
             dates.append(("DUZP opravovaného dokladu:", format_date(original.taxable_date)))
     reason = getattr(invoice, "correction_reason", None)
-    form = _payment_form(invoice)
+    form = _payment_form(invoice, open_amount)
     payment: list[tuple[str, str]] = [("Forma úhrady:", PAYMENT_FORMS[form])]
     if form == "bank" and invoice.supplier_account:
         payment.append(("Bankovní účet:", invoice.supplier_account))
@@ -239,7 +239,7 @@ def _dates_and_payment(invoice: Invoice, width: float) -> Table:
 PAYMENT_FORMS = {"bank": "bankovním převodem", "cash": "hotově", "credit": "z kreditu"}
 
 
-def _payment_form(invoice: Invoice) -> str:
+def _payment_form(invoice: Invoice, open_amount: Decimal = ZERO) -> str:
     """How the document is (or was) paid: a tax document for a received payment (and its
     correction) states the payment's form (billing.invoicing.receipts.payment_form); an
     invoice paid in full from the prepaid credit account (billing.credit.payments) says so,
@@ -248,8 +248,8 @@ def _payment_form(invoice: Invoice) -> str:
     if form is not None:
         return form
     session = object_session(invoice) if isinstance(invoice, Invoice) else None
-    if session is None or invoice.id is None or invoice.total <= 0:
-        return "bank"
+    if session is None or invoice.id is None or invoice.total <= 0 or open_amount > 0:
+        return "bank"  # something is still to be paid (no query for the monthly run's PDFs)
     with session.no_autoflush:  # rendering reads; it never writes what the caller holds
         rows = session.execute(
             select(Allocation.credit_payment_id.is_not(None), BankTransaction.source_account,
