@@ -6,7 +6,7 @@
 * undoing a pairing (``payments unassign``) is billing.unpairing.unassign, as it issues
   corrective tax documents (billing.invoicing); the helpers it shares with the cash receipt's
   cancellation (billing.cash.cancellation) are here: :func:`payment_allocations`,
-  :func:`payment_tax_receipts`, :func:`unreversed_payments`.
+  :func:`uncorrected_receipts`, :func:`unreversed_payments`.
 * :func:`dismiss` / :func:`restore`: take a movement that is no customer's payment out of the
   queue (returned to the payer, reversed by the bank, a EUR payment booked elsewhere), and
   put it back.
@@ -36,7 +36,6 @@ from billing.models import (
     Invoice,
     LedgerEntry,
     TaxReceipt,
-    TaxReceiptCorrection,
 )
 from core import audit, events
 from core.i18n import _l
@@ -50,7 +49,6 @@ __all__ = [
     "assign",
     "dismiss",
     "payment_allocations",
-    "payment_tax_receipts",
     "restore",
     "uncorrected_receipts",
     "unmatched",
@@ -115,21 +113,6 @@ def payment_allocations(session: Session, tx: BankTransaction) -> list:
         .where(Allocation.bank_transaction_id == tx.id)
         .order_by(Allocation.id)
         .with_for_update(of=Allocation)
-    ).all()
-
-
-def payment_tax_receipts(session: Session, tx: BankTransaction) -> list:
-    """``[(tax document number, advance invoice number), ...]`` issued for the payment
-    ``tx`` (billing.invoicing.receipts) and not corrected yet: they are never deleted, so
-    undoing the payment issues a corrective document for each."""
-    return session.execute(
-        select(TaxReceipt.number, Invoice.number)
-        .join(Allocation, (Allocation.id == TaxReceipt.allocation_id)
-              & (Allocation.invoice_id == TaxReceipt.advance_invoice_id))
-        .join(Invoice, Invoice.id == TaxReceipt.advance_invoice_id)
-        .outerjoin(TaxReceiptCorrection, TaxReceiptCorrection.receipt_id == TaxReceipt.id)
-        .where(Allocation.bank_transaction_id == tx.id, TaxReceiptCorrection.id.is_(None))
-        .order_by(TaxReceipt.id)
     ).all()
 
 

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from billing.bank.pairing import MATCHED, settle
 from billing.bank.pairing_pg import lock_customers
-from billing.bank.queue import payment_allocations, payment_tax_receipts, unreversed_payments
+from billing.bank.queue import payment_allocations, uncorrected_receipts, unreversed_payments
 from billing.cash.payments import _kc
 from billing.invoicing import receipt_corrections
 from billing.invoicing.issue import lock_series
@@ -50,7 +50,6 @@ from billing.models import (
     BankTransactionStatus,
     CashReceipt,
     CashReceiptCancellation,
-    TaxReceipt,
     TaxReceiptCorrection,
 )
 from core import audit, events
@@ -107,7 +106,7 @@ def cancel_cash_receipt(session: Session, receipt: CashReceipt, reason: str, *,
     if session.get_bind().dialect.name == "postgresql":
         lock_customers(session, [customer_id])  # the settlers' lock, as unassign takes it
     allocations = payment_allocations(session, tx)
-    tax_receipts = _tax_receipts(session, tx)
+    tax_receipts = uncorrected_receipts(session, tx)
     why = receipt_corrections.refusal(session, tax_receipts)
     if why is not None:
         raise CancellationError(_l(
@@ -151,15 +150,6 @@ def cancel_cash_receipt(session: Session, receipt: CashReceipt, reason: str, *,
     session.flush()
     events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)
     return Cancelled(cancellation, list(reopened.items()), reapplied, corrections)
-
-
-def _tax_receipts(session: Session, tx: BankTransaction) -> list[TaxReceipt]:
-    """The uncorrected tax documents for a received advance issued for the payment ``tx``."""
-    numbers = [number for number, _advance in payment_tax_receipts(session, tx)]
-    if not numbers:
-        return []
-    return list(session.scalars(select(TaxReceipt).where(TaxReceipt.number.in_(numbers))
-                                .order_by(TaxReceipt.id)))
 
 
 def reopened_text(reopened: list[tuple[str, Decimal]]) -> str:

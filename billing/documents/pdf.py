@@ -26,6 +26,7 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
 from billing.documents.pdf_kit import (
@@ -43,7 +44,14 @@ from billing.documents.pdf_kit import (
 )
 from billing.documents.pdf_kit import para as _p
 from billing.documents.qrplatba import QrPlatbaError, spayd_for_invoice
-from billing.models import Invoice, InvoiceKind, InvoiceLine
+from billing.models import (
+    CASH_ACCOUNT,
+    Allocation,
+    BankTransaction,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +107,7 @@ def render_invoice_pdf(invoice: Invoice, open_amount: Decimal) -> bytes:
         Spacer(0, 4 * mm),
         _parties(invoice, doc.width),
         Spacer(0, 4 * mm),
-        _dates_and_payment(invoice, doc.width),
+        _dates_and_payment(invoice, doc.width, open_amount),
         Spacer(0, 5 * mm),
         _lines_table(invoice, doc.width),
         Spacer(0, 4 * mm),
@@ -178,7 +186,7 @@ def _party_block(
     return block
 
 
-def _dates_and_payment(invoice: Invoice, width: float) -> Table:
+def _dates_and_payment(invoice: Invoice, width: float, open_amount: Decimal = ZERO) -> Table:
     dates: list[tuple[str, str]] = [("Datum vystavení:", format_date(invoice.issue_date))]
     if invoice.taxable_date:
         dates.append(("Datum uskut. zdaň. plnění:", format_date(invoice.taxable_date)))
@@ -199,10 +207,11 @@ def _dates_and_payment(invoice: Invoice, width: float) -> Table:
         if original.taxable_date and original.taxable_date != original.issue_date:
             dates.append(("DUZP opravovaného dokladu:", format_date(original.taxable_date)))
     reason = getattr(invoice, "correction_reason", None)
-    payment: list[tuple[str, str]] = [("Forma úhrady:", "bankovním převodem")]
-    if invoice.supplier_account:
+    form = _payment_form(invoice, open_amount)
+    payment: list[tuple[str, str]] = [("Forma úhrady:", PAYMENT_FORMS[form])]
+    if form == "bank" and invoice.supplier_account:
         payment.append(("Bankovní účet:", invoice.supplier_account))
-    if invoice.supplier_iban:
+    if form == "bank" and invoice.supplier_iban:
         payment.append(("IBAN:", _group_iban(invoice.supplier_iban)))
     payment.append(("Variabilní symbol:", invoice.variable_symbol))
     payment.append(("Specifický symbol:", invoice.specific_symbol))
@@ -225,6 +234,35 @@ def _dates_and_payment(invoice: Invoice, width: float) -> Table:
         )
     )
     return table
+
+
+PAYMENT_FORMS = {"bank": "bankovním převodem", "cash": "hotově", "credit": "z kreditu"}
+
+
+def _payment_form(invoice: Invoice, open_amount: Decimal = ZERO) -> str:
+    """How the document is (or was) paid: a tax document for a received payment (and its
+    correction) states the payment's form (billing.invoicing.receipts.payment_form); an
+    invoice paid in full from the prepaid credit account (billing.credit.payments) says so,
+    or in cash at the till; everything else asks for a bank transfer."""
+    form = getattr(invoice, "payment_form", None)
+    if form is not None:
+        return form
+    session = object_session(invoice) if isinstance(invoice, Invoice) else None
+    if session is None or invoice.id is None or invoice.total <= 0 or open_amount > 0:
+        return "bank"  # something is still to be paid (no query for the monthly run's PDFs)
+    with session.no_autoflush:  # rendering reads; it never writes what the caller holds
+        rows = session.execute(
+            select(Allocation.credit_payment_id.is_not(None), BankTransaction.source_account,
+                   Allocation.amount)
+            .outerjoin(BankTransaction, BankTransaction.id == Allocation.bank_transaction_id)
+            .where(Allocation.invoice_id == invoice.id)).all()
+    if sum((amount for *_, amount in rows), ZERO) != invoice.total:
+        return "bank"  # not paid in full (yet): the request's form
+    if all(from_credit for from_credit, _source, _amount in rows):
+        return "credit"
+    if all(source == CASH_ACCOUNT for _credit, source, _amount in rows):
+        return "cash"
+    return "bank"
 
 
 def _pair(items: list[tuple[str, str]], index: int) -> tuple[str, str]:

@@ -30,10 +30,10 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from billing.invoicing.issue import lock_series
-from billing.invoicing.receipts import ReceiptDocument
+from billing.invoicing.receipts import ReceiptDocument, payment_form
 from billing.models import (
     AdvanceDeduction,
     Invoice,
@@ -177,6 +177,10 @@ class CorrectionDocument(ReceiptDocument):
     @property
     def taxable_date(self) -> None:  # the day of the correction is printed as such
         return None
+
+    @property
+    def payment_form(self) -> str:
+        return payment_form(object_session(self.correction), self.receipt, self.correction)
 
     @property
     def correction_reason(self) -> str:

@@ -305,3 +305,36 @@ def test_a_eur_receipt_is_refused_when_booked_to_credit_and_its_correction_state
     assert f"DPH v CZK: -212,39 Kč (kurz ČNB 25,285 CZK/EUR ze dne {day})" in text
     assert "-48,40 €" in text
     session.rollback()
+
+
+def test_the_cash_receipts_tax_document_and_its_correction_state_cash(
+        session, make_customer, supplier):
+    """Forma úhrady: the payment's real form ("hotově" at the till), with no bank account
+    to pay to beside it; a bank payment's receipt keeps "bankovním převodem"
+    (tests/billing/test_unassign_corrections.py)."""
+    from billing.invoicing.receipts import render_receipt_pdf
+    from tests.credit.test_eur_tax_documents import pdf_text
+
+    def text_of(pdf: bytes) -> str:
+        return " ".join(pdf_text(pdf).replace("\u00a0", " ").split())
+
+    customer = make_customer(number="6709")
+    adv = advance(session, customer, supplier)
+    done = take_cash_payment(session, customer, "1770", supplier, actor="operator:anna",
+                             invoice=adv)
+    (tax,) = issue_receipts(session, actor="operator:anna")
+    session.commit()
+    receipt_text = text_of(render_receipt_pdf(tax))
+    assert "Forma úhrady: hotově" in receipt_text
+    # the supplier's account stays in its block; the payment column names none
+    assert "bankovním převodem" not in receipt_text
+    assert receipt_text.count("Bankovní účet") == 1
+    assert f"Variabilní symbol: {adv.variable_symbol}" in receipt_text
+    (correction,) = cancel_cash_receipt(session, done.receipt, "omyl",
+                                        actor="operator:petr").corrections
+    session.commit()
+    correction_text = text_of(render_correction_pdf(correction))
+    assert "Forma úhrady: hotově" in correction_text
+    assert "bankovním převodem" not in correction_text
+    # the receipt, its allocation gone with the cancellation, still states cash
+    assert "Forma úhrady: hotově" in text_of(render_receipt_pdf(tax))

@@ -284,3 +284,20 @@ def test_the_unassign_command_issues_the_correction(app, session, make_customer,
     assert again.exit_code == 1 and "is unmatched, not matched" in again.output
     session.rollback()
     assert counts(session) == before
+
+
+def test_the_unpaired_payment_named_by_the_correction_is_never_changed(
+        session, make_customer, supplier):
+    """Migration 0029's column is guarded like the rest of the document (SQLite's trigger
+    names the columns it had, so it is created again)."""
+    from sqlalchemy import text
+
+    customer = make_customer(number="6809")
+    _adv, tx, _tax = paid_by_bank(session, customer, supplier)
+    unassign(session, tx, "operator:petr", "omyl")
+    session.commit()
+    with pytest.raises(Exception, match="append-only"):
+        session.execute(text("UPDATE tax_receipt_correction SET bank_transaction_id = NULL"))
+    session.rollback()
+    (correction,) = corrections_of_payment(session, tx.id)
+    assert correction.bank_transaction_id == tx.id

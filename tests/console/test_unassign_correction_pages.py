@@ -1,7 +1,7 @@
 """Unpairing a bank payment on an advance whose tax document for the received payment was
 issued, from the console (console/views_payments.py, billing/unpairing.py): the flash names
-the corrective tax document, the advance's page shows the receipt corrected, the payment
-waits in the queue and, assigned again, gets a new tax document; a refusal (deducted in a
+the corrective tax document, the advance's page (console and zone) shows the receipt
+corrected, the payment waits in the queue and, assigned again, gets a new tax document; a refusal (deducted in a
 final invoice) is flashed in Czech and English with nothing changed. SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def language(client, lang):
 
 
 def test_unpairing_issues_the_correction_and_assigning_again_a_new_receipt(
-        console_client, session, make_customer, supplier):
-    customer = make_customer(number="6820")
+        app, console_client, session, make_customer, supplier):
+    customer = make_customer(number="6820", password="secret-pass")
     advance, tx, tax = paid_advance(session, supplier, customer)
     billing = console_client("billing")
     response = billing.post(f"/console/payments/{tx.id}/unassign",
@@ -66,6 +66,13 @@ def test_unpairing_issues_the_correction_and_assigning_again_a_new_receipt(
     assert f"corrected by {correction.number}" in advance_page
     session.expire_all()
     assert session.get(BankTransaction, tx.id).status == "unmatched"
+    # the client zone: the advance's receipt, its correction (in Czech) and the PDF
+    zone = language(app.test_client(), "cs")
+    assert zone.post("/login", data={"customer_number": "6820",
+                                     "password": "secret-pass"}).status_code == 302
+    detail = zone.get(f"/invoices/{advance.id}").get_data(as_text=True)
+    assert (f"Opravuje {tax.number}: přiřazení platby k této záloze bylo zrušeno") in detail
+    assert zone.get(f"/receipt-corrections/{correction.id}.pdf").status_code == 200
     assert f"/console/payments/{tx.id}/assign" in billing.get(
         "/console/payments/unmatched").get_data(as_text=True)
     # assigned again (the receipts are issued after the commit): a new tax document
