@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -225,17 +225,16 @@ def store_statement(
     )
     session.add(record)
     session.flush()
+    # held: the new movements marked as suspected duplicates; none unless the search for
+    # lookalikes ran (usually it does not: the first import of a period). Counted among the
+    # new movements themselves, not by statement_import_id (no index: a scan of every
+    # movement ever imported, and an index only for this would cost every insert)
     if session.get_bind().dialect.name == "postgresql":
-        new_count = _store_resolved_pg(session, parsed, record.id, release)
+        new_count, searched = _store_resolved_pg(session, parsed, record.id, release)
         counts = pair_staged_batch(session, actor, update_transactions=False)
+        held = session.scalar(text(_HELD_PG)) if searched else 0
     else:
-        new_count, counts = _store_and_pair(session, parsed, record.id, actor, release)
-    held = session.scalar(
-        select(func.count(BankTransaction.id)).where(
-            BankTransaction.statement_import_id == record.id,
-            BankTransaction.duplicate_of.is_not(None),
-        )
-    )
+        new_count, counts, held = _store_and_pair(session, parsed, record.id, actor, release)
     counts = {**counts, "held": held}
     record.new_transactions = new_count
     record.duplicate_transactions = total - new_count
@@ -365,7 +364,8 @@ def _store_and_pair(
     new_count = len(new_ids)
     del new_ids
     shared.clear()
-    return new_count, pair_many(session, new_txs, actor)
+    held = sum(1 for tx in new_txs if tx.duplicate_of is not None)
+    return new_count, pair_many(session, new_txs, actor), held
 
 
 # A stored movement ``k`` that the new movement ``t`` looks like: the same account, day,
@@ -428,16 +428,25 @@ _STORED_COLUMNS = _INCOMING_COLUMNS.replace("id, ", "", 1) + ", duplicate_of"
 _LOCK_NAMESPACE = 0x15F20001
 
 
+# the held movements among the new ones (all staged in pairing_batch; a held one is
+# unmatched): primary-key lookups of the batch's unmatched rows
+_HELD_PG = (
+    "SELECT count(*) FROM pairing_batch b JOIN bank_transaction t ON t.id = b.tx_id "
+    "WHERE b.status = 'unmatched' AND t.duplicate_of IS NOT NULL"
+)
+
+
 def _store_resolved_pg(
     session: Session, parsed: ParsedStatement, import_id: int, release: bool
-) -> int:
+) -> tuple[int, bool]:
     """Insert the file's new movements, resolved, and stage them in ``pairing_batch``.
 
     Each key once: importers of one account take turns (a transaction-scoped advisory lock
     on the account), so an anti-join leaves out the movements already stored (committed by
     whoever imported them) and the rest go in with a plain INSERT (ON CONFLICT's
     speculative insertion cost 15 % more per row). A concurrent importer of the same file
-    waits for the first to commit, then finds everything stored. Returns how many were new.
+    waits for the first to commit, then finds everything stored. Returns how many were new
+    and whether the search for lookalikes (suspected duplicates) ran.
     """
     big = len(parsed.transactions) >= BIG_BATCH
     session.execute(
@@ -454,7 +463,8 @@ def _store_resolved_pg(
         parsed.transactions.clear()
     if big:
         plan_for_big_batch(session, "bank_tx_incoming")
-    if _may_have_lookalikes(session, parsed.account, days, import_id):
+    searched = _may_have_lookalikes(session, parsed.account, days, import_id)
+    if searched:
         session.execute(
             text(
                 "UPDATE bank_tx_incoming u SET duplicate_of = d.k_id FROM ("
@@ -493,7 +503,7 @@ def _store_resolved_pg(
     )
     if big:
         plan_for_big_batch(session, "pairing_batch")
-    return result.rowcount
+    return result.rowcount, searched
 
 
 def _copy_text(value) -> str:
