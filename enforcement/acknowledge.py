@@ -19,6 +19,7 @@ from billing.documents import qrplatba
 from billing.ledger.balances import ZERO, open_invoices
 from billing.models import Customer, Service, ServiceAddress
 from core.clock import now, prague_date
+from core.db import in_constants
 from core.i18n import _l
 from enforcement import cases
 from enforcement.config import Policy
@@ -165,7 +166,7 @@ def notice_column():
     web.sessions.add_extra) must be told about the debt: the case_notice condition."""
     return exists().where(
         EnforcementCase.customer_id == Customer.id,
-        EnforcementCase.state.in_(NOTICE_STATES),
+        in_constants(EnforcementCase.state, NOTICE_STATES),
     )
 
 

@@ -22,7 +22,7 @@ before they are read (:func:`check_size`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -66,8 +66,10 @@ MAX_BYTES = 50 * 1024 * 1024  # the default of the setting STATEMENT_MAX_BYTES
 __all__ = [
     "MAX_BYTES",
     "ImportReport",
+    "StatementCheck",
     "StatementError",
     "check_size",
+    "check_statement",
     "import_statement",
     "store_statement",
 ]
@@ -117,6 +119,7 @@ def import_statement(
     bank_code: str | None = None,
     own_accounts: Sequence[str] | None = None,
     max_bytes: int | None = MAX_BYTES,
+    on_parsed: Callable[[ParsedStatement], None] | None = None,
 ) -> ImportReport:
     """Parse ``data`` and store + pair its movements. Raises StatementError; caller commits.
 
@@ -127,7 +130,44 @@ def import_statement(
     ours with that number. ``max_bytes``: larger files are refused (None: no limit).
     ``data``: the file's bytes, or its path (GPC and Fio CSV are then read line by line,
     never held whole: docs/bank-statements.md, "Size").
+    ``on_parsed(parsed)``: called once the file is parsed and its account checked, before
+    anything is written (the console's upload job reports its phase there).
     """
+    parsed, sha256 = _read(data, fmt, max_bytes)
+    parsed.account = _our_account(parsed, bank_code, own_accounts)
+    if on_parsed is not None:
+        on_parsed(parsed)
+    return store_statement(session, parsed, filename, sha256, actor, release=True)
+
+
+@dataclass(frozen=True)
+class StatementCheck:
+    """What :func:`check_statement` found: the file parses and is of one of our accounts."""
+
+    file_format: str
+    account: str
+    movements: int
+    sha256: str
+
+
+def check_statement(
+    data: bytes | Path,
+    fmt: str | None = None,
+    bank_code: str | None = None,
+    own_accounts: Sequence[str] | None = None,
+    max_bytes: int | None = MAX_BYTES,
+) -> StatementCheck:
+    """The checks of :func:`import_statement` without the database: size, format, every
+    line (StatementError with the line number), the account. The console runs it before
+    it accepts an upload, so that a broken file is refused at once and nothing is stored;
+    parsing is the cheap part of an import (docs/bank-statements.md, "Upload")."""
+    parsed, sha256 = _read(data, fmt, max_bytes)
+    account = _our_account(parsed, bank_code, own_accounts)
+    return StatementCheck(parsed.format, account, len(parsed.transactions), sha256)
+
+
+def _read(data: bytes | Path, fmt: str | None, max_bytes: int | None):
+    """The parsed statement and the file's SHA-256 (size checked first)."""
     if isinstance(data, Path):
         check_size(data.stat().st_size, max_bytes)
         digest = hashlib.sha256()
@@ -136,11 +176,15 @@ def import_statement(
                 digest.update(chunk)
             file.seek(0)
             parsed = parse_statement(file, fmt)
-        sha256 = digest.hexdigest()
-    else:
-        check_size(len(data), max_bytes)
-        parsed = parse_statement(data, fmt)
-        sha256 = hashlib.sha256(data).hexdigest()
+        return parsed, digest.hexdigest()
+    check_size(len(data), max_bytes)
+    return parse_statement(data, fmt), hashlib.sha256(data).hexdigest()
+
+
+def _our_account(parsed: ParsedStatement, bank_code: str | None,
+                 own_accounts: Sequence[str] | None) -> str:
+    """The statement's account as it is keyed (with its bank code); StatementError when
+    ``own_accounts`` is given and it is not one of them."""
     account = national_account(parsed.account) or parsed.account
     if own_accounts is not None:
         ours = [national_account(a) or a for a in own_accounts if a and a.strip()]
@@ -154,8 +198,7 @@ def import_statement(
             bank_code = found[0].rsplit("/", 1)[1]
     if "/" not in account and bank_code:
         account = f"{account}/{bank_code}"
-    parsed.account = account
-    return store_statement(session, parsed, filename, sha256, actor, release=True)
+    return account
 
 
 def _same_account(a: str, b: str) -> bool:
@@ -426,7 +469,8 @@ def _store_resolved_pg(
             {"import_id": import_id, "fmt": parsed.format, "noid": f"{DERIVED_PREFIX}%"},
         )
     start_pairing_batch(session)
-    # new ids in file order (t.id is the position in the file): nextval over sorted rows
+    # new ids in file order (t.id is the position in the file): nextval over sorted rows;
+    # the inserts read the materialized rows in that order (no sort of their own)
     result = session.execute(
         text(
             "WITH resolved AS MATERIALIZED ("
@@ -440,11 +484,11 @@ def _store_resolved_pg(
             "), inserted AS ("
             f"  INSERT INTO bank_transaction (id, {_STORED_COLUMNS}, customer_id)"
             f"  SELECT new_id, {_STORED_COLUMNS.replace('status', 'r_status')}, r_owner"
-            "  FROM resolved ORDER BY new_id"
+            "  FROM resolved"
             f") INSERT INTO pairing_batch ({BATCH_COLUMNS})"
             "  SELECT new_id, r_status, r_owner, r_directed, booked_on, amount,"
             f"   variable_symbol, specific_symbol, {BATCH_TID.format(status='r_status')}"
-            "  FROM resolved ORDER BY new_id"
+            "  FROM resolved"
         )
     )
     if big:
@@ -455,7 +499,12 @@ def _store_resolved_pg(
 def _copy_text(value) -> str:
     if value is None:
         return "\\N"
-    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    text = str(value)
+    # most values hold none of the four characters COPY reads specially: no replace for them
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                .replace("\r", "\\r"))
+    return text
 
 
 def _copy_incoming(session: Session, parsed: ParsedStatement, import_id: int) -> None:

@@ -178,7 +178,8 @@ def book_receipts(session: Session, *, actor: str, on: date | None = None) -> li
         .join(CreditTopUp, CreditTopUp.invoice_id == TaxReceipt.advance_invoice_id)
         .join(CreditAccount, CreditAccount.id == CreditTopUp.account_id)
         .outerjoin(CreditReceipt, CreditReceipt.receipt_id == TaxReceipt.id)
-        .where(CreditReceipt.id.is_(None))
+        # a receipt corrected before it was booked (its payment cancelled) tops up nothing
+        .where(CreditReceipt.id.is_(None), ~TaxReceipt.correction.has())
         .order_by(TaxReceipt.id)
     ).all()
     if not rows:

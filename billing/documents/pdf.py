@@ -56,7 +56,10 @@ TITLES = {
     InvoiceKind.ADVANCE: "Zálohová faktura – výzva k platbě (není daňovým dokladem)",
     InvoiceKind.CREDIT_NOTE: "Opravný daňový doklad (dobropis)",
     "advance_receipt": "Daňový doklad k přijaté platbě",  # billing.invoicing.receipts
+    # billing.invoicing.receipt_corrections
+    "advance_receipt_correction": "Opravný daňový doklad k daňovému dokladu k přijaté platbě",
 }
+CORRECTION = "advance_receipt_correction"
 
 
 # -- the document ----------------------------------------------------------------------------
@@ -119,7 +122,8 @@ def _czk_vat(invoice) -> str | None:
     from billing import rates
 
     mapped = getattr(invoice, "receipt", invoice)  # a ReceiptDocument wraps its receipt
-    value = rates.czk_vat(object_session(mapped), invoice)
+    # a corrective document states its CZK VAT at the corrected receipt's rate
+    value = rates.czk_vat(object_session(mapped), getattr(invoice, "czk_view", invoice))
     return rates.describe(value) if value is not None else None
 
 
@@ -180,7 +184,13 @@ def _dates_and_payment(invoice: Invoice, width: float) -> Table:
         dates.append(("Datum uskut. zdaň. plnění:", format_date(invoice.taxable_date)))
     if invoice.due_date:
         dates.append(("Datum splatnosti:", format_date(invoice.due_date)))
-    if invoice.kind == "advance_receipt":
+    if invoice.kind == CORRECTION:  # § 45: the day of the correction, the corrected receipt
+        corrected = invoice.receipt
+        dates.append(("Datum uskutečnění opravy:", format_date(invoice.correction.corrected_on)))
+        dates.append(("Opravuje doklad č.:", corrected.number))
+        dates.append(("Ze dne:", format_date(corrected.issue_date)))
+        dates.append(("DUZP opravovaného dokladu:", format_date(corrected.received_on)))
+    if invoice.kind in ("advance_receipt", CORRECTION):
         dates.append(("K zálohové faktuře č.:", invoice.advance.number))
     original = _corrected(invoice)
     if original is not None:  # § 45: the corrected document, its dates
@@ -289,7 +299,7 @@ def _grid_style(n_rows: int, total_row: bool = False) -> TableStyle:
 
 def _recap_and_totals(invoice: Invoice, open_amount: Decimal, width: float) -> Table:
     cur = invoice.currency
-    if invoice.kind == InvoiceKind.CREDIT_NOTE:  # § 45: the differences, per rate
+    if invoice.kind in (InvoiceKind.CREDIT_NOTE, CORRECTION):  # § 45: the differences, per rate
         rows: list[list] = [["Sazba DPH", "Rozdíl\nzákladu daně", "Rozdíl DPH", "Rozdíl\ncelkem"]]
     else:
         rows = [["Sazba DPH", "Základ daně", "DPH", "Celkem"]]
@@ -328,8 +338,10 @@ def _recap_and_totals(invoice: Invoice, open_amount: Decimal, width: float) -> T
 
 def _totals_block(invoice: Invoice, open_amount: Decimal) -> list[Flowable]:
     cur = invoice.currency
-    paid = invoice.kind not in (InvoiceKind.CREDIT_NOTE, "advance_receipt") and open_amount <= 0
-    label = {"credit_note": "Celkem", "advance_receipt": "Přijatá platba"}.get(
+    paid = (invoice.kind not in (InvoiceKind.CREDIT_NOTE, "advance_receipt", CORRECTION)
+            and open_amount <= 0)
+    label = {"credit_note": "Celkem", "advance_receipt": "Přijatá platba",
+             CORRECTION: "Oprava přijaté platby"}.get(
         invoice.kind, "Celkem" if paid else "Celkem k úhradě"
     )
     if invoice.kind == InvoiceKind.REGULAR and invoice.total < 0:  # a final invoice, advances overpaid
@@ -344,7 +356,7 @@ def _totals_block(invoice: Invoice, open_amount: Decimal) -> list[Flowable]:
     block: list[Flowable] = [_p(f"{label}: {format_money(invoice.total, cur)}", "total")]
     if invoice.kind != InvoiceKind.CREDIT_NOTE and ZERO < open_amount < invoice.total:
         block.append(_p(f"Zbývá uhradit: {format_money(open_amount, cur)}", "total"))
-    elif invoice.kind == "advance_receipt" and open_amount <= 0:
+    elif invoice.kind == "advance_receipt" and open_amount <= 0:  # not a correction's
         block.append(_p("Uhrazeno, neplaťte.", "right"))
     return block
 
@@ -360,7 +372,8 @@ def _closing(invoice: Invoice, open_amount: Decimal, width: float) -> Iterable[F
         )
     if invoice.kind == InvoiceKind.CREDIT_NOTE:
         notes.append(_p("Částku dobropisu vrátíme nebo započteme s dalšími platbami."))
-    if invoice.note and not getattr(invoice, "correction_reason", None):  # else printed above
+    if invoice.note and (invoice.kind == CORRECTION  # its note names the operator
+                         or not getattr(invoice, "correction_reason", None)):  # else printed above
         notes.append(_p(invoice.note))
     qr = _qr_block(invoice, open_amount)
     if qr is None:

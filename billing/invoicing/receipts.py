@@ -74,7 +74,11 @@ def pending(session: Session):
         select(Allocation, Invoice, BankTransaction.booked_on)
         .join(Invoice, Invoice.id == Allocation.invoice_id)
         .join(BankTransaction, BankTransaction.id == Allocation.bank_transaction_id)
-        .outerjoin(TaxReceipt, TaxReceipt.allocation_id == Allocation.id)
+        # a corrected receipt's allocation was removed (a cancelled payment), and SQLite may
+        # give its id to a later allocation: that one is still pending (migration 0028)
+        .outerjoin(TaxReceipt, (TaxReceipt.allocation_id == Allocation.id)
+                   & (TaxReceipt.advance_invoice_id == Allocation.invoice_id)
+                   & ~TaxReceipt.correction.has())
         .where(Invoice.kind == InvoiceKind.ADVANCE, TaxReceipt.id.is_(None))
         .order_by(BankTransaction.booked_on, Allocation.id)
     ).all()
