@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask import Flask
+from jinja2 import Undefined
 
 from core.clock import PRAGUE
 from core.i18n import format_number as _format_number
@@ -40,8 +41,13 @@ def format_number(value: Decimal | int | float | None, places: int | None = None
     space groups, decimal comma), ``1,234.5678`` in English; ``places`` decimals (rounded half
     up) or as many as the value has. The same text as core.i18n's :func:`~core.i18n.number`
     in a translated refusal."""
-    if value is None or value == "":
+    if value is None or isinstance(value, Undefined):
         return ""
+    if isinstance(value, str):  # a number read from somewhere as text; anything else as it is
+        try:
+            value = Decimal(value.strip())
+        except ArithmeticError:
+            return value
     return _format_number(value, lang or _lang(), places)
 
 

@@ -36,7 +36,8 @@ def test_the_filter_writes_as_core_i18n(app, lang):
         for value in (0, 7, 1000, 270000, D("0.4950"), D("1234.5678"), D("-1500.5"), 12.5):
             assert format_number(value) == number(value).format(lang), value
         assert format_number(D("2.345"), 2) == number(D("2.345"), 2).format(lang)
-        assert format_number(None) == ""
+        assert format_number(None) == "" and format_number("21") == number(21).format(lang)
+        assert app.jinja_env.from_string("[{{ missing|number }}]").render() == "[]"
         rendered = app.jinja_env.from_string("{{ v|number }}|{{ w|number(2) }}").render(
             v=D("1234.5678"), w=D("1234.5"))
     if lang == "cs":
