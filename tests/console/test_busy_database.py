@@ -25,7 +25,7 @@ QUICK = 5.0  # seconds: a page must be answered well before the 30 s busy timeou
 @pytest.fixture(autouse=True)
 def _sqlite_only(pg_url):
     if pg_url:
-        pytest.skip("SQLite's one write lock; runs without TEST_DATABASE_URL (PostgreSQL)")
+        pytest.skip("SQLite's one write lock (TEST_DATABASE_URL is PostgreSQL)")
 
 
 @contextmanager
