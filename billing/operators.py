@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from billing.models.operators import Operator, OperatorRecoveryCode, OperatorRole, OperatorSession
 from core import audit
@@ -304,10 +306,15 @@ def start_session(session: Session, operator: Operator, *, second_factor: bool,
     return token
 
 
-def load_session(session: Session, token: str | None,
-                 lifetimes: Lifetimes) -> tuple[OperatorSession, Operator] | None:
+def load_session(session: Session, token: str | None, lifetimes: Lifetimes, *,
+                 write: Callable[..., object] | None = None,
+                 ) -> tuple[OperatorSession, Operator] | None:
     """The live session of ``token`` and its active operator, or None (ended, expired, or
-    the operator disabled: the row is then deleted)."""
+    the operator disabled: the row is then deleted). The last-seen touch (once a minute)
+    and the deletion are statements given to ``write`` (default: ``session.execute``; the
+    console's pages give them to web.database.bookkeeping, so that a page is answered while
+    a long import holds SQLite's write lock)."""
+    write = write or session.execute
     if not token:
         return None
     row = session.scalar(select(OperatorSession).where(
@@ -318,11 +325,13 @@ def load_session(session: Session, token: str | None,
     moment = now()
     if (operator is None or not operator.active or moment - row.last_seen_at > lifetimes.idle
             or moment - row.created_at > lifetimes.absolute):
-        session.delete(row)
-        session.flush()
+        session.expunge(row)
+        write(delete(OperatorSession).where(OperatorSession.id == row.id))
         return None
     if moment - row.last_seen_at > TOUCH_EVERY:
-        row.last_seen_at = moment
+        write(update(OperatorSession).where(OperatorSession.id == row.id)
+              .values(last_seen_at=moment).execution_options(synchronize_session=False))
+        set_committed_value(row, "last_seen_at", moment)
     return row, operator
 
 

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from billing import operators
 from billing.models import Operator, OperatorRole, OperatorSession
 from console.blueprint import bp
-from web.database import db
+from web.database import bookkeeping, db
 from web.settings import ConfigurationError, environment
 
 COOKIE = "ispzone_console"
@@ -105,7 +105,8 @@ def _load() -> tuple[OperatorSession, Operator] | None:
     if "console_login" not in g:
         answered = g.get("console_cookie")  # a token this request has just set (or "")
         token = request.cookies.get(COOKIE) if answered is None else answered
-        g.console_login = operators.load_session(db(), token, _lifetimes()) if token else None
+        g.console_login = (operators.load_session(db(), token, _lifetimes(), write=bookkeeping)
+                           if token else None)
         if token and g.console_login is None and answered is None:
             g.console_cookie = ""  # forget a dead token
     return g.console_login

@@ -76,23 +76,7 @@ def start_after_commit() -> None:
         after_commit(lambda: ensure_worker(app))
 
 
-def _write_nothing_on_sqlite() -> None:
-    """SQLite has one writer at a time, and the import holds the write lock until it
-    commits (a minute or more for a big statement): this page, polled meanwhile, must not
-    wait for it (the busy timeout would end in a 500). So it leaves the login's last-seen
-    touch (billing.operators.load_session, once a minute) to the operator's next page."""
-    from console.auth import session_row
-
-    session = db()
-    if session.get_bind().dialect.name != "sqlite":
-        return
-    row = session_row()
-    if row is not None and row in session.dirty:
-        session.expire(row, ["last_seen_at"])
-
-
 def _status_or_404(upload_id: int) -> upload_jobs.UploadStatus:
-    _write_nothing_on_sqlite()
     status = upload_jobs.upload_status(db(), upload_id)
     if status is None:
         abort(404)

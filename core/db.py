@@ -146,9 +146,16 @@ class Base(DeclarativeBase):
     type_annotation_map = {Decimal: Money(), datetime: UTCDateTime()}
 
 
+# How long an SQLite statement waits for the database's one write lock before it fails with
+# "database is locked": a form's unit of work queues behind another writer this long.
+SQLITE_BUSY_MS = 30_000
+# ... and how long a bookkeeping write (write_unless_busy) waits before it gives up.
+BOOKKEEPING_BUSY_MS = 200
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_MS / 1000})
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -159,7 +166,7 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -176,6 +183,42 @@ def make_engine(url: str, **kwargs) -> Engine:
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "database is busy": another connection holds the
+    write lock (SQLITE_BUSY, SQLITE_LOCKED and their extended codes)."""
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (5, 6)
+    text = str(orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def write_unless_busy(engine: Engine, *statements, busy_ms: int = BOOKKEEPING_BUSY_MS) -> bool:
+    """Run ``statements`` (bookkeeping a page does for itself: a login's last-seen touch,
+    forgetting an expired login) in a short SQLite transaction of their own, and give them
+    up (False, logged) when another connection holds the database's one write lock for more
+    than ``busy_ms`` (a long statement import): the page that wanted them is answered
+    anyway, and its next request does them again. Never for money or access changes, whose
+    unit of work must fail when it cannot write."""
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        raw.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        try:
+            conn.execution_options(sqlite_immediate=True)  # the write lock first (see above)
+            with conn.begin():
+                for statement in statements:
+                    conn.execute(statement)
+            return True
+        except DBAPIError as exc:
+            if not is_busy(exc):
+                raise
+            log.info("database busy: bookkeeping write skipped (%s)", exc.orig)
+            return False
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -48,12 +48,32 @@ def db() -> Session:
                 if dialect == "postgresql":
                     session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                     session.info[core_db.AUTOCOMMIT_READS] = True  # the door skips its commit
-            elif dialect == "sqlite":
+            elif dialect == "sqlite" and not g.get("database_busy"):
                 # a form that writes takes SQLite's one write lock first (see core.db):
                 # writers queue up instead of failing on a stale read snapshot
                 session.connection(execution_options={"sqlite_immediate": True})
         g.db_session = session
     return g.db_session
+
+
+def bookkeeping(*statements) -> None:
+    """Writes a page makes for its own records (a login's last-seen touch, forgetting an
+    expired login), which must never be why a page waits or fails.
+
+    On SQLite a GET or HEAD runs them after its unit of work is committed, in a short
+    transaction of their own that gives up after a moment when another connection holds
+    the database's one write lock (a long statement import:
+    :func:`core.db.write_unless_busy`); the page is answered either way. Elsewhere (a form's
+    unit of work, which holds the write lock already; PostgreSQL, where a GET's statements
+    commit themselves) they are statements of the request's unit of work, as any other."""
+    session = db()
+    if (has_request_context() and session.get_bind().dialect.name == "sqlite"
+            and (request.method in READ_ONLY_METHODS or g.get("database_busy"))):
+        bind = session.get_bind()
+        core_db.after_commit(session, lambda: core_db.write_unless_busy(bind, *statements))
+        return
+    for statement in statements:
+        session.execute(statement)
 
 
 def engine():

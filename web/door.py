@@ -27,6 +27,7 @@ from functools import wraps
 
 from flask import Flask, Response, flash, g, redirect, render_template, url_for
 from flask_babel import gettext
+from sqlalchemy.exc import OperationalError
 
 from core import db as core_db
 from core.errors import DomainError
@@ -37,6 +38,26 @@ log = logging.getLogger(__name__)
 def init_app(app: Flask) -> None:
     app.after_request(_finish)
     app.register_error_handler(DomainError, refused)
+    app.register_error_handler(OperationalError, _database_busy)
+
+
+def _database_busy(exc: OperationalError):
+    """SQLite's write lock held past the busy timeout (a long statement import): the unit of
+    work is rolled back and the user reads that nothing was saved (503, try again), on a
+    page that reads nothing from the database. Any other database error stays a 500."""
+    if not core_db.is_busy(exc):
+        raise exc
+    session = g.pop("db_session", None)
+    if session is not None:
+        core_db.rollback(session)
+        session.close()
+    g.database_busy = True  # what the page still reads (the login), it reads without writing
+    log.warning("database busy, request refused: %s", exc.orig)
+    try:
+        body = render_template("errors/busy.html")
+    except OperationalError:  # should the page's context still need to write
+        body = "The database is busy: nothing was saved. Please try again in a minute."
+    return body, 503, {"Retry-After": "60"}
 
 
 def after_commit(fn: Callable[[], object]) -> None:

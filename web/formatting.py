@@ -6,8 +6,10 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask import Flask
+from jinja2 import Undefined
 
 from core.clock import PRAGUE
+from core.i18n import format_number as _format_number
 from web.i18n import current_lang as _lang
 from web.labels import label as format_label
 
@@ -31,6 +33,22 @@ def format_money(value: Decimal | int | None, lang: str | None = None,
     if (lang or _lang()) == "en":
         return f"{sign}{code}{NBSP}{whole}.{frac}"
     return f"{sign}{whole.replace(',', NBSP)},{frac}{NBSP}{CZECH_SYMBOLS.get(code, code)}"
+
+
+def format_number(value: Decimal | int | float | None, places: int | None = None,
+                  lang: str | None = None) -> str:
+    """A count or a quantity (not an identifier): ``1 234,5678`` in Czech (non-breaking
+    space groups, decimal comma), ``1,234.5678`` in English; ``places`` decimals (rounded half
+    up) or as many as the value has. The same text as core.i18n's :func:`~core.i18n.number`
+    in a translated refusal."""
+    if value is None or isinstance(value, Undefined):
+        return ""
+    if isinstance(value, str):  # a number read from somewhere as text; anything else as it is
+        try:
+            value = Decimal(value.strip())
+        except ArithmeticError:
+            return value
+    return _format_number(value, lang or _lang(), places)
 
 
 def format_date(value: date | datetime | None, lang: str | None = None) -> str:
@@ -114,6 +132,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         czk_vat=format_czk_vat,
         money=format_money,
+        number=format_number,
         date=format_date,
         bytes=format_bytes,
         speed=format_speed,

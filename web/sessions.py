@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, delete, select, update
 from billing.models import Customer, UserSession
 from core.clock import now
 from core.passwords import new_token, token_hash
-from web.database import db
+from web.database import bookkeeping, db
 
 TOUCH_EVERY = timedelta(seconds=60)
 
@@ -131,11 +131,13 @@ def load(token: str | None, kind: str = "zone") -> tuple[SessionRow, Customer, d
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     absolute = timedelta(hours=current_app.config["SESSION_MAX_HOURS"])
     if moment - row.last_seen_at > idle or moment - row.created_at > absolute:
-        # both writes are committed by the web door with the request (web.door)
-        s.execute(delete(UserSession).where(UserSession.id == row.id))
+        # both writes are the page's bookkeeping: never why it waits or fails (a GET on
+        # SQLite gives them up while a long import holds the write lock; web.database)
+        bookkeeping(delete(UserSession).where(UserSession.id == row.id))
         return None
     if moment - row.last_seen_at > TOUCH_EVERY:
-        s.execute(update(UserSession).where(UserSession.id == row.id).values(last_seen_at=moment))
+        bookkeeping(update(UserSession).where(UserSession.id == row.id)
+                    .values(last_seen_at=moment))
         row = row._replace(last_seen_at=moment)
     return row, customer, extras
 
