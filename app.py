@@ -33,6 +33,9 @@ DEFAULTS = {
     # the console's monthly run: "inline" (the request runs the jobs) or "external" (ispzone jobs
     # worker processes do; docs/monthly-run.md)
     "MONTHLY_RUN_WORKERS": "inline",  # default: instance/outbox when SMTP_HOST is unset
+    # the console's statement upload: "inline" (a thread of the web app imports the file) or
+    # "external" (ispzone jobs worker processes do; docs/bank-statements.md)
+    "STATEMENT_UPLOAD_WORKERS": "inline",
     "OPERATOR_EMAIL": "podpora@priklad.net",
     "PUBLIC_URL": None,  # e.g. https://zona.priklad.net: every e-mail link, the trusted hosts
     # our bank accounts whose statements `payments import` accepts, comma separated

@@ -554,6 +554,12 @@ def login(base: str, number: str, password: str) -> str:
     """Log in through the form like a browser; returns the Cookie header for later requests."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    # no User-Agent, as wrk sends none: the login session remembers the client's address
+    # and agent (Flask-Login's session protection), and a cookie used from another agent
+    # is marked no longer fresh, i.e. written again on every answer. A browser stores that
+    # once; wrk replays the same cookie, so with urllib's agent here every request of the
+    # benchmark re-signed and re-sent the cookie, work no browser causes.
+    opener.addheaders = []
     with opener.open(f"{base}/login", timeout=30) as r:
         html = r.read().decode()
     m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(

@@ -20,6 +20,7 @@ AREAS = [
     "console.views_services",
     "console.views_invoices",
     "console.views_payments",
+    "console.views_upload",  # a statement upload's progress (docs/bank-statements.md)
     "console.views_reports",
     "console.views_enforcement",
     "console.views_voip",

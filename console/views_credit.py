@@ -31,6 +31,7 @@ from console.blueprint import bp
 from core.clock import today
 from web import parsing
 from web.database import db
+from web.formatting import format_money
 
 ACTORS = ("billing",)  # and admin
 PER_PAGE = 50
@@ -120,7 +121,7 @@ def credit_issue_topup(customer_id: int):
                             supplier=Supplier.from_config(current_app.config),
                             settings=_settings(), actor=actor())
     flash(_("Top-up request %(number)s issued: %(total)s.", number=invoice.number,
-            total=invoice.total), "success")
+            total=format_money(invoice.total, currency=invoice.currency)), "success")
     return _back(customer.id)
 
 

@@ -23,6 +23,7 @@ from enforcement.config import Policy
 from enforcement.models import ACTION_STATUSES, CASE_STATES
 from web import parsing
 from web.database import db
+from web.formatting import format_date
 
 ACTORS = ("support",)  # and admin
 PER_PAGE = 50
@@ -94,7 +95,7 @@ def enforcement_exempt(customer_id: int):
                           reason=reason)
     flash(_("%(number)s is exempt from reminders and disconnection %(when)s.",
             number=customer.customer_number,
-            when=_("for good") if never else _("until %(day)s", day=until.strftime("%d. %m. %Y"))),
+            when=_("for good") if never else _("until %(day)s", day=format_date(until))),
           "success")
     return redirect(url_for("console.enforcement_case", customer_id=customer_id))
 

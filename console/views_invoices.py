@@ -15,6 +15,7 @@ from sqlalchemy import select
 from billing.invoicing import listing
 from billing.invoicing.issue import CreditLine, InvoicingError, credit_invoice, line_remainders
 from billing.invoicing.one_off import OneOffLine, issue_one_off
+from billing.invoicing.receipts import receipts_for
 from billing.invoicing.supplier import Supplier
 from billing.invoicing.vat import RATES
 from billing.ledger.balances import states_for
@@ -115,9 +116,12 @@ def invoice_detail(invoice_id: int):
         .where(Allocation.invoice_id == invoice.id).order_by(Allocation.id)).all()
     creditable = (invoice.kind not in (InvoiceKind.CREDIT_NOTE, InvoiceKind.ADVANCE)
                   and any(v > 0 for v in line_remainders(session, invoice).values()))
+    # an advance: its tax documents for received payments, each with its correction if any
+    receipts = (receipts_for(session, invoice.customer_id, invoice.id)
+                if invoice.kind == InvoiceKind.ADVANCE else [])
     return render_template("console/money/invoice.html", invoice=invoice, state=state,
                            customer=customer, notes=notes, corrected=corrected,
-                           allocations=allocations, creditable=creditable)
+                           allocations=allocations, creditable=creditable, receipts=receipts)
 
 
 @bp.route("/invoices/<int:invoice_id>/pdf")
@@ -298,7 +302,7 @@ def month_run_issue():
 
     month = _month_arg(request.form.get("month"))
     if not month:
-        raise InvoicingError("month must be YYYY-MM")
+        raise InvoicingError(_l("month must be YYYY-MM"))
     report = start_month_run(month, email=request.form.get("email", "1") == "1")
     flash(_("%(month)s: %(count)d customers planned for invoicing, %(skipped)d customers "
             "already invoiced.", month=month, count=report.new_customers,

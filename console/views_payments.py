@@ -1,7 +1,8 @@
 """The console's payments (docs/money-acts.md): the payments list, a cash payment with its
 receipt (příjmový pokladní doklad) and PDF, the statement upload (the importer of
 ``ispzone payments import``), the unmatched queue with assign, unassign, dismiss and
-restore. Thin views over billing's functions; every POST changes money and is for billing
+restore. The upload is checked here and imported by a job (billing.bank.upload_jobs, its
+progress page in console/views_upload.py). Thin views over billing's functions; every POST changes money and is for billing
 (and admin); the pages that read are for every role."""
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from billing.bank.importing import StatementError, import_statement
-from billing.bank.queue import assign, dismiss, restore, unassign, unmatched
+from billing.bank.importing import StatementError
+from billing.bank.queue import assign, dismiss, restore, unmatched
 from billing.cash.cancellation import cancel_cash_receipt, cancellation_of
 from billing.cash.payments import take_cash_payment
 from billing.customers.credentials import find_customer
+from billing.invoicing.receipt_corrections import corrections_of_cancellation
 from billing.invoicing.supplier import Supplier
 from billing.ledger.balances import customer_invoices
 from billing.models import (
@@ -27,13 +29,16 @@ from billing.models import (
     CashReceipt,
     Customer,
     Invoice,
+    TaxReceiptCorrection,
 )
+from billing.unpairing import unassign
 from console.auth import actor, allow
 from console.blueprint import bp
 from console.money_common import paginate, statement_accounts
 from core.clock import today
 from core.errors import DomainError, Invalid
 from core.i18n import _l
+from core.i18n import number as shown_number
 from web import parsing
 from web.database import db
 from web.door import after_commit, on_refusal, refusal_text
@@ -167,8 +172,11 @@ def _receipt_or_404(receipt_id: int) -> CashReceipt:
 
 def _receipt_page(receipt_id: int, error: str | None = None, values=None, status: int = 200):
     receipt = _receipt_or_404(receipt_id)
+    cancellation = cancellation_of(db(), receipt.id)
+    corrections = (corrections_of_cancellation(db(), cancellation.id)
+                   if cancellation is not None else [])
     return render_template("console/money/cash_receipt.html", receipt=receipt,
-                           cancellation=cancellation_of(db(), receipt.id), error=error,
+                           cancellation=cancellation, corrections=corrections, error=error,
                            values=values or {}), status
 
 
@@ -191,6 +199,9 @@ def cash_receipt_cancel(receipt_id: int):
                                actor=actor())
     flash(_("Cash receipt %(receipt)s cancelled by %(number)s.", receipt=receipt.number,
             number=done.cancellation.number), "success")
+    for correction in done.corrections:
+        flash(_("Tax document %(receipt)s corrected by the corrective tax document %(number)s.",
+                receipt=correction.receipt.number, number=correction.number), "success")
     return redirect(url_for("console.cash_receipt", receipt_id=receipt.id))
 
 
@@ -206,6 +217,21 @@ def cash_cancellation_pdf(receipt_id: int):
     return current_app.response_class(
         render_cash_cancellation_pdf(receipt, cancellation), mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{cancellation.number}.pdf"'})
+
+
+@bp.route("/receipt-corrections/<int:correction_id>.pdf")
+@allow(*MONEY)
+def receipt_correction_pdf(correction_id: int):
+    """A corrective tax document for a received payment (billing/invoicing/
+    receipt_corrections.py), for billing and admin."""
+    from billing.invoicing.receipt_corrections import render_correction_pdf
+
+    correction = db().get(TaxReceiptCorrection, correction_id)
+    if correction is None:
+        abort(404)
+    return current_app.response_class(
+        render_correction_pdf(correction), mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{correction.number}.pdf"'})
 
 
 @bp.route("/cash-receipts/<int:receipt_id>/pdf")
@@ -225,23 +251,32 @@ def cash_receipt_pdf(receipt_id: int):
 @bp.route("/payments/upload", methods=["GET"])
 @allow(*ALL)
 def statement_form():
-    return render_template("console/money/upload.html", formats=FORMATS, report=None,
-                           error=None, max_bytes=current_app.config["STATEMENT_MAX_BYTES"])
+    return _upload_page()
+
+
+def _upload_page(error=None, status=200):
+    from billing.bank.upload_jobs import latest_uploads
+
+    return render_template("console/money/upload.html", formats=FORMATS, error=error,
+                           uploads=latest_uploads(db()),
+                           max_bytes=current_app.config["STATEMENT_MAX_BYTES"]), status
 
 
 @bp.route("/payments/upload", methods=["POST"])
 @allow(*MONEY)
-@on_refusal(DomainError, respond=lambda exc: (render_template(
-    "console/money/upload.html", formats=FORMATS, report=None, error=refusal_text(exc),
-    max_bytes=current_app.config["STATEMENT_MAX_BYTES"]), 422))
+@on_refusal(DomainError, respond=lambda exc: _upload_page(refusal_text(exc), 422))
 def statement_upload():
-    """Import and pair the uploaded statement in this request (the page waits: there is no
-    background job), as ``ispzone payments import`` does; its summary, or the refusal with
-    the line number."""
+    """Check the uploaded statement as the importer would (a broken file is refused here
+    with its line number, nothing stored), store it and queue its import and pairing as a
+    job (billing.bank.upload_jobs: the importer of ``ispzone payments import``); then its
+    progress page, which shows the summary once the job is done."""
+    from billing.bank.upload_jobs import accept_upload
+    from console.views_upload import start_after_commit
+
     max_bytes = current_app.config["STATEMENT_MAX_BYTES"]
     if request.content_length and request.content_length > max_bytes + 64 * 1024:
         raise StatementError(_l("the file has more than the %(max)s bytes a statement may "
-                                "have (setting STATEMENT_MAX_BYTES)", max=f"{max_bytes:,}"))
+                                "have (setting STATEMENT_MAX_BYTES)", max=shown_number(max_bytes, text=f"{max_bytes:,}")))
     upload = request.files.get("statement")
     if upload is None or not upload.filename:
         raise PaymentFormError(_l("choose a statement file"), field="statement")
@@ -253,16 +288,14 @@ def statement_upload():
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "statement"
         upload.save(path)
-        try:
-            report = import_statement(
-                db(), path, name, fmt, actor(), bank_code=bank_code,
-                own_accounts=None if request.form.get("any_account") == "1" else accounts,
-                max_bytes=max_bytes)
-        except RecursionError:
-            raise StatementError(_l("nested too deeply to be a bank statement")) from None
-    _receipts_after_commit()
-    return render_template("console/money/upload.html", formats=FORMATS, report=report,
-                           filename=name, error=None, max_bytes=max_bytes)
+        stored = accept_upload(
+            db(), path, name, fmt, actor(), bank_code=bank_code,
+            own_accounts=None if request.form.get("any_account") == "1" else accounts,
+            max_bytes=max_bytes)
+    start_after_commit()
+    flash(_("%(name)s: %(count)d movements checked; the import and pairing are queued.",
+            name=name, count=stored.movements), "success")
+    return redirect(url_for("console.statement_upload_progress", upload_id=stored.id))
 
 
 # -- the unmatched queue ----------------------------------------------------------------
@@ -314,6 +347,9 @@ def payment_unassign(tx_id: int):
     _receipts_after_commit()
     flash(_("Payment %(id)d unpaired from customer %(number)s; it waits in the queue.",
             id=tx_id, number=done.customer_number), "success")
+    for number, receipt in done.corrections:
+        flash(_("Tax document %(receipt)s corrected by the corrective tax document %(number)s.",
+                receipt=receipt, number=number), "success")
     return redirect(_back())
 
 

@@ -36,7 +36,7 @@ from core.clock import today
 from enforcement.provisioning import router_names
 from web import parsing
 from web.database import db
-from web.formatting import format_money
+from web.formatting import format_date, format_money
 
 ACTORS = ("support",)  # and admin
 SEE_PASSWORDS = ("support",)  # and admin: billing and readonly see the PPPoE password masked
@@ -212,12 +212,12 @@ def service_end(service_id: int):
         result = end_prepaid_early(db(), service.id, last_day,
                                    Supplier.from_config(current_app.config), actor=actor())
         flash(_("The service ends on %(day)s; %(amount)s without VAT returned to the credit "
-                "(credit note %(numbers)s).", day=last_day.strftime("%d. %m. %Y"),
+                "(credit note %(numbers)s).", day=format_date(last_day),
                 amount=format_money(result.returned),
                 numbers=", ".join(n.number for n in result.credit_notes)), "success")
         return redirect(url_for("console.service_detail", service_id=service.id))
     services.end_service(db(), service, last_day, actor=actor())
-    flash(_("The service ends on %(day)s.", day=last_day.strftime("%d. %m. %Y")), "success")
+    flash(_("The service ends on %(day)s.", day=format_date(last_day)), "success")
     return redirect(url_for("console.service_detail", service_id=service.id))
 
 

@@ -21,6 +21,8 @@ from console.auth import ALL, actor, allow
 from console.blueprint import bp
 from core.clock import today
 from core.errors import Invalid
+from core.i18n import _l
+from core.i18n import number as shown_number
 from voip import overview
 from voip.cdr import import_cdr
 from voip.lines import set_cap
@@ -29,6 +31,7 @@ from voip.tariff_import import import_tariff_csv
 from web import parsing
 from web.database import db
 from web.door import after_commit
+from web.formatting import format_date, format_money
 
 ACTORS = ("support",)  # and admin
 PER_PAGE = 50
@@ -43,17 +46,18 @@ def _uploaded_text(field: str, *, excel: bool = False) -> tuple[str, str]:
     CSV) and name, with LF line ends; refused when missing, too big or not text."""
     upload = request.files.get(field)
     if upload is None or not upload.filename:
-        raise UploadError("Choose a file to upload.", field=field)
+        raise UploadError(_l("Choose a file to upload."), field=field)
     limit = int(current_app.config["STATEMENT_MAX_BYTES"])
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
-        raise UploadError(f"The file is larger than {limit} bytes.", field=field)
+        raise UploadError(_l("The file is larger than %(limit)s bytes.",
+                                 limit=shown_number(limit)), field=field)
     for encoding in ("utf-8-sig", "cp1250") if excel else ("utf-8-sig",):
         try:
             return _lf(data.decode(encoding)), upload.filename
         except UnicodeDecodeError:
             continue
-    raise UploadError("The file is not UTF-8 text.", field=field)
+    raise UploadError(_l("The file is not UTF-8 text."), field=field)
 
 
 def _lf(text: str) -> str:
@@ -90,8 +94,8 @@ def voip_set_cap(line_id: int):
     cap = None if raw.lower() in ("", "default") else parsing.amount(raw, minimum=parsing.CENT)
     _service, old = set_cap(db(), service.phone_number, cap, actor=actor())
     flash(_("%(number)s: monthly top-up cap %(old)s → %(new)s.", number=service.phone_number,
-            old=old if old is not None else _("default"),
-            new=cap if cap is not None else _("default")), "success")
+            old=format_money(old) if old is not None else _("default"),
+            new=format_money(cap) if cap is not None else _("default")), "success")
     return redirect(url_for("console.voip_lines", q=request.form.get("q", "")))
 
 
@@ -129,7 +133,7 @@ def voip_tariff_import():
     form; its digest shows it is the one previewed)."""
     text = _lf(request.form.get("text", ""))
     if _digest(text) != request.form.get("digest"):
-        raise UploadError("The price list changed after the preview; upload it again.")
+        raise UploadError(_l("The price list changed after the preview; upload it again."))
     filename = parsing.text(request.form.get("filename", ""), max_length=300)
     valid_from = _valid_from()
     stream = io.StringIO(text)
@@ -139,7 +143,7 @@ def voip_tariff_import():
         name=parsing.text(request.form.get("name", ""), max_length=100) or None,
         actor=actor(), replace=request.form.get("replace") == "1")
     flash(_("Price list %(name)s valid from %(day)s imported: %(count)s prefixes.",
-            name=tariff.name, day=tariff.valid_from.strftime("%d. %m. %Y"),
+            name=tariff.name, day=format_date(tariff.valid_from),
             count=len(tariff.rates)), "success")
     return redirect(url_for("console.voip_tariffs"))
 

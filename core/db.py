@@ -244,6 +244,16 @@ def bulk_insert(session, table, rows: list[dict]) -> None:
             copy.write_row([row[c] for c in columns])
 
 
+def in_constants(column, values):
+    """``column IN (v1, v2, ...)`` for a fixed set of values: one bound parameter each,
+    compiled once with the statement. ``column.in_(values)`` makes an "expanding"
+    parameter instead, whose SQL is rendered again on every execution (a query run on every
+    page paid for that each time)."""
+    from sqlalchemy import bindparam
+
+    return column.in_([bindparam(None, value, type_=column.type) for value in values])
+
+
 def is_in(session, column, values):
     """``column IN values`` that stays one parameter on PostgreSQL (``= ANY(array)``).
 
@@ -279,9 +289,20 @@ def after_commit(session: Session, fn: Callable[[], object]) -> None:
     session.info.setdefault(_AFTER_COMMIT, []).append(fn)
 
 
+# session.info key: the session reads in autocommit mode (web.database: a GET on PostgreSQL)
+AUTOCOMMIT_READS = "ispzone.autocommit_reads"
+
+
 def commit(session: Session) -> None:
-    """Commit the unit of work, then run its :func:`after_commit` callbacks in order."""
-    session.commit()
+    """Commit the unit of work, then run its :func:`after_commit` callbacks in order.
+
+    A session marked :data:`AUTOCOMMIT_READS` with no ORM change waiting to be flushed has
+    nothing to commit: each of its statements committed itself. Its commit is skipped (it
+    would only walk SQLAlchemy's transaction bookkeeping and expire the loaded objects, a
+    few per cent of a page's CPU); closing the session returns the connection."""
+    if not (session.info.get(AUTOCOMMIT_READS)
+            and not (session.new or session.deleted or session.dirty)):
+        session.commit()
     callbacks = session.info.pop(_AFTER_COMMIT, [])
     for fn in callbacks:
         try:

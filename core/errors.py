@@ -63,11 +63,13 @@ class DomainError(Exception):
         doc = (type(self).__doc__ or "").strip().splitlines()
         return doc[0] if doc else type(self).__name__
 
-    def translated(self, gettext: Callable[[str], str]) -> str:
+    def translated(self, gettext: Callable[[str], str], lang: str | None = None) -> str:
         """The message in the language of ``gettext`` (Flask-Babel's, in the web): a
-        ``core.i18n._l`` message is looked up by its msgid and filled in with its params."""
+        ``core.i18n._l`` message is looked up by its msgid and filled in with its params,
+        its numbers, amounts and days formatted in ``lang`` (``cs``, ``en``)."""
         first = self.args[0] if len(self.args) == 1 else None
-        return translate(first if isinstance(first, str) and first else self.message, gettext)
+        return translate(first if isinstance(first, str) and first else self.message, gettext,
+                         lang)
 
 
 class Conflict(DomainError):

@@ -19,6 +19,8 @@ from billing.documents import qrplatba
 from billing.ledger.balances import ZERO, open_invoices
 from billing.models import Customer, Service, ServiceAddress
 from core.clock import now, prague_date
+from core.db import in_constants
+from core.i18n import _l
 from enforcement import cases
 from enforcement.config import Policy
 from enforcement.models import ActionKind, CaseState, EnforcementCase
@@ -82,7 +84,7 @@ def acknowledge(
     if case.state == CaseState.ACKNOWLEDGED:
         return case
     if case.state != CaseState.WARNED:
-        raise cases.CaseError(f"cannot acknowledge in state {case.state!r}")
+        raise cases.CaseError(_l("cannot acknowledge in state %(state)s", state=repr(case.state)))
     at = at or now()
     case.acknowledged_at = at
     case.acknowledged_ip = ip[:45] if ip else None
@@ -164,7 +166,7 @@ def notice_column():
     web.sessions.add_extra) must be told about the debt: the case_notice condition."""
     return exists().where(
         EnforcementCase.customer_id == Customer.id,
-        EnforcementCase.state.in_(NOTICE_STATES),
+        in_constants(EnforcementCase.state, NOTICE_STATES),
     )
 
 

@@ -21,6 +21,8 @@ from core import audit
 from core.clock import now
 from core.db import Base
 from core.errors import Conflict, Invalid
+from core.i18n import _l
+from core.i18n import number as shown_number
 from enforcement.models import Router
 
 MAX_TEXT = 1000
@@ -97,25 +99,28 @@ def add(
     try:
         kind = AnnouncementKind(kind)
     except ValueError:
-        raise AnnouncementError(
-            f"unknown kind {kind!r}: use {' or '.join(k.value for k in AnnouncementKind)}"
-        ) from None
+        raise AnnouncementError(_l("unknown kind %(kind)s: use %(kinds)s", kind=repr(kind),
+                                   kinds=" or ".join(k.value for k in AnnouncementKind))
+                                ) from None
     text_cs = (text_cs or "").strip()
     text_en = (text_en or "").strip() or None
     if not text_cs:
-        raise AnnouncementError("the Czech text is required")
-    for label, value in (("Czech", text_cs), ("English", text_en or "")):
-        if len(value) > MAX_TEXT:
-            raise AnnouncementError(f"the {label} text is longer than {MAX_TEXT} characters")
+        raise AnnouncementError(_l("the Czech text is required"))
+    if len(text_cs) > MAX_TEXT:
+        raise AnnouncementError(_l("the Czech text is longer than %(max)s characters",
+                                   max=shown_number(MAX_TEXT)))
+    if len(text_en or "") > MAX_TEXT:
+        raise AnnouncementError(_l("the English text is longer than %(max)s characters",
+                                   max=shown_number(MAX_TEXT)))
     moment = now()
     starts_at = starts_at or moment
     if ends_at is not None and ends_at <= moment:
-        raise AnnouncementError("the end is in the past")
+        raise AnnouncementError(_l("the end is in the past"))
     if ends_at is not None and ends_at <= starts_at:
-        raise AnnouncementError("the end must be later than the start")
+        raise AnnouncementError(_l("the end must be later than the start"))
     router_name = (router_name or "").strip() or None
     if router_name is not None and not _router_known(session, router_name):
-        raise AnnouncementError(f"unknown router {router_name!r}")
+        raise AnnouncementError(_l("unknown router %(name)s", name=repr(router_name)))
     row = Announcement(
         kind=kind.value, text_cs=text_cs, text_en=text_en, starts_at=starts_at, ends_at=ends_at,
         router_name=router_name, created_at=moment, created_by=actor,
@@ -134,7 +139,7 @@ def end(session: Session, announcement_id: int, *, actor: str) -> Announcement:
     row = session.get(Announcement, announcement_id)
     moment = now()
     if row is None or (row.ends_at is not None and row.ends_at <= moment):
-        raise AnnouncementNotFound(f"no running announcement #{announcement_id}")
+        raise AnnouncementNotFound(_l("no running announcement #%(id)s", id=announcement_id))
     old = row.ends_at
     row.ends_at = max(moment, row.starts_at)
     row.ended_by = actor

@@ -19,6 +19,7 @@ from billing.models import Service, ServiceAddress
 from core import audit
 from core.clock import now
 from core.errors import Conflict
+from core.i18n import _l
 from enforcement.models import (
     CASE_STATES,
     ActionKind,
@@ -58,7 +59,7 @@ def transition(
 ) -> None:
     """Move ``case`` to ``new_state`` and write the audit event ``enforcement.<new_state>``."""
     if new_state not in CASE_STATES:
-        raise CaseError(f"unknown state {new_state!r}")
+        raise CaseError(_l("unknown state %(state)s", state=repr(new_state)))
     old = case.state
     at = at or now()
     case.state = new_state

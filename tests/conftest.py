@@ -42,6 +42,19 @@ def need():
 
 
 @pytest.fixture
+def smtp():
+    """A real SMTP server on loopback (aiosmtpd, :class:`tests.support.LoopbackSMTP`):
+    ``port``; what it accepted in ``received`` (To, Message-ID), ``recipients`` and
+    ``messages``; ``distinct`` Message-IDs; ``refuse`` addresses at RCPT; ``stop()`` and
+    ``start()`` again on the same port."""
+    from tests.support import LoopbackSMTP
+
+    server = LoopbackSMTP().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def live_browser(need, app_config):
     """``live_browser(config=None, *, chromium_args=(), context=None)``: the real app (CSRF
     protection on, ``config`` on top of the test's) served on a free port, and a headless

@@ -85,3 +85,69 @@ class LiveBrowser:
             self._thread.join(timeout=10)
             self._server.server_close()
             self.app.extensions["ispzone.engine"].dispose()
+
+
+# -- a real SMTP server on loopback (aiosmtpd) -------------------------------------------------
+
+class LoopbackSMTP:
+    """aiosmtpd's handler on a free loopback port. Keeps, for every message it accepted (250):
+    ``received`` (To, Message-ID) pairs, ``recipients`` (the envelope's addresses) and
+    ``messages`` (the parsed messages). Refuses at RCPT the addresses in ``refuse`` (550).
+    ``stop()`` then ``start()`` simulates the server down and back on the same port."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.received: list[tuple[str, str]] = []
+        self.recipients: list[str] = []
+        self.messages: list = []
+        self.refuse: set[str] = set()
+        self.lock = threading.Lock()
+        self.port = 0
+        self._controller = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # aiosmtpd hook
+        if address in self.refuse:
+            return "550 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's hook
+        from email import policy
+        from email.parser import BytesParser
+
+        msg = BytesParser(policy=policy.default).parsebytes(envelope.content)
+        with self.lock:
+            self.received.append((str(msg["To"]), str(msg["Message-ID"])))
+            self.recipients.extend(envelope.rcpt_tos)
+            self.messages.append(msg)
+        return "250 Message accepted for delivery"
+
+    def start(self) -> LoopbackSMTP:
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        if not self.port:  # aiosmtpd needs a real port (it connects to itself when ready)
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                self.port = probe.getsockname()[1]
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def reset(self) -> None:
+        with self.lock:
+            self.received.clear()
+            self.recipients.clear()
+            self.messages.clear()
+
+    @property
+    def distinct(self) -> set[str]:
+        """The distinct Message-IDs received."""
+        return {mid for _, mid in self.received}

@@ -18,11 +18,11 @@ from sqlalchemy import inspect, make_url, select, text
 from sqlalchemy.exc import DatabaseError
 
 from billing.bank.pairing import pair
-from billing.bank.queue import unassign
 from billing.invoicing.issue import IssueOptions, issue_invoice
 from billing.invoicing.vat import LineInput
 from billing.ledger import postings as ledger
 from billing.models import Allocation, BankTransaction, Invoice
+from billing.unpairing import unassign
 from core import audit, schema
 from core.clock import today
 from core.db import make_session_factory
@@ -161,7 +161,8 @@ def test_guards_protect_any_table_with_its_mutable_columns(fresh_engine):
 
 
 GUARDED = ("audit_event", "invoice", "invoice_line", "invoice_vat_recap", "tax_receipt",
-           "tax_receipt_vat", "bank_transaction", "statement_import", "allocation")
+           "tax_receipt_vat", "bank_transaction", "statement_import", "allocation",
+           "tax_receipt_correction", "tax_receipt_correction_vat")
 
 
 def test_every_guard_is_in_place_at_head(session):

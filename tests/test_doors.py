@@ -71,6 +71,19 @@ def door_app(app):
     for rule, view in (("/_door/refused", refused), ("/_door/refused-back", refused_back),
                        ("/_door/written", written), ("/_door/404", not_found_after_write)):
         app.add_url_rule(rule, view.__name__, view, methods=["POST"])
+
+    def get_pending():  # a GET whose change is only pending in the ORM (not flushed)
+        audit.record(db(), ACTION, actor="test", new_value="pending")
+        after_commit(lambda: calls.append("sent"))
+        return "ok"
+
+    def get_read():  # a GET that only reads (on PostgreSQL in autocommit mode)
+        db().scalar(select(func.count(AuditEvent.id)))
+        after_commit(lambda: calls.append("read"))
+        return "ok"
+
+    for rule, view in (("/_door/get-pending", get_pending), ("/_door/get-read", get_read)):
+        app.add_url_rule(rule, view.__name__, view, methods=["GET"])
     return app
 
 
@@ -108,6 +121,14 @@ def test_success_commits_once_then_after_commit_runs(door_app, session):
     assert r.status_code == 302
     assert _events(session) == 1
     assert door_app.config["DOOR_CALLS"] == ["sent"]
+
+
+def test_a_get_commits_its_pending_change_and_runs_after_commit(door_app, session):
+    client = door_app.test_client()
+    assert client.get("/_door/get-pending").status_code == 200
+    assert _events(session) == 1  # flushed and committed by the door, not lost
+    assert client.get("/_door/get-read").status_code == 200  # nothing to commit
+    assert door_app.config["DOOR_CALLS"] == ["sent", "read"]  # after_commit ran for both
 
 
 def test_a_4xx_answer_rolls_back_and_skips_after_commit(door_app, session):

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
+from functools import lru_cache
 
 from sqlalchemy import bindparam, or_, select, true
 from sqlalchemy.orm import Session
@@ -58,23 +59,23 @@ class Decision:
 
 def allowance(rate: Rate, credit: Decimal, max_seconds: int = MAX_SECONDS) -> int:
     """The longest call (seconds, at the end of a billing block) whose cost is within
-    ``credit`` (VAT included); 0 when even the first block costs more."""
+    ``credit`` (VAT included); 0 when even the first block costs more. The number of blocks
+    is solved on the rating's integers (``Rate.blocks_within``), then checked against
+    ``Rate.cost_cents`` itself: the block found must be paid and the next one not (two
+    evaluations instead of the dozen of a binary search)."""
     cents = int((Decimal(credit) * 100).to_integral_value(rounding=ROUND_FLOOR))
     if cents <= 0:
         return 0
     initial, step = rate.initial_increment, rate.increment
     if rate.cost_cents(initial)[1] > cents:
         return 0
-    if rate.cost_cents(max_seconds)[1] <= cents:
-        return max_seconds
-    low, high = 0, (max_seconds - initial) // step + 1  # blocks after the first
-    while low < high:  # the greatest k with cost(initial + k * step) <= credit
-        mid = (low + high + 1) // 2
-        if rate.cost_cents(initial + mid * step)[1] <= cents:
-            low = mid
-        else:
-            high = mid - 1
-    return min(initial + low * step, max_seconds)
+    top = max(0, (max_seconds - initial) // step + 1)  # blocks after the first, to the cap's
+    k = min(max(rate.blocks_within(cents), 0), top)
+    while k > 0 and rate.cost_cents(initial + k * step)[1] > cents:  # never taken: a guard
+        k -= 1
+    while k < top and rate.cost_cents(initial + (k + 1) * step)[1] <= cents:  # idem
+        k += 1
+    return min(initial + k * step, max_seconds)
 
 
 def _lines_query():
@@ -163,14 +164,13 @@ class Authorizer:
     @staticmethod
     def parse(caller: str, destination: str) -> tuple[str, str] | Decision:
         """(our line as +E.164, the destination's digits), or the refusal of a bad number."""
-        try:
-            line = "+" + normalize_number(caller or "")
-        except InvalidNumber:
+        line = _normalized(caller or "")
+        if line is None:
             return Decision(False, 0, "unknown_line")
-        try:
-            return line, normalize_number(destination or "")
-        except InvalidNumber:
+        number = _normalized(destination or "")
+        if number is None:
             return Decision(False, 0, "invalid_number")
+        return "+" + line, number
 
     def authorize_many(self, session: Session, requests: list[tuple[str, str]],
                        on: date | None = None) -> list[Decision]:
@@ -201,6 +201,16 @@ class Authorizer:
         if seconds <= 0:
             return Decision(False, 0, "no_credit", credit, rate.destination, service_id)
         return Decision(True, seconds, "ok", credit, rate.destination, service_id)
+
+
+@lru_cache(maxsize=1 << 16)
+def _normalized(raw: str) -> str | None:
+    """``normalize_number(raw)``, None for what is not a number; remembered (a pure function
+    of the text: the same lines and destinations come again and again)."""
+    try:
+        return normalize_number(raw)
+    except InvalidNumber:
+        return None
 
 
 def version_of(rows) -> Version | None:

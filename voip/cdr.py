@@ -36,6 +36,8 @@ from billing.models import Service
 from core import audit
 from core.clock import now
 from core.db import is_in
+from core.i18n import _l
+from core.i18n import number as shown_number
 from voip.cdr_parse import (
     CALL,
     Callers,
@@ -98,11 +100,11 @@ def import_cdr(
             else:
                 charged = _SqliteWriter(session, batch).run(chunks, services)
             if unrated and not skip_unrated:
-                raise CdrFileError(
-                    f"{len(unrated)} answered calls cannot be rated (no tariff prefix for the "
-                    f"number, or no tariff valid that day) on lines {listed_lines(unrated)}; "
-                    "add the prefixes to the tariff, or import with --skip-unrated"
-                )
+                raise CdrFileError(_l(
+                    "%(count)s answered calls cannot be rated (no tariff prefix for the "
+                    "number, or no tariff valid that day) on lines %(lines)s; add the prefixes "
+                    "to the tariff, or import with --skip-unrated",
+                    count=shown_number(len(unrated)), lines=listed_lines(unrated)))
             result.unrated_lines = unrated
             charged = _cap_at_one_increment(session, charged, batch, result)
             postings.post_call_charges(
@@ -115,7 +117,8 @@ def import_cdr(
             event.details = _details(result, name)  # before it is written: one INSERT
             session.flush()
     except csv.Error as exc:  # e.g. a NUL byte, an unterminated quote
-        raise CdrFileError(f"line {reader.line_num}: {exc}") from None
+        raise CdrFileError(_l("line %(line)s: %(reason)s", line=reader.line_num,
+                                  reason=str(exc))) from None
     finally:
         if isinstance(source, str | Path):
             stream.close()

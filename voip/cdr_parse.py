@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from billing.models import Service, ServiceKind
 from core.clock import PRAGUE
 from core.errors import Invalid
+from core.i18n import _l
 from voip.models import Tariff
 from voip.tariffs import TariffIndex, index_for
 
@@ -82,7 +83,9 @@ class CdrImportResult:
 
 def listed_lines(numbers: list[int]) -> str:
     shown = ", ".join(map(str, numbers[:MAX_LISTED]))
-    return shown + (f" and {len(numbers) - MAX_LISTED} more" if len(numbers) > MAX_LISTED else "")
+    if len(numbers) > MAX_LISTED:
+        return _l("%(shown)s and %(count)s more", shown=shown, count=len(numbers) - MAX_LISTED)
+    return shown
 
 
 # --- numbers -------------------------------------------------------------------------------
@@ -205,9 +208,9 @@ class Clock:
                 raise ValueError
             local = datetime.fromisoformat(start).replace(tzinfo=self.tz)  # fold=0
         except ValueError:
-            raise CdrFileError(
-                f"line {line}: bad start time {start!r} (expected YYYY-MM-DD HH:MM:SS)"
-            ) from None
+            raise CdrFileError(_l(
+                "line %(line)s: bad start time %(start)s (expected YYYY-MM-DD HH:MM:SS)",
+                line=line, start=repr(start))) from None
         minutes = int(local.utcoffset().total_seconds()) // 60
         sign = "-" if minutes < 0 else "+"
         rater = self.tariffs.on(local.astimezone(PRAGUE).date())
@@ -240,15 +243,22 @@ def rated_calls(reader, result: CdrImportResult, callers: Callers, clock: Clock,
             if len(row) not in LAYOUTS:
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
-                hint = " (write Master.csv with loguniqueid=yes)" if len(row) == 16 else ""
-                raise CdrFileError(f"line {reader.line_num}: {len(row)} columns, expected 17, "
-                                   f"18 or 21 (Asterisk cdr-csv){hint}")
+                if len(row) == 16:
+                    raise CdrFileError(_l(
+                        "line %(line)s: %(count)s columns, expected 17, 18 or 21 (Asterisk "
+                        "cdr-csv) (write Master.csv with loguniqueid=yes)",
+                        line=reader.line_num, count=len(row)))
+                raise CdrFileError(_l("line %(line)s: %(count)s columns, expected 17, 18 or 21 "
+                                      "(Asterisk cdr-csv)", line=reader.line_num, count=len(row)))
             lines += 1
             uniqueid = row[UNIQUEID]
             if not uniqueid or len(uniqueid) > 150 or "\0" in uniqueid:
-                raise CdrFileError(f"line {reader.line_num}: " + (
-                    "a NUL character in uniqueid" if uniqueid and "\0" in uniqueid
-                    else "missing or too long uniqueid"))
+                if uniqueid and "\0" in uniqueid:
+                    reason = _l("a NUL character in uniqueid")
+                else:
+                    reason = _l("missing or too long uniqueid")
+                raise CdrFileError(_l("line %(line)s: %(reason)s", line=reader.line_num,
+                                      reason=reason))
             start = row[START]
             where = places.get(start[:16])
             if where is None or len(start) != 19 or start[16:] not in _SECONDS:
@@ -258,8 +268,8 @@ def rated_calls(reader, result: CdrImportResult, callers: Callers, clock: Clock,
                 if billsec < 0:
                     raise ValueError
             except ValueError:
-                raise CdrFileError(f"line {reader.line_num}: bad billsec {row[BILLSEC]!r} "
-                                   "(whole seconds)") from None
+                raise CdrFileError(_l("line %(line)s: bad billsec %(value)s (whole seconds)",
+                                      line=reader.line_num, value=repr(row[BILLSEC]))) from None
             if row[DISPOSITION] != "ANSWERED":
                 not_answered += 1
                 continue
@@ -279,7 +289,7 @@ def rated_calls(reader, result: CdrImportResult, callers: Callers, clock: Clock,
                 unrated.append(reader.line_num)
                 continue
             if "\0" in src:  # a caller found by its accountcode; stored as the source
-                raise CdrFileError(f"line {reader.line_num}: a NUL character in src")
+                raise CdrFileError(_l("line %(line)s: a NUL character in src", line=reader.line_num))
             number, destination, prefix, tariff_id, cost = hit
             charged, cents = cost(billsec)
             add(uniqueid, (uniqueid, sid, start + where[0], src, billsec, charged, cents, number,

@@ -22,6 +22,7 @@ from core import audit
 from core.clock import PRAGUE, now
 from core.db import money_sum
 from core.errors import DomainError
+from core.i18n import _l
 from core.passwords import hash_password, needs_rehash, verify_password
 from voip.models import CallRecord, VoipLine
 from voip.tariffs import InvalidNumber, normalize_number
@@ -119,14 +120,14 @@ def line_row(session: Session, service_id: int) -> VoipLine:
     if found is not None:
         return found
     if session.get(Service, service_id) is None:
-        raise LineError(f"no service {service_id}")
+        raise LineError(_l("no service %(id)s", id=service_id))
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - only PostgreSQL and SQLite are supported
-        raise LineError(f"unsupported database {dialect}")
+        raise LineError(_l("unsupported database %(dialect)s", dialect=dialect))
     moment = now()
     session.execute(
         insert(VoipLine)
@@ -189,10 +190,10 @@ def open_line(session: Session, service_id: int, opening_credit: Decimal, *, act
     """A line's row with its opening credit posted to the ledger (the demo, a line
     taken over from elsewhere). Refused when the line has a row already."""
     if session.get(VoipLine, service_id) is not None:
-        raise LineError(f"the line {service_id} has its row already")
+        raise LineError(_l("the line %(id)s has its row already", id=service_id))
     service = session.get(Service, service_id)
     if service is None:
-        raise LineError(f"no service {service_id}")
+        raise LineError(_l("no service %(id)s", id=service_id))
     row = VoipLine(service_id=service_id, opening_credit=opening_credit,
                       low_credit_threshold=threshold, low_credit_notified=False)
     session.add(row)
@@ -207,7 +208,7 @@ def set_threshold(
 ) -> VoipLine:
     """The customer's low-credit warning level (None = no warning)."""
     if threshold is not None and (threshold < 0 or threshold != threshold.quantize(Decimal("0.01"))):
-        raise LineError("the threshold must be a non-negative amount in CZK")
+        raise LineError(_l("the threshold must be a non-negative amount in CZK"))
     row = lock_line(session, service.id)
     old = row.low_credit_threshold
     if old == threshold:
@@ -237,9 +238,9 @@ def set_cap(session: Session, number: str, cap: Decimal | None, *, actor: str) -
     """
     service = line_by_number(session, number)
     if service is None:
-        raise LineError(f"no VoIP line {number}")
+        raise LineError(_l("no VoIP line %(number)s", number=number))
     if cap is not None and cap <= 0:
-        raise LineError("the cap must be a positive amount")
+        raise LineError(_l("the cap must be a positive amount"))
     old = service.topup_cap
     service.topup_cap = cap
     audit.record(

@@ -89,6 +89,19 @@ class Rate:
         numerator = (self._c60 + self._p * charged) * self._vat
         return charged, (2 * numerator + _DIVISOR) // (2 * _DIVISOR)
 
+    def blocks_within(self, cents: int) -> int:
+        """The greatest ``k`` with ``cost_cents(initial_increment + k * increment) <= cents``
+        (-1 when even the first block costs more), solved on the same integers as
+        ``cost_cents`` instead of searched: its rounding ``(2N + D) // 2D <= cents`` is
+        ``2N <= D(2 cents + 1) - 1`` with ``N = (c60 + p * seconds) * vat``. For a price
+        per minute of 0 the cost does not grow: ``k`` is then unbounded (a large number)."""
+        limit = (_DIVISOR * (2 * cents + 1) - 1) // (2 * self._vat) - self._c60 - self._p * self.initial_increment
+        if limit < 0:
+            return -1
+        if self._p == 0:
+            return 1 << 62
+        return limit // (self._p * self.increment)
+
     def cost(self, billsec: int) -> Decimal:
         """The VAT-inclusive cost of a call of ``billsec`` seconds, rounded to 0.01 Kč."""
         return Decimal(self.cost_cents(billsec)[1]).scaleb(-2)

@@ -22,6 +22,9 @@ from core import audit
 from core.clock import now, today
 from core.db import bulk_insert
 from core.errors import Invalid
+from core.i18n import _l, join
+from core.i18n import day as shown_day
+from core.i18n import number as shown_number
 from voip.models import Tariff, TariffRate
 from voip.rating import Rate
 from voip.tariffs import prefix_digits
@@ -37,7 +40,7 @@ COLUMNS = ("prefix", "destination", "price_per_minute", "connect_fee", "incremen
            "destination_en")
 REQUIRED = ("prefix", "destination", "price_per_minute")
 MAX_ERRORS = 50
-NUL = "contains a NUL character (U+0000)"  # which PostgreSQL text cannot hold
+NUL = _l("contains a NUL character (U+0000)")  # which PostgreSQL text cannot hold
 _INCREMENTS = re.compile(r"\s*(\d{1,4})\s*(?:/\s*(\d{1,4})\s*)?")
 
 
@@ -60,22 +63,24 @@ def _decimal(text: str, what: str, places: int, maximum: Decimal) -> Decimal:
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
-        raise ValueError(f"{what} {text!r} is not a number") from None
+        raise ValueError(_l("%(what)s %(text)s is not a number", what=what, text=repr(text))) from None
     if not value.is_finite() or value < 0 or value > maximum:
-        raise ValueError(f"{what} {text!r} must be between 0 and {maximum}")
+        raise ValueError(_l("%(what)s %(text)s must be between 0 and %(maximum)s", what=what,
+                            text=repr(text), maximum=shown_number(maximum)))
     if value != value.quantize(Decimal(1).scaleb(-places)):
-        raise ValueError(f"{what} {text!r} has more than {places} decimal places")
+        raise ValueError(_l("%(what)s %(text)s has more than %(places)s decimal places", what=what,
+                            text=repr(text), places=places))
     return value.quantize(Decimal(1).scaleb(-places))
 
 
 def _increments(text: str) -> tuple[int, int]:
     m = _INCREMENTS.fullmatch(text or "")
     if not m:
-        raise ValueError(f"increments {text!r} must look like 60/60, 60/1 or 1/1")
+        raise ValueError(_l("increments %(text)s must look like 60/60, 60/1 or 1/1", text=repr(text)))
     initial = int(m.group(1))
     step = int(m.group(2) or initial)
     if not (1 <= initial <= 3600 and 1 <= step <= 3600):
-        raise ValueError(f"increments {text!r} must be 1 to 3600 seconds")
+        raise ValueError(_l("increments %(text)s must be 1 to 3600 seconds", text=repr(text)))
     return initial, step
 
 
@@ -84,7 +89,8 @@ def parse_tariff_csv(text: str) -> list[Rate]:
     lists every bad row with its number (the header is row 1)."""
     lines = text.splitlines()
     if not any(line.strip() for line in lines):
-        raise TariffFileError("the file is empty (expected a header row: " + ";".join(COLUMNS) + ")")
+        raise TariffFileError(_l("the file is empty (expected a header row: %(columns)s)",
+                                 columns=";".join(COLUMNS)))
     header_line = next(line for line in lines if line.strip())
     delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
@@ -95,18 +101,19 @@ def parse_tariff_csv(text: str) -> list[Rate]:
             header = [cell.strip().lower() for cell in row]
             break
     if any("\0" in h for h in header):
-        raise TariffFileError(f"row {header_row_no}: a column name {NUL}")
+        raise TariffFileError(_l("row %(row)s: a column name %(reason)s", row=header_row_no,
+                                 reason=NUL))
     unknown = [h for h in header if h and h not in COLUMNS]
     missing = [c for c in REQUIRED if c not in header]
     if unknown or missing:
         parts = []
         if missing:
-            parts.append("missing column(s) " + ", ".join(missing))
+            parts.append(_l("missing column(s) %(names)s", names=", ".join(missing)))
         if unknown:
-            parts.append("unknown column(s) " + ", ".join(unknown))
-        raise TariffFileError(
-            f"row {header_row_no}: " + "; ".join(parts) + " (columns: " + ";".join(COLUMNS) + ")"
-        )
+            parts.append(_l("unknown column(s) %(names)s", names=", ".join(unknown)))
+        raise TariffFileError(_l("row %(row)s: %(reason)s (columns: %(columns)s)",
+                                 row=header_row_no, reason=join(parts, "; "),
+                                 columns=";".join(COLUMNS)))
     position = {name: header.index(name) for name in COLUMNS if name in header}
     errors: list[str] = []
     rates: list[Rate] = []
@@ -116,7 +123,8 @@ def parse_tariff_csv(text: str) -> list[Rate]:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) > len(header) and any(c.strip() for c in row[len(header):]):
-            errors.append(f"row {row_no}: {len(row)} columns, the header has {len(header)}")
+            errors.append(_l("row %(row)s: %(count)s columns, the header has %(header)s",
+                              row=row_no, count=len(row), header=len(header)))
             continue
 
         def cell(name: str, default: str = "", row: list[str] = row) -> str:
@@ -124,36 +132,39 @@ def parse_tariff_csv(text: str) -> list[Rate]:
             if i is None or i >= len(row):
                 return default
             if "\0" in row[i]:
-                raise ValueError(f"{name} {NUL}")
+                raise ValueError(_l("%(what)s %(reason)s", what=name, reason=NUL))
             return row[i].strip()
 
         try:
             prefix = prefix_digits(cell("prefix"))
             destination = cell("destination")
             if not destination or len(destination) > 100:
-                raise ValueError("destination must be 1 to 100 characters")
+                raise ValueError(_l("destination must be 1 to 100 characters"))
             destination_en = cell("destination_en") or None  # optional: English pages' name
             if destination_en is not None and len(destination_en) > 100:
-                raise ValueError("destination_en must be at most 100 characters")
+                raise ValueError(_l("destination_en must be at most 100 characters"))
             price = _decimal(cell("price_per_minute"), "price_per_minute", 4, Decimal("9999"))
             fee = _decimal(cell("connect_fee") or "0", "connect_fee", 4, Decimal("9999"))
             vat = _decimal(cell("vat_rate") or "21", "vat_rate", 2, Decimal("100"))
             initial, step = _increments(cell("increments") or "60/60")
         except ValueError as exc:
-            errors.append(f"row {row_no}: {exc}")
+            errors.append(_l("row %(row)s: %(reason)s", row=row_no,
+                              reason=exc.args[0] if exc.args else str(exc)))
             continue
         if prefix in first_row:
-            errors.append(f"row {row_no}: prefix {prefix} already on row {first_row[prefix]}")
+            errors.append(_l("row %(row)s: prefix %(prefix)s already on row %(first)s", row=row_no,
+                              prefix=prefix, first=first_row[prefix]))
             continue
         first_row[prefix] = row_no
         rates.append(Rate(prefix, destination, price, fee, vat, initial, step, destination_en))
     if not errors and not rates:
-        errors.append(f"no rates: the file has only the header (row {header_row_no})")
+        errors.append(_l("no rates: the file has only the header (row %(row)s)",
+                          row=header_row_no))
     if errors:
         shown = errors[:MAX_ERRORS]
         if len(errors) > MAX_ERRORS:
-            shown.append(f"... and {len(errors) - MAX_ERRORS} more errors")
-        raise TariffFileError("\n".join(shown))
+            shown.append(_l("... and %(count)s more errors", count=len(errors) - MAX_ERRORS))
+        raise TariffFileError(join(shown))
     return rates
 
 
@@ -176,10 +187,9 @@ def import_tariff_csv(
     name = (name or (Path(source_name).stem if source_name else f"Ceník {valid_from}"))[:100]
     existing = session.scalars(select(Tariff).where(Tariff.valid_from == valid_from)).first()
     if existing is not None and not replace:
-        raise TariffFileError(
-            f"a tariff valid from {valid_from} already exists ({existing.name!r}); "
-            "use --replace to replace it"
-        )
+        raise TariffFileError(_l(
+            "a tariff valid from %(day)s already exists (%(name)s); use --replace to replace it",
+            day=shown_day(valid_from), name=repr(existing.name)))
     if existing is not None:
         tariff = existing
         session.execute(delete(TariffRate).where(TariffRate.tariff_id == tariff.id))

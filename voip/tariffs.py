@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError
+from core.i18n import _l
 from voip.models import Tariff, TariffRate
 from voip.rating import PRICE_QUANTUM, Rate, gross
 
@@ -65,9 +66,9 @@ def normalize_number(raw: str) -> str:
     else:
         digits, international = text, False
     if not digits:
-        raise InvalidNumber("enter a phone number")
+        raise InvalidNumber(_l("enter a phone number"))
     if not _DIGITS.fullmatch(digits):
-        raise InvalidNumber("a phone number has only digits (and an optional + at the start)")
+        raise InvalidNumber(_l("a phone number has only digits (and an optional + at the start)"))
     # Czech emergency and service numbers (112, 150, 155, 158, 1188...), dialled alone or
     # as +420 112: priced by the price list's prefixes such as 420112 (docs/voip-tariffs.md)
     if not international and _SERVICE.fullmatch(digits):
@@ -78,13 +79,13 @@ def normalize_number(raw: str) -> str:
         if len(digits) == 9:
             digits = CZ + digits
         elif not (len(digits) == 12 and digits.startswith(CZ)):
-            raise InvalidNumber("enter a 9-digit Czech number or the number with +country code")
+            raise InvalidNumber(_l("enter a 9-digit Czech number or the number with +country code"))
     if digits.startswith("0"):
-        raise InvalidNumber("a country code never starts with 0")
+        raise InvalidNumber(_l("a country code never starts with 0"))
     if digits.startswith(CZ) and len(digits) != 12:
-        raise InvalidNumber("a Czech number has 9 digits after +420")
+        raise InvalidNumber(_l("a Czech number has 9 digits after +420"))
     if not 7 <= len(digits) <= 15:
-        raise InvalidNumber("a phone number has 7 to 15 digits with its country code")
+        raise InvalidNumber(_l("a phone number has 7 to 15 digits with its country code"))
     return digits
 
 
@@ -108,7 +109,8 @@ def prefix_digits(raw: str) -> str:
     elif text.startswith("00"):
         text = text[2:]
     if not _DIGITS.fullmatch(text) or text.startswith("0") or len(text) > 20:
-        raise ValueError(f"bad prefix {raw!r} (digits of the international number, e.g. 420601)")
+        raise ValueError(_l("bad prefix %(prefix)s (digits of the international number, e.g. 420601)",
+                            prefix=repr(raw)))
     return text
 
 

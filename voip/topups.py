@@ -25,6 +25,8 @@ from core import audit
 from core.clock import now, prague_date
 from core.db import money_sum
 from core.errors import DomainError
+from core.i18n import _l
+from core.i18n import money as shown_money
 from voip.lines import LineError, lock_line, month_start, next_month_start
 from voip.models import TopUp
 
@@ -52,7 +54,10 @@ class CapExceeded(TopUpError):
 
     def __init__(self, cap: Decimal, spent: Decimal, amount: Decimal):
         self.cap, self.spent, self.amount = cap, spent, amount
-        super().__init__(f"top-up of {amount} would exceed the monthly cap {cap} (spent {spent})")
+        super().__init__(_l("top-up of %(amount)s would exceed the monthly cap %(cap)s (spent %(spent)s)",
+                            amount=shown_money(amount, "CZK", text=str(amount)),
+                            cap=shown_money(cap, "CZK", text=str(cap)),
+                            spent=shown_money(spent, "CZK", text=str(spent))))
 
     @property
     def remaining(self) -> Decimal:
@@ -134,20 +139,20 @@ def top_up(
     """
     amount = Decimal(amount)
     if amount <= 0 or (coupons is not None and amount not in coupons):
-        raise InvalidCoupon(f"no coupon of {amount} CZK")
+        raise InvalidCoupon(_l("no coupon of %(amount)s", amount=shown_money(amount, "CZK", text=f"{amount} CZK")))
     if not (KEY_LENGTH[0] <= len(request_key or "") <= KEY_LENGTH[1]):
-        raise InvalidRequestKey("malformed request key")
+        raise InvalidRequestKey(_l("malformed request key"))
     try:
         line = lock_line(session, service_id)  # first: see lock_line on SQLite
     except LineError as exc:
-        raise UnknownLine(str(exc)) from exc
+        raise UnknownLine(exc.args[0] if exc.args else str(exc)) from exc
     service = session.get(Service, service_id, populate_existing=True)  # its cap, fresh
     if service is None or service.kind != "voip":
-        raise UnknownLine(f"no VoIP service {service_id}")
+        raise UnknownLine(_l("no VoIP service %(id)s", id=service_id))
     existing = find(session, request_key)
     if existing is not None:
         if existing.service_id != service_id:
-            raise InvalidRequestKey("the request key belongs to another line")
+            raise InvalidRequestKey(_l("the request key belongs to another line"))
         return existing
 
     moment = now()

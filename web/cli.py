@@ -353,8 +353,9 @@ def payments_assign(tx_id: int, customer_number: str, not_a_duplicate: bool) -> 
 def payments_unassign(tx_id: int, reason: str) -> None:
     """Undo the pairing of a payment (a wrong customer, or a payment the bank reversed):
     its ledger entry is reversed, the invoices it paid are open again (the customer's other
-    credit may pay them), and it waits in `payments unmatched` to be assigned (audited)."""
-    from billing.bank.queue import unassign
+    credit may pay them), each tax document issued for it on an advance gets a corrective
+    tax document, and it waits in `payments unmatched` to be assigned (audited)."""
+    from billing.unpairing import unassign
 
     with _movement(tx_id) as (session, tx):
         done = unassign(session, tx, actor=cli_actor(), reason=reason)
@@ -364,6 +365,8 @@ def payments_unassign(tx_id: int, reason: str) -> None:
                f"{done.customer_number}: {reopened or 'it had paid no invoice (it was credit)'}")
     if done.reapplied:
         click.echo(f"the customer's other credit paid {_kc(done.reapplied)} of open invoices")
+    for number, receipt in done.corrections:
+        click.echo(f"tax document {receipt} corrected by the corrective tax document {number}")
     _issue_receipts()
 
 

@@ -25,7 +25,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(jobs_group)
 
 
-@click.group("jobs", cls=AppGroup, help="The job table's workers (the monthly run's chunks).")
+@click.group("jobs", cls=AppGroup,
+             help="The job table's workers (the monthly run's chunks, statement uploads).")
 def jobs_group() -> None:
     pass
 
@@ -156,23 +157,60 @@ def issue_month_as_jobs(month: str, no_email: bool, workers: int, chunk_size: in
 
 
 @jobs_group.command("worker")
-@click.option("--month", default=None, help="Only this run's chunks (YYYY-MM).")
-@click.option("--until-idle", is_flag=True, help="Exit when no chunk is left to anyone.")
+@click.option("--month", default=None,
+              help="Only this monthly run's chunks (YYYY-MM); without it, statement uploads too.")
+@click.option("--until-idle", is_flag=True, help="Exit when no job is left to anyone.")
 @click.option("--lease", type=float, default=120.0, show_default=True,
               help="Seconds a chunk stays ours without a heartbeat before others take it.")
 @click.option("--poll", type=float, default=1.0, show_default=True,
               help="Seconds between looks at an empty queue.")
 def worker_command(month: str | None, until_idle: bool, lease: float, poll: float) -> None:
-    """Take the monthly run's chunks from the job table (FOR UPDATE SKIP LOCKED) and issue,
-    render and mail them; run any number, on any machine sharing the PostgreSQL database."""
+    """Take jobs from the job table (FOR UPDATE SKIP LOCKED): the monthly run's chunks
+    (issue, render, mail) and, without --month, the console's statement uploads (import and
+    pair, docs/bank-statements.md); run any number, on any machine sharing the PostgreSQL
+    database."""
     from billing.invoicing.monthly_run import work
 
     ctx = work_context(lease)
+    uploads = 0
     try:
-        done = work(ctx, month=month, until_idle=until_idle, poll=poll)
+        if month:
+            done = work(ctx, month=month, until_idle=until_idle, poll=poll)
+        else:
+            done, uploads = _work_all(ctx, until_idle, poll)
     finally:
         ctx.mailer.transport.close()
-    click.echo(f"worker {ctx.worker}: {done} chunks done")
+    click.echo(f"worker {ctx.worker}: {done} chunks done"
+               + (f", {uploads} statement uploads imported" if uploads else ""))
+
+
+def _work_all(ctx, until_idle: bool, poll: float) -> tuple[int, int]:
+    """Statement uploads first (an operator waits for them), then the monthly run's chunks;
+    the run's loop hands back whenever an upload is waiting."""
+    from billing.bank import upload_jobs
+    from billing.invoicing.monthly_run import work
+    from billing.jobs import issue_receipts_after_pairing
+
+    def receipts(actor: str) -> None:
+        issue_receipts_after_pairing(ctx.sessions, actor=actor)
+
+    def upload_waiting() -> bool:
+        with ctx.sessions() as session:
+            return bool(upload_jobs.waiting(session))
+
+    chunks = uploads = 0
+    while True:
+        imported = upload_jobs.work(ctx.sessions, ctx.worker, until_idle=True,
+                                    after_import=receipts)
+        done = work(ctx, until_idle=True, poll=poll, wait_paused=not until_idle,
+                    stop=upload_waiting)
+        uploads, chunks = uploads + imported, chunks + done
+        if upload_waiting():
+            continue
+        if until_idle:
+            return chunks, uploads
+        if not imported and not done:
+            time.sleep(poll)
 
 
 def run_status_command(month: str, as_json: bool) -> None:

@@ -284,7 +284,8 @@ def payments_cash(customer_number, amount, invoice_number, note, receipt_out):
               default=None, help="Write the cancelling document's PDF here.")
 def payments_cash_cancel(receipt_number, reason, document_out):
     """Cancel a cash receipt recorded by mistake (storno): a cancelling document, the money
-    leaves the till, the invoices it paid are open again (audited)."""
+    leaves the till, the invoices it paid are open again, each tax document for a received
+    advance issued for it gets its corrective tax document (audited)."""
     from sqlalchemy import select
 
     from billing.cash.cancellation import cancel_cash_receipt
@@ -298,11 +299,14 @@ def payments_cash_cancel(receipt_number, reason, document_out):
             raise click.ClickException(f"no cash receipt {receipt_number}")
         done = cancel_cash_receipt(session, receipt, reason, actor=cli_actor())
         pdf = render_cash_cancellation_pdf(receipt, done.cancellation) if document_out else None
-        return done.cancellation.number, done.cancellation.reopened, pdf
+        corrections = [(c.number, c.receipt.number, c.total) for c in done.corrections]
+        return done.cancellation.number, done.cancellation.reopened, pdf, corrections
 
-    number, reopened, pdf = run(work)
+    number, reopened, pdf, corrections = run(work)
     click.echo(f"cash receipt {receipt_number} cancelled by {number}; owed again: "
                f"{reopened or 'nothing'}".replace("\u00a0", " "))
+    for correction, corrected, total in corrections:  # tax documents for received advances
+        click.echo(f"tax document {corrected} corrected by {correction} ({total})")
     if document_out:
         document_out.write_bytes(pdf)
         click.echo(f"{document_out} written")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy.orm import Session
 
+from core import db as core_db
 from core.db import make_engine, make_session_factory
 from web import settings
 
@@ -46,6 +47,7 @@ def db() -> Session:
             if request.method in READ_ONLY_METHODS:
                 if dialect == "postgresql":
                     session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                    session.info[core_db.AUTOCOMMIT_READS] = True  # the door skips its commit
             elif dialect == "sqlite":
                 # a form that writes takes SQLite's one write lock first (see core.db):
                 # writers queue up instead of failing on a stale read snapshot

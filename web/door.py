@@ -105,8 +105,11 @@ def on_refusal(
 
 def refusal_text(exc: DomainError) -> str:
     """The refusal's message in the user's language: a ``core.i18n._l`` message by its msgid
-    with its parameters filled in after, any other message looked up as it is."""
-    return exc.translated(gettext)
+    with its parameters filled in after (numbers, amounts and days in the user's format),
+    any other message looked up as it is."""
+    from web.i18n import current_lang
+
+    return exc.translated(gettext, current_lang())
 
 
 def refused(exc: DomainError):

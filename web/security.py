@@ -77,9 +77,17 @@ def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, check_host)
 
 
+_LOWER = tuple((name.lower(), name, value) for name, value in HEADERS.items())
+
+
 def add_headers(response: Response) -> Response:
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
+    # what setdefault() per header did, with one pass over the response's headers (each
+    # setdefault scanned them all, comparing lower-cased names)
+    headers = response.headers
+    present = {name.lower() for name in headers.keys()}
+    for lower, name, value in _LOWER:
+        if lower not in present:
+            headers.add(name, value)
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response

@@ -20,6 +20,7 @@ from billing.models import Invoice, RenewalOrder, RenewalSource, Service, Servic
 from web import parsing
 from web.database import db
 from web.door import after_commit, on_refusal
+from web.formatting import format_date
 from zone import bp
 
 KIND_LABELS = {
@@ -85,7 +86,7 @@ def credit_service_renew(service_id: int):
                              actor=current_user.actor)
     _send_outbox()
     flash(_("%(service)s is renewed until %(day)s.", service=service.name,
-            day=f"{renewal.new_expiry.day}. {renewal.new_expiry.month}. {renewal.new_expiry.year}"),
+            day=format_date(renewal.new_expiry)),
           "success")
     return redirect(url_for("zone.credit_services"))
 

@@ -25,6 +25,7 @@ from markupsafe import Markup
 from billing.customers import email_change, paying, usage
 from billing.customers import self_service as customers
 from billing.documents import qrplatba
+from billing.invoicing.receipt_corrections import customer_correction, render_correction_pdf
 from billing.invoicing.receipts import customer_receipt, receipts_for, render_receipt_pdf
 from billing.invoicing.supplier import Supplier
 from billing.ledger.balances import account_summary, invoice_page
@@ -237,6 +238,17 @@ def invoice_detail(invoice_id: int):
     return render_template(
         "zone/invoice_detail.html", detail=detail, state=detail.state, qr=qr, receipts=receipts
     )
+
+
+@bp.get("/receipt-corrections/<int:correction_id>.pdf")
+@login_required
+def receipt_correction_pdf(correction_id: int):
+    """A corrective tax document for one of the customer's received payments."""
+    correction = customer_correction(db(), current_user.customer_id, correction_id)
+    if correction is None:
+        abort(404)
+    return _pdf_download(render_correction_pdf(correction),
+                         f"opravny-danovy-doklad-{correction.number}.pdf")
 
 
 @bp.get("/receipts/<int:receipt_id>.pdf")

@@ -22,12 +22,12 @@ before they are read (:func:`check_size`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -56,6 +56,7 @@ from core import audit
 from core.clock import now
 from core.db import is_in
 from core.i18n import _l
+from core.i18n import number as shown_number
 
 CHUNK = 20000
 INSERT_CHUNK = 5000  # rows as dicts: a small batch at a time (memory)
@@ -65,8 +66,10 @@ MAX_BYTES = 50 * 1024 * 1024  # the default of the setting STATEMENT_MAX_BYTES
 __all__ = [
     "MAX_BYTES",
     "ImportReport",
+    "StatementCheck",
     "StatementError",
     "check_size",
+    "check_statement",
     "import_statement",
     "store_statement",
 ]
@@ -78,7 +81,7 @@ def check_size(size: int, max_bytes: int | None = MAX_BYTES) -> None:
         raise StatementError(_l(
             "the file has %(size)s bytes, more than the %(max)s a statement may have "
             "(setting STATEMENT_MAX_BYTES); split the period into several statements",
-            size=f"{size:,}", max=f"{max_bytes:,}"))
+            size=shown_number(size, text=f"{size:,}"), max=shown_number(max_bytes, text=f"{max_bytes:,}")))
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ def import_statement(
     bank_code: str | None = None,
     own_accounts: Sequence[str] | None = None,
     max_bytes: int | None = MAX_BYTES,
+    on_parsed: Callable[[ParsedStatement], None] | None = None,
 ) -> ImportReport:
     """Parse ``data`` and store + pair its movements. Raises StatementError; caller commits.
 
@@ -126,7 +130,44 @@ def import_statement(
     ours with that number. ``max_bytes``: larger files are refused (None: no limit).
     ``data``: the file's bytes, or its path (GPC and Fio CSV are then read line by line,
     never held whole: docs/bank-statements.md, "Size").
+    ``on_parsed(parsed)``: called once the file is parsed and its account checked, before
+    anything is written (the console's upload job reports its phase there).
     """
+    parsed, sha256 = _read(data, fmt, max_bytes)
+    parsed.account = _our_account(parsed, bank_code, own_accounts)
+    if on_parsed is not None:
+        on_parsed(parsed)
+    return store_statement(session, parsed, filename, sha256, actor, release=True)
+
+
+@dataclass(frozen=True)
+class StatementCheck:
+    """What :func:`check_statement` found: the file parses and is of one of our accounts."""
+
+    file_format: str
+    account: str
+    movements: int
+    sha256: str
+
+
+def check_statement(
+    data: bytes | Path,
+    fmt: str | None = None,
+    bank_code: str | None = None,
+    own_accounts: Sequence[str] | None = None,
+    max_bytes: int | None = MAX_BYTES,
+) -> StatementCheck:
+    """The checks of :func:`import_statement` without the database: size, format, every
+    line (StatementError with the line number), the account. The console runs it before
+    it accepts an upload, so that a broken file is refused at once and nothing is stored;
+    parsing is the cheap part of an import (docs/bank-statements.md, "Upload")."""
+    parsed, sha256 = _read(data, fmt, max_bytes)
+    account = _our_account(parsed, bank_code, own_accounts)
+    return StatementCheck(parsed.format, account, len(parsed.transactions), sha256)
+
+
+def _read(data: bytes | Path, fmt: str | None, max_bytes: int | None):
+    """The parsed statement and the file's SHA-256 (size checked first)."""
     if isinstance(data, Path):
         check_size(data.stat().st_size, max_bytes)
         digest = hashlib.sha256()
@@ -135,11 +176,15 @@ def import_statement(
                 digest.update(chunk)
             file.seek(0)
             parsed = parse_statement(file, fmt)
-        sha256 = digest.hexdigest()
-    else:
-        check_size(len(data), max_bytes)
-        parsed = parse_statement(data, fmt)
-        sha256 = hashlib.sha256(data).hexdigest()
+        return parsed, digest.hexdigest()
+    check_size(len(data), max_bytes)
+    return parse_statement(data, fmt), hashlib.sha256(data).hexdigest()
+
+
+def _our_account(parsed: ParsedStatement, bank_code: str | None,
+                 own_accounts: Sequence[str] | None) -> str:
+    """The statement's account as it is keyed (with its bank code); StatementError when
+    ``own_accounts`` is given and it is not one of them."""
     account = national_account(parsed.account) or parsed.account
     if own_accounts is not None:
         ours = [national_account(a) or a for a in own_accounts if a and a.strip()]
@@ -153,8 +198,7 @@ def import_statement(
             bank_code = found[0].rsplit("/", 1)[1]
     if "/" not in account and bank_code:
         account = f"{account}/{bank_code}"
-    parsed.account = account
-    return store_statement(session, parsed, filename, sha256, actor, release=True)
+    return account
 
 
 def _same_account(a: str, b: str) -> bool:
@@ -181,17 +225,16 @@ def store_statement(
     )
     session.add(record)
     session.flush()
+    # held: the new movements marked as suspected duplicates; none unless the search for
+    # lookalikes ran (usually it does not: the first import of a period). Counted among the
+    # new movements themselves, not by statement_import_id (no index: a scan of every
+    # movement ever imported, and an index only for this would cost every insert)
     if session.get_bind().dialect.name == "postgresql":
-        new_count = _store_resolved_pg(session, parsed, record.id, release)
+        new_count, searched = _store_resolved_pg(session, parsed, record.id, release)
         counts = pair_staged_batch(session, actor, update_transactions=False)
+        held = session.scalar(text(_HELD_PG)) if searched else 0
     else:
-        new_count, counts = _store_and_pair(session, parsed, record.id, actor, release)
-    held = session.scalar(
-        select(func.count(BankTransaction.id)).where(
-            BankTransaction.statement_import_id == record.id,
-            BankTransaction.duplicate_of.is_not(None),
-        )
-    )
+        new_count, counts, held = _store_and_pair(session, parsed, record.id, actor, release)
     counts = {**counts, "held": held}
     record.new_transactions = new_count
     record.duplicate_transactions = total - new_count
@@ -321,7 +364,8 @@ def _store_and_pair(
     new_count = len(new_ids)
     del new_ids
     shared.clear()
-    return new_count, pair_many(session, new_txs, actor)
+    held = sum(1 for tx in new_txs if tx.duplicate_of is not None)
+    return new_count, pair_many(session, new_txs, actor), held
 
 
 # A stored movement ``k`` that the new movement ``t`` looks like: the same account, day,
@@ -384,16 +428,25 @@ _STORED_COLUMNS = _INCOMING_COLUMNS.replace("id, ", "", 1) + ", duplicate_of"
 _LOCK_NAMESPACE = 0x15F20001
 
 
+# the held movements among the new ones (all staged in pairing_batch; a held one is
+# unmatched): primary-key lookups of the batch's unmatched rows
+_HELD_PG = (
+    "SELECT count(*) FROM pairing_batch b JOIN bank_transaction t ON t.id = b.tx_id "
+    "WHERE b.status = 'unmatched' AND t.duplicate_of IS NOT NULL"
+)
+
+
 def _store_resolved_pg(
     session: Session, parsed: ParsedStatement, import_id: int, release: bool
-) -> int:
+) -> tuple[int, bool]:
     """Insert the file's new movements, resolved, and stage them in ``pairing_batch``.
 
     Each key once: importers of one account take turns (a transaction-scoped advisory lock
     on the account), so an anti-join leaves out the movements already stored (committed by
     whoever imported them) and the rest go in with a plain INSERT (ON CONFLICT's
     speculative insertion cost 15 % more per row). A concurrent importer of the same file
-    waits for the first to commit, then finds everything stored. Returns how many were new.
+    waits for the first to commit, then finds everything stored. Returns how many were new
+    and whether the search for lookalikes (suspected duplicates) ran.
     """
     big = len(parsed.transactions) >= BIG_BATCH
     session.execute(
@@ -410,7 +463,8 @@ def _store_resolved_pg(
         parsed.transactions.clear()
     if big:
         plan_for_big_batch(session, "bank_tx_incoming")
-    if _may_have_lookalikes(session, parsed.account, days, import_id):
+    searched = _may_have_lookalikes(session, parsed.account, days, import_id)
+    if searched:
         session.execute(
             text(
                 "UPDATE bank_tx_incoming u SET duplicate_of = d.k_id FROM ("
@@ -425,7 +479,8 @@ def _store_resolved_pg(
             {"import_id": import_id, "fmt": parsed.format, "noid": f"{DERIVED_PREFIX}%"},
         )
     start_pairing_batch(session)
-    # new ids in file order (t.id is the position in the file): nextval over sorted rows
+    # new ids in file order (t.id is the position in the file): nextval over sorted rows;
+    # the inserts read the materialized rows in that order (no sort of their own)
     result = session.execute(
         text(
             "WITH resolved AS MATERIALIZED ("
@@ -439,22 +494,27 @@ def _store_resolved_pg(
             "), inserted AS ("
             f"  INSERT INTO bank_transaction (id, {_STORED_COLUMNS}, customer_id)"
             f"  SELECT new_id, {_STORED_COLUMNS.replace('status', 'r_status')}, r_owner"
-            "  FROM resolved ORDER BY new_id"
+            "  FROM resolved"
             f") INSERT INTO pairing_batch ({BATCH_COLUMNS})"
             "  SELECT new_id, r_status, r_owner, r_directed, booked_on, amount,"
             f"   variable_symbol, specific_symbol, {BATCH_TID.format(status='r_status')}"
-            "  FROM resolved ORDER BY new_id"
+            "  FROM resolved"
         )
     )
     if big:
         plan_for_big_batch(session, "pairing_batch")
-    return result.rowcount
+    return result.rowcount, searched
 
 
 def _copy_text(value) -> str:
     if value is None:
         return "\\N"
-    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    text = str(value)
+    # most values hold none of the four characters COPY reads specially: no replace for them
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return (text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                .replace("\r", "\\r"))
+    return text
 
 
 def _copy_incoming(session: Session, parsed: ParsedStatement, import_id: int) -> None:

@@ -140,20 +140,27 @@ fifo AS (
            least(sc.hi, ic.hi) - greatest(sc.hi - sc.amount, ic.hi - ic.open) AS amount
     FROM sc JOIN ic ON ic.customer_id = sc.customer_id
      AND sc.hi - sc.amount < ic.hi AND ic.hi - ic.open < sc.hi),
+-- the allocations with their ids drawn here (in the order they are made), so that what the
+-- batch needs of them is written beside them, not read back through RETURNING
+x AS MATERIALIZED (
+    SELECT nextval((SELECT pg_get_serial_sequence('allocation', 'id'))::regclass) AS id, o.*
+    FROM (
+        SELECT invoice_id, kind, id AS source_id, customer_id, amount
+        FROM (SELECT *, 0 AS phase FROM directed_paid
+              UNION ALL SELECT *, 1 FROM fifo WHERE amount > 0) u
+        ORDER BY customer_id, phase, src_rn, inv_rn) o),
 inserted AS (
-    INSERT INTO allocation (invoice_id, bank_transaction_id, credit_note_id, amount,
+    INSERT INTO allocation (id, invoice_id, bank_transaction_id, credit_note_id, amount,
                             created_at)
-    SELECT invoice_id, CASE WHEN kind = 'tx' THEN id END,
-           CASE WHEN kind = 'cn' THEN id END, amount, :moment
-    FROM (SELECT *, 0 AS phase FROM directed_paid
-          UNION ALL SELECT *, 1 FROM fifo WHERE amount > 0) x
-    ORDER BY customer_id, phase, src_rn, inv_rn
-    RETURNING id, invoice_id, bank_transaction_id, amount)
+    SELECT id, invoice_id, CASE WHEN kind = 'tx' THEN source_id END,
+           CASE WHEN kind = 'cn' THEN source_id END, amount, :moment
+    FROM x)
 INSERT INTO settled_batch (allocation_id, invoice_id, customer_id, bank_transaction_id, amount,
                            ledger_tid)
 SELECT s.*, {next_tid} FROM (
-    SELECT i.id, i.invoice_id, v.customer_id, i.bank_transaction_id, i.amount
-    FROM inserted i JOIN invoice v ON v.id = i.invoice_id ORDER BY i.id) s
+    SELECT id, invoice_id, customer_id, CASE WHEN kind = 'tx' THEN source_id END
+           AS bank_transaction_id, amount
+    FROM x) s
 """
 
 _SETTLED_DDL = (

@@ -3,9 +3,10 @@
 * :func:`unmatched`: incoming payments that pairing could not place (unknown symbols, another
   currency than CZK), oldest first.
 * :func:`assign`: pair one of them with a customer.
-* :func:`unassign`: undo a pairing (a payment put on the wrong customer, or one the bank has
-  reversed): its ledger payment is reversed (with what it had settled), its allocations go, and it
-  waits in the queue again.
+* undoing a pairing (``payments unassign``) is billing.unpairing.unassign, as it issues
+  corrective tax documents (billing.invoicing); the helpers it shares with the cash receipt's
+  cancellation (billing.cash.cancellation) are here: :func:`payment_allocations`,
+  :func:`uncorrected_receipts`, :func:`unreversed_payments`.
 * :func:`dismiss` / :func:`restore`: take a movement that is no customer's payment out of the
   queue (returned to the payer, reversed by the bank, a EUR payment booked elsewhere), and
   put it back.
@@ -15,9 +16,6 @@ Functions flush; the caller commits.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from decimal import Decimal
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
@@ -30,11 +28,7 @@ from billing.bank.pairing import (
     book_payments,
     settle,
 )
-from billing.bank.pairing_pg import lock_customers
-from billing.ledger import postings as ledger
-from billing.ledger.balances import ZERO
 from billing.models import (
-    CASH_ACCOUNT,
     Allocation,
     BankTransaction,
     BankTransactionStatus,
@@ -52,13 +46,11 @@ DISMISSED = BankTransactionStatus.DISMISSED
 __all__ = [
     "DISMISSED",
     "PairingError",
-    "Unassigned",
     "assign",
     "dismiss",
     "payment_allocations",
-    "payment_tax_receipts",
     "restore",
-    "unassign",
+    "uncorrected_receipts",
     "unmatched",
     "unreversed_payments",
 ]
@@ -112,100 +104,6 @@ def assign(session: Session, tx: BankTransaction, customer: Customer, actor: str
     events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer.id)
 
 
-@dataclass(frozen=True)
-class Unassigned:
-    """What :func:`unassign` undid."""
-
-    tx_id: int
-    amount: Decimal
-    customer_id: int
-    customer_number: str
-    reopened: list[tuple[str, Decimal]]  # (invoice number, what the payment had paid of it)
-    reapplied: Decimal  # the customer's other credit that settled open invoices afterwards
-
-
-def unassign(session: Session, tx: BankTransaction, actor: str, reason: str) -> Unassigned:
-    """Undo the pairing of a matched payment (audited), as if it had never been paired.
-
-    Its ledger payment is reversed by a new transaction (the ledger is append-only), with
-    what it had settled; its allocations are removed (the invoices it paid are open again),
-    the movement goes back to the
-    unmatched queue with no customer, and the customer's remaining credit settles their open
-    invoices again. Refused (nothing changed) for anything but a matched payment, and for a
-    payment with a tax document issued for it (billing.invoicing.receipts): that is never deleted.
-    """
-    reason = _reason(reason, _l("unpairing a payment"))
-    if tx.source_account == CASH_ACCOUNT:  # billing/cash/payments.py: a receipt was handed over
-        raise PairingError(_l(
-            "transaction %(id)s is a cash payment (receipt %(receipt)s), not a bank payment: "
-            "it cannot be unpaired; cancel its receipt instead (payments cash-cancel)",
-            id=tx.id, receipt=tx.bank_tx_id))
-    # The movement's row first, as pairing updates it before settling: two operators undoing
-    # one payment at once queue here, and the second one sees it unmatched.
-    session.refresh(tx, with_for_update={"key_share": True})
-    if tx.status != MATCHED:
-        raise PairingError(_l(
-            "transaction %(id)s is %(status)s, not matched: only a paired incoming payment "
-            "can be unpaired", id=tx.id, status=tx.status))
-    customer_id = tx.customer_id
-    if session.get_bind().dialect.name == "postgresql":
-        # the settlers' lock (billing.bank.pairing_pg), before the allocations change: a
-        # settlement of this customer (an import, an assign, an invoice being issued) runs
-        # wholly before this unpairing or after it commits, never on half of it
-        lock_customers(session, [customer_id])
-    allocations = payment_allocations(session, tx)
-    receipts = payment_tax_receipts(session, tx)
-    if receipts:
-        issued = ", ".join(f"{number} (advance invoice {advance})" for number, advance in receipts)
-        raise PairingError(_l(
-            "transaction %(id)s cannot be unpaired: a tax document for the payment received "
-            "(daňový doklad k přijaté platbě) was issued for it: %(issued)s. A tax document is "
-            "never deleted, and correcting it is not something unassign does (out of its "
-            "scope: it needs a corrective tax document, by hand); nothing was changed",
-            id=tx.id, issued=issued))
-    entries = unreversed_payments(session, tx, customer_id)
-    if len(entries) != 1 or entries[0].amount != tx.amount:
-        raise PairingError(
-            f"transaction {tx.id}: the ledger has {len(entries)} unreversed payment entries of "
-            f"customer {customer_id} for it, expected one of {tx.amount}; nothing was changed"
-        )
-    customer_number = session.scalar(
-        select(Customer.customer_number).where(Customer.id == customer_id)
-    )
-    reopened: dict[str, Decimal] = {}
-    for allocation, number in allocations:
-        reopened[number] = reopened.get(number, ZERO) + allocation.amount
-        session.delete(allocation)
-    tx.status, tx.customer_id = UNMATCHED, None
-    ledger.post_unpairing(
-        session, tx, customer_id, sum(reopened.values(), ZERO), reverses_id=entries[0].id,
-        actor=actor,
-        description=f"Zrušení párování platby VS {tx.variable_symbol or '-'} SS {tx.specific_symbol or '-'}",
-    )
-    session.expire(tx, ["allocations"])
-    reapplied = settle(session, [customer_id], {}, actor=actor)
-    audit.record(
-        session,
-        "payment.unassigned",
-        actor=actor,
-        customer_id=customer_id,
-        old_value=str(tx.id),
-        details={
-            "tx": tx.id,
-            "amount": str(tx.amount),
-            "vs": tx.variable_symbol,
-            "ss": tx.specific_symbol,
-            "invoices": [{"invoice": n, "amount": str(a)} for n, a in reopened.items()],
-            "reapplied": str(reapplied),
-            "reason": reason,
-        },
-    )
-    session.flush()
-    events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)
-    return Unassigned(tx.id, tx.amount, customer_id, customer_number,
-                      list(reopened.items()), reapplied)
-
-
 def payment_allocations(session: Session, tx: BankTransaction) -> list:
     """``[(allocation, invoice number), ...]`` of the payment ``tx``, oldest first, locked
     (a tax document being issued for one waits, or we do): what undoing it reopens."""
@@ -218,17 +116,15 @@ def payment_allocations(session: Session, tx: BankTransaction) -> list:
     ).all()
 
 
-def payment_tax_receipts(session: Session, tx: BankTransaction) -> list:
-    """``[(tax document number, advance invoice number), ...]`` issued for the payment
-    ``tx`` (billing.invoicing.receipts): they are never deleted, so the payment is never
-    undone while they stand."""
-    return session.execute(
-        select(TaxReceipt.number, Invoice.number)
-        .join(Allocation, Allocation.id == TaxReceipt.allocation_id)
-        .join(Invoice, Invoice.id == TaxReceipt.advance_invoice_id)
-        .where(Allocation.bank_transaction_id == tx.id)
-        .order_by(TaxReceipt.id)
-    ).all()
+def uncorrected_receipts(session: Session, tx: BankTransaction) -> list[TaxReceipt]:
+    """The tax documents for a received advance issued for the payment ``tx`` that no
+    corrective document reverses yet, oldest first."""
+    return list(session.scalars(
+        select(TaxReceipt)
+        .join(Allocation, (Allocation.id == TaxReceipt.allocation_id)
+              & (Allocation.invoice_id == TaxReceipt.advance_invoice_id))
+        .where(Allocation.bank_transaction_id == tx.id, ~TaxReceipt.correction.has())
+        .order_by(TaxReceipt.id)))
 
 
 def unreversed_payments(session: Session, tx: BankTransaction, customer_id: int) -> list:
@@ -245,7 +141,7 @@ def unreversed_payments(session: Session, tx: BankTransaction, customer_id: int)
     ))
 
 
-def _reason(reason: str | None, what: str) -> str:
+def reason_given(reason: str | None, what: str) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise PairingError(_l("give a reason for %(what)s (it goes to the audit log)",
@@ -257,7 +153,7 @@ def dismiss(session: Session, tx: BankTransaction, actor: str, reason: str) -> N
     """Take an unmatched movement out of the queue: it is no customer's payment (returned
     to the payer, reversed by the bank, a payment in another currency booked by hand).
     Nothing is booked; :func:`restore` puts it back."""
-    reason = _reason(reason, _l("dismissing a payment"))
+    reason = reason_given(reason, _l("dismissing a payment"))
     session.refresh(tx, with_for_update={"key_share": True})  # one operator at a time
     if tx.status != UNMATCHED:
         raise PairingError(_l(

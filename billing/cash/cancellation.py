@@ -6,19 +6,22 @@ payment the way ``payments unassign`` undoes a bank payment (billing/bank/queue.
 that the money does not wait in a queue: it was never taken.
 
 1. refused first, nothing written: no reason; a receipt already cancelled (also by the
-   database: one cancellation per receipt); a payment with a tax document issued for it (a
-   tax document for a received advance, billing.invoicing.receipts, is never deleted: correct
-   it by hand first, as for unassign);
-2. the allocations the payment made (the invoices it paid, first at the till and later from
+   database: one cancellation per receipt); a payment whose tax document for a received
+   advance (billing.invoicing.receipts) was deducted in a final invoice or booked to a prepaid
+   credit account (billing.invoicing.receipt_corrections.refusal);
+2. each tax document for a received advance issued for the payment (never deleted) gets its
+   corrective tax document (billing.invoicing.receipt_corrections: the amounts per rate
+   negated, the reason, the day of the cancellation, the operator), in the same transaction;
+3. the allocations the payment made (the invoices it paid, first at the till and later from
    the credit it left) are removed: those invoices are open again;
-3. the ledger: one reversing transaction (``reversal``, ``reverses_id`` = the payment's
+4. the ledger: one reversing transaction (``reversal``, ``reverses_id`` = the payment's
    posting): receivable ``+reopened``, prepaid credit ``+(amount - reopened)``, cash
    ``-amount``. The receipt, its payment posting and its allocations' postings stay as they
    were (append-only); the till's balance is back to what it was;
-4. the movement on the till's pseudo-account gets the status ``cancelled``: settlement never
+5. the movement on the till's pseudo-account gets the status ``cancelled``: settlement never
    applies it again, the zone's payment history no longer lists it;
-5. the customer's other credit settles their open invoices again (as after an unassignment);
-6. audit ``payment.cash_cancelled`` with the operator and the reason;
+6. the customer's other credit settles their open invoices again (as after an unassignment);
+7. audit ``payment.cash_cancelled`` (and ``receipt.corrected`` per corrective document) with the operator and the reason;
    ``OVERDUE_DEBT_CHANGED`` is emitted as after an unassignment: a reopened invoice past its
    due date is overdue debt again, which the enforcement sweep chases from its next run
    (the event itself only ever reconnects).
@@ -28,7 +31,7 @@ Functions flush; the caller commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -36,8 +39,9 @@ from sqlalchemy.orm import Session
 
 from billing.bank.pairing import MATCHED, settle
 from billing.bank.pairing_pg import lock_customers
-from billing.bank.queue import payment_allocations, payment_tax_receipts, unreversed_payments
+from billing.bank.queue import payment_allocations, uncorrected_receipts, unreversed_payments
 from billing.cash.payments import _kc
+from billing.invoicing import receipt_corrections
 from billing.invoicing.issue import lock_series
 from billing.ledger import postings as ledger
 from billing.ledger.balances import ZERO
@@ -46,6 +50,7 @@ from billing.models import (
     BankTransactionStatus,
     CashReceipt,
     CashReceiptCancellation,
+    TaxReceiptCorrection,
 )
 from core import audit, events
 from core.clock import today
@@ -70,6 +75,7 @@ class Cancelled:
     cancellation: CashReceiptCancellation
     reopened: list[tuple[str, Decimal]]  # (invoice number, what the receipt had paid of it)
     reapplied: Decimal  # the customer's other credit that settled open invoices afterwards
+    corrections: list[TaxReceiptCorrection] = field(default_factory=list)
 
 
 def cancellation_of(session: Session, receipt_id: int) -> CashReceiptCancellation | None:
@@ -100,13 +106,12 @@ def cancel_cash_receipt(session: Session, receipt: CashReceipt, reason: str, *,
     if session.get_bind().dialect.name == "postgresql":
         lock_customers(session, [customer_id])  # the settlers' lock, as unassign takes it
     allocations = payment_allocations(session, tx)
-    receipts = [number for number, _advance in payment_tax_receipts(session, tx)]
-    if receipts:
+    tax_receipts = uncorrected_receipts(session, tx)
+    why = receipt_corrections.refusal(session, tax_receipts)
+    if why is not None:
         raise CancellationError(_l(
-            "cash receipt %(receipt)s cannot be cancelled: a tax document for the payment "
-            "received (%(documents)s) was issued for it, and a tax document is never deleted; "
-            "correct it by hand first; nothing was changed",
-            receipt=receipt.number, documents=", ".join(receipts)))
+            "cash receipt %(receipt)s cannot be cancelled: %(why)s; nothing was changed",
+            receipt=receipt.number, why=why))
     payment = unreversed_payments(session, tx, customer_id)
     if len(payment) != 1 or payment[0].amount != tx.amount:  # pragma: no cover - a broken ledger
         raise CancellationError(_l(
@@ -131,17 +136,20 @@ def cancel_cash_receipt(session: Session, receipt: CashReceipt, reason: str, *,
     )
     session.add(cancellation)
     session.flush()
+    corrections = receipt_corrections.correct_receipts(
+        session, tax_receipts, reason, on=on, actor=actor, cash_cancellation_id=cancellation.id)
     reapplied = settle(session, [customer_id], {}, actor=actor)
     audit.record(
         session, "payment.cash_cancelled", actor=actor, customer_id=customer_id,
         old_value=receipt.number, new_value=number,
         details={"receipt": receipt.number, "amount": str(receipt.amount),
                  "invoices": [[n, str(a)] for n, a in reopened.items()],
-                 "reapplied": str(reapplied), "reason": reason},
+                 "reapplied": str(reapplied), "reason": reason,
+                 "corrections": [[c.number, c.receipt.number] for c in corrections]},
     )
     session.flush()
     events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)
-    return Cancelled(cancellation, list(reopened.items()), reapplied)
+    return Cancelled(cancellation, list(reopened.items()), reapplied, corrections)
 
 
 def reopened_text(reopened: list[tuple[str, Decimal]]) -> str:

@@ -44,6 +44,8 @@ from core.clock import today
 from core.db import money_sum
 from core.errors import Conflict, Invalid
 from core.i18n import _l
+from core.i18n import money as shown_money
+from core.i18n import number as shown_number
 
 _AMOUNT = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,2})?")
 PREFIX = "PPD"
@@ -95,7 +97,7 @@ def check_amount(amount: Decimal) -> Decimal:
         raise CashLimitError(_l(
             "more than %(limit)s Kč may not be taken in cash from one payer in one day "
             "(zákon č. 254/2004 Sb., § 4): ask for a bank transfer",
-            limit=f"{DAILY_LIMIT:,.0f}"), field="amount")
+            limit=shown_number(DAILY_LIMIT, 0, text=f"{DAILY_LIMIT:,.0f}")), field="amount")
     return amount.quantize(Decimal("0.01"))
 
 
@@ -128,7 +130,8 @@ def take_cash_payment(
         raise CashLimitError(_l(
             "the customer has paid %(taken)s Kč in cash today; with this payment it would be "
             "more than %(limit)s Kč (zákon č. 254/2004 Sb., § 4): ask for a bank transfer",
-            taken=f"{taken_today:,.2f}", limit=f"{DAILY_LIMIT:,.0f}"), field="amount")
+            taken=shown_money(taken_today, text=f"{taken_today:,.2f}"),
+            limit=shown_number(DAILY_LIMIT, 0, text=f"{DAILY_LIMIT:,.0f}")), field="amount")
     number = _next_number(session, on.year)
     tx = BankTransaction(
         source_account=CASH_ACCOUNT, bank_tx_id=number, booked_on=on, amount=amount,

@@ -59,6 +59,7 @@ from core import audit, events
 from core.clock import today
 from core.errors import Conflict, Invalid
 from core.i18n import _l
+from core.i18n import money as shown_money
 
 RENEW_DAYS_BEFORE = 11  # CREDIT_RENEW_DAYS_BEFORE
 ZERO = Decimal("0.00")
@@ -242,7 +243,8 @@ def _check_credit(session: Session, customer_id: int, lines: list[LineInput]) ->
                              currency=account.currency))
     need = compute_document(lines, True).total_net  # the credit is kept without VAT
     if credit_balance(session, customer_id) < need:
-        raise ShortCredit(_l("the credit is short: %(need)s without VAT needed", need=need))
+        raise ShortCredit(_l("the credit is short: %(need)s without VAT needed",
+                             need=shown_money(need, "CZK", text=str(need))))
 
 
 def order_renewal(session: Session, service: Service, supplier: Supplier, *, actor: str,

@@ -49,6 +49,7 @@ from billing.models.credit import CreditAccount, CreditReceipt, CreditTopUp
 from core import audit
 from core.clock import now, today
 from core.i18n import _l
+from core.i18n import money as shown_money
 
 A = AccountKind
 ZERO = Decimal("0.00")
@@ -93,8 +94,9 @@ def request_topup(session: Session, customer: Customer, amount_net, *, supplier:
     if amount_net < minimum:
         raise CreditError(_l(
             "the smallest top-up is %(minimum)s without VAT; %(asked)s was asked for (nothing "
-            "was created)", minimum=_format(minimum, account.currency),
-            asked=_format(amount_net, account.currency)))
+            "was created)", minimum=shown_money(minimum, account.currency,
+                                      text=_format(minimum, account.currency)),
+            asked=shown_money(amount_net, account.currency, text=_format(amount_net, account.currency))))
     if amount_net >= Decimal("100000000"):
         raise CreditError(_l("the top-up amount is too large"))
     return _issue_request(session, customer, account, amount_net, prices_include_vat=False,
@@ -176,7 +178,8 @@ def book_receipts(session: Session, *, actor: str, on: date | None = None) -> li
         .join(CreditTopUp, CreditTopUp.invoice_id == TaxReceipt.advance_invoice_id)
         .join(CreditAccount, CreditAccount.id == CreditTopUp.account_id)
         .outerjoin(CreditReceipt, CreditReceipt.receipt_id == TaxReceipt.id)
-        .where(CreditReceipt.id.is_(None))
+        # a receipt corrected before it was booked (its payment cancelled) tops up nothing
+        .where(CreditReceipt.id.is_(None), ~TaxReceipt.correction.has())
         .order_by(TaxReceipt.id)
     ).all()
     if not rows:

@@ -28,6 +28,7 @@ from core import audit
 from core.clock import today
 from core.errors import Invalid
 from core.i18n import _l
+from core.i18n import number as shown_number
 
 FIRST_NUMBER = 1001
 SERIES = "customer"
@@ -205,7 +206,7 @@ def add_note(session: Session, customer: Customer, text: str, *, actor: str) -> 
     if not body:
         raise NoteInvalid(_l("a note needs some text"))
     if len(body) > NOTE_MAX:
-        raise NoteInvalid(_l("a note has at most %(max)s characters", max=NOTE_MAX))
+        raise NoteInvalid(_l("a note has at most %(max)s characters", max=shown_number(NOTE_MAX)))
     if "\x00" in body:
         raise NoteInvalid(_l("a note cannot contain a NUL character"))
     note = CustomerNote(customer_id=customer.id, author=actor, text=body)

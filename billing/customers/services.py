@@ -54,6 +54,7 @@ from core import audit, events
 from core.clock import today
 from core.errors import Conflict, Invalid
 from core.i18n import _l
+from core.i18n import day as shown_day
 from core.passwords import hash_password
 
 UNSET = object()  # "leave as it is" in change_service
@@ -277,7 +278,9 @@ def _contract_for(session: Session, customer: Customer, contract: Contract | Non
         if contract.ended_on is not None and contract.ended_on < valid_from:
             raise ServiceConflict(_l("the contract %(number)s ended on %(day)s",
                                      number=contract.number,
-                                     day=contract.ended_on.isoformat()), field="contract")
+                                     day=shown_day(contract.ended_on,
+                                                   text=contract.ended_on.isoformat())),
+                                  field="contract")
         return contract
     open_contracts = [c for c in customer.contracts
                       if c.ended_on is None or c.ended_on >= valid_from]
@@ -589,7 +592,8 @@ def _check_not_invoiced(session: Session, service: Service, day: date) -> None:
         raise ServiceConflict(_l(
             "the month %(month)s is invoiced already: a tariff change from %(day)s would not "
             "be billed; change it from a later day and correct the invoiced months with a "
-            "credit note or an invoice", month=invoiced, day=day.isoformat()),
+            "credit note or an invoice", month=invoiced,
+            day=shown_day(day, text=day.isoformat())),
             field="effective_from")
 
 
@@ -601,7 +605,8 @@ def end_service(session: Session, service: Service, last_day: date, *, actor: st
     no RADIUS answer after that day (``/radius/authorize``: not found)."""
     if last_day < service.valid_from:
         raise _invalid("valid_to", _l("the service cannot end before it starts (%(day)s)",
-                                      day=service.valid_from.isoformat()))
+                                      day=shown_day(service.valid_from,
+                                                    text=service.valid_from.isoformat())))
     old = service.valid_to
     if old == last_day:
         return service

@@ -26,6 +26,7 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
 from billing.documents.pdf_kit import (
@@ -43,7 +44,14 @@ from billing.documents.pdf_kit import (
 )
 from billing.documents.pdf_kit import para as _p
 from billing.documents.qrplatba import QrPlatbaError, spayd_for_invoice
-from billing.models import Invoice, InvoiceKind, InvoiceLine
+from billing.models import (
+    CASH_ACCOUNT,
+    Allocation,
+    BankTransaction,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +64,10 @@ TITLES = {
     InvoiceKind.ADVANCE: "Zálohová faktura – výzva k platbě (není daňovým dokladem)",
     InvoiceKind.CREDIT_NOTE: "Opravný daňový doklad (dobropis)",
     "advance_receipt": "Daňový doklad k přijaté platbě",  # billing.invoicing.receipts
+    # billing.invoicing.receipt_corrections
+    "advance_receipt_correction": "Opravný daňový doklad k daňovému dokladu k přijaté platbě",
 }
+CORRECTION = "advance_receipt_correction"
 
 
 # -- the document ----------------------------------------------------------------------------
@@ -96,7 +107,7 @@ def render_invoice_pdf(invoice: Invoice, open_amount: Decimal) -> bytes:
         Spacer(0, 4 * mm),
         _parties(invoice, doc.width),
         Spacer(0, 4 * mm),
-        _dates_and_payment(invoice, doc.width),
+        _dates_and_payment(invoice, doc.width, open_amount),
         Spacer(0, 5 * mm),
         _lines_table(invoice, doc.width),
         Spacer(0, 4 * mm),
@@ -119,7 +130,8 @@ def _czk_vat(invoice) -> str | None:
     from billing import rates
 
     mapped = getattr(invoice, "receipt", invoice)  # a ReceiptDocument wraps its receipt
-    value = rates.czk_vat(object_session(mapped), invoice)
+    # a corrective document states its CZK VAT at the corrected receipt's rate
+    value = rates.czk_vat(object_session(mapped), getattr(invoice, "czk_view", invoice))
     return rates.describe(value) if value is not None else None
 
 
@@ -174,13 +186,19 @@ def _party_block(
     return block
 
 
-def _dates_and_payment(invoice: Invoice, width: float) -> Table:
+def _dates_and_payment(invoice: Invoice, width: float, open_amount: Decimal = ZERO) -> Table:
     dates: list[tuple[str, str]] = [("Datum vystavení:", format_date(invoice.issue_date))]
     if invoice.taxable_date:
         dates.append(("Datum uskut. zdaň. plnění:", format_date(invoice.taxable_date)))
     if invoice.due_date:
         dates.append(("Datum splatnosti:", format_date(invoice.due_date)))
-    if invoice.kind == "advance_receipt":
+    if invoice.kind == CORRECTION:  # § 45: the day of the correction, the corrected receipt
+        corrected = invoice.receipt
+        dates.append(("Datum uskutečnění opravy:", format_date(invoice.correction.corrected_on)))
+        dates.append(("Opravuje doklad č.:", corrected.number))
+        dates.append(("Ze dne:", format_date(corrected.issue_date)))
+        dates.append(("DUZP opravovaného dokladu:", format_date(corrected.received_on)))
+    if invoice.kind in ("advance_receipt", CORRECTION):
         dates.append(("K zálohové faktuře č.:", invoice.advance.number))
     original = _corrected(invoice)
     if original is not None:  # § 45: the corrected document, its dates
@@ -189,10 +207,11 @@ def _dates_and_payment(invoice: Invoice, width: float) -> Table:
         if original.taxable_date and original.taxable_date != original.issue_date:
             dates.append(("DUZP opravovaného dokladu:", format_date(original.taxable_date)))
     reason = getattr(invoice, "correction_reason", None)
-    payment: list[tuple[str, str]] = [("Forma úhrady:", "bankovním převodem")]
-    if invoice.supplier_account:
+    form = _payment_form(invoice, open_amount)
+    payment: list[tuple[str, str]] = [("Forma úhrady:", PAYMENT_FORMS[form])]
+    if form == "bank" and invoice.supplier_account:
         payment.append(("Bankovní účet:", invoice.supplier_account))
-    if invoice.supplier_iban:
+    if form == "bank" and invoice.supplier_iban:
         payment.append(("IBAN:", _group_iban(invoice.supplier_iban)))
     payment.append(("Variabilní symbol:", invoice.variable_symbol))
     payment.append(("Specifický symbol:", invoice.specific_symbol))
@@ -215,6 +234,35 @@ def _dates_and_payment(invoice: Invoice, width: float) -> Table:
         )
     )
     return table
+
+
+PAYMENT_FORMS = {"bank": "bankovním převodem", "cash": "hotově", "credit": "z kreditu"}
+
+
+def _payment_form(invoice: Invoice, open_amount: Decimal = ZERO) -> str:
+    """How the document is (or was) paid: a tax document for a received payment (and its
+    correction) states the payment's form (billing.invoicing.receipts.payment_form); an
+    invoice paid in full from the prepaid credit account (billing.credit.payments) says so,
+    or in cash at the till; everything else asks for a bank transfer."""
+    form = getattr(invoice, "payment_form", None)
+    if form is not None:
+        return form
+    session = object_session(invoice) if isinstance(invoice, Invoice) else None
+    if session is None or invoice.id is None or invoice.total <= 0 or open_amount > 0:
+        return "bank"  # something is still to be paid (no query for the monthly run's PDFs)
+    with session.no_autoflush:  # rendering reads; it never writes what the caller holds
+        rows = session.execute(
+            select(Allocation.credit_payment_id.is_not(None), BankTransaction.source_account,
+                   Allocation.amount)
+            .outerjoin(BankTransaction, BankTransaction.id == Allocation.bank_transaction_id)
+            .where(Allocation.invoice_id == invoice.id)).all()
+    if sum((amount for *_, amount in rows), ZERO) != invoice.total:
+        return "bank"  # not paid in full (yet): the request's form
+    if all(from_credit for from_credit, _source, _amount in rows):
+        return "credit"
+    if all(source == CASH_ACCOUNT for _credit, source, _amount in rows):
+        return "cash"
+    return "bank"
 
 
 def _pair(items: list[tuple[str, str]], index: int) -> tuple[str, str]:
@@ -289,7 +337,7 @@ def _grid_style(n_rows: int, total_row: bool = False) -> TableStyle:
 
 def _recap_and_totals(invoice: Invoice, open_amount: Decimal, width: float) -> Table:
     cur = invoice.currency
-    if invoice.kind == InvoiceKind.CREDIT_NOTE:  # § 45: the differences, per rate
+    if invoice.kind in (InvoiceKind.CREDIT_NOTE, CORRECTION):  # § 45: the differences, per rate
         rows: list[list] = [["Sazba DPH", "Rozdíl\nzákladu daně", "Rozdíl DPH", "Rozdíl\ncelkem"]]
     else:
         rows = [["Sazba DPH", "Základ daně", "DPH", "Celkem"]]
@@ -328,8 +376,10 @@ def _recap_and_totals(invoice: Invoice, open_amount: Decimal, width: float) -> T
 
 def _totals_block(invoice: Invoice, open_amount: Decimal) -> list[Flowable]:
     cur = invoice.currency
-    paid = invoice.kind not in (InvoiceKind.CREDIT_NOTE, "advance_receipt") and open_amount <= 0
-    label = {"credit_note": "Celkem", "advance_receipt": "Přijatá platba"}.get(
+    paid = (invoice.kind not in (InvoiceKind.CREDIT_NOTE, "advance_receipt", CORRECTION)
+            and open_amount <= 0)
+    label = {"credit_note": "Celkem", "advance_receipt": "Přijatá platba",
+             CORRECTION: "Oprava přijaté platby"}.get(
         invoice.kind, "Celkem" if paid else "Celkem k úhradě"
     )
     if invoice.kind == InvoiceKind.REGULAR and invoice.total < 0:  # a final invoice, advances overpaid
@@ -344,7 +394,7 @@ def _totals_block(invoice: Invoice, open_amount: Decimal) -> list[Flowable]:
     block: list[Flowable] = [_p(f"{label}: {format_money(invoice.total, cur)}", "total")]
     if invoice.kind != InvoiceKind.CREDIT_NOTE and ZERO < open_amount < invoice.total:
         block.append(_p(f"Zbývá uhradit: {format_money(open_amount, cur)}", "total"))
-    elif invoice.kind == "advance_receipt" and open_amount <= 0:
+    elif invoice.kind == "advance_receipt" and open_amount <= 0:  # not a correction's
         block.append(_p("Uhrazeno, neplaťte.", "right"))
     return block
 
@@ -360,7 +410,8 @@ def _closing(invoice: Invoice, open_amount: Decimal, width: float) -> Iterable[F
         )
     if invoice.kind == InvoiceKind.CREDIT_NOTE:
         notes.append(_p("Částku dobropisu vrátíme nebo započteme s dalšími platbami."))
-    if invoice.note and not getattr(invoice, "correction_reason", None):  # else printed above
+    if invoice.note and (invoice.kind == CORRECTION  # its note names the operator
+                         or not getattr(invoice, "correction_reason", None)):  # else printed above
         notes.append(_p(invoice.note))
     qr = _qr_block(invoice, open_amount)
     if qr is None:

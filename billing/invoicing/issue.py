@@ -26,6 +26,8 @@ from core.clock import today
 from core.db import money_sum
 from core.errors import DomainError
 from core.i18n import _l
+from core.i18n import money as shown_money
+from core.i18n import number as shown_number
 
 DEFAULT_DUE_DAYS = 14
 
@@ -404,8 +406,9 @@ def credit_invoice(
             if amount > rest:
                 raise InvoicingError(_l(
                     "line %(line)s: %(quantity)s × %(price)s = %(amount)s is more than the "
-                    "%(rest)s left of it", line=line.position, quantity=quantity,
-                    price=line.unit_price, amount=amount, rest=rest))
+                    "%(rest)s left of it", line=line.position, quantity=shown_number(quantity),
+                    price=shown_money(line.unit_price), amount=shown_money(amount),
+                    rest=shown_money(rest)))
             lines.append(LineInput(line.description, -quantity, line.unit_price, line.vat_rate,
                                    line.unit, line.service_id, line.id))
         elif sel.amount is not None:
@@ -416,8 +419,8 @@ def credit_invoice(
                     line=line.position))
             if amount > rest:
                 raise InvoicingError(_l("line %(line)s: %(amount)s is more than the %(rest)s "
-                                        "left of it", line=line.position, amount=amount,
-                                        rest=rest))
+                                        "left of it", line=line.position,
+                                        amount=shown_money(amount), rest=shown_money(rest)))
             lines.append(LineInput(f"Oprava: {line.description}", Decimal("-1"), amount,
                                    line.vat_rate, "", line.service_id, line.id))
         elif rest == _entered(line):

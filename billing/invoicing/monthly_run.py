@@ -59,6 +59,7 @@ from core import jobs
 from core.clock import now, today
 from core.db import is_in
 from core.errors import DomainError
+from core.i18n import _l
 from core.jobs import DONE, FAILED, QUEUED, RUNNING, Job, fault
 from core.mail import MailError
 
@@ -108,7 +109,7 @@ def plan(session: Session, month: str, *, actor: str = "system", on: date | None
     nothing)."""
     first, last = parse_month(month)
     if chunk_size < 1:
-        raise RunError("the chunk size must be at least 1")
+        raise RunError(_l("the chunk size must be at least 1"))
     key = run_key(month)
     params = {"month": month, "actor": actor, "on": on.isoformat() if on else None,
               "email": email}
@@ -182,7 +183,7 @@ def process_chunk(ctx: WorkContext, job: Job) -> bool:
         return not params.get("email", True)  # without e-mails the chunk is done
     if job.step == "mail":
         if ctx.mailer is None:
-            raise RunError("this worker has no mailer; the chunk's e-mails wait")
+            raise RunError(_l("this worker has no mailer; the chunk's e-mails wait"))
         _mail_step(ctx, job, params)
     with ctx.sessions() as session:
         jobs.touch(session, job.id, ctx.worker, lease=ctx.lease, step="done", done=True)

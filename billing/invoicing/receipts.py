@@ -25,16 +25,20 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from billing.invoicing.issue import lock_series
 from billing.invoicing.vat import VatSplit, money, vat_from_gross
 from billing.models import (
+    CASH_ACCOUNT,
     Allocation,
     BankTransaction,
+    CashReceipt,
+    CashReceiptCancellation,
     Invoice,
     InvoiceKind,
     TaxReceipt,
+    TaxReceiptCorrection,
     TaxReceiptVat,
 )
 from billing.rates import rate_for
@@ -74,7 +78,11 @@ def pending(session: Session):
         select(Allocation, Invoice, BankTransaction.booked_on)
         .join(Invoice, Invoice.id == Allocation.invoice_id)
         .join(BankTransaction, BankTransaction.id == Allocation.bank_transaction_id)
-        .outerjoin(TaxReceipt, TaxReceipt.allocation_id == Allocation.id)
+        # a corrected receipt's allocation was removed (a cancelled payment), and SQLite may
+        # give its id to a later allocation: that one is still pending (migration 0028)
+        .outerjoin(TaxReceipt, (TaxReceipt.allocation_id == Allocation.id)
+                   & (TaxReceipt.advance_invoice_id == Allocation.invoice_id)
+                   & ~TaxReceipt.correction.has())
         .where(Invoice.kind == InvoiceKind.ADVANCE, TaxReceipt.id.is_(None))
         .order_by(BankTransaction.booked_on, Allocation.id)
     ).all()
@@ -149,6 +157,42 @@ def customer_receipt(session: Session, customer_id: int, receipt_id: int) -> Tax
     return receipt if receipt is not None and receipt.customer_id == customer_id else None
 
 
+# how a payment was made (Forma úhrady on the receipt and its correction, billing.documents.pdf)
+BANK, CASH = "bank", "cash"
+
+
+def receipt_payment(session: Session, receipt: TaxReceipt, correction=None
+                    ) -> BankTransaction | None:
+    """The payment (a bank movement, or a cash payment's movement on the till) a receipt was
+    issued for. Its allocation is removed when the payment is undone, so a corrected receipt
+    finds it through what called for the correction (the unpaired movement, or the cancelled
+    cash receipt; ``correction`` is the receipt's, when the caller holds it)."""
+    if correction is None:  # asked, not the relationship: it may predate the correction
+        correction = session.scalar(select(TaxReceiptCorrection)
+                                    .where(TaxReceiptCorrection.receipt_id == receipt.id))
+    if correction is not None and correction.bank_transaction_id is not None:
+        return session.get(BankTransaction, correction.bank_transaction_id)
+    if correction is not None and correction.cash_cancellation_id is not None:
+        cancellation = session.get(CashReceiptCancellation, correction.cash_cancellation_id)
+        cash = session.get(CashReceipt, cancellation.receipt_id)
+        return session.get(BankTransaction, cash.bank_transaction_id)
+    allocation = session.get(Allocation, receipt.allocation_id)
+    if (allocation is None or allocation.invoice_id != receipt.advance_invoice_id
+            or allocation.bank_transaction_id is None):
+        return None
+    return session.get(BankTransaction, allocation.bank_transaction_id)
+
+
+def payment_form(session: Session | None, receipt: TaxReceipt, correction=None) -> str:
+    """``cash`` for a payment at the till, else ``bank`` (a receipt is issued only for a
+    payment that came as a movement, billing.invoicing.receipts.pending)."""
+    if session is None:
+        return BANK
+    with session.no_autoflush:  # read while printing: never flush what the caller holds
+        tx = receipt_payment(session, receipt, correction)
+    return CASH if tx is not None and tx.source_account == CASH_ACCOUNT else BANK
+
+
 @dataclass(frozen=True)
 class _Line:
     description: str
@@ -190,6 +234,11 @@ class ReceiptDocument:
     @property
     def due_date(self) -> None:
         return None
+
+    @property
+    def payment_form(self) -> str:
+        """How the payment came (``cash`` or ``bank``), printed as "Forma úhrady"."""
+        return payment_form(object_session(self.receipt), self.receipt)
 
     @property
     def note(self) -> str:

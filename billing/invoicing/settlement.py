@@ -154,7 +154,9 @@ def settleable_advances(session: Session, customer_ids: Iterable[int] | None = N
 
 def _receipts(session: Session, advance: Invoice) -> list[TaxReceipt]:
     return list(session.scalars(
-        select(TaxReceipt).where(TaxReceipt.advance_invoice_id == advance.id).order_by(TaxReceipt.id)))
+        select(TaxReceipt).where(TaxReceipt.advance_invoice_id == advance.id,
+                                 ~TaxReceipt.correction.has())  # a corrected one is void
+        .order_by(TaxReceipt.id)))
 
 
 def _refusal(session: Session, advance: Invoice, customer_id: int | None, *,

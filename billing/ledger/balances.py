@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from billing.models import AccountKind, Allocation, Invoice, LedgerAccount, LedgerLeg
 from billing.models.credit import CreditTopUp
 from billing.models.ledger import CUSTOMER_ACCOUNTS
-from core.db import Money, money_sum
+from core.db import Money, in_constants, money_sum
 
 ZERO = Decimal("0.00")
 
@@ -194,7 +194,7 @@ def _customer_balance_query(customer_id):
         .join(LedgerAccount, LedgerAccount.id == LedgerLeg.account_id)
         .where(
             LedgerAccount.customer_id == customer_id,
-            LedgerAccount.kind.in_([str(k) for k in CUSTOMER_ACCOUNTS]),
+            in_constants(LedgerAccount.kind, [str(k) for k in CUSTOMER_ACCOUNTS]),
         )
     )
 

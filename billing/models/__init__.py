@@ -34,6 +34,8 @@ from billing.models.invoices import (
     InvoiceLine,
     InvoiceVatRecap,
     TaxReceipt,
+    TaxReceiptCorrection,
+    TaxReceiptCorrectionVat,
     TaxReceiptVat,
 )
 from billing.models.ledger import (
@@ -53,6 +55,7 @@ from billing.models.payments import (
     StatementImport,
 )
 from billing.models.services import ServiceTariff
+from billing.models.statement_upload import StatementUpload  # noqa: F401  (migration 0023)
 from core.audit import AuditEvent
 from core.db import Base
 from core.jobs import Job  # noqa: F401  (the job table, migration 0020)
@@ -87,6 +90,8 @@ __all__ = [
     "SessionKind",
     "StatementImport",
     "TaxReceipt",
+    "TaxReceiptCorrection",
+    "TaxReceiptCorrectionVat",
     "TaxReceiptVat",
     "TrafficDay",
     "TransactionKind",

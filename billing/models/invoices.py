@@ -141,7 +141,10 @@ class TaxReceipt(Base):
     number: Mapped[str] = mapped_column(String(20), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
     advance_invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
-    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocation.id"), unique=True)
+    # the allocation it was issued for; a plain id since migration 0028 (no key, not unique):
+    # cancelling a cash payment removes its allocations while its receipts stay (corrected by
+    # a TaxReceiptCorrection), and SQLite may give a later allocation the same id again
+    allocation_id: Mapped[int] = mapped_column(Integer, index=True)
     issue_date: Mapped[date] = mapped_column(Date)
     received_on: Mapped[date] = mapped_column(Date)  # DUZP: the day the payment came
     total_net: Mapped[Decimal] = mapped_column()
@@ -153,6 +156,9 @@ class TaxReceipt(Base):
     vat_recap: Mapped[list[TaxReceiptVat]] = relationship(
         order_by="TaxReceiptVat.rate", cascade="all, delete-orphan"
     )
+    correction: Mapped[TaxReceiptCorrection | None] = relationship(
+        back_populates="receipt", uselist=False, viewonly=True
+    )
 
 
 class TaxReceiptVat(Base):
@@ -163,6 +169,55 @@ class TaxReceiptVat(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     receipt_id: Mapped[int] = mapped_column(ForeignKey("tax_receipt.id"))
+    rate: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    base: Mapped[Decimal] = mapped_column()
+    vat: Mapped[Decimal] = mapped_column()
+    total: Mapped[Decimal] = mapped_column()
+
+
+class TaxReceiptCorrection(Base):
+    """Opravný daňový doklad k daňovému dokladu k přijaté platbě: reverses a receipt whose
+    payment was cancelled or unpaired (billing.invoicing.receipt_corrections). Its base, VAT
+    and total are the receipt's negated, per rate; it belongs to the VAT period of ``corrected_on`` (the day
+    of the correction). One per receipt; issued once, never changed (migration 0028)."""
+
+    __tablename__ = "tax_receipt_correction"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("tax_receipt.id"), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"), index=True)
+    # the cancellation of the cash receipt that called for it
+    cash_cancellation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cash_receipt_cancellation.id"), index=True
+    )
+    # or the bank payment whose unpairing called for it (payments unassign, migration 0029)
+    bank_transaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bank_transaction.id"), index=True
+    )
+    issue_date: Mapped[date] = mapped_column(Date)
+    corrected_on: Mapped[date] = mapped_column(Date)  # datum uskutečnění opravy
+    reason: Mapped[str] = mapped_column(Text)
+    corrected_by: Mapped[str] = mapped_column(String(64))  # operator:<login>
+    total_net: Mapped[Decimal] = mapped_column()  # negative
+    total_vat: Mapped[Decimal] = mapped_column()  # negative
+    total: Mapped[Decimal] = mapped_column()  # negative
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    receipt: Mapped[TaxReceipt] = relationship(back_populates="correction")
+    vat_recap: Mapped[list[TaxReceiptCorrectionVat]] = relationship(
+        order_by="TaxReceiptCorrectionVat.rate", cascade="all, delete-orphan"
+    )
+
+
+class TaxReceiptCorrectionVat(Base):
+    """The per-rate differences of a correction: the receipt's base, VAT and total negated."""
+
+    __tablename__ = "tax_receipt_correction_vat"
+    __table_args__ = (UniqueConstraint("correction_id", "rate"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    correction_id: Mapped[int] = mapped_column(ForeignKey("tax_receipt_correction.id"))
     rate: Mapped[Decimal] = mapped_column(Numeric(5, 2))
     base: Mapped[Decimal] = mapped_column()
     vat: Mapped[Decimal] = mapped_column()

@@ -24,6 +24,7 @@ KIND_LABELS = {
     DocumentKind.INVOICE: "faktura",
     DocumentKind.CREDIT_NOTE: "opravný daňový doklad",
     DocumentKind.ADVANCE_RECEIPT: "daňový doklad k přijaté platbě",
+    DocumentKind.RECEIPT_CORRECTION: "opravný daňový doklad k přijaté platbě",
 }
 
 

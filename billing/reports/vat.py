@@ -3,13 +3,16 @@ hlášení split into section A.4 (rows) and A.5 (sums).
 
 The tax documents (docs/facts/kontrolni-hlaseni.md): invoices of every kind but the
 advance invoice (a payment request, no DUZP), credit notes (negative), and the tax
-documents for received advance payments (``tax_receipt``). A document belongs to the period
-of its date of taxable supply: ``Invoice.taxable_date``, ``TaxReceipt.received_on``. Base
+documents for received advance payments (``tax_receipt``) and their corrective documents
+(``tax_receipt_correction``, negative). A document belongs to the period of its date of
+taxable supply: ``Invoice.taxable_date``, ``TaxReceipt.received_on``; a corrective document
+to the period of the correction (``TaxReceiptCorrection.corrected_on``, § 42). Base
 and VAT are summed **as printed** on each document's per-rate recap (``invoice_vat_recap``,
 ``tax_receipt_vat``), never recomputed from lines or totals.
 
 A.4: documents to a customer with a DIČ worth more than 10 000 Kč including VAT, one row
-each; a credit note goes where the invoice it corrects went. A.5: the rest of what is
+each; a credit note goes where the invoice it corrects went, a receipt's corrective document
+where the receipt went. A.5: the rest of what is
 taxed, summed per rate. 0 % (exempt) amounts are in the VAT totals but in neither section.
 """
 
@@ -30,6 +33,8 @@ from billing.models import (
     InvoiceKind,
     InvoiceVatRecap,
     TaxReceipt,
+    TaxReceiptCorrection,
+    TaxReceiptCorrectionVat,
     TaxReceiptVat,
 )
 from billing.reports.period import Period
@@ -47,6 +52,8 @@ class DocumentKind:
     INVOICE = "invoice"
     CREDIT_NOTE = "credit_note"
     ADVANCE_RECEIPT = "advance_receipt"  # daňový doklad k přijaté platbě
+    # opravný daňový doklad k daňovému dokladu k přijaté platbě
+    RECEIPT_CORRECTION = "advance_receipt_correction"
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ class VatDocument:
     issue_date: date
     total: Decimal  # including VAT, as printed
     rates: dict[Decimal, RateAmounts]
-    corrects: str | None = None  # a credit note: the number of the invoice it corrects
+    corrects: str | None = None  # a credit note (a receipt's correction): what it corrects
     section: str | None = None  # A.4, A.5, or None (nothing taxed: not in the KH)
 
     def amounts(self, rate: Decimal) -> RateAmounts:
@@ -221,13 +228,47 @@ def _receipt_documents(session: Session, period: Period) -> list[VatDocument]:
     return documents
 
 
+def _correction_documents(session: Session, period: Period) -> list[VatDocument]:
+    C, CV = TaxReceiptCorrection, TaxReceiptCorrectionVat
+    rows = session.execute(
+        select(
+            C.id, C.number, Customer.customer_number, Invoice.customer_name,
+            Invoice.customer_dic, C.corrected_on, C.issue_date, C.total, TaxReceipt.number,
+            TaxReceipt.total, CV.rate, CV.base, CV.vat,
+        )
+        .join(TaxReceipt, TaxReceipt.id == C.receipt_id)
+        .join(Invoice, Invoice.id == TaxReceipt.advance_invoice_id)
+        .join(Customer, Customer.id == C.customer_id)
+        .outerjoin(CV, CV.correction_id == C.id)
+        .where(C.corrected_on >= period.start, C.corrected_on <= period.end)
+        .order_by(C.corrected_on, C.number, CV.rate.desc())
+    ).all()
+    grouped: dict[int, list] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    documents = []
+    for parts in grouped.values():
+        (_id, number, customer_number, name, dic, corrected_on, issued, total, receipt_number,
+         receipt_total, *_) = parts[0]
+        rates = _rates((p[10], p[11], p[12]) for p in parts if p[10] is not None)
+        documents.append(VatDocument(
+            kind=DocumentKind.RECEIPT_CORRECTION, number=number,
+            customer_number=customer_number, customer_name=name, dic=dic,
+            taxable_date=corrected_on, issue_date=issued, total=total, rates=rates,
+            corrects=receipt_number,
+            section=kh_section(dic, total, _taxed(rates), (dic, receipt_total)),
+        ))
+    return documents
+
+
 def _taxed(rates: dict[Decimal, RateAmounts]) -> bool:
     return any(rate > 0 and (a.base or a.vat) for rate, a in rates.items())
 
 
 def vat_report(session: Session, period: Period) -> VatReport:
     """The period's tax documents, VAT per rate, and the A.4 rows and A.5 sums."""
-    documents = _invoice_documents(session, period) + _receipt_documents(session, period)
+    documents = (_invoice_documents(session, period) + _receipt_documents(session, period)
+                 + _correction_documents(session, period))
     documents.sort(key=lambda d: (d.taxable_date, d.number))
     report = VatReport(period, documents)
     totals: dict[Decimal, list[Decimal]] = {}

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from billing.bank.importing import store_statement
 from billing.bank.pairing import MATCHED, UNMATCHED, credit_available, pair
-from billing.bank.queue import assign, unassign
+from billing.bank.queue import assign
 from billing.bank.statements import ParsedStatement, ParsedTransaction
 from billing.invoicing.issue import IssueOptions, issue_credit_note, issue_invoice
 from billing.invoicing.supplier import Supplier
@@ -23,6 +23,7 @@ from billing.invoicing.vat import LineInput
 from billing.ledger import postings as ledger
 from billing.ledger.balances import customer_invoices
 from billing.models import Allocation, BankTransaction, Invoice, LedgerEntry
+from billing.unpairing import unassign
 from core.clock import today
 from core.db import make_session_factory, money_sum
 

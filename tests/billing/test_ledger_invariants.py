@@ -20,7 +20,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from sqlalchemy import func, select
 
 from billing.bank.pairing import MATCHED, credit_available, pair
-from billing.bank.queue import unassign
 from billing.cash.payments import take_cash_payment
 from billing.invoicing.issue import (
     CreditLine,
@@ -52,6 +51,7 @@ from billing.models import (
     Service,
     TransactionKind,
 )
+from billing.unpairing import unassign
 from core.clock import today
 from core.db import make_session_factory, money_sum
 from voip import topups

@@ -21,7 +21,7 @@ from sqlalchemy import MetaData, inspect, select, text
 
 from billing import demo
 from billing.bank.importing import import_statement
-from billing.bank.queue import assign, unassign, unmatched
+from billing.bank.queue import assign, unmatched
 from billing.bank.statements import ParsedStatement, ParsedTransaction
 from billing.bank.statements.gpc_render import render_gpc
 from billing.invoicing.issue import IssueOptions, issue_credit_note, issue_invoice
@@ -35,6 +35,7 @@ from billing.models import (
     LedgerLeg,
     LedgerTransaction,
 )
+from billing.unpairing import unassign
 from core import schema
 from core.clock import today
 from core.db import make_session_factory, money_sum

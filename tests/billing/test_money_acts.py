@@ -13,7 +13,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import func, select
 
-from billing.bank.queue import PairingError, unassign
+from billing.bank.queue import PairingError
 from billing.cash.payments import (
     CashLimitError,
     CashPaymentError,
@@ -48,6 +48,7 @@ from billing.models import (
     LedgerLeg,
     LedgerTransaction,
 )
+from billing.unpairing import unassign
 from core.clock import today
 
 

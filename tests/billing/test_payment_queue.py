@@ -12,13 +12,14 @@ from sqlalchemy import func, select
 
 from billing.bank.importing import import_statement
 from billing.bank.pairing import PairingError
-from billing.bank.queue import assign, dismiss, restore, unassign, unmatched
+from billing.bank.queue import assign, dismiss, restore, unmatched
 from billing.bank.statements import ParsedStatement, ParsedTransaction
 from billing.bank.statements.gpc_render import render_gpc
 from billing.invoicing.issue import IssueOptions, issue_invoice
 from billing.invoicing.vat import LineInput
 from billing.ledger import postings as ledger
 from billing.models import Allocation, AuditEvent, BankTransaction, LedgerEntry
+from billing.unpairing import unassign
 from core.clock import today
 
 D = Decimal

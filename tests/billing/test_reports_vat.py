@@ -1,5 +1,5 @@
 """The VAT report: per rate, the sum over the period's tax documents (invoices, credit notes,
-tax documents for received advance payments) as printed on their recaps; the kontrolní
+tax documents for received advance payments and their corrective documents) as printed on their recaps; the kontrolní
 hlášení split (A.4: customers with a DIČ over 10 000 Kč incl. VAT, a credit note where its
 invoice went; A.5: the rest, summed)."""
 
@@ -8,11 +8,14 @@ from __future__ import annotations
 import itertools
 from datetime import date, timedelta
 from decimal import Decimal
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing.bank.pairing import pair
+from billing.cash.cancellation import cancel_cash_receipt
+from billing.cash.payments import take_cash_payment
 from billing.invoicing.issue import IssueOptions, issue_credit_note, issue_invoice
 from billing.invoicing.receipts import issue_receipts
 from billing.invoicing.vat import LineInput
@@ -123,7 +126,9 @@ amounts = st.one_of(
 )
 rates = st.sampled_from(["21", "12", "0"])
 document = st.tuples(
-    st.sampled_from(["invoice", "credit_note", "advance"]),
+    # "storno": an advance paid in cash, its tax document, the cash receipt cancelled (its
+    # corrective document dated in the period, or in a later one when "inside" is false)
+    st.sampled_from(["invoice", "credit_note", "advance", "storno"]),
     st.booleans(),  # the customer has a DIČ
     st.lists(st.tuples(amounts, rates), min_size=1, max_size=3),
     st.integers(1, 99),  # a credit note: the percentage of its invoice it credits
@@ -162,6 +167,24 @@ def test_vat_report_is_the_sum_of_the_documents(session, make_customer, supplier
             taxed = any(r.rate > 0 for r in cn.vat_recap)
             expected_docs[cn.number] = (cn.vat_recap, kh_section(
                 cn.customer_dic, cn.total, taxed, (inv.customer_dic, inv.total)))
+        elif kind == "storno":
+            adv = invoice(session, customer, supplier, line_inputs, on, kind="advance")
+            crowns = max(D(1), (adv.total * percent / 100).quantize(D(1)))
+            done = take_cash_payment(session, customer, crowns, supplier, actor="operator:t",
+                                     invoice=adv, on=on + timedelta(days=1))
+            (receipt,) = issue_receipts(session, on=on + timedelta(days=2))
+            taxed = any(r.rate > 0 for r in receipt.vat_recap)
+            expected_docs[receipt.number] = (receipt.vat_recap,
+                                             kh_section(adv.customer_dic, receipt.total, taxed))
+            # outside: a later period that no other example's month reaches
+            corrected_on = on + timedelta(days=2) if inside else date(2045, 1, 1) + timedelta(n)
+            with mock.patch("billing.cash.cancellation.today", return_value=corrected_on):
+                (correction,) = cancel_cash_receipt(session, done.receipt, "omyl",
+                                                    actor="operator:t").corrections
+            if inside:
+                expected_docs[correction.number] = (correction.vat_recap, kh_section(
+                    adv.customer_dic, correction.total, taxed,
+                    (adv.customer_dic, receipt.total)))
         else:
             adv = invoice(session, customer, supplier, line_inputs, on, kind="advance")
             paid = max(D("0.01"), (adv.total * percent / 100).quantize(D("0.01")))

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from billing.bank.pairing import PairingError, credit_available, pair
-from billing.bank.queue import assign, unassign, unmatched
+from billing.bank.queue import assign, unmatched
 from billing.customers.self_service import payment_history
 from billing.invoicing.issue import IssueOptions, issue_invoice
 from billing.invoicing.receipts import issue_receipts, pending
@@ -20,6 +20,7 @@ from billing.invoicing.vat import LineInput
 from billing.ledger import postings as ledger
 from billing.ledger.balances import customer_invoices
 from billing.models import Allocation, AuditEvent, BankTransaction, LedgerEntry, TaxReceipt
+from billing.unpairing import unassign
 from core import events
 from core.clock import today
 
@@ -213,22 +214,22 @@ def test_refusals_change_nothing(session, make_customer, supplier):
     assert len(audits(session, "payment.unassigned")) == 1
 
 
-def test_a_payment_with_a_tax_document_is_not_unpaired(session, make_customer, supplier):
+def test_a_payment_with_a_tax_document_is_unpaired_and_the_document_corrected(
+        session, make_customer, supplier):
+    """The tax document is never deleted: a corrective document reverses it
+    (tests/billing/test_unassign_corrections.py has the details)."""
     customer = make_customer(number="4601")
     adv = invoice(session, customer, supplier, "1210.00", days_ago=10, kind="advance")
     tx = payment(session, "1210.00", vs=adv.variable_symbol, ss=adv.specific_symbol)
     assert pair(session, tx) == "matched"
     (receipt,) = issue_receipts(session)
 
-    before = snapshot(session, tx)
-    with pytest.raises(PairingError) as refused:
-        unassign(session, tx, "operator:test", "wrong customer")
-    message = str(refused.value)
-    assert receipt.number in message and adv.number in message
-    assert "never deleted" in message and "out of its scope" in message
-    assert "nothing was changed" in message
-    assert snapshot(session, tx) == before
+    done = unassign(session, tx, "operator:test", "wrong customer")
+    (correction,) = done.corrections
+    assert correction[1] == receipt.number
     assert session.scalar(select(func.count()).select_from(TaxReceipt)) == 1
+    assert session.get(TaxReceipt, receipt.id).correction.total == D("-1210.00")
+    assert tx.status == "unmatched" and pending(session) == []
 
 
 def test_a_payment_on_an_advance_before_its_tax_document(session, make_customer, supplier):

@@ -30,6 +30,8 @@ SAMPLES: dict[str, Callable[[Session], object]] = {
     "invoice_id": money_samples.invoice_id,
     "tx_id": money_samples.tx_id,
     "receipt_id": money_samples.cash_receipt_id,
+    "upload_id": money_samples.statement_upload_id,
+    "correction_id": money_samples.receipt_correction_id,
     "line_id": lambda s: s.scalar(select(Service.id).where(Service.kind == "voip").order_by(Service.id).limit(1)),
     "refund_id": lambda s: 1,  # none in the demo: refused, changing nothing
     "announcement_id": lambda s: 1,  # none in the demo: refused, changing nothing

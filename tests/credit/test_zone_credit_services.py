@@ -39,7 +39,7 @@ def test_services_and_renewals_page(client, auth, session, make_customer):
     r = client.post(f"/credit/services/{hosting.id}/renew", data={"how": "credit"},
                     follow_redirects=True)
     new = date(expiry.year + 1, expiry.month, expiry.day)
-    assert f"Webhosting je prodloužena do {new.day}. {new.month}. {new.year}." in r.get_data(as_text=True)
+    assert f"Webhosting je prodloužena do {new.day}.\u00a0{new.month}.\u00a0{new.year}." in r.get_data(as_text=True)
     session.rollback()
     session.expire_all()  # see what the requests committed
     assert session.get(Service, hosting.id).expires_on == new

@@ -1,5 +1,6 @@
 """Shared enforcement fixtures: customers who owe money (``owe``, ``debtor``), paying them by a
-GPC statement (``pay``), a test SMTP server (aiosmtpd) and PPPoE customers."""
+GPC statement (``pay``) and PPPoE customers
+(the test SMTP server, ``smtp``, is tests/conftest.py's)."""
 
 from __future__ import annotations
 
@@ -87,49 +88,6 @@ def debtor(session, supplier, make_customer):
         return customer
 
     return factory
-
-
-class SMTPServer:
-    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives in
-    ``messages``; ``stop()`` then ``start()`` simulates SMTP being down and back on the same
-    port."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-        self.port = 0
-        self._controller = None
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's handler hook
-        from email import policy
-        from email.parser import BytesParser
-
-        self.messages.append(BytesParser(policy=policy.default).parsebytes(envelope.content))
-        return "250 Message accepted for delivery"
-
-    def start(self) -> SMTPServer:
-        import socket
-
-        from aiosmtpd.controller import Controller
-
-        if not self.port:  # aiosmtpd needs a real port (it connects to itself when ready)
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                self.port = probe.getsockname()[1]
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-        return self
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-
-@pytest.fixture
-def smtp():
-    server = SMTPServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import random
 import select
 import socket
 import threading
@@ -32,9 +33,9 @@ D = Decimal
 
 
 @contextlib.contextmanager
-def running_server(engine):
+def running_server(engine, **options):
     """A FastAGI server over ``engine`` on a free port in a thread of its own; yields its port."""
-    server = AgiServer(make_session_factory(engine), Authorizer())
+    server = AgiServer(make_session_factory(engine), Authorizer(), **options)
     loop = asyncio.new_event_loop()
     started = threading.Event()
     holder = {}
@@ -208,6 +209,38 @@ def test_a_broken_database_is_a_refusal_and_the_server_recovers(fresh_engine, ca
         assert agi_call(port, "+420601777003", "212345678")["CREDIT_REASON"] == "unknown_line"
 
 
+def test_a_session_that_sends_no_complete_environment_is_closed(engine, session, make_line, tariff):
+    """A PBX (or anything else) that connects and stalls mid-environment is hung up on after
+    the read timeout; the server goes on answering others meanwhile."""
+    line_with_credit(session, make_line, "+420601777005", "10.00")
+    with running_server(engine, read_timeout=0.4) as port, \
+            socket.create_connection(("127.0.0.1", port), timeout=5) as stalled:
+        stalled.sendall(b"agi_network: yes\nagi_network_script: authorize\n")
+        assert agi_call(port, "+420601777005", "212345678")["CREDIT_SECONDS"] == "1240"
+        assert stalled.recv(100) == b""  # the server closed it (within the 5 s timeout above)
+
+
+def test_asterisks_answer_is_read_and_a_refusal_logged(engine, session, make_line, tariff, caplog):
+    """Asterisk's answer to the command is read after the call went on (at the server's next
+    wake-up): ``200`` counts as served, anything else is logged."""
+    line_with_credit(session, make_line, "+420601777006", "10.00")
+    with running_server(engine, read_timeout=0.4) as port:
+        for answer in (b"200 result=1\n", b"510 Invalid or unknown command\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as pbx:
+                pbx.sendall(b"agi_network: yes\nagi_network_script: authorize\n"
+                            b"agi_arg_1: 212345678\nagi_arg_2: +420601777006\n\n")
+                stream = pbx.makefile("rb")
+                assert stream.readline().startswith(b"SET VARIABLE ARRAY(")
+                pbx.sendall(answer)
+                assert stream.readline() == b""  # the end of the server's stream
+        for _ in range(50):  # the sweep (every 0.1 s here) reads what a new call did not
+            if "the answer was refused: b'510 Invalid or unknown command'" in caplog.text:
+                break
+            threading.Event().wait(0.05)
+        refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert refused == ["AGI: the answer was refused: b'510 Invalid or unknown command'"]
+
+
 @pytest.mark.skipif(PG_URL is None, reason="TEST_DATABASE_URL (PostgreSQL) is not set: the test cuts the server's PostgreSQL connection")
 def test_a_cut_database_connection_is_opened_again(session, make_line, tariff, agi_server):
     """A PostgreSQL restart or a network cut under a running server: the call finds its
@@ -233,6 +266,27 @@ def test_the_allowance_is_the_last_block_the_credit_pays():
                 if rate.cost(s) <= credit and rate.charged(s) == s:
                     best = s
             assert allowance(rate, credit, 3000) == best, (initial, increment, credit)
+
+
+def test_the_allowance_solved_equals_the_search_over_blocks():
+    """The allowance is solved on the rating's integers (no search): for random prices,
+    connect fees, VAT rates, increments, credits and caps it is the last block end the
+    credit pays (or the cap), as found by walking the blocks one by one."""
+    rng = random.Random(15)
+    for _ in range(1500):
+        initial, increment = rng.choice([(60, 60), (60, 1), (1, 1), (30, 6), (30, 30), (1, 60)])
+        rate = Rate("420", "x", D(rng.randint(0, 400000)).scaleb(-4),
+                    D(rng.choice([0, 0, 1, 2000, 5000, 12345])).scaleb(-4),
+                    D(rng.choice([0, 10, 12, 15, 21])), initial, increment)
+        credit = D(rng.randint(-100, 200000)).scaleb(-2)
+        cap = rng.choice([45, 600, 3000, 14400])
+        cents, best, end = int(credit * 100), 0, initial
+        while cents > 0 and rate.cost_cents(end)[1] <= cents:
+            best = min(end, cap)
+            if end >= cap:
+                break
+            end += increment
+        assert allowance(rate, credit, cap) == best, (rate, credit, cap)
 
 
 def test_http_gives_the_same_answer(app, app_config, session, make_line, tariff):

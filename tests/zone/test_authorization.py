@@ -55,8 +55,29 @@ def objects_of(session, customer) -> dict[str, int]:
     session.commit()
     service = session.scalar(select(Service).where(Service.customer_id == customer.id))
     statement = _credit_statement(session, customer)
+    correction = _receipt_correction(session, customer)
     return {"invoice_id": invoice.id, "service_id": service.id, "receipt_id": receipt.id,
-            "token": f"not-a-token-{customer.id}", "statement_id": statement.id}
+            "token": f"not-a-token-{customer.id}", "statement_id": statement.id,
+            "correction_id": correction.id}
+
+
+def _receipt_correction(session, customer):
+    """A cash payment on an advance, its tax document, the cash receipt cancelled: the
+    corrective tax document (billing/invoicing/receipt_corrections.py)."""
+    from billing.cash.cancellation import cancel_cash_receipt
+    from billing.cash.payments import take_cash_payment
+
+    advance = issue_invoice(
+        session, customer, [LineInput("Anténa", Decimal("1"), Decimal("605.00"))], SUPPLIER,
+        IssueOptions(kind="advance"),
+    )
+    done = take_cash_payment(session, customer, "605", SUPPLIER, actor="operator:test",
+                             invoice=advance)
+    issue_receipts(session)
+    (correction,) = cancel_cash_receipt(session, done.receipt, "omyl",
+                                        actor="operator:test").corrections
+    session.commit()
+    return correction
 
 
 def _credit_statement(session, customer):

@@ -32,6 +32,8 @@ from typing import BinaryIO
 
 from core.errors import Invalid
 from core.i18n import _l
+from core.i18n import money as shown_money
+from core.i18n import number as shown_number
 
 FORMATS = ("gpc", "fio-json", "fio-csv", "camt053")
 
@@ -77,16 +79,22 @@ AMOUNT_LIMIT = Decimal(10) ** 10  # NUMERIC(12,2) holds up to 9,999,999,999.99
 CENT = Decimal("0.01")
 
 
+def _names(what: str) -> str:
+    """The words callers name an amount by, as the operator reads them."""
+    return _l("amount") if what == "amount" else what
+
+
 def check_amount(value: Decimal, line: int | None, what: str = "amount") -> Decimal:
     """Refuse NaN, infinities, amounts no account or column can hold, and fractions of a
     haléř (a bank moves whole haléře; the money columns would refuse the row later, with
     no line number)."""
     if not value.is_finite() or abs(value) >= AMOUNT_LIMIT:
-        raise StatementError(_l("%(what)s %(value)s is out of range", what=what, value=value),
+        raise StatementError(_l("%(what)s %(value)s is out of range", what=_names(what),
+                                value=shown_number(value)),
                              line)
     if value != value.quantize(CENT):
         raise StatementError(_l("%(what)s %(value)s has more than two decimal places",
-                                what=what, value=value), line)
+                                what=_names(what), value=shown_number(value)), line)
     return value
 
 
@@ -192,7 +200,7 @@ def assign_derived_ids(statement: ParsedStatement) -> None:
 
 
 def refuse_repeated_ids(
-    transactions: list[ParsedTransaction], what: str, where: str = "line"
+    transactions: list[ParsedTransaction], what: str, where: str = _l("line")
 ) -> None:
     """Two movements of one file with one bank id: the file is refused (one of them would
     otherwise be dropped as "already imported"), naming both places."""
@@ -221,9 +229,9 @@ def check_balances(
         raise StatementError(_l(
             "%(what)s do not add up: opening balance %(opening)s + %(count)s movements "
             "totalling %(total)s = %(sum)s, but the closing balance is %(closing)s (a movement "
-            "is missing, repeated or altered)", what=what, opening=opening,
-            count=len(statement.transactions), total=total, sum=opening + total,
-            closing=closing), line)
+            "is missing, repeated or altered)", what=what, opening=shown_money(opening),
+            count=shown_number(len(statement.transactions)), total=shown_money(total),
+            sum=shown_money(opening + total), closing=shown_money(closing)), line)
 
 
 def detect_format(data: bytes) -> str:

@@ -54,10 +54,13 @@ from billing.bank.statements import (
     normalise_symbol,
     refuse_repeated_ids,
 )
+from core.i18n import _l
+from core.i18n import money as shown_money
+from core.i18n import number as shown_number
 
 _SYMBOL = re.compile(r"(?<![A-Za-z])(VS|SS|KS)[\s:/.-]*(\d{1,10})(?!\d)")
 _AMOUNT = re.compile(r"\d+(?:\.\d+)?")
-_REFUSED = "DTDs and entity declarations are not accepted"
+_REFUSED = _l("DTDs and entity declarations are not accepted")
 _NUL_REFERENCE = re.compile(rb"&#(?:0+|x0+);")
 _Lines = dict[ET.Element, int]
 
@@ -136,8 +139,8 @@ class _Reader:
         except expat.ExpatError as exc:
             reason = expat.ErrorString(exc.code)
             if _is_nul(data, parser.ErrorByteIndex):
-                reason = "a NUL character (U+0000) is not allowed in XML"
-            raise StatementError(f"malformed XML: {reason}", exc.lineno) from None
+                reason = _l("a NUL character (U+0000) is not allowed in XML")
+            raise StatementError(_l("malformed XML: %(reason)s", reason=reason), exc.lineno) from None
 
 
 def _is_nul(data: bytes, index: int) -> bool:
@@ -167,7 +170,7 @@ def _amount(element: ET.Element | None, lines: _Lines, line: int) -> Decimal:
     text = (element.text or "").strip() if element is not None else ""
     where = lines.get(element, line) if element is not None else line
     if not _AMOUNT.fullmatch(text):
-        raise StatementError(f"amount is not numeric ({text!r})", where)
+        raise StatementError(_l("amount is not numeric (%(text)s)", text=repr(text)), where)
     return check_amount(Decimal(text), where)
 
 
@@ -178,7 +181,8 @@ def _day(element: ET.Element | None, tag: str, line: int) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise StatementError(f"{tag} {text!r} is not a date", line) from None
+        raise StatementError(_l("%(what)s %(text)s is not a date", what=tag, text=repr(text)),
+                             line) from None
 
 
 def _balances(
@@ -249,12 +253,13 @@ def _entry(
     amount = _amount(amount_element, lines, line)
     indicator = _text(entry, "CdtDbtInd") or ""
     if indicator not in ("CRDT", "DBIT"):
-        raise StatementError(f"CdtDbtInd {indicator!r} is not CRDT or DBIT", line)
+        raise StatementError(_l("CdtDbtInd %(value)s is not CRDT or DBIT", value=repr(indicator)),
+                             line)
     reversal = (_text(entry, "RvslInd") or "").lower() in ("true", "1")
     sign = (1 if indicator == "CRDT" else -1) * (-1 if reversal else 1)
     booked = _day(entry, "BookgDt", line) or _day(entry, "ValDt", line)
     if booked is None:
-        raise StatementError("entry has no BookgDt", line)
+        raise StatementError(_l("entry has no BookgDt"), line)
     details = entry.findall("NtryDtls/TxDtls")
     # not NtryRef: it is often just the entry's position in this one statement
     entry_id = _text(entry, "AcctSvcrRef") or _text(entry, "NtryDtls/TxDtls/Refs/AcctSvcrRef")
@@ -328,19 +333,19 @@ class _Statement:
         line = lines[stmt]
         own = _text(stmt, "Acct/Id/IBAN") or normalise_account(_text(stmt, "Acct/Id/Othr/Id"))
         if own is None:
-            raise StatementError("statement has no Acct/Id", line)
+            raise StatementError(_l("statement has no Acct/Id"), line)
         if self.account is not None and own != self.account:
-            raise StatementError(f"statement for {own} in a file for {self.account}", line)
+            raise StatementError(_l("statement for %(own)s in a file for %(account)s", own=own,
+                                    account=self.account), line)
         self.account = own
         first, last, last_date = _balances(stmt, lines)
         if first is not None and self.previous_closing is not None:
             closed, closed_line = self.previous_closing
             if first != closed:
-                raise StatementError(
-                    f"statement's opening balance {first} is not the closing balance {closed} "
-                    f"of the statement before it (line {closed_line}): a statement is missing",
-                    line,
-                )
+                raise StatementError(_l(
+                    "statement's opening balance %(first)s is not the closing balance "
+                    "%(closed)s of the statement before it (line %(line)s): a statement is "
+                    "missing", first=shown_money(first), closed=shown_money(closed), line=closed_line), line)
         self.previous_closing = (last, line) if last is not None else None
         self.opening = first if self.number == 1 else self.opening
         self.closing = last
@@ -394,12 +399,12 @@ def _summary(summary: ET.Element | None, lines: _Lines, entries: list) -> None:
         return
     readings = [_totals(entries, p, s) for p in (False, True) for s in (False, True)]
     checks = (
-        ("TtlNtries/NbOfNtries", lambda t: t[0], "number of entries"),
-        ("TtlNtries/Sum", lambda t: t[2] + t[4], "sum of entries"),
-        ("TtlCdtNtries/NbOfNtries", lambda t: t[1], "number of credit entries"),
-        ("TtlCdtNtries/Sum", lambda t: t[2], "sum of credit entries"),
-        ("TtlDbtNtries/NbOfNtries", lambda t: t[3], "number of debit entries"),
-        ("TtlDbtNtries/Sum", lambda t: t[4], "sum of debit entries"),
+        ("TtlNtries/NbOfNtries", lambda t: t[0], _l("number of entries")),
+        ("TtlNtries/Sum", lambda t: t[2] + t[4], _l("sum of entries")),
+        ("TtlCdtNtries/NbOfNtries", lambda t: t[1], _l("number of credit entries")),
+        ("TtlCdtNtries/Sum", lambda t: t[2], _l("sum of credit entries")),
+        ("TtlDbtNtries/NbOfNtries", lambda t: t[3], _l("number of debit entries")),
+        ("TtlDbtNtries/Sum", lambda t: t[4], _l("sum of debit entries")),
     )
     for path, value, what in checks:
         element = summary.find(path)
@@ -408,13 +413,13 @@ def _summary(summary: ET.Element | None, lines: _Lines, entries: list) -> None:
         text = (element.text or "").strip()
         where = lines.get(element, lines.get(summary))
         if not _AMOUNT.fullmatch(text):
-            raise StatementError(f"TxsSummry/{path} is not a number ({text!r})", where)
+            raise StatementError(_l("TxsSummry/%(path)s is not a number (%(text)s)", path=path,
+                                    text=repr(text)), where)
         if Decimal(text) not in [value(reading) for reading in readings]:
-            raise StatementError(
-                f"TxsSummry/{path} says {text}, but the statement's {what} is "
-                f"{value(readings[0])}: an entry is missing, repeated or altered",
-                where,
-            )
+            raise StatementError(_l(
+                "TxsSummry/%(path)s says %(text)s, but the statement's %(what)s is %(value)s: an "
+                "entry is missing, repeated or altered", path=path, text=text, what=what,
+                value=shown_number(value(readings[0]))), where)
 
 
 def parse_camt053(data: bytes) -> ParsedStatement:
@@ -422,7 +427,7 @@ def parse_camt053(data: bytes) -> ParsedStatement:
     reader = _Reader(gathered.entry, gathered.statement)
     reader.parse(data)
     if gathered.number == 0:
-        raise StatementError("no BkToCstmrStmt/Stmt element: not a camt.053 statement", 1)
+        raise StatementError(_l("no BkToCstmrStmt/Stmt element: not a camt.053 statement"), 1)
     transactions = []
     for tx, _, bank_id in gathered.parsed:
         tx.bank_tx_id = bank_id or ""
@@ -458,8 +463,7 @@ def _reconcile(
             if rev:
                 tx.amount = -tx.amount
         return
-    raise StatementError(
-        f"booked entries do not add up: opening balance {opening} + entries {total} = "
-        f"{opening + total}, but the closing balance is {closing}",
-        line,
-    )
+    raise StatementError(_l(
+        "booked entries do not add up: opening balance %(opening)s + entries %(total)s = "
+        "%(sum)s, but the closing balance is %(closing)s", opening=shown_money(opening),
+        total=shown_money(total), sum=shown_money(opening + total), closing=shown_money(closing)), line)

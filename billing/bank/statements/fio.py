@@ -53,6 +53,7 @@ from billing.bank.statements import (
     refuse_repeated_ids,
 )
 from billing.bank.statements.gpc import raw_lines
+from core.i18n import _l
 
 try:
     _PRAGUE: tzinfo = ZoneInfo("Europe/Prague")
@@ -64,7 +65,8 @@ _NO_SPACES = str.maketrans("", "", " \xa0\u202f")
 _TRANSACTION_ARRAY = re.compile(r'(?<!\\)"transaction"\s*:\s*\[')
 _ITEMS = '"ispzone: the transaction array"'  # stands in for the array in the skeleton
 _INFO_OBJECT = re.compile(r'"info"\s*:\s*\{')
-_NUL = "contains a NUL character (U+0000)"  # PostgreSQL text cannot hold it
+_NUL = _l("contains a NUL character (U+0000)")  # PostgreSQL text cannot hold it
+_NAMES = {"date": _l("date"), "amount": _l("amount")}  # as the operator reads them
 _ACCOUNT_IN_TEXT = re.compile(r"(?<![\d/-])((?:\d{1,6}-)?(\d{2,10}))/\d{4}(?![\d/])")
 # "... z účtu 2001234567/2010", "Číslo účtu: ...", "účet ...": the account the text names
 _ACCOUNT_AFTER_WORD = re.compile(
@@ -93,7 +95,8 @@ def _utf8(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise StatementError(f"byte 0x{data[exc.start]:02x} is not valid UTF-8", line) from None
+        raise StatementError(_l("byte %(byte)s is not valid UTF-8", byte=format(data[exc.start], "#04x")),
+                             line) from None
 
 
 def _decimal(value: object, line: int | None, what: str) -> Decimal:
@@ -105,7 +108,8 @@ def _decimal(value: object, line: int | None, what: str) -> Decimal:
         cleaned = value.translate(_NO_SPACES).replace(",", ".")
         if _AMOUNT.fullmatch(cleaned):
             return check_amount(Decimal(cleaned), line, what)
-    raise StatementError(f"{what} is not numeric ({value!r})", line)
+    raise StatementError(_l("%(what)s is not numeric (%(text)s)", what=_NAMES.get(what, what),
+                            text=repr(value)), line)
 
 
 def _optional_decimal(value: object, what: str) -> Decimal | None:
@@ -125,7 +129,8 @@ def _json_date(value: object, line: int | None, what: str) -> date | None:
             return datetime.fromtimestamp(int(value) / 1000, _PRAGUE).date()
     except (ValueError, OverflowError, OSError):
         pass
-    raise StatementError(f"{what} {value!r} is not a date", line)
+    raise StatementError(_l("%(what)s %(text)s is not a date", what=_NAMES.get(what, what),
+                            text=repr(value)), line)
 
 
 def _json_lines(text: str, items: list[object]) -> list[int]:
@@ -166,20 +171,20 @@ def _json_nul(item: dict[str, object], line: int | None, where: str = "") -> Non
             value = value.get("value")
             key = f"{key} ({name})" if isinstance(name, str) and "\0" not in name else key
         if isinstance(value, str) and "\0" in value:
-            raise StatementError(f"{where}{key} {_NUL}", line)
+            raise StatementError(_l("%(what)s %(reason)s", what=where + key, reason=_NUL), line)
 
 
 def _json_transaction(item: object, line: int, currency: str, nul: bool) -> ParsedTransaction:
     if not isinstance(item, dict):
-        raise StatementError("transaction is not a JSON object", line)
+        raise StatementError(_l("transaction is not a JSON object"), line)
     if nul:
         _json_nul(item, line)
     tx_id = _column(item, 22)
     if tx_id is None or not str(tx_id).strip():
-        raise StatementError("transaction has no ID pohybu (column22)", line)
+        raise StatementError(_l("transaction has no ID pohybu (column22)"), line)
     booked = _json_date(_column(item, 0), line, "date")
     if booked is None:
-        raise StatementError("transaction has no date (column0)", line)
+        raise StatementError(_l("transaction has no date (column0)"), line)
     name = _column(item, 10)
     return ParsedTransaction(
         bank_tx_id=str(tx_id).strip(),
@@ -248,9 +253,9 @@ def _loads(text: str) -> object:
     try:
         return json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        raise StatementError(f"invalid JSON: {exc.msg}", exc.lineno) from None
+        raise StatementError(_l("invalid JSON: %(reason)s", reason=exc.msg), exc.lineno) from None
     except RecursionError:
-        raise StatementError("invalid JSON: nested too deeply") from None
+        raise StatementError(_l("invalid JSON: nested too deeply")) from None
 
 
 def parse_fio_json(data: bytes) -> ParsedStatement:
@@ -261,12 +266,12 @@ def parse_fio_json(data: bytes) -> ParsedStatement:
     )
     statement = document.get("accountStatement") if isinstance(document, dict) else None
     if not isinstance(statement, dict):
-        raise StatementError("not a Fio statement: no accountStatement object")
+        raise StatementError(_l("not a Fio statement: no accountStatement object"))
     info = statement.get("info") or {}
     tx_list = statement.get("transactionList") or {}
     items = tx_list.get("transaction") if isinstance(tx_list, dict) else tx_list
     if not isinstance(info, dict) or not isinstance(items, list | None):
-        raise StatementError("accountStatement has an unexpected structure")
+        raise StatementError(_l("accountStatement has an unexpected structure"))
     info_found = _INFO_OBJECT.search(text)
     info_line = text.count("\n", 0, info_found.start()) + 1 if info_found else None
     if nul:
@@ -274,7 +279,7 @@ def parse_fio_json(data: bytes) -> ParsedStatement:
     account = normalise_account(info.get("accountId"), info.get("bankId"))
     account = account or normalise_account(info.get("iban"))
     if not account:
-        raise StatementError("accountStatement.info names no account (accountId)")
+        raise StatementError(_l("accountStatement.info names no account (accountId)"))
     currency = str(info.get("currency") or "CZK").strip()
     if transactions is None:
         items = items or []
@@ -293,7 +298,7 @@ def parse_fio_json(data: bytes) -> ParsedStatement:
         statement_date=_json_date(info.get("dateEnd"), None, "dateEnd"),
     )
     refuse_repeated_ids(transactions, "ID pohybu (column22)")
-    check_balances(result, info_line, "movements (transactionList)")
+    check_balances(result, info_line, _l("movements (transactionList)"))
     return result
 
 
@@ -305,7 +310,7 @@ def _csv_date(text: str, line: int | None) -> date:
         day, month, year = text.split(".")
         return date(int(year), int(month), int(day))
     except (ValueError, OverflowError):
-        raise StatementError(f"date {text!r} is not DD.MM.YYYY", line) from None
+        raise StatementError(_l("date %(text)s is not DD.MM.YYYY", text=repr(text)), line) from None
 
 
 def _columns(header: list[str], line: int) -> dict[str, int]:
@@ -317,7 +322,8 @@ def _columns(header: list[str], line: int) -> dict[str, int]:
                 break
     missing = [name for name in ("id", "date", "amount") if name not in columns]
     if missing:
-        raise StatementError(f"header lacks the columns {', '.join(missing)}", line)
+        raise StatementError(_l("header lacks the columns %(names)s", names=", ".join(missing)),
+                             line)
     return columns
 
 
@@ -362,7 +368,8 @@ def _csv_lines(source: bytes | BinaryIO):
             yield raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             byte = raw[exc.start]
-            raise StatementError(f"byte 0x{byte:02x} is not valid UTF-8", line) from None
+            raise StatementError(_l("byte %(byte)s is not valid UTF-8", byte=format(byte, "#04x")),
+                                 line) from None
 
 
 def parse_fio_csv(data: bytes | BinaryIO) -> ParsedStatement:
@@ -385,16 +392,15 @@ def parse_fio_csv(data: bytes | BinaryIO) -> ParsedStatement:
             if nul and any("\0" in cell for cell in cells):
                 index = next(i for i, cell in enumerate(cells) if "\0" in cell)
                 name = header[index] if index < len(header) and header[index] else ""
-                what = f"column {index + 1}" + (f" ({name})" if name else "")
-                raise StatementError(f"{what} {_NUL}", line)
+                what = (_l("column %(number)s (%(name)s)", number=index + 1, name=name) if name
+                        else _l("column %(number)s", number=index + 1))
+                raise StatementError(_l("%(what)s %(reason)s", what=what, reason=_NUL), line)
             if columns is not None:
                 if any(cells):
                     if len(cells) < len(header):
-                        raise StatementError(
-                            f"row has {len(cells)} columns, the header has {len(header)}: "
-                            "the file is cut off or damaged",
-                            line,
-                        )
+                        raise StatementError(_l(
+                            "row has %(count)s columns, the header has %(header)s: the file is "
+                            "cut off or damaged", count=len(cells), header=len(header)), line)
                     transactions.append(_csv_transaction(cells, columns, line, "", shared))
             elif cells and cells[0] in _HEADER_FIRST:
                 columns, header = _columns(cells, line), cells
@@ -406,17 +412,18 @@ def parse_fio_csv(data: bytes | BinaryIO) -> ParsedStatement:
     except csv.Error as exc:
         reason = str(exc)
         if reason == "unexpected end of data":
-            reason = "the file ends inside a quoted field (it is cut off)"
-        raise StatementError(f"malformed CSV: {reason}", reader.line_num) from None
+            reason = _l("the file ends inside a quoted field (it is cut off)")
+        raise StatementError(_l("malformed CSV: %(reason)s", reason=reason),
+                             reader.line_num) from None
     if columns is None:
-        raise StatementError("no 'ID pohybu;Datum;Objem;...' header line found")
+        raise StatementError(_l("no 'ID pohybu;Datum;Objem;...' header line found"))
     texts = [note for _, note in notes]
     account = normalise_account(meta.get("accountId"), meta.get("bankId"))
     if account is None:
         found = _account_in_notes(texts)
         account = normalise_account(found) if found else None
     if account is None:
-        raise StatementError("the export does not name our account (accountId)")
+        raise StatementError(_l("the export does not name our account (accountId)"))
     currency = meta.get("currency") or "CZK"
     for tx in transactions:
         tx.currency = tx.currency or currency
@@ -439,7 +446,7 @@ def parse_fio_csv(data: bytes | BinaryIO) -> ParsedStatement:
         statement_date=_csv_date(date_end, None) if date_end else None,
     )
     refuse_repeated_ids(transactions, "ID pohybu")
-    check_balances(result, closing_line, "movements")
+    check_balances(result, closing_line, _l("movements"))
     return result
 
 
@@ -466,7 +473,7 @@ def _csv_transaction(
 
     tx_id = get("id")
     if not tx_id:
-        raise StatementError("row has no ID pohybu", line)
+        raise StatementError(_l("row has no ID pohybu"), line)
     shared = _Shared() if shared is None else shared
     day, amount, ks = get("date"), get("amount"), get("ks")
     return ParsedTransaction(

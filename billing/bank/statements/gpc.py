@@ -53,6 +53,8 @@ from billing.bank.statements import (
     normalise_account,
     normalise_symbol,
 )
+from core.i18n import _l
+from core.i18n import money as shown_money
 
 RECORD = 128
 _MIN_LENGTH = {"074": 114, "076": 35, "078": 3, "079": 3}  # shortest right-trimmed record
@@ -115,6 +117,43 @@ def _counter(field: str) -> str | None:
     return account if bank == "0000" else f"{account}/{bank}"
 
 
+# the fields' names as the operator reads them in a refusal (translated on the page)
+_NAMES = {
+    "account number": _l("account number"),
+    "account name": _l("account name"),
+    "old balance date": _l("old balance date"),
+    "old balance": _l("old balance"),
+    "new balance": _l("new balance"),
+    "debit turnover": _l("debit turnover"),
+    "credit turnover": _l("credit turnover"),
+    "statement number": _l("statement number"),
+    "statement date": _l("statement date"),
+    "filler": _l("filler"),
+    "counter-account": _l("counter-account"),
+    "document number": _l("document number"),
+    "amount": _l("amount"),
+    "posting code": _l("posting code"),
+    "variable symbol": _l("variable symbol"),
+    "counter-account bank code": _l("counter-account bank code"),
+    "constant symbol": _l("constant symbol"),
+    "specific symbol": _l("specific symbol"),
+    "value date": _l("value date"),
+    "counter-party name": _l("counter-party name"),
+    "change code": _l("change code"),
+    "currency": _l("currency"),
+    "due date": _l("due date"),
+    "transfer id": _l("transfer id"),
+    "date": _l("date"),
+    "message": _l("message"),
+    "record type": _l("record type"),
+    "record": _l("record"),
+}
+
+
+def _name(what: str) -> str:
+    return _NAMES.get(what, what)
+
+
 def _date(text: str, line: int, what: str) -> date:
     found = _DATES.get(text)
     if found is None:
@@ -124,7 +163,8 @@ def _date(text: str, line: int, what: str) -> date:
             year = int(text[4:])
             found = date(year + (2000 if year < 90 else 1900), int(text[2:4]), int(text[:2]))
         except ValueError:
-            raise StatementError(f"{what} {text!r} is not a valid date (DDMMYY)", line) from None
+            raise StatementError(_l("%(what)s %(text)s is not a valid date (DDMMYY)", what=_name(what),
+                                    text=repr(text)), line) from None
         _DATES[text] = found
     return found
 
@@ -142,7 +182,8 @@ def _booked(value: str, due: str, line: int, default: date) -> date:
 def _int(text: str, line: int, what: str) -> int:
     if text.isascii() and text.isdigit():
         return int(text)
-    raise StatementError(f"{what} is not numeric ({text!r})", line)
+    raise StatementError(_l("%(what)s is not numeric (%(text)s)", what=_name(what), text=repr(text)),
+                         line)
 
 
 def _sign(char: str, line: int, what: str, positive: str) -> int:
@@ -150,7 +191,8 @@ def _sign(char: str, line: int, what: str, positive: str) -> int:
         return 1
     if char == "-":
         return -1
-    raise StatementError(f"{what} sign {char!r} is not one of {positive!r} or '-'", line)
+    raise StatementError(_l("%(what)s sign %(char)s is not one of %(signs)s or '-'",
+                            what=_name(what), char=repr(char), signs=repr(positive)), line)
 
 
 def _money(haler: int) -> Decimal:
@@ -187,9 +229,8 @@ def _records(source):
             record = raw.decode("cp1250")
         except UnicodeDecodeError as exc:
             byte = raw[exc.start]
-            raise StatementError(
-                f"byte 0x{byte:02x} is not valid windows-1250 text", line
-            ) from None
+            raise StatementError(_l("byte %(byte)s is not valid windows-1250 text",
+                                    byte=format(byte, "#04x")), line) from None
         if not record.strip("\r\x1a"):
             blank.append((line, record))  # an error only if a record follows
             continue
@@ -204,21 +245,24 @@ def _nul_error(raw: bytes, line: int) -> StatementError:
     kind = raw[:3].decode("cp1250", errors="replace")
     fields = [name for first, name in _FIELDS.get(kind, ()) if first <= position <= RECORD]
     what = "record type" if position <= 3 else fields[-1] if fields else "record"
-    return StatementError(f"{what} contains a NUL character (U+0000) at position {position}", line)
+    return StatementError(_l("%(what)s contains a NUL character (U+0000) at position %(position)s",
+                             what=_name(what), position=position), line)
 
 
 def _pad(record: str, kind: str, line: int) -> str:
     length = len(record)
     if length < RECORD and length >= _MIN_LENGTH.get(kind, RECORD + 1):
         return record.ljust(RECORD)
-    hint = ""
     if length > RECORD:
         try:
             if len(record.encode("cp1250").decode("utf-8")) == RECORD:
-                hint = " (the file looks UTF-8 encoded; GPC is windows-1250)"
+                raise StatementError(_l(
+                    "record is %(length)s characters long, expected %(expected)s (the file looks "
+                    "UTF-8 encoded; GPC is windows-1250)", length=length, expected=RECORD), line)
         except UnicodeError:
             pass
-    raise StatementError(f"record is {length} characters long, expected {RECORD}{hint}", line)
+    raise StatementError(_l("record is %(length)s characters long, expected %(expected)s",
+                            length=length, expected=RECORD), line)
 
 
 def _header(r: str, line: int) -> _Block:
@@ -228,8 +272,8 @@ def _header(r: str, line: int) -> _Block:
         _date(r[39:45], line, "old balance date")
     block.old = _int(r[45:59], line, "old balance") * _sign(r[59], line, "old balance", "+")
     block.new = _int(r[60:74], line, "new balance") * _sign(r[74], line, "new balance", "+")
-    block.debit = _int(r[75:89], line, "debit turnover") * _sign(r[89], line, "debit", "0+ ")
-    block.credit = _int(r[90:104], line, "credit turnover") * _sign(r[104], line, "credit", "0+ ")
+    block.debit = _int(r[75:89], line, "debit turnover") * _sign(r[89], line, "debit turnover", "0+ ")
+    block.credit = _int(r[90:104], line, "credit turnover") * _sign(r[104], line, "credit turnover", "0+ ")
     number = r[105:108].strip()
     block.number = _int(number, line, "statement number") if number else 0
     block.date = _date(r[108:114], line, "statement date")
@@ -252,17 +296,19 @@ def parse_gpc(data: bytes | BinaryIO, *, bank_code: str | None = None) -> Parsed
             r = _pad(r, kind, line)
         if kind == "075":
             if block is None:
-                raise StatementError("transaction record 075 before any 074 header", line)
+                raise StatementError(_l("transaction record 075 before any 074 header"), line)
             if r[3:19] != block.account:
-                raise StatementError(f"account {r[3:19]} differs from the header's", line)
+                raise StatementError(_l("account %(account)s differs from the header's",
+                                        account=r[3:19]), line)
             amount_text = r[48:60]
             if not (amount_text.isdigit() and amount_text.isascii()):
-                raise StatementError(f"amount is not numeric ({amount_text!r})", line)
+                raise StatementError(_l("amount is not numeric (%(text)s)", text=repr(amount_text)),
+                                     line)
             amount = int(amount_text)
             code = r[60]
             sign = _PROVISIONAL.get(code)
             if sign is None:
-                raise StatementError(f"unknown posting code {code!r}", line)
+                raise StatementError(_l("unknown posting code %(code)s", code=repr(code)), line)
             block.sums[code] += amount
             block.counts[code] += 1
             value, due = r[91:97], r[122:128]
@@ -291,7 +337,8 @@ def parse_gpc(data: bytes | BinaryIO, *, bank_code: str | None = None) -> Parsed
             tx = None
         elif kind in ("076", "078", "079"):
             if tx is None:
-                raise StatementError(f"record {kind} does not follow a 075 transaction", line)
+                raise StatementError(_l("record %(kind)s does not follow a 075 transaction",
+                                        kind=kind), line)
             if kind == "076":
                 tx.bank_tx_id = tx.bank_tx_id or r[3:29].strip().lstrip("0")
                 tx.counter_name = r[35:].strip() or tx.counter_name
@@ -302,9 +349,9 @@ def parse_gpc(data: bytes | BinaryIO, *, bank_code: str | None = None) -> Parsed
                 if parts:
                     tx.message = " ".join([tx.message, *parts] if tx.message else parts)
         else:
-            raise StatementError(f"unknown record type {kind!r}", line)
+            raise StatementError(_l("unknown record type %(kind)s", kind=repr(kind)), line)
     if not blocks:
-        raise StatementError("no 074 statement header in the file")
+        raise StatementError(_l("no 074 statement header in the file"))
     return _finish(blocks, bank_code)
 
 
@@ -312,7 +359,7 @@ def _check(block: _Block) -> dict[str, int]:
     """Pick the posting-code dialect and verify the block against its header."""
     sums, codes = block.sums, {code for code, count in block.counts.items() if count}
     if "3" in codes and "5" in codes:
-        raise StatementError("posting codes 3 and 5 in one statement", block.line)
+        raise StatementError(_l("posting codes 3 and 5 in one statement"), block.line)
     dialects = [_CESKA_SPORITELNA] if "3" in codes else [_STANDARD]
     if "3" not in codes and "5" not in codes:
         dialects.append(_CESKA_SPORITELNA)
@@ -327,13 +374,15 @@ def _check(block: _Block) -> dict[str, int]:
     debit, credit = sums["1"] - sums[back_in], sums["2"] - sums[back_out]
     black = (sums["1"] + sums[back_out], sums["2"] + sums[back_in])
     if block.old + net != block.new or (block.debit, block.credit) not in ((debit, credit), black):
-        raise StatementError(
-            f"transactions do not match the header: debits {_money(debit)} (header "
-            f"{_money(block.debit)}), credits {_money(credit)} (header {_money(block.credit)}), "
-            f"old balance {_money(block.old)} + transactions {_money(net)} = "
-            f"{_money(block.old + net)} (header new balance {_money(block.new)})",
-            block.line,
-        )
+        raise StatementError(_l(
+            "transactions do not match the header: debits %(debits)s (header %(header_debits)s), "
+            "credits %(credits)s (header %(header_credits)s), old balance %(old)s + transactions "
+            "%(net)s = %(new)s (header new balance %(header_new)s)",
+            debits=shown_money(_money(debit)), header_debits=shown_money(_money(block.debit)),
+            credits=shown_money(_money(credit)), header_credits=shown_money(_money(block.credit)),
+            old=shown_money(_money(block.old)), net=shown_money(_money(net)),
+            new=shown_money(_money(block.old + net)), header_new=shown_money(_money(block.new))),
+            block.line)
     return signs
 
 
@@ -342,14 +391,14 @@ def _finish(blocks: list[_Block], bank_code: str | None) -> ParsedStatement:
     previous: _Block | None = None
     for block in blocks:
         if block.account != own:
-            raise StatementError(f"account {block.account} differs from {own}", block.line)
+            raise StatementError(_l("account %(account)s differs from %(own)s",
+                                    account=block.account, own=own), block.line)
         if previous is not None and block.old != previous.new:
-            raise StatementError(
-                f"old balance {_money(block.old)} is not the new balance "
-                f"{_money(previous.new)} of the statement before it (line {previous.line}): "
-                "a statement is missing or the files are out of order",
-                block.line,
-            )
+            raise StatementError(_l(
+                "old balance %(old)s is not the new balance %(new)s of the statement before it "
+                "(line %(line)s): a statement is missing or the files are out of order",
+                old=shown_money(_money(block.old)), new=shown_money(_money(previous.new)),
+                line=previous.line), block.line)
         previous = block
         if _check(block) is _CESKA_SPORITELNA:
             for tx in block.code4:  # ČS: 4 is the reversal of a credit, money out
