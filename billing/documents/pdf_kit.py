@@ -149,6 +149,21 @@ class _CachedSubsetFont(TTFont):
 
     _subset_objects: dict[tuple[int, tuple[int, ...]], tuple[bytes, bytes]]
 
+    def splitString(self, text, doc, encoding="utf-8"):  # noqa: N802 (reportlab's name)
+        """reportlab's TTFont.splitString, with a fast path for the usual case: every
+        character already has its code in the document's first subset (the seed), so the
+        result is one chunk of those codes; anything else goes reportlab's way."""
+        state = self.state.get(doc)
+        if state is not None and text.__class__ is str:
+            assignments = state.assignments
+            try:  # NBSP is drawn as a space (code 32), as reportlab does
+                codes = bytes([assignments[c] for c in map(ord, text.replace(NBSP, " "))])
+            except (KeyError, ValueError):  # a new character, or a code beyond subset 0
+                pass
+            else:
+                return [(0, codes)] if codes else []
+        return super().splitString(text, doc, encoding)
+
     def addObjects(self, doc):  # noqa: N802 (reportlab's name)
         if doc.encrypt.__class__ is not pdfdoc.NoEncryption or not doc.compression:
             return super().addObjects(doc)
