@@ -282,7 +282,34 @@ def para(text: str, style: str = "base") -> Paragraph:
     if not _is_plain(text):  # the parser's way
         return Paragraph(_xml_escape(text), _styles[style])
     frag = _style_frag(style).clone(text=text)
-    return Paragraph(text, _styles[style], frags=[frag])
+    paragraph = _PlainParagraph(text, _styles[style], frags=[frag])
+    paragraph._plain_key = (style, text)
+    return paragraph
+
+
+class _PlainParagraph(Paragraph):
+    """A plain-text paragraph of para(): its line breaking depends only on the style, the
+    text and the widths, so it is computed once per process for each of them (the same
+    labels, supplier block and amounts recur on every invoice of a run; breaking lines was
+    a tenth of a PDF's CPU). The lines are only read when drawing and splitting. Paragraphs
+    that reportlab makes from this one (split) have no key and break their lines anew."""
+
+    _plain_key: tuple[str, str] | None = None
+
+    def breakLines(self, width):  # noqa: N802 (reportlab's name)
+        if self._plain_key is None:
+            return super().breakLines(width)
+        key = (*self._plain_key, *width)
+        lines = _BROKEN_LINES.get(key)
+        if lines is None:
+            lines = super().breakLines(width)
+            if len(_BROKEN_LINES) >= 8192:  # a run's distinct texts are far fewer
+                _BROKEN_LINES.clear()
+            _BROKEN_LINES[key] = lines
+        return lines
+
+
+_BROKEN_LINES: dict[tuple, object] = {}
 
 
 def _is_plain(text: str) -> bool:

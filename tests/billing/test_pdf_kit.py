@@ -164,3 +164,21 @@ def test_cached_font_objects_and_seed_are_reportlabs(monkeypatch):
     for font in fonts:
         monkeypatch.setattr(font, "__class__", TTFont)
     assert render(texts) == ours[0] == ours[1]
+
+
+def test_plain_paragraph_lines_are_reused_and_draw_the_same():
+    """para()'s line breaking is computed once per style, text and width: a second paragraph
+    of the same text reuses it and draws what reportlab's parser-made paragraph draws, at
+    that width and at another."""
+    from billing.documents.pdf_kit import _BROKEN_LINES
+
+    ensure_fonts()
+    text = "zapsaná v OR vedeném Městským soudem v Praze, oddíl C, vložka 12345"
+    first, second = para(text), para(text)
+    first.wrap(150, 1000)
+    second.wrap(150, 1000)
+    assert second.blPara is first.blPara
+    assert ("base", text, 150, 150) in _BROKEN_LINES
+    parsed = Paragraph(_xml_escape(text), _styles["base"])
+    for width in (150, 400):
+        assert drawn(para(text), width) == drawn(parsed, width)
