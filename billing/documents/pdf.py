@@ -36,6 +36,7 @@ from billing.documents.pdf_kit import (
     QR_SIZE,
     FastTable,
     QrFlowable,
+    compress_pages_fast,
     ensure_fonts,
     format_date,
     format_money,
@@ -448,6 +449,7 @@ def _footer(invoice: Invoice) -> Callable[[Canvas, BaseDocTemplate], None]:
     def draw(canvas: Canvas, doc: BaseDocTemplate) -> None:
         if canvas.getPageNumber() == 1:
             seed_subsets(canvas)  # before anything is drawn: cached font subsets (pdf_kit)
+            compress_pages_fast(canvas)
         canvas.saveState()
         canvas.setFont(FONT, 7)
         canvas.setFillColor(colors.grey)

@@ -137,6 +137,36 @@ def _seeded_state(name: str):
     return font.state.pop(document)
 
 
+PAGE_COMPRESSION_LEVEL = 1
+"""zlib level of our PDFs' page streams (reportlab compresses at zlib's default, 6): an
+invoice's ~14 kB of page operators compress to ~3.7 kB instead of ~3.1 kB in well under
+half the CPU (0.09 instead of 0.23 ms)."""
+
+
+def compress_pages_fast(canvas) -> None:
+    """Have this document's pages compressed at PAGE_COMPRESSION_LEVEL (call it in the first
+    page's onPage, like seed_subsets). The page keeps reportlab's stream, FlateDecode as the
+    only filter; only the compressor's effort differs."""
+    doc = canvas._doc
+    if doc.encrypt.__class__ is not pdfdoc.NoEncryption or rl_config.useA85:
+        return
+    add_page = doc.addPage
+
+    def add_compressed_page(page) -> None:
+        stream = page.stream
+        if page.compression and not page.Contents and stream:
+            contents = pdfdoc.PDFStream()
+            data = stream.encode("utf8") if isinstance(stream, str) else stream
+            contents.content = zlib.compress(data, PAGE_COMPRESSION_LEVEL)
+            contents.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])
+            contents.filters = []
+            contents.__Comment__ = "page stream"
+            page.Contents = contents
+        add_page(page)
+
+    doc.addPage = add_compressed_page
+
+
 class _SeedDocument:
     """A stand-in document for _seeded_state (only a weak-referenceable key)."""
 

@@ -182,3 +182,30 @@ def test_plain_paragraph_lines_are_reused_and_draw_the_same():
     parsed = Paragraph(_xml_escape(text), _styles["base"])
     for width in (150, 400):
         assert drawn(para(text), width) == drawn(parsed, width)
+
+
+def test_fast_page_compression_keeps_the_page_operators():
+    """compress_pages_fast only changes zlib's effort: the pages decompress to the operators
+    reportlab's own compression carries."""
+    from billing.documents.pdf_kit import compress_pages_fast
+
+    ensure_fonts()
+    texts = ["Faktura – daňový doklad č. 2026000123", "Ωμέγα ∑ outside the seed"] * 60
+
+    def build(fast: bool) -> bytes:
+        buffer = BytesIO()
+        doc = SimpleDocTemplate(buffer, pagesize=A4)
+
+        def first(canvas, _doc):
+            seed_subsets(canvas)
+            if fast:
+                compress_pages_fast(canvas)
+
+        doc.build([para(t) for t in texts], onFirstPage=first, onLaterPages=lambda c, d: None)
+        return buffer.getvalue()
+
+    fast, default = PdfReader(BytesIO(build(True))), PdfReader(BytesIO(build(False)))
+    assert len(fast.pages) == len(default.pages) > 1
+    for ours, theirs in zip(fast.pages, default.pages, strict=True):
+        assert ours.get_contents().get_data() == theirs.get_contents().get_data()
+        assert ours.extract_text() == theirs.extract_text()
