@@ -34,7 +34,9 @@ from billing.documents.pdf_kit import (
     FONT_BOLD,
     NBSP,
     QR_SIZE,
+    FastTable,
     QrFlowable,
+    compress_pages_fast,
     ensure_fonts,
     format_date,
     format_money,
@@ -158,7 +160,7 @@ def _parties(invoice: Invoice, width: float) -> Table:
         invoice.customer_ico,
         invoice.customer_dic,
     )
-    table = Table([[supplier, customer]], colWidths=[width / 2, width / 2])
+    table = FastTable([[supplier, customer]], colWidths=[width / 2, width / 2])
     table.setStyle(
         TableStyle(
             [
@@ -219,7 +221,7 @@ def _dates_and_payment(invoice: Invoice, width: float, open_amount: Decimal = ZE
     if reason:  # § 45: the reason for the correction
         rows.append(["Důvod opravy:", _p(reason), "", ""])
     col = width / 2
-    table = Table(rows, colWidths=[col * 0.62, col * 0.38, col * 0.38, col * 0.62])
+    table = FastTable(rows, colWidths=[col * 0.62, col * 0.38, col * 0.38, col * 0.62])
     table.setStyle(
         TableStyle(
             [
@@ -299,7 +301,7 @@ def _lines_table(invoice: Invoice, width: float) -> Table:
     rows: list[list] = [LINE_HEADER]
     rows.extend(_line_row(line, invoice.currency) for line in invoice.lines)
     fixed = [18 * mm, 24 * mm, 14 * mm, 25 * mm, 22 * mm, 25 * mm]
-    table = Table(rows, colWidths=[width - sum(fixed), *fixed], repeatRows=1)
+    table = FastTable(rows, colWidths=[width - sum(fixed), *fixed], repeatRows=1)
     table.setStyle(_grid_style(len(rows)))
     return table
 
@@ -358,10 +360,10 @@ def _recap_and_totals(invoice: Invoice, open_amount: Decimal, width: float) -> T
             format_money(invoice.total, cur),
         ]
     )
-    recap = Table(rows, colWidths=[20 * mm, 27 * mm, 24 * mm, 27 * mm])
+    recap = FastTable(rows, colWidths=[20 * mm, 27 * mm, 24 * mm, 27 * mm])
     recap.setStyle(_grid_style(len(rows), total_row=True))
     totals = _totals_block(invoice, open_amount)
-    outer = Table([[recap, totals]], colWidths=[100 * mm, width - 100 * mm])
+    outer = FastTable([[recap, totals]], colWidths=[100 * mm, width - 100 * mm])
     outer.setStyle(
         TableStyle(
             [
@@ -416,7 +418,7 @@ def _closing(invoice: Invoice, open_amount: Decimal, width: float) -> Iterable[F
     qr = _qr_block(invoice, open_amount)
     if qr is None:
         return [Spacer(0, 5 * mm), *notes]
-    side = Table([[notes or "", qr]], colWidths=[width - QR_SIZE - 6 * mm, QR_SIZE + 6 * mm])
+    side = FastTable([[notes or "", qr]], colWidths=[width - QR_SIZE - 6 * mm, QR_SIZE + 6 * mm])
     side.setStyle(
         TableStyle(
             [
@@ -447,6 +449,7 @@ def _footer(invoice: Invoice) -> Callable[[Canvas, BaseDocTemplate], None]:
     def draw(canvas: Canvas, doc: BaseDocTemplate) -> None:
         if canvas.getPageNumber() == 1:
             seed_subsets(canvas)  # before anything is drawn: cached font subsets (pdf_kit)
+            compress_pages_fast(canvas)
         canvas.saveState()
         canvas.setFont(FONT, 7)
         canvas.setFillColor(colors.grey)
