@@ -169,11 +169,31 @@ def _template_db(tmp_path_factory):
             conn.execute(text(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE"))
         admin.dispose()
     else:
-        path = tmp_path_factory.mktemp("db") / "template.sqlite3"
-        engine = make_engine(f"sqlite:///{path}")
-        schema.upgrade(engine)
-        engine.dispose()
-        yield path
+        yield _migrated_sqlite(tmp_path_factory.mktemp("db") / "template.sqlite3")
+
+
+def _migrated_sqlite(path: Path) -> Path:
+    engine = make_engine(f"sqlite:///{path}")
+    schema.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(_template_db, tmp_path_factory):
+    if not PG_URL:
+        return _template_db
+    return _migrated_sqlite(tmp_path_factory.mktemp("sqlite-db") / "template.sqlite3")
+
+
+@pytest.fixture
+def sqlite_database_url(_sqlite_template, tmp_path):
+    """A migrated SQLite database of the test's own, also when the suite runs on PostgreSQL
+    (TEST_DATABASE_URL): for the tests of SQLite's own behaviour, such as its one write lock.
+    A test module or class that needs it overrides ``database_url`` with it."""
+    target = tmp_path / "sqlite-only.sqlite3"
+    shutil.copy(_sqlite_template, target)
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture

@@ -153,9 +153,16 @@ def _sum_rate(documents: Iterable[VatDocument], rate: Decimal) -> RateAmounts:
     return result
 
 
-def _rates(rows) -> dict[Decimal, RateAmounts]:
-    """A document's recap rows (one per rate: the recap tables are unique per rate)."""
-    return {rate_key(rate): RateAmounts(base, vat) for rate, base, vat in rows}
+def _per_document(rows) -> list[tuple[tuple, dict[Decimal, RateAmounts]]]:
+    """Rows of a document joined to its recap (the document's id first; the recap's rate, base
+    and VAT last, NULL without a recap; one row per rate, the recap tables being unique per
+    rate) -> per document, in the rows' order: its first row and its rates."""
+    grouped: dict[int, list] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    return [(parts[0], {rate_key(p[-3]): RateAmounts(p[-2], p[-1])
+                        for p in parts if p[-3] is not None})
+            for parts in grouped.values()]
 
 
 def _invoice_documents(session: Session, period: Period) -> list[VatDocument]:
@@ -178,14 +185,10 @@ def _invoice_documents(session: Session, period: Period) -> list[VatDocument]:
         )
         .order_by(Invoice.taxable_date, Invoice.number, InvoiceVatRecap.rate.desc())
     ).all()
-    grouped: dict[int, list] = {}
-    for row in rows:
-        grouped.setdefault(row[0], []).append(row)
     documents = []
-    for parts in grouped.values():
+    for first, rates in _per_document(rows):
         (_id, kind, number, customer_number, name, dic, taxable, issued, total,
-         corrected_number, corrected_dic, corrected_total, *_recap) = parts[0]
-        rates = _rates((p[12], p[13], p[14]) for p in parts if p[12] is not None)
+         corrected_number, corrected_dic, corrected_total, *_recap) = first
         is_credit_note = kind == InvoiceKind.CREDIT_NOTE.value
         corrected_by = ((corrected_dic, corrected_total)
                         if is_credit_note and corrected_number is not None else None)
@@ -212,13 +215,9 @@ def _receipt_documents(session: Session, period: Period) -> list[VatDocument]:
         .where(TaxReceipt.received_on >= period.start, TaxReceipt.received_on <= period.end)
         .order_by(TaxReceipt.received_on, TaxReceipt.number, TaxReceiptVat.rate.desc())
     ).all()
-    grouped: dict[int, list] = {}
-    for row in rows:
-        grouped.setdefault(row[0], []).append(row)
     documents = []
-    for parts in grouped.values():
-        _id, number, customer_number, name, dic, received, issued, total, *_ = parts[0]
-        rates = _rates((p[8], p[9], p[10]) for p in parts if p[8] is not None)
+    for first, rates in _per_document(rows):
+        _id, number, customer_number, name, dic, received, issued, total, *_ = first
         documents.append(VatDocument(
             kind=DocumentKind.ADVANCE_RECEIPT, number=number,
             customer_number=customer_number, customer_name=name, dic=dic,
@@ -243,14 +242,10 @@ def _correction_documents(session: Session, period: Period) -> list[VatDocument]
         .where(C.corrected_on >= period.start, C.corrected_on <= period.end)
         .order_by(C.corrected_on, C.number, CV.rate.desc())
     ).all()
-    grouped: dict[int, list] = {}
-    for row in rows:
-        grouped.setdefault(row[0], []).append(row)
     documents = []
-    for parts in grouped.values():
+    for first, rates in _per_document(rows):
         (_id, number, customer_number, name, dic, corrected_on, issued, total, receipt_number,
-         receipt_total, *_) = parts[0]
-        rates = _rates((p[10], p[11], p[12]) for p in parts if p[10] is not None)
+         receipt_total, *_) = first
         documents.append(VatDocument(
             kind=DocumentKind.RECEIPT_CORRECTION, number=number,
             customer_number=customer_number, customer_name=name, dic=dic,

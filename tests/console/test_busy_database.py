@@ -22,10 +22,11 @@ from core.clock import now
 QUICK = 5.0  # seconds: a page must be answered well before the 30 s busy timeout
 
 
-@pytest.fixture(autouse=True)
-def _sqlite_only(pg_url):
-    if pg_url:
-        pytest.skip("SQLite's one write lock (TEST_DATABASE_URL is PostgreSQL)")
+@pytest.fixture
+def database_url(sqlite_database_url):
+    """SQLite's one write lock is what these tests are about: SQLite also when the suite runs
+    on PostgreSQL."""
+    return sqlite_database_url
 
 
 @contextmanager

@@ -238,35 +238,40 @@ def test_the_phases_are_committed_as_the_job_goes(app, console_client, session, 
     assert seen == [("parsing", None), ("pairing", 2), ("done", 2)]
 
 
-def test_the_polled_page_does_not_wait_for_sqlites_write_lock(
-        app, console_client, session, database_url):
-    """On SQLite the import holds the one write lock until it commits: the page polled
-    meanwhile answers at once (it leaves the login's last-seen touch to the next page)."""
-    import sqlite3
-    import time
+class TestOnSQLite:
+    """SQLite's database-wide write lock: SQLite also when the suite runs on PostgreSQL."""
 
-    from billing.models import OperatorSession
-    from core.clock import now
+    @pytest.fixture
+    def database_url(self, sqlite_database_url):
+        return sqlite_database_url
 
-    if not database_url.startswith("sqlite:///"):
-        pytest.skip("SQLite's database-wide write lock (TEST_DATABASE_URL is PostgreSQL)")
-    app.config["STATEMENT_UPLOAD_WORKERS"] = "external"
-    billing = console_client("billing")
-    first = upload_id(upload(billing, gpc([("1", "10.00", today())]), "a.gpc"))
-    session.execute(update(OperatorSession).values(last_seen_at=now() - timedelta(minutes=5)))
-    session.commit()
-    holder = sqlite3.connect(database_url[len("sqlite:///"):], timeout=0)
-    holder.isolation_level = None
-    holder.execute("BEGIN IMMEDIATE")  # what a running import holds
-    try:
-        started = time.monotonic()
-        for url in (f"/console/payments/upload/{first}",
-                    f"/console/payments/upload/{first}/status.json"):
-            assert billing.get(url).status_code == 200, url
-        assert time.monotonic() - started < 10  # the busy timeout is 30 s
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
+    def test_the_polled_page_does_not_wait_for_sqlites_write_lock(
+            self, app, console_client, session, database_url):
+        """On SQLite the import holds the one write lock until it commits: the page polled
+        meanwhile answers at once (it leaves the login's last-seen touch to the next page)."""
+        import sqlite3
+        import time
+
+        from billing.models import OperatorSession
+        from core.clock import now
+
+        app.config["STATEMENT_UPLOAD_WORKERS"] = "external"
+        billing = console_client("billing")
+        first = upload_id(upload(billing, gpc([("1", "10.00", today())]), "a.gpc"))
+        session.execute(update(OperatorSession).values(last_seen_at=now() - timedelta(minutes=5)))
+        session.commit()
+        holder = sqlite3.connect(database_url[len("sqlite:///"):], timeout=0)
+        holder.isolation_level = None
+        holder.execute("BEGIN IMMEDIATE")  # what a running import holds
+        try:
+            started = time.monotonic()
+            for url in (f"/console/payments/upload/{first}",
+                        f"/console/payments/upload/{first}/status.json"):
+                assert billing.get(url).status_code == 200, url
+            assert time.monotonic() - started < 10  # the busy timeout is 30 s
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
 
 
 def test_a_job_whose_worker_died_is_taken_over_when_its_page_is_read(
