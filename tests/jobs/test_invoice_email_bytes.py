@@ -121,3 +121,17 @@ def test_the_invoice_email_in_both_languages_reads_as_the_email_package_wrote_it
                     open_amount=open_amount)
                 well_formed(new.data)
                 same_for_the_reader(parse(new.data), parse(old.as_bytes()), old["Subject"])
+
+
+def test_a_bare_carriage_return_in_the_text_never_reaches_the_server_as_it_is():
+    """A CR without LF (a customer's name pasted with one) in a 7bit part would go to SMTP
+    as it is: smtplib dot-stuffs only after LF, so "\\r.\\r\\n" could end the DATA early on a
+    lenient server (SMTP smuggling). Such a text goes in base64 and reads the same."""
+    body = "Dear customer\r.\r\nMAIL FROM:<x@evil>\nstill the text\x00.\n"
+    new = build_message(SETTINGS, "c1@example.cz", "Faktura", body, [], message_id="<i-1@x>")
+    assert b"\r." not in new.data.replace(b"\r\n", b"")
+    assert b"\x00" not in new.data
+    for line in new.data.split(b"\r\n"):
+        assert b"\r" not in line and b"\n" not in line
+    text = parse(new.data).get_body(("plain",)).get_content()
+    assert text.replace("\r\n", "\n") == "Dear customer\r.\nMAIL FROM:<x@evil>\nstill the text\x00.\n"
