@@ -238,7 +238,10 @@ def _filename_param(filename: str) -> str:
 
 
 def sender_domain(settings: MailSettings) -> str:
-    return settings.sender.rsplit("@", 1)[-1].strip(">").strip() or "localhost"
+    """The domain of MAIL_FROM's address (the Message-IDs'), whatever form it is written in
+    (``Name <a@b>``, ``a@b (Name)``, ``a@b``)."""
+    address = parseaddr(settings.sender)[1]
+    return address.rsplit("@", 1)[-1].strip() if "@" in address else "localhost"
 
 
 def send(settings: MailSettings, msg: EmailMessage | RawMessage) -> None:

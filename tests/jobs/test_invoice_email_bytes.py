@@ -135,3 +135,14 @@ def test_a_bare_carriage_return_in_the_text_never_reaches_the_server_as_it_is():
         assert b"\r" not in line and b"\n" not in line
     text = parse(new.data).get_body(("plain",)).get_content()
     assert text.replace("\r\n", "\n") == "Dear customer\r.\nMAIL FROM:<x@evil>\nstill the text\x00.\n"
+
+
+def test_the_message_id_has_the_senders_domain_in_any_form_of_mail_from():
+    for sender in ("Příkladnet <fakturace@priklad.net>", "fakturace@priklad.net (Příkladnet)",
+                   "fakturace@priklad.net"):
+        settings = MailSettings(sender=sender)
+        for build in (build_message, compose):
+            msg = build(settings, "c1@example.cz", "Faktura", "text\n", [])
+            data = msg.data if isinstance(msg, RawMessage) else msg.as_bytes()
+            message_id = parse(data)["Message-ID"]
+            assert message_id.startswith("<") and message_id.endswith("@priklad.net>"), sender
