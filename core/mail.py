@@ -191,7 +191,9 @@ def _header(name: str, value: str) -> str:
     tokens: list[str] = []
     run: list[str] = []  # consecutive words to encode: one encoded text, spaces kept
     for word in words:
-        if not word or (word.isascii() and word.isprintable() and "=?" not in word):
+        if run and not word:  # a second space after an encoded word: kept inside it (the
+            run.append(word)  # white space between two encoded-words is not text)
+        elif not word or (word.isascii() and word.isprintable() and "=?" not in word):
             if run:
                 tokens.extend(_encoded_words(" ".join(run), longest))
                 run = []

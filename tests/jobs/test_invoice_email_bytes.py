@@ -146,3 +146,10 @@ def test_the_message_id_has_the_senders_domain_in_any_form_of_mail_from():
             data = msg.data if isinstance(msg, RawMessage) else msg.as_bytes()
             message_id = parse(data)["Message-ID"]
             assert message_id.startswith("<") and message_id.endswith("@priklad.net>"), sender
+
+
+def test_spaces_between_words_outside_ascii_are_kept_in_the_subject():
+    for subject in ("Faktura č.  2026 – Žluťoučký  kůň", "ó  ťď", "ó   abc", "abc  ó", "ó  "):
+        new = build_message(SETTINGS, "c1@example.cz", subject, "text\n", [], message_id="<i@x>")
+        well_formed(new.data)
+        assert parse(new.data)["Subject"] == subject, subject
