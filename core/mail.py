@@ -107,8 +107,8 @@ def build_message(
     """The message :func:`compose` makes, written directly as bytes: headers From, To,
     Subject (RFC 2047 encoded-words for the words outside ASCII), Date, Message-ID,
     MIME-Version; a ``multipart/mixed`` body (a random boundary) with the text in UTF-8
-    (7bit when it is short-lined ASCII, otherwise base64 of its canonical CRLF form) and
-    each attachment in base64, 76-character lines (RFC 2045). An address this shape does
+    (7bit when it is short-lined printable ASCII, otherwise base64 of its canonical CRLF
+    form) and each attachment in base64, 76-character lines (RFC 2045). An address this shape does
     not cover (outside ASCII: SMTPUTF8, or anything else but a bare address) is left to
     :func:`compose` and the email package."""
     sender_header, sender_address = _sender(settings.sender)
@@ -117,7 +117,10 @@ def build_message(
     message_id = message_id or make_msgid(domain=sender_domain(settings))
     lines = body.replace("\r\n", "\n").rstrip("\n").split("\n")
     text = "\r\n".join(lines) + "\r\n"
-    if text.isascii() and all(len(line) <= _MAX_LINE for line in lines):
+    # 7bit: no control character but tab (a bare CR would reach the server as it is: smtplib
+    # dot-stuffs only after LF, and "\r.\r\n" ends the DATA on some servers, RFC 5321 4.1.1.4)
+    if text.isascii() and all(len(line) <= _MAX_LINE and line.replace("\t", "").isprintable()
+                              for line in lines):
         text_cte, text_payload = "7bit", text.encode("ascii")
     else:
         text_cte, text_payload = "base64", _base64(text.encode("utf-8"))
@@ -188,7 +191,9 @@ def _header(name: str, value: str) -> str:
     tokens: list[str] = []
     run: list[str] = []  # consecutive words to encode: one encoded text, spaces kept
     for word in words:
-        if not word or (word.isascii() and word.isprintable() and "=?" not in word):
+        if run and not word:  # a second space after an encoded word: kept inside it (the
+            run.append(word)  # white space between two encoded-words is not text)
+        elif not word or (word.isascii() and word.isprintable() and "=?" not in word):
             if run:
                 tokens.extend(_encoded_words(" ".join(run), longest))
                 run = []
@@ -235,7 +240,10 @@ def _filename_param(filename: str) -> str:
 
 
 def sender_domain(settings: MailSettings) -> str:
-    return settings.sender.rsplit("@", 1)[-1].strip(">").strip() or "localhost"
+    """The domain of MAIL_FROM's address (the Message-IDs'), whatever form it is written in
+    (``Name <a@b>``, ``a@b (Name)``, ``a@b``)."""
+    address = parseaddr(settings.sender)[1]
+    return address.rsplit("@", 1)[-1].strip() if "@" in address else "localhost"
 
 
 def send(settings: MailSettings, msg: EmailMessage | RawMessage) -> None:

@@ -61,6 +61,10 @@ _TUPLES_OK = 2  # libpq's PGRES_TUPLES_OK (psycopg.pq.ExecStatus.TUPLES_OK)
 
 SCRIPT = "authorize"
 MAX_ENV_LINES = 200
+# Asterisk's environment is 1-2 KB; a peer sending more (one endless line: MAX_ENV_LINES
+# counts line ends) is hung up on, instead of being buffered and searched again at every
+# read (quadratic CPU in the one event loop every call waits for) until the read timeout
+MAX_ENV_BYTES = 64 * 1024
 READ_TIMEOUT = 5.0
 DB_CONNECTIONS = 1  # PostgreSQL connections per process, each with one statement in flight
 
@@ -613,6 +617,9 @@ class _Session:
             self.close()
             return
         if not data:  # Asterisk left (after our answer, or before it came)
+            self.close()
+            return
+        if len(self.buffer) + len(data) > MAX_ENV_BYTES:  # not Asterisk (any state)
             self.close()
             return
         if self.state == self.READING:

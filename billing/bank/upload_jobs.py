@@ -143,7 +143,7 @@ def process(sessions: sessionmaker[Session], job: Job, worker: str, *,
                     raise _too_deep() from None
             except DomainError as exc:
                 session.rollback()
-                _refuse(sessions, job.id, worker, exc)
+                _refuse(sessions, job.id, worker, exc, params["upload"])
                 return False
             session.execute(update(StatementUpload).where(StatementUpload.id == params["upload"])
                             .values(content=None))
@@ -173,17 +173,23 @@ def _decode(value):
     return value
 
 
-def _refuse(sessions: sessionmaker[Session], job_id: int, worker: str, exc: DomainError) -> None:
+def _refuse(sessions: sessionmaker[Session], job_id: int, worker: str, exc: DomainError,
+            upload_id: int) -> None:
     """The importer refused the file: the job is failed now (trying again would not help),
-    its message kept with its msgid so that the page shows it in the reader's language."""
+    its message kept with its msgid so that the page shows it in the reader's language.
+    The stored bytes are emptied with it, as after an import: nothing reads them again
+    (the upload's row keeps the name, size and SHA-256)."""
     first = exc.args[0] if len(exc.args) == 1 else exc.message
     error = json.dumps({"message": str(first), "translatable": _encode(first)})
     with sessions() as session:
-        session.execute(
+        failed = session.execute(
             update(Job).where(Job.id == job_id, Job.locked_by == worker, Job.state == RUNNING)
             .values(state=FAILED, step="failed", error=error, finished_at=now(),
                     locked_by=None, lease_until=None)
             .execution_options(synchronize_session=False))
+        if failed.rowcount:  # still this worker's job (not taken over meanwhile)
+            session.execute(update(StatementUpload).where(StatementUpload.id == upload_id)
+                            .values(content=None).execution_options(synchronize_session=False))
         session.commit()
 
 

@@ -72,9 +72,15 @@ def split_payment(amount: Decimal, recap: list[tuple[Decimal, Decimal]]) -> list
     return splits
 
 
-def pending(session: Session):
-    """(allocation, advance invoice, booked_on) of bank payments on advances with no receipt."""
-    return session.execute(
+def pending(session: Session, *, lock: bool = False):
+    """(allocation, advance invoice, booked_on) of bank payments on advances with no receipt.
+
+    ``lock`` (issuing them): the allocations are locked FOR KEY SHARE on PostgreSQL, as the
+    foreign key tax_receipt.allocation_id did until migration 0028: an unpairing or a cash
+    cancellation removing one (billing.bank.queue.payment_allocations, FOR UPDATE) either
+    runs first (the allocation is gone when this lock is granted: no receipt is issued for
+    it) or waits for this commit (and then corrects the receipt issued)."""
+    query = (
         select(Allocation, Invoice, BankTransaction.booked_on)
         .join(Invoice, Invoice.id == Allocation.invoice_id)
         .join(BankTransaction, BankTransaction.id == Allocation.bank_transaction_id)
@@ -85,7 +91,10 @@ def pending(session: Session):
                    & ~TaxReceipt.correction.has())
         .where(Invoice.kind == InvoiceKind.ADVANCE, TaxReceipt.id.is_(None))
         .order_by(BankTransaction.booked_on, Allocation.id)
-    ).all()
+    )
+    if lock:
+        query = query.with_for_update(of=Allocation, read=True, key_share=True)
+    return session.execute(query).all()
 
 
 def issue_receipts(session: Session, on: date | None = None, actor: str = "system") -> list[TaxReceipt]:
@@ -93,7 +102,7 @@ def issue_receipts(session: Session, on: date | None = None, actor: str = "syste
     on = on or today()
     series = lock_series(session, f"receipt-{on.year}")
     issued = []
-    for allocation, advance, received_on in pending(session):
+    for allocation, advance, received_on in pending(session, lock=True):
         if advance.currency != "CZK" and rate_for(session, advance.currency, received_on) is None:
             # its VAT must be stated in CZK at the ČNB rate of the day the payment came
             # (billing/rates.py): it waits until that rate is imported

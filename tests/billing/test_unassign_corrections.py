@@ -301,3 +301,62 @@ def test_the_unpaired_payment_named_by_the_correction_is_never_changed(
     session.rollback()
     (correction,) = corrections_of_payment(session, tx.id)
     assert correction.bank_transaction_id == tx.id
+
+
+def test_a_receipt_being_issued_never_outlives_the_unpairing_of_its_payment(
+        need, engine, make_customer, supplier):
+    """PostgreSQL: the receipts' issuer (after a pairing, in its own transaction) and an
+    unpairing of the same payment at once. tax_receipt.allocation_id has no foreign key
+    since migration 0028, so the issuer locks the allocations it issues for: it waits for
+    the unpairing, finds the allocation gone and issues nothing (before: a tax document for
+    a payment no longer paired, and no correction of it)."""
+    need(engine.dialect.name == "postgresql", "TEST_DATABASE_URL (PostgreSQL) is not set")
+    import threading
+    import time
+
+    from core.db import make_session_factory
+
+    factory = make_session_factory(engine)
+    setup = factory()
+    customer = setup.merge(make_customer(number="5801", password=None))
+    adv = advance(setup, customer, supplier)
+    tx = payment(setup, "1000", vs=adv.variable_symbol, ss=adv.specific_symbol)
+    assert pair(setup, tx) == "matched"
+    setup.commit()
+    tx_id, advance_id = tx.id, adv.id
+    setup.close()
+
+    undoer = factory()
+    unassign(undoer, undoer.get(BankTransaction, tx_id), "operator:test", "wrong customer")
+    errors, done = [], threading.Event()
+
+    def issue():
+        session = factory()
+        try:
+            issue_receipts(session, actor="system:pairing")
+            session.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            done.set()
+            session.close()
+
+    thread = threading.Thread(target=issue)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        waited = not done.is_set()  # waiting for the unpairing
+        undoer.commit()
+    finally:  # never leave the lock held (the teardown would wait for ever)
+        undoer.close()
+        thread.join(20)
+    assert waited
+    assert not errors, errors
+    check = factory()
+    try:
+        issued = check.scalars(select(TaxReceipt)
+                               .where(TaxReceipt.advance_invoice_id == advance_id)).all()
+        assert [r for r in issued if r.correction is None] == []
+        assert check.get(BankTransaction, tx_id).status == "unmatched"
+    finally:
+        check.close()

@@ -189,6 +189,10 @@ def test_a_refusal_in_the_job_fails_it_with_the_line_number(app, console_client,
     status = billing.get(f"/console/payments/upload/{first}/status.json").get_json()
     assert status["phase"] == "failed" and status["error"].startswith("line 2: ")
     assert count(session, BankTransaction) == 0
+    # the refusal is final: the statement's bytes are not kept in the database for nothing
+    session.expire_all()
+    (stored,) = session.scalars(select(StatementUpload)).all()
+    assert stored.content is None and stored.size == len(data)
 
 
 def test_readers_see_the_progress_but_may_not_upload(app, console_client, session):

@@ -121,3 +121,35 @@ def test_the_invoice_email_in_both_languages_reads_as_the_email_package_wrote_it
                     open_amount=open_amount)
                 well_formed(new.data)
                 same_for_the_reader(parse(new.data), parse(old.as_bytes()), old["Subject"])
+
+
+def test_a_bare_carriage_return_in_the_text_never_reaches_the_server_as_it_is():
+    """A CR without LF (a customer's name pasted with one) in a 7bit part would go to SMTP
+    as it is: smtplib dot-stuffs only after LF, so "\\r.\\r\\n" could end the DATA early on a
+    lenient server (SMTP smuggling). Such a text goes in base64 and reads the same."""
+    body = "Dear customer\r.\r\nMAIL FROM:<x@evil>\nstill the text\x00.\n"
+    new = build_message(SETTINGS, "c1@example.cz", "Faktura", body, [], message_id="<i-1@x>")
+    assert b"\r." not in new.data.replace(b"\r\n", b"")
+    assert b"\x00" not in new.data
+    for line in new.data.split(b"\r\n"):
+        assert b"\r" not in line and b"\n" not in line
+    text = parse(new.data).get_body(("plain",)).get_content()
+    assert text.replace("\r\n", "\n") == "Dear customer\r.\nMAIL FROM:<x@evil>\nstill the text\x00.\n"
+
+
+def test_the_message_id_has_the_senders_domain_in_any_form_of_mail_from():
+    for sender in ("Příkladnet <fakturace@priklad.net>", "fakturace@priklad.net (Příkladnet)",
+                   "fakturace@priklad.net"):
+        settings = MailSettings(sender=sender)
+        for build in (build_message, compose):
+            msg = build(settings, "c1@example.cz", "Faktura", "text\n", [])
+            data = msg.data if isinstance(msg, RawMessage) else msg.as_bytes()
+            message_id = parse(data)["Message-ID"]
+            assert message_id.startswith("<") and message_id.endswith("@priklad.net>"), sender
+
+
+def test_spaces_between_words_outside_ascii_are_kept_in_the_subject():
+    for subject in ("Faktura č.  2026 – Žluťoučký  kůň", "ó  ťď", "ó   abc", "abc  ó", "ó  "):
+        new = build_message(SETTINGS, "c1@example.cz", subject, "text\n", [], message_id="<i@x>")
+        well_formed(new.data)
+        assert parse(new.data)["Subject"] == subject, subject

@@ -316,3 +316,23 @@ def test_a_call_over_its_allowance_never_takes_more_than_one_increment_below_zer
     result = import_calls(session, [cdr_row("u-over-2", "601999003", "004915123456789",
                                             "2026-12-01 10:00:00", 600)])
     assert result.waived == 0 and line_credit(session, rich.id) == D("100.00") - D("42.96")
+
+
+def test_a_peer_sending_an_endless_line_is_hung_up_on_at_once(engine, session, make_line,
+                                                               tariff):
+    """Not Asterisk: one line without end (MAX_ENV_LINES counts line ends). The session is
+    closed once it holds more than MAX_ENV_BYTES, not buffered (and searched again at every
+    read) until the read timeout; the server goes on answering."""
+    line_with_credit(session, make_line, "+420601777009", "10.00")
+    with running_server(engine, read_timeout=30) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=3) as flood:
+            chunk = b"agi_x: " + b"A" * 65536
+            with contextlib.suppress(ConnectionError):
+                for _ in range(8):  # 512 KiB
+                    flood.sendall(chunk)
+            try:
+                ended = flood.recv(100) == b""  # within 3 s, not the 30 s of the timeout
+            except ConnectionError:  # closed with our bytes unread: a reset
+                ended = True
+            assert ended
+        assert agi_call(port, "+420601777009", "212345678")["CREDIT_SECONDS"] == "1240"
