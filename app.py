@@ -58,6 +58,9 @@ INT_SETTINGS = {"SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "PASSWORD_RESET_HOU
                 "STATEMENT_MAX_BYTES", "PAYMENT_PAIRING_DAYS"}
 
 
+FORM_MARGIN = 1024 * 1024  # bytes a request may carry beyond the largest upload (the form)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     _configure(app, test_config or {})
@@ -184,6 +187,11 @@ def _configure(app: Flask, test_config: dict) -> None:
     app.config["SESSION_COOKIE_NAME"] = "ispzone_session"
     app.config["REMEMBER_COOKIE_DURATION"] = 0
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # bound to the session instead
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        # Every request body, chunked ones too (werkzeug stops reading past it: 413), may carry
+        # the largest upload (a statement) and its form; the upload's own check gives the
+        # friendlier refusal below that.
+        app.config["MAX_CONTENT_LENGTH"] = int(app.config["STATEMENT_MAX_BYTES"]) + FORM_MARGIN
 
 
 def _instance_secret(path: Path) -> str:
@@ -206,6 +214,11 @@ def _error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(e):
         return render_template("errors/400.html", reason=e.description), 400
+
+    @app.errorhandler(413)
+    def too_large(_e):
+        return render_template("errors/413.html",
+                               limit=app.config["MAX_CONTENT_LENGTH"]), 413
 
     @app.errorhandler(429)
     def too_many(_e):
