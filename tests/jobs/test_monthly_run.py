@@ -277,7 +277,7 @@ def test_run_status_and_the_cli_progress(app, smtp):
 
 
 def test_two_workers_take_disjoint_chunks(app, smtp, supplier, pg_url, need):
-    need(pg_url, "needs PostgreSQL")
+    need(pg_url, "TEST_DATABASE_URL (PostgreSQL) is not set")
     from web.cli_jobs import mailer
 
     with app.extensions["ispzone.sessions"]() as session:
@@ -313,7 +313,7 @@ def test_two_workers_take_disjoint_chunks(app, smtp, supplier, pg_url, need):
 
 
 def test_a_chunk_locked_by_one_worker_is_skipped_by_another(engine, pg_url, need):
-    need(pg_url, "needs PostgreSQL")
+    need(pg_url, "TEST_DATABASE_URL (PostgreSQL) is not set")
     from core.db import make_session_factory
 
     sessions = make_session_factory(engine)
