@@ -36,6 +36,7 @@ from core.i18n import _l
 from web import parsing
 from web.database import db
 from web.door import after_commit, on_refusal, refusal_text
+from web.formatting import format_number
 
 ALL = ("admin", "billing", "support", "readonly")
 MONEY = ("billing",)
@@ -304,7 +305,7 @@ def month_run_issue():
     if not month:
         raise InvoicingError(_l("month must be YYYY-MM"))
     report = start_month_run(month, email=request.form.get("email", "1") == "1")
-    flash(_("%(month)s: %(count)d customers planned for invoicing, %(skipped)d customers "
-            "already invoiced.", month=month, count=report.new_customers,
-            skipped=report.already), "success")
+    flash(_("%(month)s: %(count)s customers planned for invoicing, %(skipped)s customers "
+            "already invoiced.", month=month, count=format_number(report.new_customers),
+            skipped=format_number(report.already)), "success")
     return redirect(url_for("console.month_run_progress", month=month))

@@ -42,6 +42,7 @@ from core.i18n import number as shown_number
 from web import parsing
 from web.database import db
 from web.door import after_commit, on_refusal, refusal_text
+from web.formatting import format_number
 
 ALL = ("admin", "billing", "support", "readonly")
 MONEY = ("billing",)
@@ -293,8 +294,8 @@ def statement_upload():
             own_accounts=None if request.form.get("any_account") == "1" else accounts,
             max_bytes=max_bytes)
     start_after_commit()
-    flash(_("%(name)s: %(count)d movements checked; the import and pairing are queued.",
-            name=name, count=stored.movements), "success")
+    flash(_("%(name)s: %(count)s movements checked; the import and pairing are queued.",
+            name=name, count=format_number(stored.movements)), "success")
     return redirect(url_for("console.statement_upload_progress", upload_id=stored.id))
 
 

@@ -300,3 +300,23 @@ def test_a_job_whose_worker_died_is_taken_over_when_its_page_is_read(
     join_worker(app)
     status = billing.get(f"/console/payments/upload/{first}/status.json").get_json()
     assert (status["phase"], status["attempts"], status["unmatched"]) == ("done", 2, 2)
+
+
+def test_counts_over_a_thousand_are_grouped_as_czech_readers_write_them(
+        app, console_client, session):
+    """The flash after an upload of 1,200 movements, and the unmatched queue's pager, print
+    their counts as the reader's language writes them: ``1 200`` (a no-break space) in Czech,
+    ``1,200`` in English."""
+    app.config["STATEMENT_UPLOAD_WORKERS"] = "external"  # the flash, not the import, is tested
+    on = today() - timedelta(days=1)
+    data = gpc([(str(900000 + n), "10.00", on) for n in range(1200)])
+    billing = czech(console_client("billing"))
+    page = billing.post("/console/payments/upload", data={
+        "statement": (io.BytesIO(data), "velky.gpc"), "format": ""},
+        content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+    assert "zkontrolováno pohybů: 1\u00a0200;" in page
+    billing.post("/language", data={"lang": "en"})
+    page = billing.post("/console/payments/upload", data={
+        "statement": (io.BytesIO(data), "again.gpc"), "format": ""},
+        content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+    assert "again.gpc: 1,200 movements checked" in page
