@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select, text, type_coerce
+from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from billing.models import AccountKind, Contract, Customer, LedgerAccount, LedgerLeg
 from billing.models.credit import CreditAccount, CreditCurrency
 from core import audit
 from core.clock import now
-from core.db import Money
+from core.db import Money, next_serial_ids
 from core.errors import Conflict, Invalid
 from core.i18n import _l
 
@@ -254,6 +254,4 @@ def opened_at(account: CreditAccount) -> datetime:
 
 def next_account_ids(session: Session, n: int) -> list[int]:  # pragma: no cover - bench aid
     """Ids for ``n`` accounts written with COPY (bench/credit.py; PostgreSQL)."""
-    return list(session.scalars(
-        text("SELECT nextval(pg_get_serial_sequence('credit_account', 'id')) "
-             "FROM generate_series(1, :n)"), {"n": n}))
+    return next_serial_ids(session, "credit_account", n)

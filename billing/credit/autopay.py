@@ -25,7 +25,7 @@ from billing.models import TransactionKind as TK
 from billing.models.credit import CreditAccount, CreditHold, CreditPayment, CreditTopUp
 from core import events
 from core.clock import now
-from core.db import Money, bulk_insert, is_in
+from core.db import Money, bulk_insert, is_in, next_serial_ids
 
 ZERO = Decimal("0.00")
 
@@ -79,9 +79,7 @@ def _balances(session: Session, customer_ids) -> dict[int, Decimal]:
 
 def _new_ids(session: Session, table: str, n: int) -> list[int]:
     if session.get_bind().dialect.name == "postgresql":
-        return list(session.scalars(
-            text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
-                 "FROM generate_series(1, :n)"), {"n": n}))
+        return next_serial_ids(session, table, n)
     last = session.scalar(text(f"SELECT coalesce(max(id), 0) FROM {table}"))
     return list(range(last + 1, last + 1 + n))
 

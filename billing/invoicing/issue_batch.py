@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from billing.bank.pairing import settle
@@ -33,7 +33,7 @@ from billing.ledger import postings as ledger
 from billing.models import Customer, Invoice, InvoiceKind, InvoiceLine, InvoiceVatRecap
 from core.audit import AuditEvent
 from core.clock import now
-from core.db import bulk_insert, is_in
+from core.db import bulk_insert, is_in, next_serial_ids
 
 
 @dataclass(frozen=True)
@@ -121,9 +121,7 @@ def issue_regular_batch(
     if session.get_bind().dialect.name == "postgresql":
         # ids from the sequence, then one COPY (a multi-row INSERT of a thousand invoices
         # costs more to build and send than to run)
-        invoice_ids = sorted(session.scalars(
-            text("SELECT nextval(pg_get_serial_sequence('invoice', 'id')) "
-                 "FROM generate_series(1, :n)"), {"n": len(rows)}))
+        invoice_ids = next_serial_ids(session, "invoice", len(rows))
         for invoice_id, row in zip(invoice_ids, rows, strict=True):
             row["id"] = invoice_id
         bulk_insert(session, table, rows)

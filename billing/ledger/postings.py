@@ -34,7 +34,7 @@ from billing.models import AccountKind, Invoice, LedgerAccount, LedgerLeg, Ledge
 from billing.models import TransactionKind as TK
 from billing.models.ledger import CREDIT_ACCOUNTS, CUSTOMER_ACCOUNTS, LINE_ACCOUNTS
 from core.clock import now, today
-from core.db import CENT, bulk_insert
+from core.db import CENT, bulk_insert, next_serial_sql
 
 ZERO = Decimal("0.00")
 A = AccountKind
@@ -463,9 +463,7 @@ def post_call_charges(session: Session, charged: dict[int, Decimal], *, referenc
 # when they are staged (no copy of the postings into a table of their own). The sequence is
 # looked up once per statement (an uncorrelated subquery): pg_get_serial_sequence() per row
 # searched the catalog 100,000 times for a statement's payments (0.9 s of CPU)
-NEXT_TRANSACTION_ID = (
-    "nextval((SELECT pg_get_serial_sequence('ledger_transaction', 'id'))::regclass)"
-)
+NEXT_TRANSACTION_ID = next_serial_sql("ledger_transaction")
 STAGED_COLUMNS = (
     "tid, customer_id, booked_on, amount, debit_key, credit_key, description, invoice_id, "
     "bank_transaction_id, allocation_id, split_key, split_amount"
