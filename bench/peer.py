@@ -4,6 +4,7 @@ history (issue 17 item 2), in ONE run of the shared ``bench.sh``.
     .venv/bin/python bench/peer.py [--peer-dir ../shared/peers/phpnuxbill]
         [--database-url postgresql://postgres@127.0.0.1:5432/peer_ispzone]
         [--rounds 3] [--duration 10s] [--setup-peer] [--keep] [--ceiling | --bare]
+        [--workers 2] [--threads 1]
 
 1. The peer: when nothing answers on 127.0.0.1:8081 (or with ``--setup-peer``), runs the
    peer's ``setup.sh SOURCE --with-indexes`` (php-fpm, nginx, MariaDB, 100k customers,
@@ -120,6 +121,11 @@ def main() -> int:
     ap.add_argument("--setup-peer", action="store_true",
                     help="run the peer's setup.sh even when it answers")
     ap.add_argument("--keep", action="store_true", help="leave our gunicorn running")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="our gunicorn's -w (default 2, as the peer's 2 php-fpm workers)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="our gunicorn's --threads: more than 1 makes the workers gthread "
+                         "workers (default 1: sync workers, the harness's setting)")
     ap.add_argument("--ceiling", action="store_true",
                     help="serve bench/ceiling_app.py and load /ceiling-info and "
                          "/ceiling-invoices instead: the real pages rendered once and then "
@@ -163,7 +169,8 @@ def main() -> int:
         else:
             app, ready, paths, pairs = ("app:create_app()", "/healthz", ("/info", "/invoices"),
                                         PAIRS)
-        server = bench_web.Server(app, ROOT, env, log, ready)
+        server = bench_web.Server(app, ROOT, env, log, ready, workers=args.workers,
+                                  threads=args.threads)
         try:
             if args.bare:
                 cookie = "bare=1"
@@ -172,7 +179,9 @@ def main() -> int:
                 bench_web.check_page(server.base, paths[0], cookie, number)
                 bench_web.check_page(server.base, paths[1], cookie, "PDF")
             before = loadavg()
-            print(f"ours: {server.base} (gunicorn -w 2, pid {server.proc.pid}), customer "
+            shape = f"-w {args.workers}" + (f" --threads {args.threads}"
+                                            if args.threads > 1 else "")
+            print(f"ours: {server.base} (gunicorn {shape}, pid {server.proc.pid}), customer "
                   f"{number}; load average {before}", flush=True)
             run = subprocess.run(
                 [str(peer_dir / "bench.sh"), server.base, cookie],

@@ -504,14 +504,19 @@ def gunicorn_command() -> list[str]:
 
 
 class Server:
-    """``gunicorn -w 2 -b 127.0.0.1:PORT APP`` in the background; stopped by :meth:`stop`."""
+    """``gunicorn -w 2 -b 127.0.0.1:PORT APP`` in the background; stopped by :meth:`stop`.
 
-    def __init__(self, app: str, chdir: Path, env: dict[str, str], log: Path, ready_path: str):
+    ``workers`` and ``threads`` change gunicorn's ``-w`` and ``--threads`` (more than one
+    thread makes the workers gthread workers); the benchmarks' default is 2 sync workers."""
+
+    def __init__(self, app: str, chdir: Path, env: dict[str, str], log: Path, ready_path: str,
+                 workers: int = 2, threads: int = 1):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
         self._log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
-        cmd = [*gunicorn_command(), "-w", "2", "-b", f"127.0.0.1:{self.port}",
+        cmd = [*gunicorn_command(), "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
+               *(["--threads", str(threads)] if threads > 1 else []),
                "--chdir", str(chdir), app]
         self.proc = subprocess.Popen(cmd, cwd=chdir, env=env, stdout=self._log_file,
                                      stderr=subprocess.STDOUT)
