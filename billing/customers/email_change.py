@@ -32,6 +32,7 @@ from core import audit
 from core.audit import AuditEvent
 from core.clock import now
 from core.errors import Conflict, Invalid
+from core.i18n import _l
 
 SALT = "ispzone-email-change"
 DEFAULT_HOURS = 24
@@ -98,8 +99,8 @@ class TooManyRequests(Conflict):
     """The customer asked for more e-mail changes in a day than :data:`REQUESTS_PER_DAY`."""
 
     def __init__(self) -> None:
-        super().__init__("Too many requests to change the e-mail address today. "
-                         "Try again tomorrow, or contact us.", status=429)
+        super().__init__(_l("Too many requests to change the e-mail address today. "
+                            "Try again tomorrow, or contact us."), status=429)
 
 
 def request_change(session: Session, customer: Customer, new_email: str, *, actor: str,
