@@ -320,3 +320,61 @@ def test_counts_over_a_thousand_are_grouped_as_czech_readers_write_them(
         "statement": (io.BytesIO(data), "again.gpc"), "format": ""},
         content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
     assert "again.gpc: 1,200 movements checked" in page
+
+
+def test_the_same_file_uploaded_twice_and_imported_at_once_by_two_workers(
+        app, console_client, session, make_customer, supplier, monkeypatch, pg_url, need):
+    """Two workers import two uploads of one file at the same moment (a barrier holds each
+    import until the other has reached it too): one pairs the payments, the other finds
+    them imported (duplicates); neither job fails or waits for a retry, nothing is booked
+    twice. PostgreSQL: SQLite has one writer at a time, so its workers never import at once."""
+    need(pg_url, "TEST_DATABASE_URL (PostgreSQL) is not set")
+    import threading
+
+    from billing.bank import upload_jobs
+
+    app.config["STATEMENT_UPLOAD_WORKERS"] = "external"
+    on = today() - timedelta(days=1)
+    payments = []
+    for n in range(40):
+        payer = make_customer(number=str(6700 + n))
+        owe(session, supplier, payer, "300.00")
+        payments.append((str(6700 + n), "300.00", on))
+    data = gpc(payments)
+    billing = console_client("billing")
+    first = upload_id(upload(billing, data, "a.gpc"))
+    second = upload_id(upload(billing, data, "b.gpc"))
+
+    barrier = threading.Barrier(2, timeout=30)
+    real_import = upload_jobs.import_statement
+
+    def together(*args, **kwargs):
+        barrier.wait()
+        return real_import(*args, **kwargs)
+
+    monkeypatch.setattr(upload_jobs, "import_statement", together)
+    sessions = app.extensions["ispzone.sessions"]
+    errors = []
+
+    def worker(name):
+        try:
+            with app.app_context():
+                upload_jobs.work(sessions, name, until_idle=True, poll=0.05)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    session.rollback()
+    jobs_ = {j.key: j for j in session.scalars(select(Job).where(Job.kind == "statement_upload"))}
+    states = {key: (j.state, j.attempts, j.error) for key, j in jobs_.items()}
+    assert states == {f"statement_upload:{first}": ("done", 1, None),
+                      f"statement_upload:{second}": ("done", 1, None)}, states
+    figures = sorted((json.loads(j.progress)["matched"], json.loads(j.progress)["duplicates"])
+                     for j in jobs_.values())
+    assert figures == [(0, 40), (40, 0)]
+    assert count(session, BankTransaction) == 40
