@@ -37,7 +37,7 @@ from billing.models import Service
 from core.clock import today
 from voip.models import Tariff
 from voip.rating import Rate
-from voip.tariffs import InvalidNumber, TariffIndex, index_for, normalize_number
+from voip.tariffs import InvalidNumber, TariffIndex, index_for, is_emergency, normalize_number
 
 MAX_SECONDS = 4 * 3600  # VOIP_AGI_MAX_SECONDS
 
@@ -190,6 +190,12 @@ class Authorizer:
         if line is None:
             return Decision(False, 0, "unknown_line")
         service_id, credit = line
+        if is_emergency(number):
+            # 112 and the emergency services: free and never refused, whatever the price
+            # list holds and whatever the credit (docs/voip-agi.md)
+            rate = index.lookup(number) if index is not None else None
+            return Decision(True, self.max_seconds, "emergency", credit,
+                            rate.destination if rate is not None else None, service_id)
         if index is None:
             return Decision(False, 0, "no_tariff", credit, None, service_id)
         rate = index.lookup(number)

@@ -24,7 +24,7 @@ from core.clock import PRAGUE
 from core.errors import Invalid
 from core.i18n import _l
 from voip.models import Tariff
-from voip.tariffs import TariffIndex, index_for
+from voip.tariffs import TariffIndex, index_for, is_emergency
 
 __all__ = ["Callers", "CdrFileError", "CdrImportResult", "Clock", "Tariffs", "listed_lines",
            "rated_calls"]
@@ -138,6 +138,11 @@ class Callers:
         return sid
 
 
+def _free(billsec: int) -> tuple[int, int]:
+    """(charged seconds, cost in haléře) of an emergency call: its seconds, nothing."""
+    return max(billsec, 0), 0
+
+
 class _Rater:
     """The destinations of one tariff (None: days before any tariff): ``dst`` as Asterisk
     wrote it -> (``+`` international number, destination, prefix, tariff id, the rate's
@@ -161,8 +166,10 @@ class _Rater:
                 self.index = self.tariffs.load(self.tariff)
             rate = self.index.lookup(number)
             if rate is not None:
+                # an emergency call is free whatever prefix of the price list matches it
+                # (a catch-all 420 would otherwise price 155 as a fixed line)
                 hit = ("+" + number, rate.destination, rate.prefix, self.index.tariff_id,
-                       rate.cost_cents)
+                       _free if is_emergency(number) else rate.cost_cents)
         if len(self.cache) < DESTINATIONS_CACHED:
             self.cache[dst] = hit
         return hit

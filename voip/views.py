@@ -24,7 +24,14 @@ from voip.auth import current, voip_login_required
 from voip.blueprint import bp
 from voip.forms import ThresholdForm, TopUpConfirmForm
 from voip.models import TopUp
-from voip.tariffs import InvalidNumber, english_destinations, is_emergency, minutes_for, quote
+from voip.tariffs import (
+    InvalidNumber,
+    english_destinations,
+    is_emergency,
+    minutes_for,
+    normalize_number,
+    quote,
+)
 from web import parsing
 from web.database import db
 from web.door import on_refusal
@@ -156,7 +163,7 @@ def tariff():
     login page; what the line's credit buys only for a logged-in line."""
     user = current()
     raw = request.args.get("number", "").strip()[:40]
-    found, error, costs, minutes = None, None, [], None
+    found, error, costs, minutes, emergency = None, None, [], None, False
     credit = lines.peek(db(), user.service.id).credit if user is not None else None
     if raw:
         try:
@@ -164,14 +171,15 @@ def tariff():
         except InvalidNumber:
             error = _("This is not a phone number we understand. Enter it e.g. as +49 30 1234567, 0049301234567 or 601 234 567.")
         else:
-            if found is None:
+            emergency = is_emergency(normalize_number(raw))
+            if found is None and not emergency:
                 error = _("We have no price for calls to this number; such calls are not possible from your line.")
-            else:
+            elif found is not None:
                 costs = [(m, found.cost(m * 60)) for m in (1, 5, 10)]
                 minutes = minutes_for(credit, found) if credit is not None else None
     return render_template(
         "voip/tariff.html",
-        emergency=found is not None and is_emergency(found.number),
+        emergency=emergency,
         destination=_destination_name(found) if found else None,
         number=raw,
         quote=found,

@@ -141,6 +141,11 @@ CASES = [
     ("0.00", "212 345 678", False, 0, "no_credit"),
     ("25.00", "+1 212 555 0100", False, 0, "no_rate"),
     ("25.00", "abc", False, 0, "invalid_number"),
+    # emergency numbers: free and allowed without credit, whether the price list prices
+    # them (the catch-all 420 would) or has no prefix for them at all (+1...: none here)
+    ("0.00", "155", True, MAX_SECONDS, "emergency"),
+    ("0.00", "+420 112", True, MAX_SECONDS, "emergency"),
+    ("0.00", "158", True, MAX_SECONDS, "emergency"),
 ]
 
 
@@ -336,3 +341,15 @@ def test_a_peer_sending_an_endless_line_is_hung_up_on_at_once(engine, session, m
                 ended = True
             assert ended
         assert agi_call(port, "+420601777009", "212345678")["CREDIT_SECONDS"] == "1240"
+
+
+def test_an_emergency_call_is_allowed_without_a_price_list_entry_or_any_price_list(
+        session, make_line):
+    """No tariff valid today at all: every call is refused (no_tariff) but an emergency one."""
+    line = line_with_credit(session, make_line, "+420601009999", "0.00")
+    authorizer = Authorizer()
+    assert authorizer.authorize(session, line.phone_number, "212345678").reason == "no_tariff"
+    for number in ("112", "150", "155", "156", "158", "+420155"):
+        decision = authorizer.authorize(session, line.phone_number, number)
+        assert (decision.allowed, decision.seconds, decision.reason) == (
+            True, MAX_SECONDS, "emergency"), number

@@ -314,3 +314,24 @@ def test_unreadable_csv_line_is_rejected(session, jana):
         import_cdr(session, io.StringIO(content), actor="test")
     session.commit()
     assert calls(session) == []
+
+
+def test_an_emergency_call_is_free_whatever_prefix_prices_it(session, make_customer):
+    """155 dialled alone is +420 155: a price list with a catch-all 420 prefix matches it
+    as a fixed line, but an emergency call is never charged (112, 150, 155, 156, 158)."""
+    import_tariff_csv(session, io.StringIO(
+        "prefix;destination;price_per_minute;connect_fee;increments;vat_rate\n"
+        "420;Česko;0,4000;0;60/1;21\n"), valid_from=DAY - timedelta(days=30), name="T",
+        actor="test")
+    line = add_voip(session, make_customer(number="1001"), credit="10.00")
+    result = import_cdr(session, io.StringIO("".join([
+        cdr("1800.1", "601234567", "155", day(0, "10:00:00"), 300),
+        cdr("1800.2", "601234567", "+420112", day(0, "10:10:00"), 61),
+        cdr("1800.3", "601234567", "212345678", day(0, "10:20:00"), 60),  # 0,48 Kč
+    ])), actor="test")
+    session.commit()
+    rows = {c.cdr_uniqueid: c for c in calls(session)}
+    assert (rows["1800.1"].cost, rows["1800.1"].charged_seconds) == (D("0.00"), 300)
+    assert (rows["1800.2"].cost, rows["1800.2"].charged_seconds) == (D("0.00"), 61)
+    assert rows["1800.3"].cost == D("0.48")
+    assert result.total_cost == D("0.48") and credit(session, line) == D("9.52")

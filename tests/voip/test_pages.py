@@ -119,6 +119,17 @@ def test_czech_numbers_typed_nationally(logged_in, line, tariff):
     assert "Česko – pevné linky" in html
 
 
+def test_an_emergency_number_is_free_even_when_the_price_list_has_no_entry(logged_in, line,
+                                                                           tariff):
+    """The test price list's 420 prices +420 155 as a fixed line and has no entry that
+    matches +420 150 once its 420 is gone: either way the page says free, never a price."""
+    for number in ("155", "150", "156", "158", "112", "%2B420155"):
+        html = logged_in.get(f"/voip/tariff?number={number}").get_data(as_text=True)
+        assert "data-emergency" in html and "tísňové" in html.lower(), number
+        assert "Pro volání na toto číslo nemáme cenu" not in html
+        assert "data-price-vat" not in html  # no price of a fixed line beside it
+
+
 def test_unknown_destination_and_nonsense(logged_in, line, tariff):
     html = logged_in.get("/voip/tariff?number=%2B81312345678").get_data(as_text=True)
     assert "Pro volání na toto číslo nemáme cenu" in html
