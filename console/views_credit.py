@@ -179,7 +179,7 @@ def credit_export_csv(customer_id: int):
     end = parsing.optional(request.args.get("to"), parsing.day, today())
     data = credit_statements.period(db(), customer.id, min(start, end), max(start, end))
     return send_file(io.BytesIO(credit_statements.export_csv(data)),
-                     mimetype="text/csv; charset=utf-8", as_attachment=True,
+                     mimetype="text/csv", as_attachment=True,
                      download_name=f"kredit-{customer.customer_number}-{start}-{end}.csv")
 
 

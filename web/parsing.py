@@ -17,6 +17,8 @@ from datetime import date
 from decimal import Decimal
 
 from core.errors import Invalid
+from core.i18n import _l, money, number
+from core.i18n import day as day_
 
 MAX_TEXT = 200
 
@@ -36,13 +38,13 @@ CENT = Decimal("0.01")
 
 def _clean(raw: object, max_length: int) -> str:
     if raw is None:
-        raise ParseError("no value")
+        raise ParseError(_l("no value"))
     if not isinstance(raw, str):
-        raise ParseError(f"{type(raw).__name__} is not text")
+        raise ParseError(_l("%(kind)s is not text", kind=type(raw).__name__))
     if len(raw) > max_length:
-        raise ParseError(f"longer than {max_length} characters")
+        raise ParseError(_l("longer than %(length)s characters", length=number(max_length)))
     if any(ord(c) < 32 or ord(c) == 127 for c in raw):
-        raise ParseError("control characters")
+        raise ParseError(_l("control characters"))
     return raw.strip()
 
 
@@ -54,10 +56,12 @@ def amount(raw: object, *, minimum: Decimal = Decimal("0.00"),
     within ``minimum`` .. ``maximum`` (inclusive)."""
     text = _CURRENCY.sub("", _clean(raw, 40))
     if not _AMOUNT.fullmatch(text):
-        raise ParseError(f"{raw!r} is not an amount in CZK with at most two decimals")
+        raise ParseError(_l("%(value)s is not an amount in CZK with at most two decimals",
+                             value=repr(raw)))
     value = Decimal(re.sub(r"[ \u00a0\u202f]", "", text).replace(",", ".")).quantize(CENT)
     if value < minimum or value > maximum:
-        raise ParseError(f"{raw!r} is not between {minimum} and {maximum}")
+        raise ParseError(_l("%(value)s is not between %(minimum)s and %(maximum)s",
+                            value=repr(raw), minimum=money(minimum), maximum=money(maximum)))
     return value
 
 
@@ -65,10 +69,11 @@ def integer(raw: object, *, minimum: int, maximum: int) -> int:
     """A whole number in ASCII digits (an optional ``-``), within ``minimum`` .. ``maximum``."""
     text = _clean(raw, 20)
     if not _INTEGER.fullmatch(text):
-        raise ParseError(f"{raw!r} is not a whole number")
+        raise ParseError(_l("%(value)s is not a whole number", value=repr(raw)))
     value = int(text)
     if value < minimum or value > maximum:
-        raise ParseError(f"{raw!r} is not between {minimum} and {maximum}")
+        raise ParseError(_l("%(value)s is not between %(minimum)s and %(maximum)s",
+                            value=repr(raw), minimum=number(minimum), maximum=number(maximum)))
     return value
 
 
@@ -76,13 +81,14 @@ def day(raw: object, *, minimum: date = date(2000, 1, 1), maximum: date = date(2
     """A day as ``YYYY-MM-DD`` (ISO 8601, nothing else), within ``minimum`` .. ``maximum``."""
     text = _clean(raw, 10)
     if not _DATE.fullmatch(text):
-        raise ParseError(f"{raw!r} is not a date in the form YYYY-MM-DD")
+        raise ParseError(_l("%(value)s is not a date in the form YYYY-MM-DD", value=repr(raw)))
     try:
         value = date.fromisoformat(text)
     except ValueError as exc:
-        raise ParseError(f"{raw!r} is not a valid date") from exc
+        raise ParseError(_l("%(value)s is not a valid date", value=repr(raw))) from exc
     if value < minimum or value > maximum:
-        raise ParseError(f"{raw!r} is not between {minimum} and {maximum}")
+        raise ParseError(_l("%(value)s is not between %(minimum)s and %(maximum)s",
+                            value=repr(raw), minimum=day_(minimum), maximum=day_(maximum)))
     return value
 
 
@@ -95,7 +101,8 @@ def choice(raw: object, allowed) -> str:
     """One of ``allowed`` (exactly, after stripping spaces)."""
     value = _clean(raw, max((len(str(a)) for a in allowed), default=0) + 10)
     if value not in allowed:
-        raise ParseError(f"{raw!r} is not one of {', '.join(map(str, allowed))}")
+        raise ParseError(_l("%(value)s is not one of %(allowed)s", value=repr(raw),
+                            allowed=", ".join(map(str, allowed))))
     return value
 
 

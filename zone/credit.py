@@ -191,7 +191,7 @@ def credit_export():
         start, end = end, start
     data = credit_statements.period(db(), current_user.customer_id, start, end)
     return send_file(_bytes(credit_statements.export_csv(data, current_lang())),
-                     mimetype="text/csv; charset=utf-8", as_attachment=True,
+                     mimetype="text/csv", as_attachment=True,
                      download_name=f"kredit-{start.isoformat()}-{end.isoformat()}.csv")
 
 

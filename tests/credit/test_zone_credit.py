@@ -60,9 +60,13 @@ def test_the_credit_section(client, auth, session, make_customer, supplier):
     assert not account_of(session, customer.id).auto_pay
 
     r = client.get("/credit/export.csv?from=2026-01-01&to=2026-12-31")
-    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert r.status_code == 200 and r.headers["Content-Type"] == "text/csv; charset=utf-8"
     rows = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][0] == "Datum" and rows[1][1] == "Počáteční zůstatek"
     r = client.get("/credit/statement.pdf")
     assert r.status_code == 200 and r.data.startswith(b"%PDF")
     assert client.get("/credit/statement.pdf?month=junk").status_code == 404
+    # a period that is no date: refused in the page's language, with the value
+    r = client.get("/credit/export.csv?from=x")
+    assert r.status_code == 422
+    assert "&#39;x&#39; není datum ve tvaru RRRR-MM-DD" in r.get_data(as_text=True)
