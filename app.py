@@ -213,7 +213,18 @@ def _error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(e):
-        return render_template("errors/400.html", reason=e.description), 400
+        return render_template("errors/400.html", reason=e.description, csrf=True), 400
+
+    @app.errorhandler(400)
+    def bad_request(_e):  # e.g. a NUL byte in a form or a query (web.parsing's guard)
+        return render_template("errors/400.html", csrf=False), 400
+
+    @app.errorhandler(405)
+    def wrong_method(e):  # e.g. GET /logout: a form's address opened directly
+        response = e.get_response()  # keeps the Allow header
+        response.set_data(render_template("errors/405.html"))
+        response.mimetype = "text/html"
+        return response
 
     @app.errorhandler(413)
     def too_large(_e):

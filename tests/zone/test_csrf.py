@@ -45,3 +45,19 @@ def test_login_without_token_fails(auth, csrf_app, make_customer):
     client = csrf_app.test_client()
     r = auth.login("2001", "correct-horse-1", client=client)
     assert r.status_code == 400
+
+
+def test_a_forms_address_opened_directly_and_an_unreadable_request_answer_in_czech(client):
+    """GET /logout (the address of the logout button's form) and a NUL byte in a form: a
+    page in the reader's language saying nothing changed, not Werkzeug's English one."""
+    r = client.get("/logout")
+    assert r.status_code == 405 and "POST" in r.headers["Allow"]
+    page = r.get_data(as_text=True)
+    assert "Takto nedostupné" in page and "Nic nebylo změněno" in page
+    assert 'href="/"' in page and "Method Not Allowed" not in page
+    r = client.post("/login", data={"customer_number": "10\x0001", "password": "x"})
+    assert r.status_code == 400
+    page = r.get_data(as_text=True)
+    assert "Požadavek nešlo přečíst" in page and "Bad Request" not in page
+    r = client.get("/voip/tariff?number=601%00234567")
+    assert r.status_code == 400 and "Požadavek nešlo přečíst" in r.get_data(as_text=True)
