@@ -82,9 +82,13 @@ def dic(value: str) -> str:
 
 
 def postal_code(value: str) -> str:
+    """A Czech PSČ: five digits, the first 1-7 (the postal regions: 1 Praha ... 7 severní
+    Morava; 0, 8 and 9 are Slovak), written ``280 02``."""
     raw = re.sub(r"\s", "", value)
-    if len(raw) != 5 or not raw.isdigit():
+    if len(raw) != 5 or not raw.isascii() or not raw.isdigit():
         raise InvalidValue(_l("a Czech postal code has 5 digits"))
+    if raw[0] not in "1234567":
+        raise InvalidValue(_l("a Czech postal code starts with 1 to 7"))
     return f"{raw[:3]} {raw[3:]}"
 
 

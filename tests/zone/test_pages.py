@@ -508,6 +508,8 @@ def test_contact_edit_without_change_sends_nothing(logged_in, session, outbox):
         ("ico", "12345678", "This company ID (IČO) does not exist"),
         ("dic", "CZ27074359", "Enter a valid Czech VAT ID (DIČ)"),
         ("postal_code", "2800", "Enter a valid postal code"),
+        ("postal_code", "000 00", "Enter a valid postal code"),  # Czech PSČ start with 1-7
+        ("postal_code", "912 01", "Enter a valid postal code"),  # a Slovak one
     ],
 )
 def test_contact_edit_rejects_bad_values_and_changes_nothing(
