@@ -210,8 +210,13 @@ def topup():
         "voip/topup.html",
         coupons=current_app.config["VOIP_COUPONS"],
         cap=_cap_state(),
-        office_phone=Supplier.from_config(current_app.config).phone or "",
+        office_phone=_support_phone(current_app.config),
     )
+
+
+def _support_phone(config) -> str:
+    """The number the page's footer gives (SUPPORT_PHONE), else the supplier's phone."""
+    return config.get("SUPPORT_PHONE") or Supplier.from_config(config).phone or ""
 
 
 def _cap_message(exc: topups.CapExceeded) -> str:
@@ -221,8 +226,8 @@ def _cap_message(exc: topups.CapExceeded) -> str:
         "To raise the limit, write to %(email)s or call %(phone)s.",
         cap=format_money(exc.cap),
         remaining=format_money(exc.remaining),
-        email=config["OPERATOR_EMAIL"],
-        phone=Supplier.from_config(config).phone or "",
+        email=config.get("SUPPORT_EMAIL") or config["OPERATOR_EMAIL"],
+        phone=_support_phone(config),
     )
 
 
