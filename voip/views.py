@@ -84,7 +84,9 @@ def duration(seconds: int | None) -> str:
 
 def dialled(number: str | None) -> str:
     """A called number grouped for reading: ``420601234567`` -> ``+420 601 234 567``,
-    ``0049301234567`` -> ``+49 301 234 567``; anything else as it is."""
+    ``0049301234567`` -> ``+49 301 234 567``, ``+12125550100`` -> ``+1 212 555 0100``,
+    ``00421911617177`` -> ``+421 911 617 177`` (the country code by its ITU length); anything
+    else as it is."""
     raw = (number or "").strip()
     digits = "".join(c for c in raw if c.isdigit())
     if not digits or len(digits) < 3 or not raw.lstrip("+").isdigit():
@@ -99,9 +101,29 @@ def dialled(number: str | None) -> str:
         return raw
     if digits.startswith("420") and len(digits) == 12:
         return "\u00a0".join(("+420", digits[3:6], digits[6:9], digits[9:]))
-    country, rest = (digits[:2], digits[2:]) if len(digits) > 9 else ("", digits)
-    groups = [rest[max(i - 3, 0):i] for i in range(len(rest), 0, -3)][::-1]
-    return "\u00a0".join(([f"+{country}"] if country else ["+"]) + groups).replace("+\u00a0", "+")
+    country = country_code(digits)
+    rest = digits[len(country):]
+    if country == "1" and len(rest) == 10:  # the North American plan: 212 555 0100
+        groups = [rest[:3], rest[3:6], rest[6:]]
+    else:
+        groups = [rest[max(i - 3, 0):i] for i in range(len(rest), 0, -3)][::-1]
+    return "\u00a0".join([f"+{country}", *groups])
+
+
+# ITU-T E.164 country calling codes by length: the one-digit and two-digit ones; every other
+# code has three digits (+420, +421, +358, ...). A code is never a prefix of another.
+_CC1 = frozenset("17")
+_CC2 = frozenset(("20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 "
+                  "58 60 61 62 63 64 65 66 81 82 84 86 90 91 92 93 94 95 98").split())
+
+
+def country_code(digits: str) -> str:
+    """The country calling code at the start of an international number's digits."""
+    if digits[:1] in _CC1:
+        return digits[:1]
+    if digits[:2] in _CC2:
+        return digits[:2]
+    return digits[:3]
 
 
 @bp.context_processor

@@ -176,3 +176,22 @@ def test_a_long_threshold_gets_the_message_not_a_bare_400(logged_in, session, li
     session.rollback()
     row = session.get(VoipLine, line.id)  # none yet: the refused request wrote nothing
     assert row is None or row.low_credit_threshold is None
+
+
+@pytest.mark.parametrize(("number", "shown"), [
+    ("420601234567", "+420 601 234 567"),
+    ("601234567", "601 234 567"),
+    ("+4915123456789", "+49 15 123 456 789"),
+    ("0049301234567", "+49 301 234 567"),
+    ("+12125550100", "+1 212 555 0100"),  # a one-digit country code (was +12 125 550 100)
+    ("+421911617177", "+421 911 617 177"),  # a three-digit one (was +42 1 911 617 177)
+    ("00421911617177", "+421 911 617 177"),
+    ("+358401234567", "+358 401 234 567"),
+    ("+447946095800", "+44 7 946 095 800"),
+    ("1188", "1188"),
+    ("abc", "abc"),
+])
+def test_called_numbers_are_grouped_after_their_country_code(number, shown):
+    from voip.views import dialled
+
+    assert dialled(number).replace(NBSP, " ") == shown
