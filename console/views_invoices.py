@@ -169,7 +169,7 @@ def _one_off_form(customer, values=None, error=None, status=200):
 
 
 @bp.route("/customers/<int:customer_id>/invoices/new", methods=["GET"])
-@allow(*ALL)
+@allow(*MONEY)  # the form of a billing act: only who may submit it
 def one_off_form(customer_id: int):
     return _one_off_form(_customer_or_404(customer_id))
 
@@ -213,7 +213,7 @@ def _credit_form(invoice, values=None, error=None, status=200):
 
 
 @bp.route("/invoices/<int:invoice_id>/credit-note", methods=["GET"])
-@allow(*ALL)
+@allow(*MONEY)  # the form of a billing act: only who may submit it
 def credit_note_form(invoice_id: int):
     invoice = _invoice_or_404(invoice_id)
     if invoice.kind in (InvoiceKind.CREDIT_NOTE, InvoiceKind.ADVANCE):

@@ -136,7 +136,7 @@ def _cash_form(customer, values=None, error=None, status=200):
 
 
 @bp.route("/customers/<int:customer_id>/cash", methods=["GET"])
-@allow(*ALL)
+@allow(*MONEY)  # the form of a billing act: only who may submit it
 def cash_form(customer_id: int):
     return _cash_form(_customer_or_404(customer_id))
 

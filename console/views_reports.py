@@ -65,7 +65,7 @@ def _download(data: bytes, filename: str, mimetype: str) -> Response:
 
 
 def _csv(data: bytes, name: str, period_label: str) -> Response:
-    return _download(data, f"{name}-{period_label}.csv", "text/csv; charset=utf-8")
+    return _download(data, f"{name}-{period_label}.csv", "text/csv")
 
 
 @bp.get("/reports")

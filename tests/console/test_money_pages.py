@@ -279,8 +279,13 @@ def test_money_posts_are_refused_to_support_and_readonly(console_client, session
     client = console_client(role)
     # they see the pages
     for url in ("/console/invoices", f"/console/invoices/{invoice.id}", "/console/payments",
-                "/console/payments/unmatched", f"/console/customers/{customer.id}/cash"):
+                "/console/payments/unmatched"):
         assert client.get(url).status_code == 200, url
+    # but not the forms of the money acts they could not submit
+    for url in (f"/console/customers/{customer.id}/cash",
+                f"/console/customers/{customer.id}/invoices/new",
+                f"/console/invoices/{invoice.id}/credit-note"):
+        assert client.get(url).status_code == 403, url
     before = (count(session, Invoice), count(session, CashReceipt), count(session, AuditEvent))
     posts = [
         (f"/console/customers/{customer.id}/cash", {"amount": "450"}),
