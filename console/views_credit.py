@@ -56,7 +56,7 @@ def _back(customer_id: int):
 @allow(*ALL)
 def credit_accounts():
     session = db()
-    q = parsing.text(request.args.get("q", ""), max_length=100)
+    q = parsing.query(request.args.get("q", ""), max_length=100)
     page = parsing.page_number(request.args.get("page"))
     query = (select(CreditAccount, Customer.customer_number, Customer.name,
                     credit.credit_of(CreditAccount.customer_id).label("balance"))

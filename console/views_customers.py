@@ -56,7 +56,7 @@ def _is_htmx() -> bool:
 def customers():
     """One box: with a query the search's hits (best first), without one every customer,
     a page at a time, sorted by a column. htmx asks for the results only."""
-    q = parsing.text(request.args.get("q", ""), max_length=200)
+    q = parsing.query(request.args.get("q", ""), max_length=200)
     context = {"q": q, "hits": None, "page": None}
     if q:
         context["hits"] = search(db(), q, limit=SEARCH_LIMIT)

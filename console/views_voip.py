@@ -75,7 +75,7 @@ def _digest(text: str) -> str:
 @bp.get("/voip")
 @allow(*ALL)
 def voip_lines():
-    q = parsing.text(request.args.get("q", ""), max_length=100)
+    q = parsing.query(request.args.get("q", ""), max_length=100)
     page = overview.line_list(db(), search=q, page=parsing.page_number(request.args.get("page")),
                               per_page=PER_PAGE)
     return render_template("console/voip/lines.html", page=page, q=q,

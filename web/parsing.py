@@ -97,6 +97,15 @@ def text(raw: object, *, max_length: int = MAX_TEXT) -> str:
     return _clean(raw, max_length)
 
 
+def query(raw: object, *, max_length: int = MAX_TEXT) -> str:
+    """A search box's text: never refused (an overlong or odd query finds nothing rather
+    than fail). Cut to ``max_length``, control characters dropped, runs of spaces as one."""
+    if not isinstance(raw, str):
+        return ""
+    kept = "".join(c if ord(c) >= 32 and ord(c) != 127 else " " for c in raw[:max_length])
+    return " ".join(kept.split())
+
+
 def choice(raw: object, allowed) -> str:
     """One of ``allowed`` (exactly, after stripping spaces)."""
     value = _clean(raw, max((len(str(a)) for a in allowed), default=0) + 10)
