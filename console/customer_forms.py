@@ -29,18 +29,20 @@ FIELD_ERRORS = {
 }
 LONG = 300  # generous: the domain says what is too long, with the field's own limit
 
+TOO_LONG = _l("At most %(max)d characters.")  # WTForms' own text is English
+
 
 class CustomerForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[Length(max=LONG)])
+    name = StringField(_l("Name"), validators=[Length(max=LONG, message=TOO_LONG)])
     is_company = BooleanField(_l("Company"))
-    contact_person = StringField(_l("Contact person"), validators=[Length(max=LONG)])
-    street = StringField(_l("Street and number"), validators=[Length(max=LONG)])
-    city = StringField(_l("City"), validators=[Length(max=LONG)])
-    postal_code = StringField(_l("Postal code"), validators=[Length(max=20)])
-    email = StringField(_l("E-mail"), validators=[Length(max=LONG)])
-    phone = StringField(_l("Phone"), validators=[Length(max=40)])
-    ico = StringField(_l("Company ID (IČO)"), validators=[Length(max=20)])
-    dic = StringField(_l("VAT ID (DIČ)"), validators=[Length(max=20)])
+    contact_person = StringField(_l("Contact person"), validators=[Length(max=LONG, message=TOO_LONG)])
+    street = StringField(_l("Street and number"), validators=[Length(max=LONG, message=TOO_LONG)])
+    city = StringField(_l("City"), validators=[Length(max=LONG, message=TOO_LONG)])
+    postal_code = StringField(_l("Postal code"), validators=[Length(max=20, message=TOO_LONG)])
+    email = StringField(_l("E-mail"), validators=[Length(max=LONG, message=TOO_LONG)])
+    phone = StringField(_l("Phone"), validators=[Length(max=40, message=TOO_LONG)])
+    ico = StringField(_l("Company ID (IČO)"), validators=[Length(max=20, message=TOO_LONG)])
+    dic = StringField(_l("VAT ID (DIČ)"), validators=[Length(max=20, message=TOO_LONG)])
     language = SelectField(_l("Language of invoices and e-mails"),
                            choices=[("cs", "čeština"), ("en", "English")])
 
@@ -61,15 +63,15 @@ class CustomerForm(FlaskForm):
 
 
 class NewCustomerForm(CustomerForm):
-    signed_on = StringField(_l("Contract signed on"), validators=[Optional(), Length(max=10)],
+    signed_on = StringField(_l("Contract signed on"), validators=[Optional(), Length(max=10, message=TOO_LONG)],
                             description=_l("YYYY-MM-DD; today when empty."))
 
 
 class ContractForm(FlaskForm):
-    signed_on = StringField(_l("Signed on"), validators=[Length(max=10)])
-    ended_on = StringField(_l("Ended on"), validators=[Optional(), Length(max=10)],
+    signed_on = StringField(_l("Signed on"), validators=[Length(max=10, message=TOO_LONG)])
+    ended_on = StringField(_l("Ended on"), validators=[Optional(), Length(max=10, message=TOO_LONG)],
                            description=_l("YYYY-MM-DD; empty while it runs."))
 
 
 class NoteForm(FlaskForm):
-    text = TextAreaField(_l("Note"), validators=[Length(max=NOTE_MAX)])
+    text = TextAreaField(_l("Note"), validators=[Length(max=NOTE_MAX, message=TOO_LONG)])

@@ -12,6 +12,7 @@ from billing.models import OperatorRole
 from web.labels import ROLE_LABELS
 
 TOO_LONG = _l("At most %(max)d characters.")
+BETWEEN = _l("%(min)d to %(max)d characters.")
 
 
 class LoginForm(FlaskForm):
@@ -39,6 +40,6 @@ class OperatorForm(FlaskForm):
     name = StringField(_l("Name"), validators=[Optional(), Length(max=200, message=TOO_LONG)])
     email = EmailField(_l("E-mail"), validators=[Optional(), Length(max=254, message=TOO_LONG)])
     role = SelectField(_l("Role"), choices=role_choices)
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=10, max=200)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=10, max=200, message=BETWEEN)])
     password2 = PasswordField(_l("Password again"),
                               validators=[DataRequired(), EqualTo("password", _l("The passwords differ."))])

@@ -67,6 +67,12 @@ def test_day_refuses(raw):
 
 def test_day_text_choice_optional():
     assert parsing.day("2026-12-25") == date(2026, 12, 25)
+    # as Czech people write it (a browser without a date picker)
+    assert parsing.day("25. 12. 2026") == parsing.day("25.12.2026") == date(2026, 12, 25)
+    assert parsing.day("1.2.2026") == date(2026, 2, 1)
+    for bad in ("31.13.2026", "30. 2. 2026", "25.12.26", "25. 12 2026"):
+        with pytest.raises(parsing.ParseError):
+            parsing.day(bad)
     assert parsing.text("  Husova 5 ") == "Husova 5"
     with pytest.raises(parsing.ParseError):
         parsing.text("a\x00b")

@@ -33,6 +33,7 @@ _AMOUNT = re.compile(r"(?:[0-9]{1,3}(?:[ \u00a0\u202f][0-9]{3})+|[0-9]{1,12})(?:
 _CURRENCY = re.compile(r"\s*(?:Kč|CZK)\s*$", re.IGNORECASE)
 _INTEGER = re.compile(r"-?[0-9]{1,18}")  # ASCII only: \d would take any script's digits
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_CZECH_DATE = re.compile(r"([0-9]{1,2})\. ?([0-9]{1,2})\. ?([0-9]{4})")
 CENT = Decimal("0.01")
 
 
@@ -78,8 +79,13 @@ def integer(raw: object, *, minimum: int, maximum: int) -> int:
 
 
 def day(raw: object, *, minimum: date = date(2000, 1, 1), maximum: date = date(2100, 12, 31)) -> date:
-    """A day as ``YYYY-MM-DD`` (ISO 8601, nothing else), within ``minimum`` .. ``maximum``."""
-    text = _clean(raw, 10)
+    """A day as ``YYYY-MM-DD`` (ISO 8601, what a date field sends) or as Czech people write
+    it, ``31. 12. 2026`` / ``31.12.2026`` (a browser without a date picker), within
+    ``minimum`` .. ``maximum``."""
+    text = _clean(raw, 14)
+    czech = _CZECH_DATE.fullmatch(text)
+    if czech:
+        text = f"{czech[3]}-{int(czech[2]):02d}-{int(czech[1]):02d}"
     if not _DATE.fullmatch(text):
         raise ParseError(_l("%(value)s is not a date in the form YYYY-MM-DD", value=repr(raw)))
     try:
