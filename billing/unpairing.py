@@ -26,6 +26,7 @@ from billing.bank.pairing_pg import lock_customers
 from billing.bank.queue import (
     payment_allocations,
     reason_given,
+    status_name,
     uncorrected_receipts,
     unreversed_payments,
 )
@@ -79,7 +80,7 @@ def unassign(session: Session, tx: BankTransaction, actor: str, reason: str) -> 
     if tx.status != MATCHED:
         raise PairingError(_l(
             "transaction %(id)s is %(status)s, not matched: only a paired incoming payment "
-            "can be unpaired", id=tx.id, status=tx.status))
+            "can be unpaired", id=tx.id, status=status_name(tx.status)))
     customer_id = tx.customer_id
     if session.get_bind().dialect.name == "postgresql":
         # the settlers' lock (billing.bank.pairing_pg), before the allocations change: a

@@ -18,6 +18,17 @@ SERVICE_KINDS = {
     "other": _l("Other services"),
 }
 
+# how often a service's price is billed (service.period, billing.models.ServicePeriod), as
+# its price reads: "450,00 Kč měsíčně"; the client zone's too (zone/views.py PERIODS)
+SERVICE_PERIODS = {
+    "month": _l("per month"),
+    "year": _l("per year"),
+    "once": _l("one-off"),
+}
+
+# customer.language
+LANGUAGES = {"cs": _l("Czech language"), "en": _l("English language")}
+
 # operator roles (console/forms.py role_choices offers the same labels)
 ROLE_LABELS = {
     "admin": _l("admin (everything)"),
@@ -101,6 +112,8 @@ LABELS: dict[str, dict[str, object]] = {
         "credit_note": _l("credit note"),
     },
     "service_kind": SERVICE_KINDS,
+    "period": SERVICE_PERIODS,
+    "language": LANGUAGES,
     "role": ROLE_LABELS,
     # ledger_transaction.kind (billing.models.ledger.TransactionKind)
     "ledger": {

@@ -50,10 +50,26 @@ __all__ = [
     "dismiss",
     "payment_allocations",
     "restore",
+    "status_name",
     "uncorrected_receipts",
     "unmatched",
     "unreversed_payments",
 ]
+
+
+def status_name(status: str):
+    """A payment's state for a refusal: translated with it (core.i18n: a parameter that is
+    itself a message), the stored value as it is when unknown."""
+    return _STATUS_NAMES.get(str(status), str(status))
+
+
+_STATUS_NAMES = {
+    "matched": _l("matched"),
+    "unmatched": _l("unmatched"),
+    "outgoing": _l("outgoing"),
+    "dismissed": _l("dismissed"),
+    "cancelled": _l("cancelled (storno)"),
+}
 
 
 def unmatched(session: Session, dismissed: bool = False) -> list[BankTransaction]:
@@ -74,7 +90,7 @@ def assign(session: Session, tx: BankTransaction, customer: Customer, actor: str
     is ``not_a_duplicate`` (then the suspicion is cleared, and the audit says so)."""
     if tx.status != UNMATCHED:
         raise PairingError(_l("transaction %(id)s is %(status)s, not unmatched", id=tx.id,
-                              status=tx.status))
+                              status=status_name(tx.status)))
     suspected = tx.duplicate_of
     if suspected is not None and not not_a_duplicate:
         raise PairingError(_l(
@@ -159,7 +175,7 @@ def dismiss(session: Session, tx: BankTransaction, actor: str, reason: str) -> N
         raise PairingError(_l(
             "transaction %(id)s is %(status)s, not unmatched: only a payment waiting in the "
             "queue can be dismissed (unpair a matched one first: payments unassign)",
-            id=tx.id, status=tx.status))
+            id=tx.id, status=status_name(tx.status)))
     tx.status = DISMISSED
     audit.record(
         session, "payment.dismissed", actor=actor, old_value=str(tx.id),
@@ -174,7 +190,7 @@ def restore(session: Session, tx: BankTransaction, actor: str) -> None:
     session.refresh(tx, with_for_update={"key_share": True})
     if tx.status != DISMISSED:
         raise PairingError(_l("transaction %(id)s is %(status)s, not dismissed", id=tx.id,
-                              status=tx.status))
+                              status=status_name(tx.status)))
     tx.status = UNMATCHED
     audit.record(session, "payment.restored", actor=actor, new_value=str(tx.id),
                  details={"tx": tx.id, "amount": str(tx.amount), "currency": tx.currency})
