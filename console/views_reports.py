@@ -17,7 +17,7 @@ from billing.reports.debtors import debtors_report
 from billing.reports.payments import payments_journal
 from billing.reports.period import Period, month_of
 from billing.reports.pohoda import pohoda_xml
-from billing.reports.vat import vat_report
+from billing.reports.vat import KH_LIMIT, vat_report
 from console.auth import allow
 from console.blueprint import bp
 from core.clock import today
@@ -74,7 +74,7 @@ def reports():
     period = _period()
     report = vat_report(db(), period)
     return render_template("console/reports/index.html", period=period, report=report,
-                           page=_paged(report.documents))
+                           page=_paged(report.documents), kh_limit=KH_LIMIT)
 
 
 @bp.get("/reports/vat.csv")

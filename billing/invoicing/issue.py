@@ -407,8 +407,9 @@ def credit_invoice(
                 raise InvoicingError(_l(
                     "line %(line)s: %(quantity)s × %(price)s = %(amount)s is more than the "
                     "%(rest)s left of it", line=line.position, quantity=shown_number(quantity),
-                    price=shown_money(line.unit_price), amount=shown_money(amount),
-                    rest=shown_money(rest)))
+                    price=shown_money(line.unit_price, invoice.currency),
+                    amount=shown_money(amount, invoice.currency),
+                    rest=shown_money(rest, invoice.currency)))
             lines.append(LineInput(line.description, -quantity, line.unit_price, line.vat_rate,
                                    line.unit, line.service_id, line.id))
         elif sel.amount is not None:
@@ -420,7 +421,8 @@ def credit_invoice(
             if amount > rest:
                 raise InvoicingError(_l("line %(line)s: %(amount)s is more than the %(rest)s "
                                         "left of it", line=line.position,
-                                        amount=shown_money(amount), rest=shown_money(rest)))
+                                        amount=shown_money(amount, invoice.currency),
+                                        rest=shown_money(rest, invoice.currency)))
             lines.append(LineInput(f"Oprava: {line.description}", Decimal("-1"), amount,
                                    line.vat_rate, "", line.service_id, line.id))
         elif rest == _entered(line):

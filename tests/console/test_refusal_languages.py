@@ -91,8 +91,8 @@ def test_console_refusals_in_the_operators_language(console_client, session, mak
         (f"/console/invoices/{invoice.id}/credit-note",
          {f"mode_{invoice.lines[0].id}": "amount", f"value_{invoice.lines[0].id}": "700",
           "reason": "sleva"}, 422, {
-             "en": "line 1: 700.00 is more than the 605.00 left of it",
-             "cs": "položka 1: 700,00 je více než zbývajících 605,00"}),
+             "en": "line 1: CZK\u00a0700.00 is more than the CZK\u00a0605.00 left of it",
+             "cs": "položka 1: 700,00\u00a0Kč je více než zbývajících 605,00\u00a0Kč"}),
         # billing/customers: a service cannot end before it starts (the door's refused page)
         (f"/console/services/{customer.services[0].id}/end", {"valid_to": "2000-01-01"}, 422, {
             "en": "the service cannot end before it starts",

@@ -55,6 +55,7 @@ from billing.bank.statements import (
 )
 from core.i18n import _l
 from core.i18n import money as shown_money
+from core.i18n import number as shown_number
 
 RECORD = 128
 _MIN_LENGTH = {"074": 114, "076": 35, "078": 3, "079": 3}  # shortest right-trimmed record
@@ -258,11 +259,12 @@ def _pad(record: str, kind: str, line: int) -> str:
             if len(record.encode("cp1250").decode("utf-8")) == RECORD:
                 raise StatementError(_l(
                     "record is %(length)s characters long, expected %(expected)s (the file looks "
-                    "UTF-8 encoded; GPC is windows-1250)", length=length, expected=RECORD), line)
+                    "UTF-8 encoded; GPC is windows-1250)", length=shown_number(length), expected=RECORD),
+                    line)
         except UnicodeError:
             pass
     raise StatementError(_l("record is %(length)s characters long, expected %(expected)s",
-                            length=length, expected=RECORD), line)
+                            length=shown_number(length), expected=RECORD), line)
 
 
 def _header(r: str, line: int) -> _Block:
