@@ -111,6 +111,11 @@ def debtors_csv(report: DebtorsReport) -> bytes:
     return write(header, rows)
 
 
+# a payment's state as the console's Czech pages name it (web.labels "payment")
+PAYMENT_STATES = {"matched": "spárováno", "unmatched": "nespárováno", "outgoing": "odchozí",
+                  "dismissed": "odloženo", "cancelled": "stornováno"}
+
+
 def payments_csv(journal: PaymentsJournal) -> bytes:
     header = ["Datum", "Částka", "Měna", "Zdroj", "Doklad", "Stav", "Číslo zákazníka",
               "Zákazník",
@@ -118,7 +123,8 @@ def payments_csv(journal: PaymentsJournal) -> bytes:
               "Uhrazené faktury", "Uhrazeno fakturám", "Přeplatek (kredit)"]
     rows = [
         [day(p.received_on), number(p.amount), p.currency,
-         "hotovost" if p.source == "cash" else "banka", p.document, p.status,
+         "hotovost" if p.source == "cash" else "banka", p.document,
+         PAYMENT_STATES.get(p.status, p.status),
          p.customer_number or "", p.customer_name or "", p.variable_symbol or "",
          p.specific_symbol or "", p.constant_symbol or "", p.counter_account or "",
          p.counter_name or "", p.message or "", p.bank_account,

@@ -200,6 +200,7 @@ def test_csv_exports_read_back(session, make_customer, supplier):
     record = dict(zip(journal[0], pay_row, strict=True))
     assert record["Zpráva"] == "platba; část" and czk(record["Částka"]) == D("1000.00")
     assert record["Uhrazené faktury"] == f"{big.number}:1000,00"
+    assert record["Stav"] == "spárováno"  # as the Czech pages name it, not the stored code
 
 
 # -- Pohoda XML -------------------------------------------------------------------------------
