@@ -59,6 +59,7 @@ from billing.models import (
     InvoiceVatRecap,
     TaxReceipt,
 )
+from billing.models.credit import CreditTopUp
 from core import audit
 from core.clock import today
 from core.errors import Conflict
@@ -142,7 +143,10 @@ def settleable_advances(session: Session, customer_ids: Iterable[int] | None = N
     query = (
         select(Invoice)
         .where(Invoice.kind == InvoiceKind.ADVANCE,
-               ~Invoice.id.in_(select(AdvanceDeduction.advance_invoice_id)))
+               ~Invoice.id.in_(select(AdvanceDeduction.advance_invoice_id)),
+               # a credit top-up's request: its payment became credit, and its tax
+               # document is the only one (billing/credit/topups.py); no supply to settle
+               ~Invoice.id.in_(select(CreditTopUp.invoice_id)))
         .order_by(Invoice.issue_date, Invoice.id)
     )
     if customer_ids is not None:
@@ -165,6 +169,9 @@ def _refusal(session: Session, advance: Invoice, customer_id: int | None, *,
         return f"{advance.number} is not an advance invoice"
     if customer_id is not None and advance.customer_id != customer_id:
         return f"advance invoice {advance.number} is another customer's"
+    if session.scalar(select(CreditTopUp.id).where(CreditTopUp.invoice_id == advance.id)):
+        return (f"{advance.number} is a credit top-up's payment request: its payment is the "
+                "customer's credit, not an advance on a supply")
     paid = paid_amounts(session, [advance.id]).get(advance.id, ZERO)
     if paid <= ZERO:
         return f"advance invoice {advance.number} is not paid at all: there is nothing to deduct"

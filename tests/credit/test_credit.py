@@ -84,6 +84,17 @@ def test_top_up_500_without_vat_is_a_request_of_605_paid_by_gpc_giving_500_credi
                         settings=credit_settings)
     session.commit()
     assert credit_balance(session, customer.id) == D("500.00")
+    # the monthly run's settlement of paid advances leaves the top-up's request alone: its
+    # payment is credit and its tax document the only one (no final invoice of 0,00 Kč
+    # booking the revenue and the VAT a second time)
+    from billing.invoicing.settlement import settle_paid_advances, settleable_advances
+
+    assert settleable_advances(session, [customer.id]) == []
+    before = session.scalar(select(func.count()).select_from(Invoice))
+    settle_paid_advances(session, supplier, actor="system:test")
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(Invoice)) == before
+    assert credit_balance(session, customer.id) == D("500.00")
 
 
 def test_a_top_up_under_the_minimum_is_refused_and_creates_nothing(
