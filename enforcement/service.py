@@ -14,7 +14,7 @@ acknowledging at that very moment wins; the next sweep looks again).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -403,6 +403,9 @@ def force_reconnect(session: Session, customer_id: int, *, actor: str, policy: P
         return None
     row = rows[0]
     decision = _back_to_ok(facts_of(row), policy)
+    # no "payment received, thank you" notice: nothing was paid (the debt stays)
+    decision = replace(decision, steps=tuple(replace(step, mail=None)
+                                             for step in decision.steps))
     report = SweepReport(prague_today())
     apply(session, [(row, decision)], report, default_router=default_router, actor=actor,
           details={"forced": True})

@@ -17,7 +17,7 @@ from billing.models import AuditEvent, Customer
 from core.clock import now, today
 from enforcement import service
 from enforcement.config import Policy
-from enforcement.models import ActionStatus, EnforcementCase, RouterAction
+from enforcement.models import ActionStatus, EnforcementCase, EnforcementMail, RouterAction
 
 
 def overdue_customer(session, make_customer, supplier, number, ip, days, router="r1"):
@@ -93,6 +93,10 @@ def test_support_exempts_with_a_reason_clears_and_reconnects(session, make_custo
                              .order_by(AuditEvent.id.desc())).first()
     assert forced is not None and forced.actor == f"operator:{login}"
     assert json.loads(forced.details)["forced"] is True
+    # nothing was paid: no "payment received, thank you" notice is queued
+    assert session.scalar(select(func.count()).select_from(EnforcementMail).where(
+        EnforcementMail.customer_id == warned.id,
+        EnforcementMail.kind == "payment_received")) == 0
 
 
 def test_refusals_change_nothing(session, make_customer, supplier, console_client):
