@@ -115,7 +115,8 @@ def run_autopay(session: Session, on: date, *, days: int, actor: str) -> dict:
         else:
             stopped.add(row.customer_id)
             if row.issue_date == on - timedelta(days=days):
-                shorts.append((row, take))
+                # the credit as it is now, after what this run took for earlier requests
+                shorts.append((row, take, left[row.customer_id]))
     moment = now()
     if payments:
         pay_ids = _new_ids(session, "credit_payment", len(payments))
@@ -150,10 +151,9 @@ def run_autopay(session: Session, on: date, *, days: int, actor: str) -> dict:
         told = queue_many(session, [
             (row.customer_id, "credit_short",
              {"invoice": row.number, "invoice_id": row.id, "needed": str(take),
-              "balance": str(balances.get(row.customer_id, ZERO)), "currency": row.currency,
-              "total": str(row.total)})
-            for row, take in shorts
-        ], refs=[f"invoice:{row.id}" for row, _take in shorts])
+              "balance": str(balance), "currency": row.currency, "total": str(row.total)})
+            for row, take, balance in shorts
+        ], refs=[f"invoice:{row.id}" for row, _take, _balance in shorts])
     # enforcement reconnects a customer whose overdue debt is gone: only those who had any
     for customer_id in sorted({row.customer_id for row, _a, _t in payments if row.due_date < on}):
         events.emit(session, events.OVERDUE_DEBT_CHANGED, customer_id=customer_id)

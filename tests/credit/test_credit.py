@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -135,6 +136,23 @@ def test_eur_credit_never_pays_a_czk_invoice(session, supplier, credit_customer)
     session.rollback()
     assert run_autopay(session, date.today(), days=10, actor="system:test")["paid"] == 0
     assert paid_amounts(session, [invoice.id]) == {}
+
+
+def test_the_short_credit_notice_states_the_credit_left_after_the_runs_payments(
+        session, supplier, credit_settings, credit_customer, gpc_pay):
+    day0 = date.today() - timedelta(days=20)
+    customer = credit_customer(auto_pay=True)
+    _top_up(session, supplier, credit_settings, customer, gpc_pay, "600", day0)
+    small = _invoice(session, supplier, customer, "121.00", day0)  # net 100: paid
+    big = _invoice(session, supplier, customer, "1210.00", day0)  # net 1000: short
+    session.commit()
+    result = run_autopay(session, day0 + timedelta(days=10), days=10, actor="t")
+    session.commit()
+    assert (result["paid"], result["short"]) == (1, 1)
+    assert paid_amounts(session, [small.id, big.id]) == {small.id: D("121.00")}
+    short = session.scalar(select(CreditMail).where(CreditMail.template == "credit_short"))
+    context = json.loads(short.context)
+    assert (context["invoice"], context["balance"]) == (big.number, "500.00")  # not 600.00
 
 
 def test_auto_pay_on_the_day_nestrhavat_and_short_credit(
