@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import Session
@@ -215,6 +215,11 @@ class TimelineItem:
     what: str  # enforcement.warned | reminder1 | list_add ...
     detail: str  # the actor, the address, the router's answer ...
     status: str | None = None  # a mail's or a router action's status
+    # a state change's parts, for a page to name them in its language (detail joins them)
+    old: str | date | None = None  # a state, or an exemption's last day / "never"
+    new: str | date | None = None
+    actor: str | None = None
+    reason: str | None = None  # the policy's (overdue, warn, ...) or an operator's own words
 
 
 @dataclass(frozen=True)
@@ -242,7 +247,9 @@ def case_overview(session: Session, customer_id: int, limit: int = 50) -> CaseOv
             detail = f"{event.old_value or ''} → {event.new_value or ''} ({event.actor})"
         if reason := _reason(event.details):  # an exemption's, a forced reconnection's
             detail += f": {reason}"
-        items.append(TimelineItem(event.at, "state", event.action, detail))
+        items.append(TimelineItem(event.at, "state", event.action, detail, None,
+                                  _day_or_text(event.old_value), _day_or_text(event.new_value),
+                                  event.actor, reason))
     for mail in session.scalars(
         select(EnforcementMail).where(EnforcementMail.customer_id == customer_id)
         .order_by(EnforcementMail.id.desc()).limit(limit)
@@ -261,6 +268,16 @@ def case_overview(session: Session, customer_id: int, limit: int = 50) -> CaseOv
             action.status))
     items.sort(key=lambda item: item.at, reverse=True)
     return CaseOverview(case, items[:limit])
+
+
+def _day_or_text(value: str | None):
+    """An audit value as a page shows it: an exemption's last day as a date, else the text."""
+    if value and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _reason(details: str | None) -> str | None:

@@ -54,6 +54,18 @@ LABELS: dict[str, dict[str, object]] = {
         "acknowledged": _l("acknowledged"),
         "disconnected": _l("disconnected"),
     },
+    # why a case moved (enforcement.policy's steps; an operator's own reason prints as typed)
+    "case_reason": {
+        "overdue": _l("overdue invoice"),
+        "warn": _l("warning"),
+        "disconnect": _l("disconnection"),
+        "reconnect": _l("reconnection"),
+        "ack": _l("acknowledged by the customer"),
+        "expired": _l("service expired"),
+        "renewed": _l("service renewed"),
+        "moved": _l("moved to another router"),
+        "reconcile": _l("reconciled with the router"),
+    },
     # router_action.kind and .status (enforcement.models.ActionKind, ActionStatus)
     "action_kind": {
         "list_add": _l("add to list"),

@@ -78,6 +78,14 @@ def test_support_exempts_with_a_reason_clears_and_reconnects(session, make_custo
     assert json.loads(event.details)["reason"] == "splátkový kalendář"
     page = client.get(f"/console/enforcement/cases/{warned.id}").get_data(as_text=True)
     assert "splátkový kalendář" in page and f"operator:{login}" in page
+    # the timeline in the page's language: states, reasons and days as words and Czech dates
+    client.post("/language", data={"lang": "cs"})
+    page = client.get(f"/console/enforcement/cases/{warned.id}").get_data(as_text=True)
+    timeline = page[page.index('class="timeline"'):]
+    assert f"→ {until.day}.\u00a0{until.month}.\u00a0{until.year}" in timeline
+    assert "upozorněn" in timeline and ": varování" in timeline
+    assert "ok → reminded" not in timeline and ": overdue" not in timeline
+    assert until.isoformat() not in timeline
 
     assert client.post(f"/console/enforcement/cases/{warned.id}/clear").status_code == 302
     session.rollback()
