@@ -39,7 +39,7 @@ def test_services_and_renewals_page(client, auth, session, make_customer):
     r = client.post(f"/credit/services/{hosting.id}/renew", data={"how": "credit"},
                     follow_redirects=True)
     new = date(expiry.year + 1, expiry.month, expiry.day)
-    assert f"Webhosting je prodloužena do {new.day}.\u00a0{new.month}.\u00a0{new.year}." in r.get_data(as_text=True)
+    assert f"Služba Webhosting je prodloužena do {new.day}.\u00a0{new.month}.\u00a0{new.year}." in r.get_data(as_text=True)
     session.rollback()
     session.expire_all()  # see what the requests committed
     assert session.get(Service, hosting.id).expires_on == new
@@ -74,6 +74,13 @@ def test_services_and_renewals_page(client, auth, session, make_customer):
     assert settings.auto_renew_kinds == "insurance,internet"
     assert (settings.low_credit_notices, settings.low_credit_threshold,
             settings.payment_request_emails) == (True, Decimal("300.00"), False)
+    # the form shows the threshold as Czech people write it, and takes it back as it is shown
+    page = client.get("/credit/services").get_data(as_text=True)
+    assert 'name="threshold" inputmode="decimal" value="300,00"' in page
+    client.post("/credit/notices", data={"low_credit": "yes", "threshold": "1\u00a0200,00"})
+    session.rollback()
+    session.expire_all()
+    assert session.get(CreditServiceSettings, customer.id).low_credit_threshold == Decimal("1200.00")
     # someone else's service is not found
     other = make_customer("3202")
     theirs = Service(customer_id=other.id, contract_id=other.contracts[0].id, kind="other",
