@@ -122,7 +122,7 @@ def test_credit_note_from_the_browser(console_client, session, make_customer, su
     response = billing.post(f"/console/invoices/{invoice.id}/credit-note", data={
         f"mode_{cable.id}": "amount", f"value_{cable.id}": "49,91", "reason": "x"})
     assert response.status_code == 422
-    assert "49,91 je více než zbývajících 49,90" in response.get_data(as_text=True)
+    assert "49,91\u00a0Kč je více než zbývajících 49,90\u00a0Kč" in response.get_data(as_text=True)
     response = billing.post(f"/console/invoices/{invoice.id}/credit-note", data={
         f"mode_{cable.id}": "all", "reason": ""})
     assert response.status_code == 422
