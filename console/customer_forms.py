@@ -63,13 +63,13 @@ class CustomerForm(FlaskForm):
 
 
 class NewCustomerForm(CustomerForm):
-    signed_on = StringField(_l("Contract signed on"), validators=[Optional(), Length(max=10, message=TOO_LONG)],
+    signed_on = StringField(_l("Contract signed on"), validators=[Optional(), Length(max=14, message=TOO_LONG)],
                             description=_l("YYYY-MM-DD; today when empty."))
 
 
 class ContractForm(FlaskForm):
-    signed_on = StringField(_l("Signed on"), validators=[Length(max=10, message=TOO_LONG)])
-    ended_on = StringField(_l("Ended on"), validators=[Optional(), Length(max=10, message=TOO_LONG)],
+    signed_on = StringField(_l("Signed on"), validators=[Length(max=14, message=TOO_LONG)])
+    ended_on = StringField(_l("Ended on"), validators=[Optional(), Length(max=14, message=TOO_LONG)],
                            description=_l("YYYY-MM-DD; empty while it runs."))
 
 

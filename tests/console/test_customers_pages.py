@@ -379,3 +379,12 @@ def test_a_customers_own_session_is_not_read_only(app, session, make_customer, a
     page = auth._client.get("/info")
     assert page.status_code == 200 and "view-as-banner" not in page.get_data(as_text=True)
     assert auth._client.post("/view-as/leave").status_code == 404
+
+
+def test_a_contract_day_typed_as_czech_people_write_it(session, console_client):
+    client = console_client("support")
+    response = client.post("/console/customers/new", data={**GOOD, "signed_on": "31. 12. 2025"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    session.rollback()
+    customer = session.scalar(select(Customer).where(Customer.name == GOOD["name"]))
+    assert [c.signed_on for c in customer.contracts] == [date(2025, 12, 31)]
