@@ -26,6 +26,7 @@ from voip.forms import ThresholdForm, TopUpConfirmForm
 from voip.models import TopUp
 from voip.tariffs import (
     InvalidNumber,
+    country_code,
     english_destinations,
     is_emergency,
     minutes_for,
@@ -108,22 +109,6 @@ def dialled(number: str | None) -> str:
     else:
         groups = [rest[max(i - 3, 0):i] for i in range(len(rest), 0, -3)][::-1]
     return "\u00a0".join([f"+{country}", *groups])
-
-
-# ITU-T E.164 country calling codes by length: the one-digit and two-digit ones; every other
-# code has three digits (+420, +421, +358, ...). A code is never a prefix of another.
-_CC1 = frozenset("17")
-_CC2 = frozenset(("20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 "
-                  "58 60 61 62 63 64 65 66 81 82 84 86 90 91 92 93 94 95 98").split())
-
-
-def country_code(digits: str) -> str:
-    """The country calling code at the start of an international number's digits."""
-    if digits[:1] in _CC1:
-        return digits[:1]
-    if digits[:2] in _CC2:
-        return digits[:2]
-    return digits[:3]
 
 
 @bp.context_processor
